@@ -1,0 +1,3 @@
+//! Email: MIME parsing now; IMAP polling and SMTP sending build on it.
+
+pub mod mime;

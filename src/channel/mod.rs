@@ -1,0 +1,5 @@
+//! Channels: how messages come in from (and, later, go out to) the outside.
+//! A channel only produces [`crate::inbound::Inbound`] values; what they mean
+//! is decided by [`crate::ingest`].
+
+pub mod email;

@@ -1,0 +1,196 @@
+//! The command line: one clap struct per subcommand group, each printing a
+//! table for people or JSON (`--json`) for scripts.
+
+mod admin;
+mod customers;
+pub mod output;
+mod tickets;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Paths};
+use crate::error::Error;
+use crate::store::{SearchContext, Settings, Store};
+
+#[derive(Debug, Parser)]
+#[command(name = "echodesk", version, about = "Terminal omnichannel support inbox: email, fax and SMS in one SQLite ticket queue")]
+pub struct Cli {
+    /// Config file [default: $XDG_CONFIG_HOME/echodesk/config.toml]
+    #[arg(long, global = true, env = "ECHODESK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database file [default: from the config, else $XDG_DATA_HOME/echodesk/echodesk.db]
+    #[arg(long, global = true, env = "ECHODESK_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Act as this agent [default: from the config, else $USER]
+    #[arg(long, global = true, env = "ECHODESK_AGENT")]
+    pub agent: Option<String>,
+    /// Print JSON instead of a table (read and write commands alike)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented config template
+    Init(admin::InitArgs),
+    /// Build a generated demo inbox and show it
+    Demo(admin::DemoArgs),
+    /// List tickets matching a query
+    #[command(alias = "ls")]
+    List(tickets::ListArgs),
+    /// The saved views with their counts
+    Views,
+    /// Show a ticket: conversation, customer, history
+    Show(tickets::ShowArgs),
+    /// Change the state of tickets: state ID... STATE
+    State(tickets::StateArgs),
+    /// Assign tickets: assign ID... AGENT|me|none
+    Assign(tickets::AssignArgs),
+    /// Add or remove tags: tag ID... +t|-t...
+    Tag(tickets::TagArgs),
+    /// Set the priority: priority ID... low|normal|high|urgent
+    Priority(tickets::PriorityArgs),
+    /// Add an internal note to a ticket
+    Note(tickets::NoteArgs),
+    /// Show or merge customers
+    #[command(subcommand)]
+    Customer(customers::CustomerCmd),
+    /// Import an mbox, a Maildir, or .eml files through the ingest path
+    Import(admin::ImportArgs),
+    /// Copy the live database to a new file (SQLite online backup)
+    Backup(admin::BackupArgs),
+    /// Print shell completions
+    Completions(admin::CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+/// What every command needs: the config, the store, who is acting.
+pub struct Ctx {
+    pub config: Config,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    pub agent: String,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn load(cli: &Cli) -> anyhow::Result<Ctx> {
+        let explicit = cli.config.clone();
+        let config_path = match &explicit {
+            Some(p) => p.clone(),
+            None => Paths::xdg()?.config_file,
+        };
+        let config = if explicit.is_some() || config_path.exists() {
+            Config::load(&config_path)?
+        } else {
+            Config::default()
+        };
+        let db_path = match (&cli.db, &config.database) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => Paths::xdg()?.data_dir.join("echodesk.db"),
+        };
+        let agent = cli.agent.clone().unwrap_or_else(|| config.agent_name());
+        Ok(Ctx {
+            config,
+            config_path,
+            db_path,
+            agent,
+            json: cli.json,
+        })
+    }
+
+    pub fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.db_path, Settings::from(&self.config))
+            .with_context(|| format!("opening the database {}", self.db_path.display()))
+    }
+
+    pub fn search_ctx(&self) -> SearchContext {
+        SearchContext {
+            me: self.agent.clone(),
+            now: crate::store::now(),
+        }
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("echodesk: {}", crate::sanitize::line(&format!("{e:#}")));
+            exit_code(&e)
+        }
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if let Some(err) = cause.downcast_ref::<Error>() {
+            return err.exit_code();
+        }
+        if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
+            return 5;
+        }
+        if cause.downcast_ref::<crate::query::QueryError>().is_some() {
+            return 6;
+        }
+        if cause.downcast_ref::<crate::workflow::WorkflowError>().is_some() {
+            return 4;
+        }
+    }
+    1
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    // Commands that need no config or store.
+    match &cli.command {
+        Command::Completions(a) => return admin::completions(a),
+        Command::Man => return admin::man(),
+        _ => {}
+    }
+    let ctx = Ctx::load(&cli)?;
+    match cli.command {
+        Command::Init(a) => admin::init(&ctx, &a),
+        Command::Demo(a) => admin::demo(&ctx, &a),
+        Command::List(a) => tickets::list(&ctx, &a),
+        Command::Views => tickets::views(&ctx),
+        Command::Show(a) => tickets::show(&ctx, &a),
+        Command::State(a) => tickets::state(&ctx, &a),
+        Command::Assign(a) => tickets::assign(&ctx, &a),
+        Command::Tag(a) => tickets::tag(&ctx, &a),
+        Command::Priority(a) => tickets::priority(&ctx, &a),
+        Command::Note(a) => tickets::note(&ctx, &a),
+        Command::Customer(c) => customers::run(&ctx, c),
+        Command::Import(a) => admin::import(&ctx, &a),
+        Command::Backup(a) => admin::backup(&ctx, &a),
+        Command::Completions(_) | Command::Man => Ok(()),
+    }
+}
+
+/// Parses a ticket id written as `12` or `#12`.
+pub fn ticket_id(s: &str) -> Result<i64, Error> {
+    s.trim_start_matches('#')
+        .parse()
+        .map_err(|_| Error::invalid("ticket id", s, "expected a number such as 12 or #12"))
+}
+
+/// Reads a body from a file, or from stdin when the path is `-`.
+pub fn read_body(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the body from standard input")?;
+    } else {
+        s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(s)
+}

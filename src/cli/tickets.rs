@@ -1,0 +1,359 @@
+//! Ticket commands: list, views, show, state, assign, tag, priority, note.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::output::{self, age, channel_label, datetime};
+use super::{read_body, ticket_id, Ctx};
+use crate::error::Error;
+use crate::model::{Direction, Priority};
+use crate::query;
+use crate::sanitize;
+use crate::store::PageCursor;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Query in the search language, e.g. "state:open tag:billing refund"
+    #[arg(short, long, default_value = "")]
+    pub query: String,
+    /// Use a saved view's query (by name, case-insensitive)
+    #[arg(long, conflicts_with = "query")]
+    pub view: Option<String>,
+    /// Tickets per page
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+    /// Continue after this cursor (the `next_cursor` of the previous page)
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Print the ids only, one per line (for pipelines)
+    #[arg(long)]
+    pub ids: bool,
+}
+
+#[derive(Serialize)]
+struct ListOut<'a> {
+    query: &'a str,
+    sort: &'static str,
+    total: i64,
+    #[serde(flatten)]
+    page: crate::store::Page,
+}
+
+pub fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<()> {
+    let store = ctx.open()?;
+    let q_text = match &a.view {
+        Some(name) => ctx
+            .config
+            .views
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+            .map(|v| v.query.clone())
+            .ok_or_else(|| {
+                let names: Vec<_> = ctx.config.views.iter().map(|v| v.name.as_str()).collect();
+                Error::invalid("view", name, format!("known views: {}", names.join(", ")))
+            })?,
+        None => a.query.clone(),
+    };
+    let q = query::parse(&q_text)?;
+    let sctx = ctx.search_ctx();
+    let after: Option<PageCursor> = a.after.as_deref().map(str::parse).transpose()?;
+    let page = store.search(&q, &sctx, after.as_ref(), a.limit)?;
+    if a.ids {
+        for t in &page.tickets {
+            println!("{}", t.id);
+        }
+        return Ok(());
+    }
+    let total = store.count(&q, &sctx)?;
+    if ctx.json {
+        return output::json(&ListOut {
+            query: &q_text,
+            sort: q.sort.as_str(),
+            total,
+            page,
+        });
+    }
+    print!("{}", output::ticket_table(&page.tickets, sctx.now));
+    let more = match &page.next_cursor {
+        Some(c) => format!(" — more with --after {c}"),
+        None => String::new(),
+    };
+    println!("{} of {} tickets{more}", page.tickets.len(), total);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ViewOut {
+    name: String,
+    query: String,
+    count: i64,
+}
+
+pub fn views(ctx: &Ctx) -> anyhow::Result<()> {
+    let store = ctx.open()?;
+    let sctx = ctx.search_ctx();
+    let mut out = Vec::new();
+    for v in &ctx.config.views {
+        let count = store.count(&query::parse(&v.query)?, &sctx)?;
+        out.push(ViewOut {
+            name: v.name.clone(),
+            query: v.query.clone(),
+            count,
+        });
+    }
+    if ctx.json {
+        return output::json(&out);
+    }
+    for (i, v) in out.iter().enumerate() {
+        println!("{:>2}  {}  {:>7}  {}", i + 1, output::fit(&v.name, 12), v.count, v.query);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Ticket id (12 or #12)
+    pub id: String,
+}
+
+pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
+    let store = ctx.open()?;
+    let t = store.ticket(ticket_id(&a.id)?)?;
+    if ctx.json {
+        return output::json(&t);
+    }
+    let s = &t.summary;
+    let now = crate::store::now();
+    println!("#{} {}", s.id, sanitize::line(&s.subject));
+    println!(
+        "state {} · priority {} · {} · assignee {} · tags {} · created {} · updated {} ago",
+        s.state,
+        s.priority,
+        channel_label(s.channel),
+        sanitize::line(s.assignee.as_deref().unwrap_or("-")),
+        if s.tags.is_empty() { "-".to_string() } else { sanitize::line(&s.tags.join(", ")) },
+        datetime(s.created_at),
+        age(now, s.updated_at)
+    );
+    let idents: Vec<String> = t
+        .customer
+        .identities
+        .iter()
+        .map(|i| format!("{} {}", i.kind, sanitize::line(&i.value)))
+        .collect();
+    println!(
+        "customer #{} {} <{}>",
+        t.customer.id,
+        sanitize::line(&t.customer.name),
+        idents.join(", ")
+    );
+    if let Some(l) = t.linked_ticket_id {
+        println!("follows up closed ticket #{l}");
+    }
+    for m in &t.messages {
+        let who = match m.direction {
+            Direction::In => m
+                .from_name
+                .as_deref()
+                .map(|n| format!("{n} <{}>", m.from_addr))
+                .unwrap_or_else(|| m.from_addr.clone()),
+            _ => m.author.clone().unwrap_or_default(),
+        };
+        let kind = match m.direction {
+            Direction::In => "from",
+            Direction::Out => "reply by",
+            Direction::Note => "NOTE by",
+        };
+        println!();
+        println!(
+            "── {} · {} {} · {}{}",
+            datetime(m.received_at),
+            kind,
+            sanitize::line(&who),
+            channel_label(m.channel),
+            m.auto_kind.map(|k| format!(" · {k}")).unwrap_or_default()
+        );
+        if let Some(err) = &m.parse_error {
+            println!("   ! {}", sanitize::line(err));
+        }
+        for a in &m.attachments {
+            println!(
+                "   📎 {} ({}, {} bytes)",
+                sanitize::line(&a.filename),
+                sanitize::line(&a.content_type),
+                a.size
+            );
+        }
+        println!("{}", sanitize::text(m.body_text.trim_end()));
+    }
+    Ok(())
+}
+
+/// Splits `ID... LAST` positional arguments.
+fn ids_and_last(args: &[String], what: &str) -> anyhow::Result<(Vec<i64>, String)> {
+    let Some((last, ids)) = args.split_last() else {
+        anyhow::bail!("expected one or more ticket ids followed by {what}");
+    };
+    if ids.is_empty() {
+        anyhow::bail!("expected one or more ticket ids before {what} `{last}`");
+    }
+    let ids = ids.iter().map(|s| ticket_id(s)).collect::<Result<Vec<_>, _>>()?;
+    Ok((ids, last.clone()))
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Ticket ids, then the new state
+    #[arg(required = true, num_args = 2.., value_name = "ID... STATE")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    /// Ticket ids, then an agent name, `me` or `none`
+    #[arg(required = true, num_args = 2.., value_name = "ID... AGENT")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PriorityArgs {
+    /// Ticket ids, then low, normal, high or urgent
+    #[arg(required = true, num_args = 2.., value_name = "ID... PRIORITY")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Ticket ids, then +tag to add and -tag to remove (a bare tag adds)
+    #[arg(required = true, num_args = 2.., allow_hyphen_values = true, value_name = "ID... +TAG|-TAG")]
+    pub args: Vec<String>,
+}
+
+fn print_changes(ctx: &Ctx, changes: &[crate::store::Change], what: &str) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::json(&serde_json::json!({ "changes": changes }));
+    }
+    for c in changes {
+        let old = c.old.as_deref().unwrap_or("-");
+        let new = c.new.as_deref().unwrap_or("-");
+        if c.changed {
+            println!("#{}: {what} {old} → {new}", c.ticket);
+        } else {
+            println!("#{}: {what} already {new}", c.ticket);
+        }
+    }
+    Ok(())
+}
+
+pub fn state(ctx: &Ctx, a: &StateArgs) -> anyhow::Result<()> {
+    let (ids, to) = ids_and_last(&a.args, "a state")?;
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let to = to.to_lowercase();
+    let changes = ids
+        .iter()
+        .map(|id| tx.set_state(*id, &to, &ctx.agent, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    print_changes(ctx, &changes, "state")
+}
+
+pub fn assign(ctx: &Ctx, a: &AssignArgs) -> anyhow::Result<()> {
+    let (ids, who) = ids_and_last(&a.args, "an agent")?;
+    let who = match who.to_lowercase().as_str() {
+        "none" | "nobody" | "-" => None,
+        "me" => Some(ctx.agent.clone()),
+        _ => Some(who),
+    };
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let changes = ids
+        .iter()
+        .map(|id| tx.assign(*id, who.as_deref(), &ctx.agent, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    print_changes(ctx, &changes, "assignee")
+}
+
+pub fn priority(ctx: &Ctx, a: &PriorityArgs) -> anyhow::Result<()> {
+    let (ids, p) = ids_and_last(&a.args, "a priority")?;
+    let p: Priority = p.parse()?;
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let changes = ids
+        .iter()
+        .map(|id| tx.set_priority(*id, p, &ctx.agent, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    print_changes(ctx, &changes, "priority")
+}
+
+#[derive(Serialize)]
+struct TagOut {
+    ticket: i64,
+    tags: Vec<String>,
+}
+
+pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
+    let split = a.args.iter().position(|s| ticket_id(s).is_err()).unwrap_or(a.args.len());
+    let (ids, ops) = a.args.split_at(split);
+    if ids.is_empty() || ops.is_empty() {
+        anyhow::bail!("expected ticket ids followed by +tag or -tag");
+    }
+    let ids = ids.iter().map(|s| ticket_id(s)).collect::<Result<Vec<_>, _>>()?;
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for op in ops {
+        let (list, name) = match op.strip_prefix('-') {
+            Some(n) => (&mut remove, n),
+            None => (&mut add, op.strip_prefix('+').unwrap_or(op)),
+        };
+        let name = name.trim().to_lowercase();
+        if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
+            return Err(Error::invalid("tag", op.clone(), "a tag is one word without commas").into());
+        }
+        list.push(name);
+    }
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let mut out = Vec::new();
+    for id in ids {
+        let tags = tx.tag(id, &add, &remove, &ctx.agent, None)?;
+        out.push(TagOut { ticket: id, tags });
+    }
+    tx.commit()?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "tickets": out }));
+    }
+    for t in out {
+        println!("#{}: tags {}", t.ticket, if t.tags.is_empty() { "-".into() } else { t.tags.join(", ") });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// Ticket id
+    pub id: String,
+    /// File holding the note's text, or - for standard input
+    #[arg(long, value_name = "FILE")]
+    pub body_file: PathBuf,
+}
+
+pub fn note(ctx: &Ctx, a: &NoteArgs) -> anyhow::Result<()> {
+    let id = ticket_id(&a.id)?;
+    let body = read_body(&a.body_file)?;
+    if body.trim().is_empty() {
+        return Err(Error::invalid("note", "", "the note is empty").into());
+    }
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let msg = tx.add_agent_message(id, Direction::Note, &body, &ctx.agent, crate::store::now())?;
+    tx.commit()?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "ticket": id, "message": msg }));
+    }
+    println!("#{id}: note added");
+    Ok(())
+}

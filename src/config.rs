@@ -1,0 +1,241 @@
+//! The TOML configuration: where it lives, what it holds, and errors that
+//! name the file, line and key.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::workflow::Workflow;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{column}: key `{key}`: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot find a home directory for the default config and data paths; pass --config and --db")]
+    NoHome,
+}
+
+/// A saved query shown as a view in the queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    pub name: String,
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The agent name used for assignments and the audit log; `$USER` when unset.
+    pub agent: Option<String>,
+    /// Region for reading national phone and fax numbers (ISO 3166 code).
+    pub default_region: String,
+    /// The SQLite database file; the XDG data path when unset.
+    pub database: Option<PathBuf>,
+    /// How a ticket id is written into outgoing subjects and recognised in
+    /// incoming ones; `{id}` stands for the number.
+    pub subject_tag: String,
+    pub workflow: Workflow,
+    pub views: Vec<View>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            agent: None,
+            default_region: "US".into(),
+            database: None,
+            subject_tag: "[#{id}]".into(),
+            workflow: Workflow::default(),
+            views: default_views(),
+        }
+    }
+}
+
+fn default_views() -> Vec<View> {
+    [
+        ("Open", "is:open sort:updated-desc"),
+        ("Mine", "assignee:me is:open"),
+        ("Unassigned", "is:unassigned is:open"),
+        ("Waiting", "state:pending"),
+        ("Email", "channel:email is:open"),
+        ("SMS", "channel:sms is:open"),
+        ("Fax", "channel:fax is:open"),
+        ("Solved", "state:solved"),
+    ]
+    .into_iter()
+    .map(|(n, q)| View {
+        name: n.into(),
+        query: q.into(),
+    })
+    .collect()
+}
+
+/// The commented template `echodesk init` writes.
+pub const TEMPLATE: &str = include_str!("config_template.toml");
+
+impl Config {
+    /// Parses `text` as read from `path`, with errors naming both.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| located(text, path, &e))?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        };
+        self.workflow
+            .validate()
+            .map_err(|e| invalid(e.to_string()))?;
+        if self.default_region.parse::<phonenumber::country::Id>().is_err() {
+            return Err(invalid(format!(
+                "key `default_region`: `{}` is not an ISO 3166 region code such as US, DE or JP",
+                self.default_region
+            )));
+        }
+        if !self.subject_tag.contains("{id}") {
+            return Err(invalid(format!(
+                "key `subject_tag`: `{}` must contain {{id}}",
+                self.subject_tag
+            )));
+        }
+        for v in &self.views {
+            crate::query::parse(&v.query).map_err(|e| {
+                invalid(format!("view `{}`: query `{}`: {e}", v.name, v.query))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The agent this process acts as: config, then `$USER`, then "agent".
+    pub fn agent_name(&self) -> String {
+        self.agent
+            .clone()
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "agent".into())
+    }
+}
+
+fn located(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let (line, column, line_text) = match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before[line_start..].chars().count() + 1;
+            let line_text = text[line_start..].lines().next().unwrap_or("");
+            (line, column, line_text)
+        }
+        None => (1, 1, ""),
+    };
+    let message = e.message().trim().to_string();
+    let key = key_in_message(&message)
+        .or_else(|| {
+            line_text
+                .split_once('=')
+                .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        })
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| line_text.trim().to_string());
+    ConfigError::Parse {
+        path: path.into(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+fn key_in_message(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// Where the config and data live when nothing overrides them.
+pub struct Paths {
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn xdg() -> Result<Paths, ConfigError> {
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy().map_err(|_| ConfigError::NoHome)?;
+        Ok(Paths {
+            config_file: base.config_dir().join("echodesk").join("config.toml"),
+            data_dir: base.data_dir().join("echodesk"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("/etc/echodesk.toml"))
+    }
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let cfg = parse(TEMPLATE).unwrap();
+        assert_eq!(cfg.workflow, Workflow::default());
+        assert_eq!(cfg.default_region, "US");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("default_region = \"DE\"\n\n[workflow]\nstatez = []\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/echodesk.toml:4:"), "{msg}");
+        assert!(msg.contains("`statez`"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_names_key() {
+        let err = parse("agent = 42\n").unwrap_err().to_string();
+        assert!(err.contains(":1:") && err.contains("`agent`"), "{err}");
+    }
+
+    #[test]
+    fn bad_region_and_view_are_reported() {
+        let err = parse("default_region = \"Mars\"\n").unwrap_err().to_string();
+        assert!(err.contains("default_region"), "{err}");
+        let err = parse("[[views]]\nname = \"x\"\nquery = \"bogus:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("view `x`") && err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn workflow_errors_are_reported() {
+        let err = parse("[workflow]\ninitial = \"limbo\"\n").unwrap_err().to_string();
+        assert!(err.contains("limbo"), "{err}");
+    }
+}

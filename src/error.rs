@@ -1,0 +1,82 @@
+//! The library's typed errors. Front ends add context; the library says what
+//! went wrong and where.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+
+    #[error("database migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
+
+    #[error(transparent)]
+    Workflow(#[from] crate::workflow::WorkflowError),
+
+    #[error("ticket #{0} not found")]
+    TicketNotFound(i64),
+
+    #[error("customer {0} not found")]
+    CustomerNotFound(String),
+
+    #[error("{what} `{value}` is not valid: {why}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        why: String,
+    },
+
+    #[error("ticket #{id} was changed by someone else (version {expected} expected, {found} found)")]
+    Conflict { id: i64, expected: i64, found: i64 },
+
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn invalid(what: &'static str, value: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::Invalid {
+            what,
+            value: value.into(),
+            why: why.into(),
+        }
+    }
+
+    /// The process exit code a front end should use for this error; the
+    /// table lives in docs/scripting.md.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::TicketNotFound(_) | Error::CustomerNotFound(_) => 3,
+            Error::Workflow(_) | Error::Conflict { .. } => 4,
+            Error::Config(_) => 5,
+            Error::Query(_) | Error::Invalid { .. } => 6,
+            Error::Db(_) | Error::Migration(_) => 7,
+            Error::Io { .. } | Error::Other(_) => 1,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Normalising customer addresses so one person is one identity whatever
+//! the channel spelled them as.
+
+use crate::error::{Error, Result};
+use crate::model::IdentityKind;
+
+/// Lower-cases an email address and strips angle brackets and a display
+/// name if one slipped through.
+pub fn normalise_email(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    let s = match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        _ => s,
+    };
+    let s = s.trim().to_lowercase();
+    let valid = match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && !domain.is_empty() && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(s)
+    } else {
+        Err(Error::invalid("email address", raw, "expected local@domain"))
+    }
+}
+
+/// Formats a phone or fax number as E.164, reading national numbers in the
+/// configured default region.
+pub fn normalise_phone(raw: &str, default_region: &str) -> Result<String> {
+    let region = default_region.parse::<phonenumber::country::Id>().ok();
+    let number = phonenumber::parse(region, raw.trim())
+        .map_err(|e| Error::invalid("phone number", raw, e.to_string()))?;
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Normalises a value of the given kind. Phone-like values that do not parse
+/// as numbers (short codes, alphanumeric sender ids, "anonymous") are kept
+/// verbatim, upper-cased, so they still identify a sender.
+pub fn normalise(kind: IdentityKind, raw: &str, default_region: &str) -> Result<String> {
+    match kind {
+        IdentityKind::Email => normalise_email(raw),
+        IdentityKind::Phone | IdentityKind::Fax => {
+            let digits = raw.chars().filter(|c| c.is_ascii_digit()).count();
+            if digits >= 7 {
+                normalise_phone(raw, default_region)
+            } else if raw.trim().is_empty() {
+                Err(Error::invalid("phone number", raw, "empty"))
+            } else {
+                Ok(raw.trim().to_uppercase())
+            }
+        }
+    }
+}
+
+/// Guesses which kind an identity typed on the command line is.
+pub fn guess_kind(raw: &str) -> IdentityKind {
+    if raw.contains('@') {
+        IdentityKind::Email
+    } else {
+        IdentityKind::Phone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lower_cased_and_unwrapped() {
+        assert_eq!(
+            normalise_email("Alice <Alice@Example.COM>").unwrap(),
+            "alice@example.com"
+        );
+        assert!(normalise_email("not an address").is_err());
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(normalise_phone("(415) 555-2671", "US").unwrap(), "+14155552671");
+        assert_eq!(normalise_phone("+44 20 7946 0958", "US").unwrap(), "+442079460958");
+        assert_eq!(normalise_phone("030 901820", "DE").unwrap(), "+4930901820");
+    }
+
+    #[test]
+    fn short_codes_are_kept() {
+        assert_eq!(normalise(IdentityKind::Phone, "Acme", "US").unwrap(), "ACME");
+        assert_eq!(normalise(IdentityKind::Fax, "anonymous", "US").unwrap(), "ANONYMOUS");
+    }
+}

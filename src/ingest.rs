@@ -1,0 +1,314 @@
+//! The one path from an [`Inbound`] to (customer, ticket, message):
+//! dedupe, customer match, threading, automatic state changes.
+//!
+//! Every channel and `echodesk import` go through [`Ingest::ingest`], inside
+//! a store transaction the caller commits (a batch at a time).
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::identity;
+use crate::inbound::Inbound;
+use crate::model::{Channel, Direction, IdentityKind};
+use crate::store::{NewAttachment, NewMessage, NewTicket, Settings, Tx};
+
+/// The agent name recorded for changes echodesk makes by itself.
+pub const SYSTEM_AGENT: &str = "echodesk";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A new ticket was opened.
+    Created { ticket: i64, message: i64 },
+    /// The message joined an existing ticket (and maybe reopened it).
+    Threaded {
+        ticket: i64,
+        message: i64,
+        reopened: bool,
+    },
+    /// Already stored: same provider id or same Message-ID on the account.
+    Duplicate,
+}
+
+pub struct Ingest {
+    tag: Regex,
+}
+
+impl Ingest {
+    pub fn new(settings: &Settings) -> Ingest {
+        // subject_tag is validated to contain {id}.
+        let (before, after) = settings
+            .subject_tag
+            .split_once("{id}")
+            .unwrap_or(("[#", "]"));
+        let pattern = format!("{}(\\d{{1,18}}){}", regex::escape(before), regex::escape(after));
+        let tag = Regex::new(&pattern).unwrap_or_else(|_| {
+            Regex::new(r"\[#(\d{1,18})\]").expect("the built-in tag pattern is valid")
+        });
+        Ingest { tag }
+    }
+
+    /// The ticket number a subject carries in its tag, if any.
+    pub fn ticket_tag(&self, subject: &str) -> Option<i64> {
+        self.tag.captures(subject)?.get(1)?.as_str().parse().ok()
+    }
+
+    pub fn ingest(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
+        if tx.has_provider_id(&m.account, &m.provider_id)? {
+            return Ok(Outcome::Duplicate);
+        }
+        if let Some(mid) = &m.message_id {
+            if tx.has_message_id(&m.account, mid)? {
+                return Ok(Outcome::Duplicate);
+            }
+        }
+        let settings = tx.settings();
+        let customer = self.customer(tx, m, settings)?;
+        let wf = &settings.workflow;
+
+        // Which ticket does it belong to?
+        let mut found = tx.ticket_by_message_ids(&m.refs)?;
+        if found.is_none() {
+            if let Some(id) = self.ticket_tag(&m.subject) {
+                if tx.ticket_exists(id)? {
+                    found = Some(id);
+                }
+            }
+        }
+        if found.is_none() && m.channel != Channel::Email {
+            // Phone-number channels have no headers: continue the customer's
+            // latest conversation on the channel unless it is over.
+            if let Some((id, state, _)) = tx.latest_customer_ticket(customer, m.channel)? {
+                if wf.is_open(&state) || wf.on_customer_message(&state).is_some() {
+                    found = Some(id);
+                }
+            }
+        }
+
+        let mut linked = None;
+        if let Some(id) = found {
+            let (state, _) = tx.ticket_state(id)?;
+            if wf.is_final(&state) {
+                linked = Some(id);
+            } else {
+                let message = self.insert(tx, m, id)?;
+                tx.touch(id, m.received_at)?;
+                let mut reopened = false;
+                if m.auto_kind.is_none() {
+                    if let Some(to) = wf.on_customer_message(&state) {
+                        tx.apply_state(id, &state, to, SYSTEM_AGENT)?;
+                        reopened = true;
+                    }
+                }
+                return Ok(Outcome::Threaded {
+                    ticket: id,
+                    message,
+                    reopened,
+                });
+            }
+        }
+
+        let subject = if m.subject.trim().is_empty() {
+            match m.channel {
+                Channel::Email => "(no subject)".to_string(),
+                _ => first_line(&m.body_text),
+            }
+        } else {
+            m.subject.clone()
+        };
+        let ticket = tx.create_ticket(
+            &NewTicket {
+                subject: &subject,
+                channel: m.channel,
+                customer_id: customer,
+                at: m.received_at,
+                linked_ticket_id: linked,
+            },
+            SYSTEM_AGENT,
+        )?;
+        let message = self.insert(tx, m, ticket)?;
+        Ok(Outcome::Created { ticket, message })
+    }
+
+    fn insert(&self, tx: &Tx<'_>, m: &Inbound, ticket: i64) -> Result<i64> {
+        let atts: Vec<NewAttachment<'_>> = m
+            .attachments
+            .iter()
+            .map(|a| NewAttachment {
+                filename: &a.filename,
+                content_type: &a.content_type,
+                data: &a.data,
+            })
+            .collect();
+        tx.insert_message(&NewMessage {
+            ticket_id: ticket,
+            direction: Direction::In,
+            channel: m.channel,
+            account: &m.account,
+            provider_id: Some(&m.provider_id),
+            message_id: m.message_id.as_deref(),
+            refs: &m.refs,
+            from_addr: &m.from_addr,
+            from_name: m.from_name.as_deref(),
+            to_addr: &m.to_addr,
+            subject: &m.subject,
+            body_text: &m.body_text,
+            body_html: m.body_html.as_deref(),
+            received_at: m.received_at,
+            author: None,
+            auto_kind: m.auto_kind,
+            parse_error: m.parse_error.as_deref(),
+            raw: m.raw.as_deref(),
+            attachments: &atts,
+        })
+    }
+
+    /// Finds or creates the customer behind the sender.
+    fn customer(&self, tx: &Tx<'_>, m: &Inbound, settings: &Settings) -> Result<i64> {
+        let kind = m.channel.identity_kind();
+        let value = identity::normalise(kind, &m.from_addr, &settings.default_region)
+            .unwrap_or_else(|_| fallback_identity(&m.from_addr));
+        if let Some(id) = tx.find_identity(kind, &value)? {
+            return Ok(id);
+        }
+        // A fax or SMS number someone already used on the other phone
+        // channel is the same person.
+        let sibling = match kind {
+            IdentityKind::Fax => Some(IdentityKind::Phone),
+            IdentityKind::Phone => Some(IdentityKind::Fax),
+            IdentityKind::Email => None,
+        };
+        if let Some(s) = sibling {
+            if value.starts_with('+') {
+                if let Some(id) = tx.find_identity(s, &value)? {
+                    tx.add_identity(id, kind, &value)?;
+                    return Ok(id);
+                }
+            }
+        }
+        let name = m
+            .from_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| value.clone());
+        tx.create_customer(&name, &[(kind, &value)])
+    }
+}
+
+fn fallback_identity(raw: &str) -> String {
+    let v = raw.trim().to_lowercase();
+    if v.is_empty() {
+        "unknown-sender".into()
+    } else {
+        v
+    }
+}
+
+fn first_line(body: &str) -> String {
+    let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("(empty message)");
+    let mut s: String = line.chars().take(60).collect();
+    if line.chars().count() > 60 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn inbound(pid: &str, from: &str, subject: &str) -> Inbound {
+        Inbound {
+            channel: Channel::Email,
+            account: "test".into(),
+            provider_id: pid.into(),
+            message_id: Some(format!("{pid}@test")),
+            refs: vec![],
+            from_addr: from.into(),
+            from_name: None,
+            to_addr: "support@x".into(),
+            subject: subject.into(),
+            body_text: "hello".into(),
+            body_html: None,
+            received_at: 1_000,
+            auto_kind: None,
+            attachments: vec![],
+            parse_error: None,
+            raw: None,
+        }
+    }
+
+    fn run(store: &mut Store, m: &Inbound) -> Outcome {
+        let ing = Ingest::new(store.settings());
+        let tx = store.transaction().unwrap();
+        let o = ing.ingest(&tx, m).unwrap();
+        tx.commit().unwrap();
+        o
+    }
+
+    #[test]
+    fn threads_by_reference_tag_and_phone() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let Outcome::Created { ticket, .. } = run(&mut s, &inbound("1", "A@x.com", "Help")) else {
+            panic!()
+        };
+        let mut reply = inbound("2", "a@x.com", "Re: Help");
+        reply.refs = vec!["1@test".into()];
+        assert!(matches!(run(&mut s, &reply), Outcome::Threaded { ticket: t, .. } if t == ticket));
+        let tagged = inbound("3", "other@y.com", &format!("Re: [#{ticket}] Help"));
+        assert!(matches!(run(&mut s, &tagged), Outcome::Threaded { ticket: t, .. } if t == ticket));
+        assert_eq!(run(&mut s, &reply), Outcome::Duplicate);
+
+        let mut sms = inbound("s1", "(415) 555-2671", "");
+        sms.channel = Channel::Sms;
+        sms.message_id = None;
+        let Outcome::Created { ticket: st, .. } = run(&mut s, &sms) else { panic!() };
+        let mut sms2 = sms.clone();
+        sms2.provider_id = "s2".into();
+        sms2.from_addr = "+1 415 555 2671".into();
+        assert!(matches!(run(&mut s, &sms2), Outcome::Threaded { ticket: t, .. } if t == st));
+        assert_eq!(s.ticket_summary(st).unwrap().subject, "hello");
+    }
+
+    #[test]
+    fn customer_message_reopens_and_closed_starts_linked_ticket() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let Outcome::Created { ticket, .. } = run(&mut s, &inbound("1", "a@x.com", "Help")) else {
+            panic!()
+        };
+        {
+            let tx = s.transaction().unwrap();
+            tx.set_state(ticket, "solved", "ann", None).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut r = inbound("2", "a@x.com", "Re: Help");
+        r.refs = vec!["1@test".into()];
+        assert!(matches!(run(&mut s, &r), Outcome::Threaded { reopened: true, .. }));
+        assert_eq!(s.ticket_summary(ticket).unwrap().state, "open");
+
+        // An auto-reply does not reopen.
+        {
+            let tx = s.transaction().unwrap();
+            tx.set_state(ticket, "pending", "ann", None).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut auto = inbound("3", "a@x.com", "Out of office");
+        auto.refs = vec!["1@test".into()];
+        auto.auto_kind = Some(crate::model::AutoKind::AutoReply);
+        assert!(matches!(run(&mut s, &auto), Outcome::Threaded { reopened: false, .. }));
+        assert_eq!(s.ticket_summary(ticket).unwrap().state, "pending");
+
+        {
+            let tx = s.transaction().unwrap();
+            tx.set_state(ticket, "closed", "ann", None).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut late = inbound("4", "a@x.com", "Re: Help");
+        late.refs = vec!["1@test".into()];
+        let Outcome::Created { ticket: new, .. } = run(&mut s, &late) else { panic!() };
+        assert_ne!(new, ticket);
+        assert_eq!(s.ticket(new).unwrap().linked_ticket_id, Some(ticket));
+    }
+}

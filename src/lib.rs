@@ -1,0 +1,22 @@
+//! echodesk: a terminal omnichannel support inbox.
+//!
+//! Data flows one way: channels produce [`inbound::Inbound`] values,
+//! [`ingest`] decides what they mean and writes them to the [`store`], and
+//! front ends ([`cli`]) read the store and write intents back to it.
+
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod identity;
+pub mod import;
+pub mod inbound;
+pub mod ingest;
+pub mod model;
+pub mod query;
+pub mod sanitize;
+pub mod store;
+pub mod workflow;
+
+pub use error::{Error, Result};

@@ -1,0 +1,6 @@
+use clap::Parser;
+
+fn main() {
+    let cli = echodesk::cli::Cli::parse();
+    std::process::exit(echodesk::cli::run(cli));
+}

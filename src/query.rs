@@ -1,0 +1,451 @@
+//! The search language shared by the TUI's `/`, saved views and `--query`.
+//!
+//! `state:open assignee:me -tag:spam after:7d "exact phrase" refund sort:updated-desc`
+//!
+//! This module only parses; `store::search` turns a [`Query`] into SQL.
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::model::{Channel, Priority};
+
+/// A parse error, with the 1-based character column of the offending token.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+#[error("query error at column {column}: {message}")]
+pub struct QueryError {
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Who {
+    Me,
+    Nobody,
+    Agent(String),
+}
+
+/// A point in time, absolute or relative to when the query runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum When {
+    /// Unix seconds (UTC).
+    At(i64),
+    /// This many seconds before now.
+    Ago(i64),
+}
+
+impl When {
+    pub fn resolve(self, now: i64) -> i64 {
+        match self {
+            When::At(t) => t,
+            When::Ago(s) => now - s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Is {
+    Open,
+    Closed,
+    Unassigned,
+    Assigned,
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Filter {
+    Id(i64),
+    State(String),
+    Assignee(Who),
+    Channel(Channel),
+    Tag(String),
+    From(String),
+    Priority(Priority),
+    Customer(i64),
+    /// Last activity before / after.
+    Before(When),
+    After(When),
+    CreatedBefore(When),
+    CreatedAfter(When),
+    Is(Is),
+    HasAttachment,
+    /// A bare word (a trailing `*` makes it a prefix).
+    Word(String),
+    Phrase(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Term {
+    pub negated: bool,
+    pub filter: Filter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum Sort {
+    #[default]
+    UpdatedDesc,
+    UpdatedAsc,
+    CreatedDesc,
+    CreatedAsc,
+    PriorityDesc,
+    PriorityAsc,
+    IdDesc,
+    IdAsc,
+}
+
+impl Sort {
+    const NAMES: &'static [(&'static str, Sort)] = &[
+        ("updated-desc", Sort::UpdatedDesc),
+        ("updated-asc", Sort::UpdatedAsc),
+        ("created-desc", Sort::CreatedDesc),
+        ("created-asc", Sort::CreatedAsc),
+        ("priority-desc", Sort::PriorityDesc),
+        ("priority-asc", Sort::PriorityAsc),
+        ("id-desc", Sort::IdDesc),
+        ("id-asc", Sort::IdAsc),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Sort::NAMES
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("updated-desc", |(n, _)| n)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Query {
+    pub terms: Vec<Term>,
+    pub sort: Sort,
+}
+
+const KEYS: &str = "id, state, assignee, channel, tag, from, priority, customer, before, after, \
+created-before, created-after, is, has, sort";
+
+/// Parses a query string. An empty string is the query that matches all.
+pub fn parse(input: &str) -> Result<Query, QueryError> {
+    let chars: Vec<char> = input.chars().collect();
+    let mut q = Query::default();
+    let mut i = 0;
+    let err = |column: usize, message: String| QueryError {
+        column: column + 1,
+        message,
+    };
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let negated = chars[i] == '-';
+        if negated {
+            i += 1;
+            if i >= chars.len() || chars[i].is_whitespace() {
+                return Err(err(start, "`-` must be followed by a term to negate".into()));
+            }
+        }
+        if chars[i] == '"' {
+            let (phrase, next) = quoted(&chars, i).map_err(|c| {
+                err(c, "unterminated quote: a phrase needs a closing `\"`".into())
+            })?;
+            i = next;
+            if phrase.trim().is_empty() {
+                return Err(err(start, "empty phrase".into()));
+            }
+            q.terms.push(Term {
+                negated,
+                filter: Filter::Phrase(phrase),
+            });
+            continue;
+        }
+        // A word, possibly key:value with a quoted value.
+        let word_start = i;
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != ':' && chars[i] != '"' {
+            i += 1;
+        }
+        if i < chars.len() && chars[i] == ':' {
+            let key: String = chars[word_start..i].iter().collect::<String>().to_lowercase();
+            i += 1;
+            let value_start = i;
+            let value = if i < chars.len() && chars[i] == '"' {
+                let (v, next) = quoted(&chars, i)
+                    .map_err(|c| err(c, "unterminated quote in value".into()))?;
+                i = next;
+                v
+            } else {
+                while i < chars.len() && !chars[i].is_whitespace() {
+                    i += 1;
+                }
+                chars[value_start..i].iter().collect()
+            };
+            if value.is_empty() {
+                return Err(err(value_start, format!("`{key}:` needs a value")));
+            }
+            if key == "sort" {
+                if negated {
+                    return Err(err(start, "`sort:` cannot be negated".into()));
+                }
+                q.sort = Sort::NAMES
+                    .iter()
+                    .find(|(n, _)| *n == value)
+                    .map(|(_, s)| *s)
+                    .ok_or_else(|| {
+                        let names: Vec<_> = Sort::NAMES.iter().map(|(n, _)| *n).collect();
+                        err(
+                            value_start,
+                            format!("unknown sort `{value}`; expected one of {}", names.join(", ")),
+                        )
+                    })?;
+                continue;
+            }
+            let filter = keyed(&key, &value).map_err(|m| {
+                let col = if m.starts_with("unknown key") { word_start } else { value_start };
+                err(col, m)
+            })?;
+            q.terms.push(Term { negated, filter });
+        } else {
+            if i < chars.len() && chars[i] == '"' {
+                return Err(err(i, "a quote must start a phrase or a value".into()));
+            }
+            let word: String = chars[word_start..i].iter().collect();
+            if word.trim_end_matches('*').is_empty() {
+                return Err(err(word_start, "a word is needed before `*`".into()));
+            }
+            q.terms.push(Term {
+                negated,
+                filter: Filter::Word(word),
+            });
+        }
+    }
+    Ok(q)
+}
+
+/// Reads a quoted string starting at `open` (a `"`); `\"` and `\\` escape.
+/// Returns the content and the index after the closing quote, or the
+/// position of the unmatched quote.
+fn quoted(chars: &[char], open: usize) -> Result<(String, usize), usize> {
+    let mut out = String::new();
+    let mut i = open + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if i + 1 < chars.len() && matches!(chars[i + 1], '"' | '\\') => {
+                out.push(chars[i + 1]);
+                i += 2;
+            }
+            '"' => return Ok((out, i + 1)),
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Err(open)
+}
+
+fn keyed(key: &str, value: &str) -> Result<Filter, String> {
+    let lower = value.to_lowercase();
+    Ok(match key {
+        "id" => Filter::Id(
+            value
+                .trim_start_matches('#')
+                .parse()
+                .map_err(|_| format!("`{value}` is not a ticket number"))?,
+        ),
+        "state" => Filter::State(lower),
+        "assignee" => Filter::Assignee(match lower.as_str() {
+            "me" => Who::Me,
+            "none" | "nobody" => Who::Nobody,
+            _ => Who::Agent(value.to_string()),
+        }),
+        "channel" => Filter::Channel(Channel::parse(&lower).ok_or_else(|| {
+            format!("unknown channel `{value}`; expected one of {}", Channel::names())
+        })?),
+        "tag" => Filter::Tag(lower),
+        "from" => Filter::From(lower),
+        "priority" => Filter::Priority(Priority::parse(&lower).ok_or_else(|| {
+            format!("unknown priority `{value}`; expected one of {}", Priority::names())
+        })?),
+        "customer" => Filter::Customer(
+            value
+                .parse()
+                .map_err(|_| format!("`{value}` is not a customer number"))?,
+        ),
+        "before" => Filter::Before(when(&lower)?),
+        "after" => Filter::After(when(&lower)?),
+        "created-before" => Filter::CreatedBefore(when(&lower)?),
+        "created-after" => Filter::CreatedAfter(when(&lower)?),
+        "is" => Filter::Is(match lower.as_str() {
+            "open" => Is::Open,
+            "closed" => Is::Closed,
+            "unassigned" => Is::Unassigned,
+            "assigned" => Is::Assigned,
+            "auto" => Is::Auto,
+            _ => {
+                return Err(format!(
+                    "unknown `is:{value}`; expected open, closed, unassigned, assigned or auto"
+                ))
+            }
+        }),
+        "has" => match lower.as_str() {
+            "attachment" | "attachments" => Filter::HasAttachment,
+            _ => return Err(format!("unknown `has:{value}`; expected attachment")),
+        },
+        _ => return Err(format!("unknown key `{key}:`; known keys: {KEYS}")),
+    })
+}
+
+/// `2026-11-01`, `2026-11-01T14:30`, `today`, `yesterday`, or a relative
+/// age: `30m`, `12h`, `7d`, `2w`.
+fn when(v: &str) -> Result<When, String> {
+    match v {
+        "today" => return Ok(When::At(start_of_today())),
+        "yesterday" => return Ok(When::At(start_of_today() - 86_400)),
+        _ => {}
+    }
+    if let Some(unit) = v.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+        let num = &v[..v.len() - 1];
+        if let Ok(n) = num.parse::<i64>() {
+            let secs = match unit {
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                'w' => 7 * 86_400,
+                _ => return Err(format!("unknown unit `{unit}` in `{v}`; use m, h, d or w")),
+            };
+            return n
+                .checked_mul(secs)
+                .map(When::Ago)
+                .ok_or_else(|| format!("`{v}` is too far back"));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(v, fmt) {
+            return Ok(When::At(dt.and_utc().timestamp()));
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
+            return Ok(When::At(dt.and_utc().timestamp()));
+        }
+    }
+    Err(format!(
+        "`{v}` is not a date; use 2026-11-01, 2026-11-01T14:30, today, yesterday or an age like 7d"
+    ))
+}
+
+fn start_of_today() -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    now - now.rem_euclid(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn f(input: &str) -> Vec<Filter> {
+        parse(input).unwrap().terms.into_iter().map(|t| t.filter).collect()
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let q = parse(
+            "state:open assignee:me channel:sms tag:billing from:alice@example.com \
+             priority:high before:2026-11-01 after:7d is:unassigned \"exact phrase\" refund",
+        )
+        .unwrap();
+        assert_eq!(q.terms.len(), 11);
+        assert_eq!(q.terms[0].filter, Filter::State("open".into()));
+        assert_eq!(q.terms[1].filter, Filter::Assignee(Who::Me));
+        assert_eq!(q.terms[2].filter, Filter::Channel(Channel::Sms));
+        assert_eq!(q.terms[6].filter, Filter::Before(When::At(1_793_491_200)));
+        assert_eq!(q.terms[7].filter, Filter::After(When::Ago(7 * 86_400)));
+        assert_eq!(q.terms[9].filter, Filter::Phrase("exact phrase".into()));
+        assert_eq!(q.terms[10].filter, Filter::Word("refund".into()));
+    }
+
+    #[test]
+    fn negation_and_sort() {
+        let q = parse("-tag:spam sort:created-asc -refund").unwrap();
+        assert!(q.terms[0].negated);
+        assert_eq!(q.terms[0].filter, Filter::Tag("spam".into()));
+        assert_eq!(q.sort, Sort::CreatedAsc);
+        assert!(q.terms[1].negated);
+    }
+
+    #[test]
+    fn quoted_values_and_cjk() {
+        assert_eq!(
+            f("assignee:\"Ann Lee\" 退款"),
+            vec![
+                Filter::Assignee(Who::Agent("Ann Lee".into())),
+                Filter::Word("退款".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        let e = parse("state:open bogus:1").unwrap_err();
+        assert_eq!(e.column, 12);
+        assert!(e.message.contains("bogus"));
+        let e = parse("refund \"unclosed").unwrap_err();
+        assert_eq!(e.column, 8);
+        let e = parse("after:7y").unwrap_err();
+        assert_eq!(e.column, 7);
+        let e = parse("channel:pigeon").unwrap_err();
+        assert!(e.message.contains("email, fax, sms"));
+        let e = parse("a - b").unwrap_err();
+        assert_eq!(e.column, 3);
+        let e = parse("state:").unwrap_err();
+        assert!(e.to_string().contains("column 7"));
+    }
+
+    #[test]
+    fn empty_matches_all() {
+        assert_eq!(parse("   ").unwrap(), Query::default());
+    }
+
+    proptest! {
+        // Whatever is typed, the parser answers without panicking, and an
+        // error's column lies inside the input (or just past its end).
+        #[test]
+        fn never_panics(s in "\\PC{0,60}") {
+            match parse(&s) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.column >= 1 && e.column <= s.chars().count() + 1),
+            }
+        }
+
+        // Plain words always parse to exactly those words.
+        #[test]
+        fn words_round_trip(words in prop::collection::vec("[a-z0-9\u{4e00}-\u{4e20}]{1,8}", 0..6)) {
+            let q = parse(&words.join(" ")).unwrap();
+            let got: Vec<_> = q.terms.into_iter().map(|t| t.filter).collect();
+            let want: Vec<_> = words.into_iter().map(Filter::Word).collect();
+            prop_assert_eq!(got, want);
+        }
+
+        // A quoted phrase with escapes comes back as written.
+        #[test]
+        fn phrases_round_trip(p in "[a-z \"\\\\]{1,20}") {
+            prop_assume!(!p.trim().is_empty());
+            let escaped = p.replace('\\', "\\\\").replace('"', "\\\"");
+            let q = parse(&format!("\"{escaped}\"")).unwrap();
+            prop_assert_eq!(&q.terms[0].filter, &Filter::Phrase(p));
+        }
+
+        // Every known key with a valid value parses, negated or not.
+        #[test]
+        fn keyed_terms_parse(neg in any::<bool>(), idx in 0usize..8, n in 1i64..1000) {
+            let terms = [
+                format!("id:{n}"), "state:open".into(), "tag:vip".into(),
+                format!("after:{n}d"), "priority:urgent".into(), "is:open".into(),
+                format!("customer:{n}"), "from:a@b.c".into(),
+            ];
+            let t = format!("{}{}", if neg { "-" } else { "" }, terms[idx]);
+            let q = parse(&t).unwrap();
+            prop_assert_eq!(q.terms.len(), 1);
+            prop_assert_eq!(q.terms[0].negated, neg);
+        }
+    }
+}

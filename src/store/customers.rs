@@ -1,0 +1,168 @@
+//! Customers and their identities.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{fts, Store, Tx};
+use crate::error::{Error, Result};
+use crate::identity;
+use crate::model::{Customer, Identity, IdentityKind};
+
+impl Tx<'_> {
+    /// The customer owning this normalised identity, if any.
+    pub fn find_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT customer_id FROM identities WHERE kind = ? AND value = ?")?
+            .query_row([kind.as_str(), value], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn create_customer(&self, name: &str, identities: &[(IdentityKind, &str)]) -> Result<i64> {
+        self.tx
+            .prepare_cached("INSERT INTO customers (name, created_at) VALUES (?, ?)")?
+            .execute(params![name, self.now()])?;
+        let id = self.tx.last_insert_rowid();
+        for (kind, value) in identities {
+            self.tx
+                .prepare_cached("INSERT INTO identities (customer_id, kind, value) VALUES (?, ?, ?)")?
+                .execute(params![id, kind.as_str(), value])?;
+        }
+        self.index_customer(id, false)?;
+        Ok(id)
+    }
+
+    /// Adds an identity to a customer (no-op if it is already theirs).
+    pub fn add_identity(&self, customer_id: i64, kind: IdentityKind, value: &str) -> Result<()> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO identities (customer_id, kind, value) VALUES (?, ?, ?)
+                 ON CONFLICT (kind, value) DO NOTHING",
+            )?
+            .execute(params![customer_id, kind.as_str(), value])?;
+        if n > 0 {
+            self.index_customer(customer_id, true)?;
+        }
+        Ok(())
+    }
+
+    fn index_customer(&self, id: i64, replace: bool) -> Result<()> {
+        if replace {
+            self.tx
+                .prepare_cached("DELETE FROM customers_fts WHERE rowid = ?")?
+                .execute([id])?;
+        }
+        let (name, idents): (String, String) = self.tx.query_row(
+            "SELECT name, coalesce((SELECT group_concat(value, ' ') FROM identities
+                                   WHERE customer_id = c.id), '')
+             FROM customers c WHERE id = ?",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        self.tx
+            .prepare_cached("INSERT INTO customers_fts (rowid, name, identities) VALUES (?, ?, ?)")?
+            .execute(params![id, fts::segment(&name), idents])?;
+        Ok(())
+    }
+
+    /// Moves everything of `other` to `keep`: identities, tickets and their
+    /// history. `other` is deleted; every moved ticket gets an audit event.
+    pub fn merge_customers(&self, keep: i64, other: i64, agent: &str) -> Result<usize> {
+        if keep == other {
+            return Err(Error::invalid(
+                "customer merge",
+                other.to_string(),
+                "a customer cannot be merged into itself",
+            ));
+        }
+        for id in [keep, other] {
+            let exists: bool = self
+                .tx
+                .query_row("SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?)", [id], |r| {
+                    r.get(0)
+                })?;
+            if !exists {
+                return Err(Error::CustomerNotFound(id.to_string()));
+            }
+        }
+        let tickets: Vec<i64> = self
+            .tx
+            .prepare("SELECT id FROM tickets WHERE customer_id = ?")?
+            .query_map([other], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let (o, k) = (other.to_string(), keep.to_string());
+        for t in &tickets {
+            self.event(Some(*t), agent, "customer", Some(&o), Some(&k))?;
+        }
+        self.tx
+            .execute("UPDATE tickets SET customer_id = ?, version = version + 1 WHERE customer_id = ?", [keep, other])?;
+        self.tx
+            .execute("UPDATE identities SET customer_id = ? WHERE customer_id = ?", [keep, other])?;
+        self.tx
+            .execute("UPDATE events SET customer_id = ? WHERE customer_id = ?", [keep, other])?;
+        self.tx
+            .execute("DELETE FROM customers_fts WHERE rowid = ?", [other])?;
+        self.tx.execute("DELETE FROM customers WHERE id = ?", [other])?;
+        self.tx.execute(
+            "INSERT INTO events (customer_id, at, agent, kind, old, new) VALUES (?, ?, ?, 'customer-merge', ?, ?)",
+            params![keep, self.now(), agent, o, k],
+        )?;
+        self.index_customer(keep, true)?;
+        Ok(tickets.len())
+    }
+}
+
+impl Store {
+    pub fn customer(&self, id: i64) -> Result<Customer> {
+        let (name, created_at) = self
+            .conn
+            .prepare_cached("SELECT name, created_at FROM customers WHERE id = ?")?
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| Error::CustomerNotFound(id.to_string()))?;
+        let identities = self
+            .conn
+            .prepare_cached("SELECT kind, value FROM identities WHERE customer_id = ? ORDER BY kind, value")?
+            .query_map([id], |r| {
+                let kind: String = r.get(0)?;
+                Ok(Identity {
+                    kind: IdentityKind::parse(&kind).unwrap_or(IdentityKind::Email),
+                    value: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Customer {
+            id,
+            name,
+            created_at,
+            identities,
+        })
+    }
+
+    /// Finds a customer by number, or by any of their addresses as typed.
+    pub fn find_customer(&self, key: &str) -> Result<Customer> {
+        if let Ok(id) = key.trim_start_matches('#').parse::<i64>() {
+            if key.len() < 7 || key.starts_with('#') {
+                return self.customer(id);
+            }
+        }
+        let kind = identity::guess_kind(key);
+        let kinds: &[IdentityKind] = match kind {
+            IdentityKind::Email => &[IdentityKind::Email],
+            _ => &[IdentityKind::Phone, IdentityKind::Fax],
+        };
+        for k in kinds {
+            if let Ok(v) = identity::normalise(*k, key, &self.settings.default_region) {
+                let found: Option<i64> = self
+                    .conn
+                    .prepare_cached("SELECT customer_id FROM identities WHERE kind = ? AND value = ?")?
+                    .query_row([k.as_str(), v.as_str()], |r| r.get(0))
+                    .optional()?;
+                if let Some(id) = found {
+                    return self.customer(id);
+                }
+            }
+        }
+        Err(Error::CustomerNotFound(key.to_string()))
+    }
+}

@@ -1,0 +1,228 @@
+//! Messages, their attachments, and the content-addressed blob table.
+
+use rusqlite::{params, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::{fts, Store, Tx};
+use crate::error::{Error, Result};
+use crate::model::{Attachment, AutoKind, Channel, Direction, Message};
+
+pub struct NewAttachment<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+}
+
+pub struct NewMessage<'a> {
+    pub ticket_id: i64,
+    pub direction: Direction,
+    pub channel: Channel,
+    pub account: &'a str,
+    pub provider_id: Option<&'a str>,
+    pub message_id: Option<&'a str>,
+    pub refs: &'a [String],
+    pub from_addr: &'a str,
+    pub from_name: Option<&'a str>,
+    pub to_addr: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: Option<&'a str>,
+    pub received_at: i64,
+    pub author: Option<&'a str>,
+    pub auto_kind: Option<AutoKind>,
+    pub parse_error: Option<&'a str>,
+    pub raw: Option<&'a [u8]>,
+    pub attachments: &'a [NewAttachment<'a>],
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl Tx<'_> {
+    /// Stores bytes once under their SHA-256 and returns the hash.
+    pub fn put_blob(&self, data: &[u8]) -> Result<String> {
+        let sha = sha256_hex(data);
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)")?
+            .execute(params![sha, data.len() as i64, data])?;
+        Ok(sha)
+    }
+
+    pub fn insert_message(&self, m: &NewMessage<'_>) -> Result<i64> {
+        let raw_sha = m.raw.map(|r| self.put_blob(r)).transpose()?;
+        let refs = (!m.refs.is_empty()).then(|| m.refs.join(" "));
+        self.tx
+            .prepare_cached(
+                "INSERT INTO messages (ticket_id, direction, channel, account, provider_id,
+                 message_id, refs, from_addr, from_name, to_addr, subject, body_text, body_html,
+                 received_at, author, auto_kind, parse_error, raw_sha256)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                m.ticket_id,
+                m.direction.as_str(),
+                m.channel.as_str(),
+                m.account,
+                m.provider_id,
+                m.message_id,
+                refs,
+                m.from_addr,
+                m.from_name,
+                m.to_addr,
+                m.subject,
+                m.body_text,
+                m.body_html,
+                m.received_at,
+                m.author,
+                m.auto_kind.map(AutoKind::as_str),
+                m.parse_error,
+                raw_sha,
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        self.tx
+            .prepare_cached("INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)")?
+            .execute(params![id, fts::segment(m.subject), fts::segment(m.body_text)])?;
+        for a in m.attachments {
+            let sha = self.put_blob(a.data)?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
+                     VALUES (?, ?, ?, ?, ?)",
+                )?
+                .execute(params![id, a.filename, a.content_type, a.data.len() as i64, sha])?;
+        }
+        Ok(id)
+    }
+
+    /// Is a message with this provider id already stored for the account?
+    pub fn has_provider_id(&self, account: &str, provider_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM messages WHERE account = ? AND provider_id = ?")?
+            .exists([account, provider_id])?)
+    }
+
+    pub fn has_message_id(&self, account: &str, message_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM messages WHERE message_id = ? AND account = ?")?
+            .exists([message_id, account])?)
+    }
+
+    /// The ticket of the newest stored message whose Message-ID is among
+    /// `ids` (the In-Reply-To and References of an incoming message).
+    pub fn ticket_by_message_ids(&self, ids: &[String]) -> Result<Option<i64>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT ticket_id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1")?;
+        // The last reference is the direct parent: try it first.
+        for id in ids.iter().rev() {
+            if let Some(t) = stmt.query_row([id], |r| r.get(0)).optional()? {
+                return Ok(Some(t));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn ticket_exists(&self, id: i64) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM tickets WHERE id = ?")?
+            .exists([id])?)
+    }
+
+    /// The customer's most recently active ticket on this channel, with its
+    /// state; used to thread phone-number channels that have no headers.
+    pub fn latest_customer_ticket(&self, customer_id: i64, channel: Channel) -> Result<Option<(i64, String, Option<i64>)>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT id, state, solved_at FROM tickets WHERE customer_id = ? AND channel = ?
+                 ORDER BY updated_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row(params![customer_id, channel.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+    }
+}
+
+impl Store {
+    pub fn messages(&self, ticket_id: i64) -> Result<Vec<Message>> {
+        let mut msgs: Vec<Message> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, ticket_id, direction, channel, account, provider_id, message_id,
+                 from_addr, from_name, to_addr, subject, body_text, body_html, received_at, author,
+                 auto_kind, parse_error FROM messages WHERE ticket_id = ? ORDER BY received_at, id",
+            )?
+            .query_map([ticket_id], |r| {
+                let dir: String = r.get(2)?;
+                let ch: String = r.get(3)?;
+                let auto: Option<String> = r.get(15)?;
+                Ok(Message {
+                    id: r.get(0)?,
+                    ticket_id: r.get(1)?,
+                    direction: Direction::parse(&dir).unwrap_or(Direction::In),
+                    channel: Channel::parse(&ch).unwrap_or(Channel::Email),
+                    account: r.get(4)?,
+                    provider_id: r.get(5)?,
+                    message_id: r.get(6)?,
+                    from_addr: r.get(7)?,
+                    from_name: r.get(8)?,
+                    to_addr: r.get(9)?,
+                    subject: r.get(10)?,
+                    body_text: r.get(11)?,
+                    body_html: r.get(12)?,
+                    received_at: r.get(13)?,
+                    author: r.get(14)?,
+                    auto_kind: auto.as_deref().and_then(AutoKind::parse),
+                    parse_error: r.get(16)?,
+                    attachments: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, filename, content_type, size, sha256 FROM attachments WHERE message_id = ? ORDER BY id",
+        )?;
+        for m in &mut msgs {
+            m.attachments = stmt
+                .query_map([m.id], |r| {
+                    Ok(Attachment {
+                        id: r.get(0)?,
+                        filename: r.get(1)?,
+                        content_type: r.get(2)?,
+                        size: r.get(3)?,
+                        sha256: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(msgs)
+    }
+
+    pub fn blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        self.conn
+            .prepare_cached("SELECT data FROM blobs WHERE sha256 = ?")?
+            .query_row([sha256], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::Other(format!("blob {sha256} is missing from the store")))
+    }
+
+    /// The raw bytes kept for a message that could not be parsed.
+    pub fn raw_message(&self, message_id: i64) -> Result<Option<Vec<u8>>> {
+        let sha: Option<String> = self
+            .conn
+            .query_row("SELECT raw_sha256 FROM messages WHERE id = ?", [message_id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        sha.map(|s| self.blob(&s)).transpose()
+    }
+}

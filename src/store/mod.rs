@@ -1,0 +1,254 @@
+//! The SQLite store: the one place that holds SQL.
+//!
+//! Several agents' TUIs, the CLI and one daemon may share a database file,
+//! so the store runs in WAL mode with a busy timeout and keeps transactions
+//! short. Reads go through [`Store`]; every write goes through a [`Tx`] so a
+//! batch of changes commits or rolls back whole.
+
+mod customers;
+pub mod fts;
+mod messages;
+mod schema;
+mod search;
+mod tickets;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::workflow::Workflow;
+
+pub use messages::{sha256_hex, NewAttachment, NewMessage};
+pub use search::{Page, PageCursor, SearchContext};
+pub use tickets::{Change, NewTicket};
+
+/// What the store needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub workflow: Workflow,
+    pub default_region: String,
+    pub subject_tag: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from(&Config::default())
+    }
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        Settings {
+            workflow: c.workflow.clone(),
+            default_region: c.default_region.clone(),
+            subject_tag: c.subject_tag.clone(),
+        }
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    settings: Settings,
+    path: Option<PathBuf>,
+}
+
+/// Seconds since the epoch, the store's only time unit.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path, settings: Settings) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        Store::setup(conn, settings, Some(path.to_path_buf()))
+    }
+
+    pub fn open_in_memory(settings: Settings) -> Result<Store> {
+        Store::setup(Connection::open_in_memory()?, settings, None)
+    }
+
+    fn setup(mut conn: Connection, settings: Settings, path: Option<PathBuf>) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -16_000)?;
+        schema::migrations().to_latest(&mut conn)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Store {
+            conn,
+            settings,
+            path,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn transaction(&mut self) -> Result<Tx<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Ok(Tx {
+            tx,
+            settings: &self.settings,
+            clock: std::cell::Cell::new(None),
+        })
+    }
+
+    /// Changes whenever another connection commits; front ends poll it to
+    /// refresh without a keypress.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// A consistent copy of the live database, safe while others write.
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(Error::invalid(
+                "backup destination",
+                dest.display().to_string(),
+                "already exists; choose a new file",
+            ));
+        }
+        let mut out = Connection::open(dest)?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        Ok(())
+    }
+
+    /// Counts for `echodesk status`-like summaries: (tickets, messages, customers).
+    pub fn totals(&self) -> Result<(i64, i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM messages),
+                    (SELECT count(*) FROM customers)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
+    /// Refreshes the planner's statistics; worth it after a large import.
+    pub fn optimize(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA optimize; ANALYZE;")?;
+        Ok(())
+    }
+}
+
+/// One write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    settings: &'a Settings,
+    clock: std::cell::Cell<Option<i64>>,
+}
+
+impl Tx<'_> {
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
+
+    pub fn settings(&self) -> &Settings {
+        self.settings
+    }
+
+    /// The time changes in this transaction are stamped with: the wall
+    /// clock unless [`Tx::set_clock`] said otherwise.
+    pub fn now(&self) -> i64 {
+        self.clock.get().unwrap_or_else(now)
+    }
+
+    /// Stamps the following changes with `at` (the demo builds history;
+    /// tests pin time). `None` returns to the wall clock.
+    pub fn set_clock(&self, at: Option<i64>) {
+        self.clock.set(at);
+    }
+
+    /// Records an audit event.
+    pub fn event(
+        &self,
+        ticket_id: Option<i64>,
+        agent: &str,
+        kind: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (ticket_id, at, agent, kind, old, new) VALUES (?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(rusqlite::params![ticket_id, self.now(), agent, kind, old, new])?;
+        Ok(())
+    }
+
+    pub fn cursor(&self, account: &str, scope: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .tx
+            .prepare_cached("SELECT value FROM cursors WHERE account = ? AND scope = ?")?
+            .query_row([account, scope], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_cursor(&self, account: &str, scope: &str, value: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO cursors (account, scope, value, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (account, scope) DO UPDATE SET value = excluded.value,
+                 updated_at = excluded.updated_at",
+            )?
+            .execute(rusqlite::params![account, scope, value, self.now()])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_with_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("x/e.db"), Settings::default()).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = store
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let mut store = Store::open_in_memory(Settings::default()).unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.cursor("a", "INBOX").unwrap(), None);
+        tx.set_cursor("a", "INBOX", "1:42").unwrap();
+        tx.set_cursor("a", "INBOX", "1:43").unwrap();
+        assert_eq!(tx.cursor("a", "INBOX").unwrap().as_deref(), Some("1:43"));
+    }
+}

@@ -1,0 +1,280 @@
+//! Turning a parsed [`Query`] into SQL, and windowed (keyset) listing.
+//!
+//! A page never uses OFFSET: the cursor is the sort key of the last row
+//! shown, so page 10,000 costs what page 1 costs.
+
+use rusqlite::types::Value;
+use serde::Serialize;
+
+use super::tickets::{summary_from_row, SUMMARY_SELECT};
+use super::{fts, Store};
+use crate::error::{Error, Result};
+use crate::identity;
+use crate::model::{IdentityKind, TicketSummary};
+use crate::query::{Filter, Is, Query, Sort, Who};
+
+/// Who is asking and when: `assignee:me` and `after:7d` depend on it.
+#[derive(Debug, Clone)]
+pub struct SearchContext {
+    pub me: String,
+    pub now: i64,
+}
+
+/// Where a page ends: the sort key of its last row. Opaque to callers; its
+/// string form (`Display`/`parse`) is what scripts pass back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor(Vec<i64>);
+
+impl std::fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(i64::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+impl std::str::FromStr for PageCursor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        s.split('.')
+            .map(|p| p.parse::<i64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(PageCursor)
+            .map_err(|_| Error::invalid("page cursor", s, "expected the next_cursor of a previous page"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub tickets: Vec<TicketSummary>,
+    #[serde(serialize_with = "ser_cursor")]
+    pub next_cursor: Option<PageCursor>,
+}
+
+fn ser_cursor<S: serde::Serializer>(c: &Option<PageCursor>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match c {
+        Some(c) => s.serialize_some(&c.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+struct Compiled {
+    where_sql: String,
+    params: Vec<Value>,
+}
+
+impl Store {
+    fn compile(&self, q: &Query, ctx: &SearchContext) -> Result<Compiled> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<Value> = Vec::new();
+        let wf = &self.settings.workflow;
+        for term in &q.terms {
+            let sql = match &term.filter {
+                Filter::Id(id) => {
+                    params.push((*id).into());
+                    "t.id = ?".to_string()
+                }
+                Filter::State(s) => {
+                    wf.check_state(s)?;
+                    params.push(s.clone().into());
+                    "t.state = ?".into()
+                }
+                Filter::Assignee(Who::Nobody) => "t.assignee IS NULL".into(),
+                Filter::Assignee(Who::Me) => {
+                    params.push(ctx.me.clone().into());
+                    "t.assignee = ?".into()
+                }
+                Filter::Assignee(Who::Agent(a)) => {
+                    params.push(a.clone().into());
+                    "t.assignee = ? COLLATE NOCASE".into()
+                }
+                Filter::Channel(c) => {
+                    params.push(c.as_str().to_string().into());
+                    "t.channel = ?".into()
+                }
+                Filter::Tag(tag) => {
+                    params.push(tag.clone().into());
+                    "EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ?)".into()
+                }
+                Filter::From(v) => self.from_clause(v, &mut params),
+                Filter::Priority(p) => {
+                    params.push(p.rank().into());
+                    "t.priority = ?".into()
+                }
+                Filter::Customer(c) => {
+                    params.push((*c).into());
+                    "t.customer_id = ?".into()
+                }
+                Filter::Before(w) => {
+                    params.push(w.resolve(ctx.now).into());
+                    "t.updated_at < ?".into()
+                }
+                Filter::After(w) => {
+                    params.push(w.resolve(ctx.now).into());
+                    "t.updated_at >= ?".into()
+                }
+                Filter::CreatedBefore(w) => {
+                    params.push(w.resolve(ctx.now).into());
+                    "t.created_at < ?".into()
+                }
+                Filter::CreatedAfter(w) => {
+                    params.push(w.resolve(ctx.now).into());
+                    "t.created_at >= ?".into()
+                }
+                Filter::Is(Is::Open) | Filter::Is(Is::Closed) => {
+                    let open = matches!(term.filter, Filter::Is(Is::Open));
+                    let list = vec!["?"; wf.open_states.len().max(1)].join(", ");
+                    if wf.open_states.is_empty() {
+                        params.push(Value::Null);
+                    }
+                    for s in &wf.open_states {
+                        params.push(s.clone().into());
+                    }
+                    format!("t.state {}IN ({list})", if open { "" } else { "NOT " })
+                }
+                Filter::Is(Is::Unassigned) => "t.assignee IS NULL".into(),
+                Filter::Is(Is::Assigned) => "t.assignee IS NOT NULL".into(),
+                Filter::Is(Is::Auto) => {
+                    "EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.auto_kind IS NOT NULL)".into()
+                }
+                Filter::HasAttachment => "EXISTS (SELECT 1 FROM messages m JOIN attachments a ON a.message_id = m.id WHERE m.ticket_id = t.id)".into(),
+                Filter::Word(w) => match fts::phrase(w, true) {
+                    Some(p) => text_clause(p, &mut params),
+                    None => continue,
+                },
+                Filter::Phrase(p) => match fts::phrase(p, false) {
+                    Some(p) => text_clause(p, &mut params),
+                    None => continue,
+                },
+            };
+            clauses.push(if term.negated { format!("NOT ({sql})") } else { sql });
+        }
+        let where_sql = if clauses.is_empty() {
+            "1".to_string()
+        } else {
+            clauses.join(" AND ")
+        };
+        Ok(Compiled { where_sql, params })
+    }
+
+    fn from_clause(&self, v: &str, params: &mut Vec<Value>) -> String {
+        if let Some(domain) = v.strip_prefix('@') {
+            params.push(format!("%@{domain}").into());
+            return "t.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value LIKE ?)".into();
+        }
+        let kind = identity::guess_kind(v);
+        let normalised = identity::normalise(kind, v, &self.settings.default_region)
+            .unwrap_or_else(|_| v.to_string());
+        params.push(normalised.into());
+        match kind {
+            IdentityKind::Email => "t.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value = ?)".into(),
+            _ => "t.customer_id IN (SELECT customer_id FROM identities WHERE kind IN ('phone', 'fax') AND value = ?)".into(),
+        }
+    }
+
+    /// How many tickets match.
+    pub fn count(&self, q: &Query, ctx: &SearchContext) -> Result<i64> {
+        let c = self.compile(q, ctx)?;
+        let sql = format!("SELECT count(*) FROM tickets t WHERE {}", c.where_sql);
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(c.params), |r| r.get(0))?)
+    }
+
+    /// One page of matching tickets in the query's order, starting after
+    /// `after` (the previous page's `next_cursor`).
+    pub fn search(
+        &self,
+        q: &Query,
+        ctx: &SearchContext,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page> {
+        let mut c = self.compile(q, ctx)?;
+        let (keys, desc) = sort_keys(q.sort);
+        if let Some(cur) = after {
+            if cur.0.len() != keys.len() {
+                return Err(Error::invalid(
+                    "page cursor",
+                    cur.to_string(),
+                    format!("it belongs to another sort order than {}", q.sort.as_str()),
+                ));
+            }
+            let lhs = format!("({})", keys.join(", "));
+            let rhs = format!("({})", vec!["?"; keys.len()].join(", "));
+            c.where_sql = format!("{} AND {lhs} {} {rhs}", c.where_sql, if desc { "<" } else { ">" });
+            c.params.extend(cur.0.iter().map(|v| Value::from(*v)));
+        }
+        let dir = if desc { "DESC" } else { "ASC" };
+        let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
+        let sql = format!(
+            "{SUMMARY_SELECT} WHERE {} ORDER BY {} LIMIT {}",
+            c.where_sql,
+            order.join(", "),
+            limit
+        );
+        let tickets: Vec<TicketSummary> = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(c.params), summary_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let next_cursor = (tickets.len() == limit && limit > 0)
+            .then(|| tickets.last().map(|t| PageCursor(cursor_of(q.sort, t))))
+            .flatten();
+        Ok(Page {
+            tickets,
+            next_cursor,
+        })
+    }
+
+    /// The query plan SQLite picks for a page of `q`; for benchmarks and
+    /// debugging slow views.
+    pub fn explain(&self, q: &Query, ctx: &SearchContext) -> Result<Vec<String>> {
+        let c = self.compile(q, ctx)?;
+        let (keys, desc) = sort_keys(q.sort);
+        let dir = if desc { "DESC" } else { "ASC" };
+        let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {SUMMARY_SELECT} WHERE {} ORDER BY {} LIMIT 50",
+            c.where_sql,
+            order.join(", ")
+        );
+        let rows = self
+            .conn
+            .prepare(&sql)?
+            .query_map(rusqlite::params_from_iter(c.params), |r| r.get::<_, String>(3))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+fn text_clause(phrase: String, params: &mut Vec<Value>) -> String {
+    params.push(phrase.clone().into());
+    params.push(phrase.into());
+    "(t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN \
+       (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)) \
+      OR t.customer_id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?))"
+        .into()
+}
+
+fn sort_keys(s: Sort) -> (&'static [&'static str], bool) {
+    match s {
+        Sort::UpdatedDesc => (&["t.updated_at", "t.id"], true),
+        Sort::UpdatedAsc => (&["t.updated_at", "t.id"], false),
+        Sort::CreatedDesc => (&["t.created_at", "t.id"], true),
+        Sort::CreatedAsc => (&["t.created_at", "t.id"], false),
+        Sort::PriorityDesc => (&["t.priority", "t.updated_at", "t.id"], true),
+        Sort::PriorityAsc => (&["t.priority", "t.updated_at", "t.id"], false),
+        Sort::IdDesc => (&["t.id"], true),
+        Sort::IdAsc => (&["t.id"], false),
+    }
+}
+
+fn cursor_of(s: Sort, t: &TicketSummary) -> Vec<i64> {
+    match s {
+        Sort::UpdatedDesc | Sort::UpdatedAsc => vec![t.updated_at, t.id],
+        Sort::CreatedDesc | Sort::CreatedAsc => vec![t.created_at, t.id],
+        Sort::PriorityDesc | Sort::PriorityAsc => vec![t.priority.rank(), t.updated_at, t.id],
+        Sort::IdDesc | Sort::IdAsc => vec![t.id],
+    }
+}
