@@ -208,6 +208,18 @@ impl Store {
         Ok(msgs)
     }
 
+    /// The stored message with this RFC Message-ID (the newest if several
+    /// accounts hold it).
+    pub fn find_message(&self, message_id: &str) -> Result<Option<Message>> {
+        let ticket: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT ticket_id, id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1")?
+            .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((ticket, id)) = ticket else { return Ok(None) };
+        Ok(self.messages(ticket)?.into_iter().find(|m| m.id == id))
+    }
+
     pub fn blob(&self, sha256: &str) -> Result<Vec<u8>> {
         self.conn
             .prepare_cached("SELECT data FROM blobs WHERE sha256 = ?")?

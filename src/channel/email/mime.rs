@@ -3,6 +3,7 @@
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 
+use super::charset;
 use crate::inbound::{Inbound, InboundAttachment};
 use crate::model::{AutoKind, Channel};
 
@@ -39,11 +40,6 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
         }
     };
 
-    let subject = msg.subject().unwrap_or_default().to_string();
-    if subject.contains("=?") && subject.contains("?=") {
-        problems.push("subject has an encoded word in an unknown charset".into());
-    }
-
     for part in msg.parts.iter() {
         if let Some(cs) = part.content_type().and_then(|ct| ct.attribute("charset")) {
             if encoding_rs::Encoding::for_label(cs.as_bytes()).is_none()
@@ -59,13 +55,54 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
 
     let html = msg.body_html(0).map(|h| h.into_owned());
     let html_only = msg.text_part(0).is_some_and(|p| p.is_text_html()) || msg.text_body_count() == 0;
-    let body_text = if html_only {
+    let mut body_text = if html_only {
         html.as_deref()
             .map(html_to_text)
             .unwrap_or_default()
     } else {
         msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default()
     };
+    // When the body's label proves wrong, the same label in the subject is
+    // wrong the same way.
+    let mut relabel = None;
+    if !html_only && charset::suspicious(&body_text) {
+        let part = msg.text_part(0);
+        match part.and_then(|p| part_bytes(raw, p)).and_then(|b| charset::redecode_enc(&b)) {
+            Some((fixed, enc)) => {
+                problems.push(format!(
+                    "body's charset label was wrong or missing; decoded as {}",
+                    enc.name()
+                ));
+                body_text = fixed;
+                let label = part
+                    .and_then(|p| p.content_type())
+                    .and_then(|ct| ct.attribute("charset"))
+                    .map(str::to_string);
+                relabel = label.map(|l| (l, enc));
+            }
+            None => problems.push("body could not be decoded cleanly in any likely charset".into()),
+        }
+    }
+    let mut subject = msg.subject().unwrap_or_default().to_string();
+    let relabel_ref = relabel.as_ref().map(|(l, e)| (l.as_str(), *e));
+    if charset::suspicious(&subject) || subject.contains("=?") || relabel_ref.is_some() {
+        let repaired = msg
+            .header_raw("Subject")
+            .and_then(|h| charset::repair_encoded_words_with(h, relabel_ref));
+        match repaired {
+            Some((fixed, cs)) => {
+                problems.push(format!("subject's charset label was wrong; decoded as {cs}"));
+                subject = fixed;
+            }
+            None if relabel_ref.is_none() => {
+                problems.push("subject could not be decoded cleanly".into())
+            }
+            None => {}
+        }
+    }
+
+
+
     let body_html = html.filter(|_| msg.html_body_count() > 0);
 
     let attachments = msg
@@ -114,6 +151,23 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
         attachments,
         raw: parse_error.as_ref().map(|_| raw.to_vec()),
         parse_error,
+    }
+}
+
+/// A part's body bytes after transfer decoding, before charset decoding.
+fn part_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    let cte = part
+        .content_transfer_encoding()
+        .unwrap_or("7bit")
+        .to_ascii_lowercase();
+    match cte.as_str() {
+        "base64" => {
+            let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            mail_parser::decoders::base64::base64_decode(&compact)
+        }
+        "quoted-printable" => mail_parser::decoders::quoted_printable::quoted_printable_decode(body),
+        _ => Some(body.to_vec()),
     }
 }
 
