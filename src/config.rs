@@ -113,7 +113,11 @@ impl Config {
         self.workflow
             .validate()
             .map_err(|e| invalid(e.to_string()))?;
-        if self.default_region.parse::<phonenumber::country::Id>().is_err() {
+        if self
+            .default_region
+            .parse::<phonenumber::country::Id>()
+            .is_err()
+        {
             return Err(invalid(format!(
                 "key `default_region`: `{}` is not an ISO 3166 region code such as US, DE or JP",
                 self.default_region
@@ -126,9 +130,8 @@ impl Config {
             )));
         }
         for v in &self.views {
-            crate::query::parse(&v.query).map_err(|e| {
-                invalid(format!("view `{}`: query `{}`: {e}", v.name, v.query))
-            })?;
+            crate::query::parse(&v.query)
+                .map_err(|e| invalid(format!("view `{}`: query `{}`: {e}", v.name, v.query)))?;
         }
         Ok(())
     }
@@ -225,7 +228,9 @@ mod tests {
 
     #[test]
     fn bad_region_and_view_are_reported() {
-        let err = parse("default_region = \"Mars\"\n").unwrap_err().to_string();
+        let err = parse("default_region = \"Mars\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("default_region"), "{err}");
         let err = parse("[[views]]\nname = \"x\"\nquery = \"bogus:1\"\n")
             .unwrap_err()
@@ -235,7 +240,9 @@ mod tests {
 
     #[test]
     fn workflow_errors_are_reported() {
-        let err = parse("[workflow]\ninitial = \"limbo\"\n").unwrap_err().to_string();
+        let err = parse("[workflow]\ninitial = \"limbo\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("limbo"), "{err}");
     }
 }

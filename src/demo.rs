@@ -59,21 +59,33 @@ struct Person {
 }
 
 const EN_FIRST: &[&str] = &[
-    "Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack",
-    "Karen", "Liam", "Maria", "Noah", "Olivia", "Peter", "Quinn", "Rosa", "Sam", "Tina",
+    "Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack", "Karen",
+    "Liam", "Maria", "Noah", "Olivia", "Peter", "Quinn", "Rosa", "Sam", "Tina",
 ];
 const EN_LAST: &[&str] = &[
     "Smith", "Jones", "Miller", "Brown", "Garcia", "Wilson", "Taylor", "Clark", "Lewis", "Walker",
 ];
 const ZH_NAMES: &[(&str, &str)] = &[
-    ("王伟", "wang.wei"), ("李娜", "li.na"), ("张敏", "zhang.min"), ("刘洋", "liu.yang"),
-    ("陈静", "chen.jing"), ("杨帆", "yang.fan"), ("赵磊", "zhao.lei"), ("黄婷", "huang.ting"),
-    ("周杰", "zhou.jie"), ("吴霞", "wu.xia"),
+    ("王伟", "wang.wei"),
+    ("李娜", "li.na"),
+    ("张敏", "zhang.min"),
+    ("刘洋", "liu.yang"),
+    ("陈静", "chen.jing"),
+    ("杨帆", "yang.fan"),
+    ("赵磊", "zhao.lei"),
+    ("黄婷", "huang.ting"),
+    ("周杰", "zhou.jie"),
+    ("吴霞", "wu.xia"),
 ];
 const JA_NAMES: &[(&str, &str)] = &[
-    ("佐藤 健", "sato.ken"), ("鈴木 花子", "suzuki.hanako"), ("高橋 誠", "takahashi.makoto"),
-    ("田中 美咲", "tanaka.misaki"), ("渡辺 翔", "watanabe.sho"), ("伊藤 愛", "ito.ai"),
-    ("山本 大輔", "yamamoto.daisuke"), ("中村 由美", "nakamura.yumi"),
+    ("佐藤 健", "sato.ken"),
+    ("鈴木 花子", "suzuki.hanako"),
+    ("高橋 誠", "takahashi.makoto"),
+    ("田中 美咲", "tanaka.misaki"),
+    ("渡辺 翔", "watanabe.sho"),
+    ("伊藤 愛", "ito.ai"),
+    ("山本 大輔", "yamamoto.daisuke"),
+    ("中村 由美", "nakamura.yumi"),
 ];
 
 /// (subject, body) pairs; `{n}` becomes a number.
@@ -88,10 +100,22 @@ const EN_MAIL: &[(&str, &str)] = &[
     ("Please cancel my subscription", "Hi,\n\nPlease cancel my subscription at the end of this month and confirm by email. Thank you for the good service so far.\n"),
 ];
 const ZH_MAIL: &[(&str, &str)] = &[
-    ("订单{n}还没有到", "你好，\n\n我上周下的订单{n}到现在还没有收到，物流信息也一直没有更新。请帮我查一下，谢谢！"),
-    ("申请退款", "您好，\n\n收到的商品外包装破损，里面的杯子也碎了。我想申请退款，照片在附件里。"),
-    ("无法登录账户", "你好，\n\n我的账户从昨天开始无法登录，重置密码的邮件也收不到。请尽快帮我处理。"),
-    ("发票抬头错误", "您好，\n\n发票{n}的抬头写错了，公司名称应为“上海星辰贸易有限公司”。麻烦重新开一张。"),
+    (
+        "订单{n}还没有到",
+        "你好，\n\n我上周下的订单{n}到现在还没有收到，物流信息也一直没有更新。请帮我查一下，谢谢！",
+    ),
+    (
+        "申请退款",
+        "您好，\n\n收到的商品外包装破损，里面的杯子也碎了。我想申请退款，照片在附件里。",
+    ),
+    (
+        "无法登录账户",
+        "你好，\n\n我的账户从昨天开始无法登录，重置密码的邮件也收不到。请尽快帮我处理。",
+    ),
+    (
+        "发票抬头错误",
+        "您好，\n\n发票{n}的抬头写错了，公司名称应为“上海星辰贸易有限公司”。麻烦重新开一张。",
+    ),
 ];
 const JA_MAIL: &[(&str, &str)] = &[
     ("注文{n}がまだ届きません", "お世話になっております。\n\n先週注文した商品（注文番号{n}）がまだ届いておりません。配送状況をご確認いただけますでしょうか。\n\nよろしくお願いいたします。"),
@@ -101,7 +125,10 @@ const JA_MAIL: &[(&str, &str)] = &[
 ];
 const SMS: &[(Lang, &str)] = &[
     (Lang::En, "Hi, my order {n} still hasn't arrived. Any news?"),
-    (Lang::En, "Is the outage fixed? Our card terminal is still offline"),
+    (
+        Lang::En,
+        "Is the outage fixed? Our card terminal is still offline",
+    ),
     (Lang::En, "Can I change my delivery slot to Friday?"),
     (Lang::En, "Thanks, got it 👍"),
     (Lang::Zh, "请问我的快递{n}到哪了？"),
@@ -127,7 +154,9 @@ const NOTES: &[&str] = &[
     "Duplicate of an older ticket? Left open until the customer confirms.",
 ];
 const AGENTS: &[&str] = &["alice", "bob", "chen", "yuki"];
-const TAGS: &[&str] = &["billing", "shipping", "outage", "refund", "login", "vip", "warranty"];
+const TAGS: &[&str] = &[
+    "billing", "shipping", "outage", "refund", "login", "vip", "warranty",
+];
 
 fn people(rng: &mut Rng) -> Vec<Person> {
     let mut out = Vec::new();
@@ -185,7 +214,11 @@ fn mail_for(rng: &mut Rng, lang: Lang) -> (String, String) {
 }
 
 fn sms_for(rng: &mut Rng, lang: Lang) -> String {
-    let options: Vec<&str> = SMS.iter().filter(|(l, _)| *l == lang).map(|(_, t)| *t).collect();
+    let options: Vec<&str> = SMS
+        .iter()
+        .filter(|(l, _)| *l == lang)
+        .map(|(_, t)| *t)
+        .collect();
     let n = (10_000 + rng.below(90_000)).to_string();
     rng.pick(&options).replace("{n}", &n)
 }
@@ -198,7 +231,15 @@ struct Gen<'a> {
 }
 
 impl Gen<'_> {
-    fn inbound(&mut self, channel: Channel, p: &Person, subject: &str, body: &str, at: i64, refs: Vec<String>) -> Inbound {
+    fn inbound(
+        &mut self,
+        channel: Channel,
+        p: &Person,
+        subject: &str,
+        body: &str,
+        at: i64,
+        refs: Vec<String>,
+    ) -> Inbound {
         self.seq += 1;
         let (from, account, to) = match channel {
             Channel::Email => (p.email.clone(), "demo-mail", "support@echodesk.example"),
@@ -218,7 +259,8 @@ impl Gen<'_> {
             channel,
             account: account.into(),
             provider_id: format!("demo-{}", self.seq),
-            message_id: (channel == Channel::Email).then(|| format!("demo-{}@customer.example", self.seq)),
+            message_id: (channel == Channel::Email)
+                .then(|| format!("demo-{}@customer.example", self.seq)),
             refs,
             from_addr: from,
             from_name: (channel == Channel::Email).then(|| p.name.clone()),
@@ -275,7 +317,8 @@ impl Gen<'_> {
                     Channel::Sms => (String::new(), sms_for(&mut self.rng, p.lang)),
                     _ => (
                         format!("Re: {subject}"),
-                        "Thank you for the quick answer. One more question: when can I expect it?".to_string(),
+                        "Thank you for the quick answer. One more question: when can I expect it?"
+                            .to_string(),
                     ),
                 };
                 let refs = first_mid.iter().cloned().collect();
@@ -315,7 +358,9 @@ impl Gen<'_> {
         let wf = &tx.settings().workflow;
         if wf.check_state(target).is_ok() {
             let (cur, _) = tx.ticket_state(ticket)?;
-            if wf.check_transition(ticket, &cur, target).is_err() && wf.check_state(&wf.reopen_to).is_ok() {
+            if wf.check_transition(ticket, &cur, target).is_err()
+                && wf.check_state(&wf.reopen_to).is_ok()
+            {
                 let _ = tx.set_state(ticket, &wf.reopen_to.clone(), agent, None);
             }
             let _ = tx.set_state(ticket, target, agent, None);
@@ -365,12 +410,15 @@ pub fn build(dir: &Path, tickets: usize, config: &Config) -> Result<DemoReport> 
         // Most customers are known with every address they use; the rest
         // arrive as strangers and get a record from their first message.
         for p in people.iter().take(people.len() * 2 / 3) {
-            let idents = [
-                (crate::model::IdentityKind::Email, p.email.as_str()),
-                (crate::model::IdentityKind::Phone, p.phone.as_str()),
-                (crate::model::IdentityKind::Fax, p.fax.as_str()),
-            ];
-            tx.create_customer(&p.name, &idents)?;
+            use crate::model::IdentityKind as K;
+            let region = &config.default_region;
+            let email = crate::identity::normalise(K::Email, &p.email, region)?;
+            let phone = crate::identity::normalise(K::Phone, &p.phone, region)?;
+            let fax = crate::identity::normalise(K::Fax, &p.fax, region)?;
+            tx.create_customer(
+                &p.name,
+                &[(K::Email, &email), (K::Phone, &phone), (K::Fax, &fax)],
+            )?;
         }
         while store_tickets(&tx)? < tickets as i64 {
             gen.ticket(&tx, &people, now)?;

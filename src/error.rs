@@ -44,7 +44,9 @@ pub enum Error {
         why: String,
     },
 
-    #[error("ticket #{id} was changed by someone else (version {expected} expected, {found} found)")]
+    #[error(
+        "ticket #{id} was changed by someone else (version {expected} expected, {found} found)"
+    )]
     Conflict { id: i64, expected: i64, found: i64 },
 
     #[error("{0}")]

@@ -22,13 +22,38 @@ pub fn normalise_email(raw: &str) -> Result<String> {
     if valid {
         Ok(s)
     } else {
-        Err(Error::invalid("email address", raw, "expected local@domain"))
+        Err(Error::invalid(
+            "email address",
+            raw,
+            "expected local@domain",
+        ))
     }
 }
 
 /// Formats a phone or fax number as E.164, reading national numbers in the
 /// configured default region.
 pub fn normalise_phone(raw: &str, default_region: &str) -> Result<String> {
+    let trimmed = raw.trim();
+    // An international number already is E.164 once the punctuation goes;
+    // the parser's national-prefix rules must not touch its digits (they
+    // turn +86 138… into +86 38…).
+    let intl = trimmed
+        .strip_prefix('+')
+        .or_else(|| trimmed.strip_prefix("00"));
+    if let Some(rest) = intl {
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        let junk = rest
+            .chars()
+            .any(|c| !(c.is_ascii_digit() || " -.()/".contains(c)));
+        if junk || !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+            return Err(Error::invalid(
+                "phone number",
+                raw,
+                "an international number has 7 to 15 digits after + and no letters",
+            ));
+        }
+        return Ok(format!("+{digits}"));
+    }
     let region = default_region.parse::<phonenumber::country::Id>().ok();
     let number = phonenumber::parse(region, raw.trim())
         .map_err(|e| Error::invalid("phone number", raw, e.to_string()))?;
@@ -78,14 +103,35 @@ mod tests {
 
     #[test]
     fn phones_become_e164() {
-        assert_eq!(normalise_phone("(415) 555-2671", "US").unwrap(), "+14155552671");
-        assert_eq!(normalise_phone("+44 20 7946 0958", "US").unwrap(), "+442079460958");
+        assert_eq!(
+            normalise_phone("(415) 555-2671", "US").unwrap(),
+            "+14155552671"
+        );
+        assert_eq!(
+            normalise_phone("+44 20 7946 0958", "US").unwrap(),
+            "+442079460958"
+        );
         assert_eq!(normalise_phone("030 901820", "DE").unwrap(), "+4930901820");
+        assert_eq!(
+            normalise_phone("+86 138 1000 7919", "US").unwrap(),
+            "+8613810007919"
+        );
+        assert_eq!(
+            normalise_phone("0086 138 1000 7919", "US").unwrap(),
+            "+8613810007919"
+        );
+        assert!(normalise_phone("+12ab345678", "US").is_err());
     }
 
     #[test]
     fn short_codes_are_kept() {
-        assert_eq!(normalise(IdentityKind::Phone, "Acme", "US").unwrap(), "ACME");
-        assert_eq!(normalise(IdentityKind::Fax, "anonymous", "US").unwrap(), "ANONYMOUS");
+        assert_eq!(
+            normalise(IdentityKind::Phone, "Acme", "US").unwrap(),
+            "ACME"
+        );
+        assert_eq!(
+            normalise(IdentityKind::Fax, "anonymous", "US").unwrap(),
+            "ANONYMOUS"
+        );
     }
 }

@@ -83,7 +83,12 @@ fn list_files(dirs: &[PathBuf]) -> Vec<(i64, PathBuf)> {
         .iter()
         .filter_map(|d| std::fs::read_dir(d).ok())
         .flat_map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .map(|p| mtime(&p))
         .collect();
     // Oldest first, so an original is stored before the replies to it.
@@ -111,7 +116,8 @@ fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<I
         }
         SourceKind::EmlDir => {
             for (t, p) in list_files(&[path.to_path_buf()]) {
-                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml")) && !send_file(t, &p) {
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml")) && !send_file(t, &p)
+                {
                     return;
                 }
             }
@@ -132,7 +138,9 @@ fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<I
                 }
             };
             let now = crate::store::now();
-            for (i, m) in mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file)).enumerate() {
+            for (i, m) in
+                mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file)).enumerate()
+            {
                 let item = match m {
                     Ok(m) => {
                         let at = match m.internal_date() {
@@ -141,7 +149,11 @@ fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<I
                         };
                         Item::Msg(Box::new(parse_bytes(m.contents(), account, at)))
                     }
-                    Err(_) => Item::Unreadable(format!("{}: message {} could not be read", path.display(), i + 1)),
+                    Err(_) => Item::Unreadable(format!(
+                        "{}: message {} could not be read",
+                        path.display(),
+                        i + 1
+                    )),
                 };
                 if tx.send(item).is_err() {
                     return;

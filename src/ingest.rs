@@ -42,7 +42,11 @@ impl Ingest {
             .subject_tag
             .split_once("{id}")
             .unwrap_or(("[#", "]"));
-        let pattern = format!("{}(\\d{{1,18}}){}", regex::escape(before), regex::escape(after));
+        let pattern = format!(
+            "{}(\\d{{1,18}}){}",
+            regex::escape(before),
+            regex::escape(after)
+        );
         let tag = Regex::new(&pattern).unwrap_or_else(|_| {
             Regex::new(r"\[#(\d{1,18})\]").expect("the built-in tag pattern is valid")
         });
@@ -206,7 +210,10 @@ fn fallback_identity(raw: &str) -> String {
 }
 
 fn first_line(body: &str) -> String {
-    let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("(empty message)");
+    let line = body
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(empty message)");
     let mut s: String = line.chars().take(60).collect();
     if line.chars().count() > 60 {
         s.push('…');
@@ -264,7 +271,9 @@ mod tests {
         let mut sms = inbound("s1", "(415) 555-2671", "");
         sms.channel = Channel::Sms;
         sms.message_id = None;
-        let Outcome::Created { ticket: st, .. } = run(&mut s, &sms) else { panic!() };
+        let Outcome::Created { ticket: st, .. } = run(&mut s, &sms) else {
+            panic!()
+        };
         let mut sms2 = sms.clone();
         sms2.provider_id = "s2".into();
         sms2.from_addr = "+1 415 555 2671".into();
@@ -285,7 +294,10 @@ mod tests {
         }
         let mut r = inbound("2", "a@x.com", "Re: Help");
         r.refs = vec!["1@test".into()];
-        assert!(matches!(run(&mut s, &r), Outcome::Threaded { reopened: true, .. }));
+        assert!(matches!(
+            run(&mut s, &r),
+            Outcome::Threaded { reopened: true, .. }
+        ));
         assert_eq!(s.ticket_summary(ticket).unwrap().state, "open");
 
         // An auto-reply does not reopen.
@@ -297,7 +309,13 @@ mod tests {
         let mut auto = inbound("3", "a@x.com", "Out of office");
         auto.refs = vec!["1@test".into()];
         auto.auto_kind = Some(crate::model::AutoKind::AutoReply);
-        assert!(matches!(run(&mut s, &auto), Outcome::Threaded { reopened: false, .. }));
+        assert!(matches!(
+            run(&mut s, &auto),
+            Outcome::Threaded {
+                reopened: false,
+                ..
+            }
+        ));
         assert_eq!(s.ticket_summary(ticket).unwrap().state, "pending");
 
         {
@@ -307,7 +325,9 @@ mod tests {
         }
         let mut late = inbound("4", "a@x.com", "Re: Help");
         late.refs = vec!["1@test".into()];
-        let Outcome::Created { ticket: new, .. } = run(&mut s, &late) else { panic!() };
+        let Outcome::Created { ticket: new, .. } = run(&mut s, &late) else {
+            panic!()
+        };
         assert_ne!(new, ticket);
         assert_eq!(s.ticket(new).unwrap().linked_ticket_id, Some(ticket));
     }

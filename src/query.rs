@@ -140,12 +140,18 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         if negated {
             i += 1;
             if i >= chars.len() || chars[i].is_whitespace() {
-                return Err(err(start, "`-` must be followed by a term to negate".into()));
+                return Err(err(
+                    start,
+                    "`-` must be followed by a term to negate".into(),
+                ));
             }
         }
         if chars[i] == '"' {
             let (phrase, next) = quoted(&chars, i).map_err(|c| {
-                err(c, "unterminated quote: a phrase needs a closing `\"`".into())
+                err(
+                    c,
+                    "unterminated quote: a phrase needs a closing `\"`".into(),
+                )
             })?;
             i = next;
             if phrase.trim().is_empty() {
@@ -163,12 +169,15 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
             i += 1;
         }
         if i < chars.len() && chars[i] == ':' {
-            let key: String = chars[word_start..i].iter().collect::<String>().to_lowercase();
+            let key: String = chars[word_start..i]
+                .iter()
+                .collect::<String>()
+                .to_lowercase();
             i += 1;
             let value_start = i;
             let value = if i < chars.len() && chars[i] == '"' {
-                let (v, next) = quoted(&chars, i)
-                    .map_err(|c| err(c, "unterminated quote in value".into()))?;
+                let (v, next) =
+                    quoted(&chars, i).map_err(|c| err(c, "unterminated quote in value".into()))?;
                 i = next;
                 v
             } else {
@@ -192,13 +201,20 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
                         let names: Vec<_> = Sort::NAMES.iter().map(|(n, _)| *n).collect();
                         err(
                             value_start,
-                            format!("unknown sort `{value}`; expected one of {}", names.join(", ")),
+                            format!(
+                                "unknown sort `{value}`; expected one of {}",
+                                names.join(", ")
+                            ),
                         )
                     })?;
                 continue;
             }
             let filter = keyed(&key, &value).map_err(|m| {
-                let col = if m.starts_with("unknown key") { word_start } else { value_start };
+                let col = if m.starts_with("unknown key") {
+                    word_start
+                } else {
+                    value_start
+                };
                 err(col, m)
             })?;
             q.terms.push(Term { negated, filter });
@@ -257,12 +273,18 @@ fn keyed(key: &str, value: &str) -> Result<Filter, String> {
             _ => Who::Agent(value.to_string()),
         }),
         "channel" => Filter::Channel(Channel::parse(&lower).ok_or_else(|| {
-            format!("unknown channel `{value}`; expected one of {}", Channel::names())
+            format!(
+                "unknown channel `{value}`; expected one of {}",
+                Channel::names()
+            )
         })?),
         "tag" => Filter::Tag(lower),
         "from" => Filter::From(lower),
         "priority" => Filter::Priority(Priority::parse(&lower).ok_or_else(|| {
-            format!("unknown priority `{value}`; expected one of {}", Priority::names())
+            format!(
+                "unknown priority `{value}`; expected one of {}",
+                Priority::names()
+            )
         })?),
         "customer" => Filter::Customer(
             value
@@ -343,7 +365,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn f(input: &str) -> Vec<Filter> {
-        parse(input).unwrap().terms.into_iter().map(|t| t.filter).collect()
+        parse(input)
+            .unwrap()
+            .terms
+            .into_iter()
+            .map(|t| t.filter)
+            .collect()
     }
 
     #[test]

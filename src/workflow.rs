@@ -140,10 +140,7 @@ impl Workflow {
     }
 
     pub fn allowed_from(&self, from: &str) -> &[String] {
-        self.transitions
-            .get(from)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.transitions.get(from).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Ok when `from → to` is allowed (or a no-op), otherwise an error that

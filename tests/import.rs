@@ -55,7 +55,10 @@ fn corpus_imports_with_nothing_lost_and_no_duplicates_on_rerun() {
 
     let again = run(&mut store, &corpus());
     assert_eq!(again.duplicates, n, "{again:?}");
-    assert_eq!(store.totals().unwrap(), (tickets, messages, store.totals().unwrap().2));
+    assert_eq!(
+        store.totals().unwrap(),
+        (tickets, messages, store.totals().unwrap().2)
+    );
 }
 
 #[test]
@@ -65,14 +68,28 @@ fn malformed_messages_are_kept_with_their_error_and_raw_bytes() {
     let report = run(&mut store, &corpus());
     assert!(report.with_errors >= 5, "{report:?}");
     let mut checked = 0;
-    for e in manifest().iter().filter(|e| e.kind.starts_with("malformed-")) {
+    for e in manifest()
+        .iter()
+        .filter(|e| e.kind.starts_with("malformed-"))
+    {
         let m = store
             .find_message(e.message_id.trim_matches(|c| c == '<' || c == '>'))
             .unwrap()
             .unwrap_or_else(|| panic!("{} ({}) was lost", e.message_id, e.kind));
-        if matches!(e.kind.as_str(), "malformed-no-date" | "malformed-bad-charset" | "malformed-wrong-charset") {
-            assert!(m.parse_error.is_some(), "{} should carry its parse error", e.kind);
-            assert!(store.raw_message(m.id).unwrap().is_some(), "raw bytes kept for {}", e.kind);
+        if matches!(
+            e.kind.as_str(),
+            "malformed-no-date" | "malformed-bad-charset" | "malformed-wrong-charset"
+        ) {
+            assert!(
+                m.parse_error.is_some(),
+                "{} should carry its parse error",
+                e.kind
+            );
+            assert!(
+                store.raw_message(m.id).unwrap().is_some(),
+                "raw bytes kept for {}",
+                e.kind
+            );
         }
         checked += 1;
     }
@@ -87,26 +104,50 @@ fn charset_zoo_decodes() {
     let mut by_prefix = std::collections::BTreeMap::new();
     for e in manifest() {
         let cjk = ["zh-gbk", "zh-big5", "zh-utf8", "ja-iso2022", "ja-sjis"];
-        let Some(prefix) = cjk.iter().find(|p| e.kind.starts_with(*p)) else { continue };
-        let m = store.find_message(e.message_id.trim_matches(|c| c == '<' || c == '>')).unwrap().unwrap();
+        let Some(prefix) = cjk.iter().find(|p| e.kind.starts_with(*p)) else {
+            continue;
+        };
+        let m = store
+            .find_message(e.message_id.trim_matches(|c| c == '<' || c == '>'))
+            .unwrap()
+            .unwrap();
         assert_eq!(m.subject, e.subject, "{} subject", e.kind);
         assert!(
-            m.body_text.chars().any(|c| ('\u{3040}'..='\u{9fff}').contains(&c)),
+            m.body_text
+                .chars()
+                .any(|c| ('\u{3040}'..='\u{9fff}').contains(&c)),
             "{} body should be CJK text: {:?}",
             e.kind,
             &m.body_text.chars().take(60).collect::<String>()
         );
-        assert!(!m.body_text.contains('\u{FFFD}'), "{} body has replacement chars", e.kind);
+        assert!(
+            !m.body_text.contains('\u{FFFD}'),
+            "{} body has replacement chars",
+            e.kind
+        );
         *by_prefix.entry(*prefix).or_insert(0) += 1;
     }
-    assert_eq!(by_prefix.len(), 5, "every charset family present: {by_prefix:?}");
+    assert_eq!(
+        by_prefix.len(),
+        5,
+        "every charset family present: {by_prefix:?}"
+    );
 
     // Big5 bytes under a gb2312 label: recovered, and the repair noted.
     let mut wrong = 0;
-    for e in manifest().iter().filter(|e| e.kind == "malformed-wrong-charset") {
-        let m = store.find_message(e.message_id.trim_matches(['<', '>'])).unwrap().unwrap();
+    for e in manifest()
+        .iter()
+        .filter(|e| e.kind == "malformed-wrong-charset")
+    {
+        let m = store
+            .find_message(e.message_id.trim_matches(['<', '>']))
+            .unwrap()
+            .unwrap();
         assert!(!m.subject.contains("=?"), "{}", m.subject);
-        assert!(m.subject.chars().all(|c| !('\u{E000}'..='\u{F8FF}').contains(&c)));
+        assert!(m
+            .subject
+            .chars()
+            .all(|c| !('\u{E000}'..='\u{F8FF}').contains(&c)));
         assert!(m.body_text.contains("訂單"), "{}", m.body_text);
         assert!(m.parse_error.as_deref().unwrap_or("").contains("Big5"));
         wrong += 1;
@@ -127,7 +168,11 @@ fn maildir_and_mbox_give_the_same_result() {
     for (i, f) in files.iter().enumerate() {
         let raw = std::fs::read(f).unwrap();
         let sub = if i % 2 == 0 { "cur" } else { "new" };
-        std::fs::write(maildir.join(sub).join(format!("{:06}.echodesk:2,S", i)), &raw).unwrap();
+        std::fs::write(
+            maildir.join(sub).join(format!("{:06}.echodesk:2,S", i)),
+            &raw,
+        )
+        .unwrap();
         mbox.extend_from_slice(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n");
         let text = String::from_utf8_lossy(&raw).replace("\r\n", "\n");
         for line in text.lines() {

@@ -20,7 +20,10 @@ pub struct InitArgs {
 pub fn init(ctx: &Ctx, a: &InitArgs) -> anyhow::Result<()> {
     let path = &ctx.config_path;
     if path.exists() && !a.force {
-        anyhow::bail!("{} already exists; pass --force to overwrite it", path.display());
+        anyhow::bail!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        );
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -64,7 +67,10 @@ pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
         report.customers,
         report.database.display()
     );
-    eprintln!("try: echodesk --db {} list --query 'is:open channel:sms'", report.database.display());
+    eprintln!(
+        "try: echodesk --db {} list --query 'is:open channel:sms'",
+        report.database.display()
+    );
     if a.build_only {
         return Ok(());
     }
@@ -138,7 +144,11 @@ pub fn backup(ctx: &Ctx, a: &BackupArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&serde_json::json!({ "backup": a.path }));
     }
-    println!("backed up {} to {}", ctx.db_path.display(), a.path.display());
+    println!(
+        "backed up {} to {}",
+        ctx.db_path.display(),
+        a.path.display()
+    );
     Ok(())
 }
 

@@ -16,7 +16,11 @@ use crate::error::Error;
 use crate::store::{SearchContext, Settings, Store};
 
 #[derive(Debug, Parser)]
-#[command(name = "echodesk", version, about = "Terminal omnichannel support inbox: email, fax and SMS in one SQLite ticket queue")]
+#[command(
+    name = "echodesk",
+    version,
+    about = "Terminal omnichannel support inbox: email, fax and SMS in one SQLite ticket queue"
+)]
 pub struct Cli {
     /// Config file [default: $XDG_CONFIG_HOME/echodesk/config.toml]
     #[arg(long, global = true, env = "ECHODESK_CONFIG", value_name = "FILE")]
@@ -141,7 +145,10 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         if cause.downcast_ref::<crate::query::QueryError>().is_some() {
             return 6;
         }
-        if cause.downcast_ref::<crate::workflow::WorkflowError>().is_some() {
+        if cause
+            .downcast_ref::<crate::workflow::WorkflowError>()
+            .is_some()
+        {
             return 4;
         }
     }

@@ -16,7 +16,7 @@ use crate::store::PageCursor;
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Query in the search language, e.g. "state:open tag:billing refund"
-    #[arg(short, long, default_value = "")]
+    #[arg(short, long, default_value = "", allow_hyphen_values = true)]
     pub query: String,
     /// Use a saved view's query (by name, case-insensitive)
     #[arg(long, conflicts_with = "query")]
@@ -107,7 +107,13 @@ pub fn views(ctx: &Ctx) -> anyhow::Result<()> {
         return output::json(&out);
     }
     for (i, v) in out.iter().enumerate() {
-        println!("{:>2}  {}  {:>7}  {}", i + 1, output::fit(&v.name, 12), v.count, v.query);
+        println!(
+            "{:>2}  {}  {:>7}  {}",
+            i + 1,
+            output::fit(&v.name, 12),
+            v.count,
+            v.query
+        );
     }
     Ok(())
 }
@@ -133,7 +139,11 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
         s.priority,
         channel_label(s.channel),
         sanitize::line(s.assignee.as_deref().unwrap_or("-")),
-        if s.tags.is_empty() { "-".to_string() } else { sanitize::line(&s.tags.join(", ")) },
+        if s.tags.is_empty() {
+            "-".to_string()
+        } else {
+            sanitize::line(&s.tags.join(", "))
+        },
         datetime(s.created_at),
         age(now, s.updated_at)
     );
@@ -199,7 +209,10 @@ fn ids_and_last(args: &[String], what: &str) -> anyhow::Result<(Vec<i64>, String
     if ids.is_empty() {
         anyhow::bail!("expected one or more ticket ids before {what} `{last}`");
     }
-    let ids = ids.iter().map(|s| ticket_id(s)).collect::<Result<Vec<_>, _>>()?;
+    let ids = ids
+        .iter()
+        .map(|s| ticket_id(s))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((ids, last.clone()))
 }
 
@@ -297,12 +310,19 @@ struct TagOut {
 }
 
 pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
-    let split = a.args.iter().position(|s| ticket_id(s).is_err()).unwrap_or(a.args.len());
+    let split = a
+        .args
+        .iter()
+        .position(|s| ticket_id(s).is_err())
+        .unwrap_or(a.args.len());
     let (ids, ops) = a.args.split_at(split);
     if ids.is_empty() || ops.is_empty() {
         anyhow::bail!("expected ticket ids followed by +tag or -tag");
     }
-    let ids = ids.iter().map(|s| ticket_id(s)).collect::<Result<Vec<_>, _>>()?;
+    let ids = ids
+        .iter()
+        .map(|s| ticket_id(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let (mut add, mut remove) = (Vec::new(), Vec::new());
     for op in ops {
         let (list, name) = match op.strip_prefix('-') {
@@ -311,7 +331,9 @@ pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
         };
         let name = name.trim().to_lowercase();
         if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
-            return Err(Error::invalid("tag", op.clone(), "a tag is one word without commas").into());
+            return Err(
+                Error::invalid("tag", op.clone(), "a tag is one word without commas").into(),
+            );
         }
         list.push(name);
     }
@@ -327,7 +349,15 @@ pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
         return output::json(&serde_json::json!({ "tickets": out }));
     }
     for t in out {
-        println!("#{}: tags {}", t.ticket, if t.tags.is_empty() { "-".into() } else { t.tags.join(", ") });
+        println!(
+            "#{}: tags {}",
+            t.ticket,
+            if t.tags.is_empty() {
+                "-".into()
+            } else {
+                t.tags.join(", ")
+            }
+        );
     }
     Ok(())
 }

@@ -24,7 +24,9 @@ impl Tx<'_> {
         let id = self.tx.last_insert_rowid();
         for (kind, value) in identities {
             self.tx
-                .prepare_cached("INSERT INTO identities (customer_id, kind, value) VALUES (?, ?, ?)")?
+                .prepare_cached(
+                    "INSERT INTO identities (customer_id, kind, value) VALUES (?, ?, ?)",
+                )?
                 .execute(params![id, kind.as_str(), value])?;
         }
         self.index_customer(id, false)?;
@@ -76,11 +78,11 @@ impl Tx<'_> {
             ));
         }
         for id in [keep, other] {
-            let exists: bool = self
-                .tx
-                .query_row("SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?)", [id], |r| {
-                    r.get(0)
-                })?;
+            let exists: bool = self.tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?)",
+                [id],
+                |r| r.get(0),
+            )?;
             if !exists {
                 return Err(Error::CustomerNotFound(id.to_string()));
             }
@@ -94,15 +96,22 @@ impl Tx<'_> {
         for t in &tickets {
             self.event(Some(*t), agent, "customer", Some(&o), Some(&k))?;
         }
-        self.tx
-            .execute("UPDATE tickets SET customer_id = ?, version = version + 1 WHERE customer_id = ?", [keep, other])?;
-        self.tx
-            .execute("UPDATE identities SET customer_id = ? WHERE customer_id = ?", [keep, other])?;
-        self.tx
-            .execute("UPDATE events SET customer_id = ? WHERE customer_id = ?", [keep, other])?;
+        self.tx.execute(
+            "UPDATE tickets SET customer_id = ?, version = version + 1 WHERE customer_id = ?",
+            [keep, other],
+        )?;
+        self.tx.execute(
+            "UPDATE identities SET customer_id = ? WHERE customer_id = ?",
+            [keep, other],
+        )?;
+        self.tx.execute(
+            "UPDATE events SET customer_id = ? WHERE customer_id = ?",
+            [keep, other],
+        )?;
         self.tx
             .execute("DELETE FROM customers_fts WHERE rowid = ?", [other])?;
-        self.tx.execute("DELETE FROM customers WHERE id = ?", [other])?;
+        self.tx
+            .execute("DELETE FROM customers WHERE id = ?", [other])?;
         self.tx.execute(
             "INSERT INTO events (customer_id, at, agent, kind, old, new) VALUES (?, ?, ?, 'customer-merge', ?, ?)",
             params![keep, self.now(), agent, o, k],
@@ -122,7 +131,9 @@ impl Store {
             .ok_or_else(|| Error::CustomerNotFound(id.to_string()))?;
         let identities = self
             .conn
-            .prepare_cached("SELECT kind, value FROM identities WHERE customer_id = ? ORDER BY kind, value")?
+            .prepare_cached(
+                "SELECT kind, value FROM identities WHERE customer_id = ? ORDER BY kind, value",
+            )?
             .query_map([id], |r| {
                 let kind: String = r.get(0)?;
                 Ok(Identity {
@@ -155,7 +166,9 @@ impl Store {
             if let Ok(v) = identity::normalise(*k, key, &self.settings.default_region) {
                 let found: Option<i64> = self
                     .conn
-                    .prepare_cached("SELECT customer_id FROM identities WHERE kind = ? AND value = ?")?
+                    .prepare_cached(
+                        "SELECT customer_id FROM identities WHERE kind = ? AND value = ?",
+                    )?
                     .query_row([k.as_str(), v.as_str()], |r| r.get(0))
                     .optional()?;
                 if let Some(id) = found {

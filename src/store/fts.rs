@@ -18,8 +18,10 @@ fn is_cjk(c: char) -> bool {
 
 /// Text as indexed: CJK characters separated by spaces, the rest unchanged.
 pub fn segment(text: &str) -> std::borrow::Cow<'_, str> {
+    // Escape sequences would glue their parameters to the words they wrap.
+    let text = crate::sanitize::strip_escapes(text);
     if !text.chars().any(is_cjk) {
-        return std::borrow::Cow::Borrowed(text);
+        return text;
     }
     let mut out = String::with_capacity(text.len() * 2);
     for c in text.chars() {
@@ -48,7 +50,11 @@ pub fn phrase(text: &str, allow_prefix: bool) -> Option<String> {
         return None;
     }
     let quoted = format!("\"{}\"", seg.replace('"', "\"\""));
-    Some(if prefix { format!("{quoted} *") } else { quoted })
+    Some(if prefix {
+        format!("{quoted} *")
+    } else {
+        quoted
+    })
 }
 
 #[cfg(test)]

@@ -88,7 +88,11 @@ impl Tx<'_> {
         let id = self.tx.last_insert_rowid();
         self.tx
             .prepare_cached("INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)")?
-            .execute(params![id, fts::segment(m.subject), fts::segment(m.body_text)])?;
+            .execute(params![
+                id,
+                fts::segment(m.subject),
+                fts::segment(m.body_text)
+            ])?;
         for a in m.attachments {
             let sha = self.put_blob(a.data)?;
             self.tx
@@ -96,7 +100,13 @@ impl Tx<'_> {
                     "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
                      VALUES (?, ?, ?, ?, ?)",
                 )?
-                .execute(params![id, a.filename, a.content_type, a.data.len() as i64, sha])?;
+                .execute(params![
+                    id,
+                    a.filename,
+                    a.content_type,
+                    a.data.len() as i64,
+                    sha
+                ])?;
         }
         Ok(id)
     }
@@ -119,9 +129,9 @@ impl Tx<'_> {
     /// The ticket of the newest stored message whose Message-ID is among
     /// `ids` (the In-Reply-To and References of an incoming message).
     pub fn ticket_by_message_ids(&self, ids: &[String]) -> Result<Option<i64>> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT ticket_id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1")?;
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT ticket_id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1",
+        )?;
         // The last reference is the direct parent: try it first.
         for id in ids.iter().rev() {
             if let Some(t) = stmt.query_row([id], |r| r.get(0)).optional()? {
@@ -140,7 +150,11 @@ impl Tx<'_> {
 
     /// The customer's most recently active ticket on this channel, with its
     /// state; used to thread phone-number channels that have no headers.
-    pub fn latest_customer_ticket(&self, customer_id: i64, channel: Channel) -> Result<Option<(i64, String, Option<i64>)>> {
+    pub fn latest_customer_ticket(
+        &self,
+        customer_id: i64,
+        channel: Channel,
+    ) -> Result<Option<(i64, String, Option<i64>)>> {
         Ok(self
             .tx
             .prepare_cached(
@@ -213,10 +227,14 @@ impl Store {
     pub fn find_message(&self, message_id: &str) -> Result<Option<Message>> {
         let ticket: Option<(i64, i64)> = self
             .conn
-            .prepare_cached("SELECT ticket_id, id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1")?
+            .prepare_cached(
+                "SELECT ticket_id, id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1",
+            )?
             .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let Some((ticket, id)) = ticket else { return Ok(None) };
+        let Some((ticket, id)) = ticket else {
+            return Ok(None);
+        };
         Ok(self.messages(ticket)?.into_iter().find(|m| m.id == id))
     }
 
@@ -232,7 +250,11 @@ impl Store {
     pub fn raw_message(&self, message_id: i64) -> Result<Option<Vec<u8>>> {
         let sha: Option<String> = self
             .conn
-            .query_row("SELECT raw_sha256 FROM messages WHERE id = ?", [message_id], |r| r.get(0))
+            .query_row(
+                "SELECT raw_sha256 FROM messages WHERE id = ?",
+                [message_id],
+                |r| r.get(0),
+            )
             .optional()?
             .flatten();
         sha.map(|s| self.blob(&s)).transpose()

@@ -39,7 +39,13 @@ impl std::str::FromStr for PageCursor {
             .map(|p| p.parse::<i64>())
             .collect::<std::result::Result<Vec<_>, _>>()
             .map(PageCursor)
-            .map_err(|_| Error::invalid("page cursor", s, "expected the next_cursor of a previous page"))
+            .map_err(|_| {
+                Error::invalid(
+                    "page cursor",
+                    s,
+                    "expected the next_cursor of a previous page",
+                )
+            })
     }
 }
 
@@ -50,7 +56,10 @@ pub struct Page {
     pub next_cursor: Option<PageCursor>,
 }
 
-fn ser_cursor<S: serde::Serializer>(c: &Option<PageCursor>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_cursor<S: serde::Serializer>(
+    c: &Option<PageCursor>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match c {
         Some(c) => s.serialize_some(&c.to_string()),
         None => s.serialize_none(),
@@ -146,7 +155,11 @@ impl Store {
                     None => continue,
                 },
             };
-            clauses.push(if term.negated { format!("NOT ({sql})") } else { sql });
+            clauses.push(if term.negated {
+                format!("NOT ({sql})")
+            } else {
+                sql
+            });
         }
         let where_sql = if clauses.is_empty() {
             "1".to_string()
@@ -202,7 +215,11 @@ impl Store {
             }
             let lhs = format!("({})", keys.join(", "));
             let rhs = format!("({})", vec!["?"; keys.len()].join(", "));
-            c.where_sql = format!("{} AND {lhs} {} {rhs}", c.where_sql, if desc { "<" } else { ">" });
+            c.where_sql = format!(
+                "{} AND {lhs} {} {rhs}",
+                c.where_sql,
+                if desc { "<" } else { ">" }
+            );
             c.params.extend(cur.0.iter().map(|v| Value::from(*v)));
         }
         let dir = if desc { "DESC" } else { "ASC" };
@@ -242,7 +259,9 @@ impl Store {
         let rows = self
             .conn
             .prepare(&sql)?
-            .query_map(rusqlite::params_from_iter(c.params), |r| r.get::<_, String>(3))?
+            .query_map(rusqlite::params_from_iter(c.params), |r| {
+                r.get::<_, String>(3)
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

@@ -158,9 +158,11 @@ impl Tx<'_> {
         expected_version: Option<i64>,
     ) -> Result<Change> {
         self.check_version(id, expected_version)?;
-        let old: Option<String> = self
-            .tx
-            .query_row("SELECT assignee FROM tickets WHERE id = ?", [id], |r| r.get(0))?;
+        let old: Option<String> =
+            self.tx
+                .query_row("SELECT assignee FROM tickets WHERE id = ?", [id], |r| {
+                    r.get(0)
+                })?;
         let changed = old.as_deref() != assignee;
         if changed {
             self.tx.execute(
@@ -185,9 +187,11 @@ impl Tx<'_> {
         expected_version: Option<i64>,
     ) -> Result<Change> {
         self.check_version(id, expected_version)?;
-        let old: i64 = self
-            .tx
-            .query_row("SELECT priority FROM tickets WHERE id = ?", [id], |r| r.get(0))?;
+        let old: i64 =
+            self.tx
+                .query_row("SELECT priority FROM tickets WHERE id = ?", [id], |r| {
+                    r.get(0)
+                })?;
         let old = Priority::from_rank(old);
         let changed = old != p;
         if changed {
@@ -195,7 +199,13 @@ impl Tx<'_> {
                 "UPDATE tickets SET priority = ?, version = version + 1 WHERE id = ?",
                 params![p.rank(), id],
             )?;
-            self.event(Some(id), agent, "priority", Some(old.as_str()), Some(p.as_str()))?;
+            self.event(
+                Some(id),
+                agent,
+                "priority",
+                Some(old.as_str()),
+                Some(p.as_str()),
+            )?;
         }
         Ok(Change {
             ticket: id,
@@ -237,8 +247,10 @@ impl Tx<'_> {
             }
         }
         if changed {
-            self.tx
-                .execute("UPDATE tickets SET version = version + 1 WHERE id = ?", [id])?;
+            self.tx.execute(
+                "UPDATE tickets SET version = version + 1 WHERE id = ?",
+                [id],
+            )?;
         }
         let tags = self
             .tx
@@ -335,9 +347,11 @@ impl Tx<'_> {
     ) -> Result<i64> {
         let (channel, subject): (String, String) = self
             .tx
-            .query_row("SELECT channel, subject FROM tickets WHERE id = ?", [ticket], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT channel, subject FROM tickets WHERE id = ?",
+                [ticket],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?
             .ok_or(Error::TicketNotFound(ticket))?;
         let channel = Channel::parse(&channel).unwrap_or(Channel::Email);
@@ -366,7 +380,13 @@ impl Tx<'_> {
         if direction == crate::model::Direction::Out {
             self.mark_first_response(ticket, at)?;
         }
-        self.event(Some(ticket), agent, direction.as_str(), None, Some(&id.to_string()))?;
+        self.event(
+            Some(ticket),
+            agent,
+            direction.as_str(),
+            None,
+            Some(&id.to_string()),
+        )?;
         Ok(id)
     }
 }

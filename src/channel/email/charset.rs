@@ -8,7 +8,15 @@
 
 use encoding_rs::{Encoding, BIG5, EUC_JP, EUC_KR, GB18030, SHIFT_JIS, UTF_8, WINDOWS_1252};
 
-const CANDIDATES: &[&Encoding] = &[UTF_8, BIG5, GB18030, SHIFT_JIS, EUC_JP, EUC_KR, WINDOWS_1252];
+const CANDIDATES: &[&Encoding] = &[
+    UTF_8,
+    BIG5,
+    GB18030,
+    SHIFT_JIS,
+    EUC_JP,
+    EUC_KR,
+    WINDOWS_1252,
+];
 
 /// Does decoded text look like it was decoded with the wrong charset?
 pub fn suspicious(text: &str) -> bool {
@@ -33,7 +41,9 @@ pub fn redecode_enc(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
     let mut runs = bytes.split(|b| b.is_ascii()).filter(|r| !r.is_empty());
     let single_byte = runs.all(|r| r.len() == 1);
     let order: Vec<&Encoding> = if single_byte {
-        std::iter::once(WINDOWS_1252).chain(CANDIDATES.iter().copied()).collect()
+        std::iter::once(WINDOWS_1252)
+            .chain(CANDIDATES.iter().copied())
+            .collect()
     } else {
         CANDIDATES.to_vec()
     };
@@ -74,7 +84,10 @@ pub fn repair_encoded_words_with(
         let bytes = if cap[2].eq_ignore_ascii_case("b") {
             mail_parser::decoders::base64::base64_decode(payload)?
         } else {
-            let underscored: Vec<u8> = payload.iter().map(|&b| if b == b'_' { b' ' } else { b }).collect();
+            let underscored: Vec<u8> = payload
+                .iter()
+                .map(|&b| if b == b'_' { b' ' } else { b })
+                .collect();
             mail_parser::decoders::quoted_printable::quoted_printable_decode(&underscored)?
         };
         if let Some((wrong, actual)) = relabel {
@@ -120,7 +133,10 @@ mod tests {
             let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
             let mut s = String::new();
             for chunk in big5.chunks(3) {
-                let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
                 for i in 0..4 {
                     if i <= chunk.len() {
                         let _ = write!(s, "{}", table[((n >> (18 - 6 * i)) & 63) as usize] as char);

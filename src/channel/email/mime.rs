@@ -18,7 +18,9 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
     let (from_addr, from_name) = match msg.from().and_then(|a| a.first()) {
         Some(a) => (
             a.address().unwrap_or_default().to_string(),
-            a.name().map(str::to_string).filter(|n| !n.trim().is_empty()),
+            a.name()
+                .map(str::to_string)
+                .filter(|n| !n.trim().is_empty()),
         ),
         None => (String::new(), None),
     };
@@ -45,7 +47,9 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
             if encoding_rs::Encoding::for_label(cs.as_bytes()).is_none()
                 && !cs.eq_ignore_ascii_case("utf-7")
             {
-                problems.push(format!("unknown charset `{cs}`; text decoded as best it could be"));
+                problems.push(format!(
+                    "unknown charset `{cs}`; text decoded as best it could be"
+                ));
             }
         }
         if part.is_encoding_problem {
@@ -54,11 +58,10 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
     }
 
     let html = msg.body_html(0).map(|h| h.into_owned());
-    let html_only = msg.text_part(0).is_some_and(|p| p.is_text_html()) || msg.text_body_count() == 0;
+    let html_only =
+        msg.text_part(0).is_some_and(|p| p.is_text_html()) || msg.text_body_count() == 0;
     let mut body_text = if html_only {
-        html.as_deref()
-            .map(html_to_text)
-            .unwrap_or_default()
+        html.as_deref().map(html_to_text).unwrap_or_default()
     } else {
         msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default()
     };
@@ -67,7 +70,10 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
     let mut relabel = None;
     if !html_only && charset::suspicious(&body_text) {
         let part = msg.text_part(0);
-        match part.and_then(|p| part_bytes(raw, p)).and_then(|b| charset::redecode_enc(&b)) {
+        match part
+            .and_then(|p| part_bytes(raw, p))
+            .and_then(|b| charset::redecode_enc(&b))
+        {
             Some((fixed, enc)) => {
                 problems.push(format!(
                     "body's charset label was wrong or missing; decoded as {}",
@@ -91,7 +97,9 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
             .and_then(|h| charset::repair_encoded_words_with(h, relabel_ref));
         match repaired {
             Some((fixed, cs)) => {
-                problems.push(format!("subject's charset label was wrong; decoded as {cs}"));
+                problems.push(format!(
+                    "subject's charset label was wrong; decoded as {cs}"
+                ));
                 subject = fixed;
             }
             None if relabel_ref.is_none() => {
@@ -100,8 +108,6 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
             None => {}
         }
     }
-
-
 
     let body_html = html.filter(|_| msg.html_body_count() > 0);
 
@@ -138,7 +144,10 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
         channel: Channel::Email,
         account: account.into(),
         provider_id: provider_id.into(),
-        message_id: msg.message_id().map(str::to_string).filter(|s| !s.is_empty()),
+        message_id: msg
+            .message_id()
+            .map(str::to_string)
+            .filter(|s| !s.is_empty()),
         refs,
         from_addr,
         from_name,
@@ -163,10 +172,16 @@ fn part_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>
         .to_ascii_lowercase();
     match cte.as_str() {
         "base64" => {
-            let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            let compact: Vec<u8> = body
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
             mail_parser::decoders::base64::base64_decode(&compact)
         }
-        "quoted-printable" => mail_parser::decoders::quoted_printable::quoted_printable_decode(body),
+        "quoted-printable" => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(body)
+        }
         _ => Some(body.to_vec()),
     }
 }
@@ -213,13 +228,18 @@ fn header_text<'a>(msg: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&
 /// answered automatically and do not reopen tickets.
 fn detect_auto(msg: &mail_parser::Message<'_>, from: &str, subject: &str) -> Option<AutoKind> {
     let from = from.to_ascii_lowercase();
-    let is_report = msg
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")));
+    let is_report = msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
     if is_report
         || from.starts_with("mailer-daemon@")
         || from.starts_with("postmaster@")
-        || from.is_empty() && msg.return_address().is_none() && header_text(msg, "Return-Path") == Some("<>")
+        || from.is_empty()
+            && msg.return_address().is_none()
+            && header_text(msg, "Return-Path") == Some("<>")
     {
         return Some(AutoKind::Bounce);
     }
@@ -288,18 +308,37 @@ Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n";
     fn html_only_gets_text() {
         let raw = b"From: a@b.c\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>there</b></p><ul><li>one</li></ul>";
         let m = parse(raw, "a", "1", 0);
-        assert!(m.body_text.contains("Hello") && m.body_text.contains("one"), "{}", m.body_text);
+        assert!(
+            m.body_text.contains("Hello") && m.body_text.contains("one"),
+            "{}",
+            m.body_text
+        );
         assert!(!m.body_text.contains("<p>"));
         assert!(m.body_html.is_some());
     }
 
     #[test]
     fn auto_replies_and_bounces() {
-        let m = parse(b"From: a@b.c\r\nAuto-Submitted: auto-replied\r\nSubject: x\r\n\r\nb", "a", "1", 0);
+        let m = parse(
+            b"From: a@b.c\r\nAuto-Submitted: auto-replied\r\nSubject: x\r\n\r\nb",
+            "a",
+            "1",
+            0,
+        );
         assert_eq!(m.auto_kind, Some(AutoKind::AutoReply));
-        let m = parse(b"From: MAILER-DAEMON@b.c\r\nSubject: Undelivered\r\n\r\nb", "a", "1", 0);
+        let m = parse(
+            b"From: MAILER-DAEMON@b.c\r\nSubject: Undelivered\r\n\r\nb",
+            "a",
+            "1",
+            0,
+        );
         assert_eq!(m.auto_kind, Some(AutoKind::Bounce));
-        let m = parse(b"From: a@b.c\r\nAuto-Submitted: no\r\nSubject: x\r\n\r\nb", "a", "1", 0);
+        let m = parse(
+            b"From: a@b.c\r\nAuto-Submitted: no\r\nSubject: x\r\n\r\nb",
+            "a",
+            "1",
+            0,
+        );
         assert_eq!(m.auto_kind, None);
     }
 

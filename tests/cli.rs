@@ -1,0 +1,314 @@
+//! The command line, driven as a user would: on a demo store, with JSON
+//! where scripts would read it and exit codes where they would branch.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Env {
+    fn demo() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo/demo.db");
+        let env = Env { dir, db };
+        env.cmd()
+            .args(["demo", "--build-only", "--tickets", "120", "--dir"])
+            .arg(env.dir.path().join("demo"))
+            .assert()
+            .success();
+        env
+    }
+
+    fn empty() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        Env { dir, db }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("echodesk").unwrap();
+        c.env_clear()
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("cfg"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("USER", "tester")
+            .env("ECHODESK_DB", &self.db);
+        c
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.cmd().arg("--json").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    v["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn list_pages_through_every_ticket_once() {
+    let env = Env::demo();
+    let all = env.json(&["list", "--limit", "1000"]);
+    let total = all["total"].as_i64().unwrap();
+    assert_eq!(total, 120);
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut args = vec!["list", "--limit", "7"];
+        if let Some(a) = &after {
+            args.push("--after");
+            args.push(a);
+        }
+        let page = env.json(&args);
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => after = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ids(&all),
+        "keyset pages must add up to the whole list in order"
+    );
+}
+
+#[test]
+fn queries_filter_and_errors_point_at_the_column() {
+    let env = Env::demo();
+    let sms = env.json(&["list", "--query", "channel:sms", "--limit", "500"]);
+    assert!(ids(&sms).len() > 5);
+    for t in sms["tickets"].as_array().unwrap() {
+        assert_eq!(t["channel"], "sms");
+    }
+    let open = env.json(&[
+        "list",
+        "--query",
+        "is:open -state:new sort:id-asc",
+        "--limit",
+        "500",
+    ]);
+    let open_ids = ids(&open);
+    assert!(open_ids.windows(2).all(|w| w[0] < w[1]));
+    for t in open["tickets"].as_array().unwrap() {
+        let s = t["state"].as_str().unwrap();
+        assert!(["open", "pending", "on-hold"].contains(&s), "{s}");
+    }
+    // Chinese inside an unspaced sentence.
+    let zh = env.json(&["list", "--query", "退款"]);
+    assert!(!ids(&zh).is_empty());
+    let err = env.fails(&["list", "--query", "state:open colour:red"], 6);
+    assert!(err.contains("column 12") && err.contains("colour"), "{err}");
+    let err = env.fails(&["list", "--query", "state:limbo"], 4);
+    assert!(err.contains("limbo") && err.contains("pending"), "{err}");
+}
+
+#[test]
+fn state_changes_follow_the_workflow() {
+    let env = Env::demo();
+    let t = ids(&env.json(&["list", "--query", "state:solved", "--limit", "1"]))[0];
+    let id = t.to_string();
+    let err = env.fails(&["state", &id, "pending"], 4);
+    assert!(err.contains("allowed from `solved`: open, closed"), "{err}");
+    let out = env.json(&["state", &id, "open"]);
+    assert_eq!(out["changes"][0]["new"], "open");
+    env.json(&["state", &id, "closed"]);
+    let err = env.fails(&["state", &id, "open"], 4);
+    assert!(err.contains("final state"), "{err}");
+    let shown = env.json(&["show", &id]);
+    let kinds: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.iter().filter(|k| **k == "state").count() >= 2);
+    assert_eq!(env.fails(&["show", "999999"], 3).contains("#999999"), true);
+}
+
+#[test]
+fn assign_tag_priority_and_note() {
+    let env = Env::demo();
+    let open = ids(&env.json(&["list", "--query", "is:open", "--limit", "2"]));
+    let (a, b) = (open[0].to_string(), open[1].to_string());
+    env.json(&["assign", &a, &b, "me"]);
+    let mine = ids(&env.json(&["list", "--query", "assignee:me", "--limit", "500"]));
+    assert!(mine.contains(&open[0]) && mine.contains(&open[1]));
+    env.json(&["assign", &a, "none"]);
+    assert!(
+        !ids(&env.json(&["list", "--query", "assignee:me", "--limit", "500"])).contains(&open[0])
+    );
+
+    let out = env.json(&["tag", &a, "+outage", "+vip", "-vip"]);
+    assert_eq!(
+        out["tickets"][0]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == "vip")
+            .count(),
+        0
+    );
+    assert!(ids(&env.json(&["list", "--query", "tag:outage"])).contains(&open[0]));
+    assert!(
+        !ids(&env.json(&["list", "--query", "-tag:outage", "--limit", "500"])).contains(&open[0])
+    );
+
+    env.json(&["priority", &a, "urgent"]);
+    assert!(
+        ids(&env.json(&["list", "--query", "priority:urgent", "--limit", "500"]))
+            .contains(&open[0])
+    );
+    env.fails(&["priority", &a, "meh"], 6);
+
+    env.cmd()
+        .args(["note", &a, "--body-file", "-"])
+        .write_stdin("Called the customer back.\n")
+        .assert()
+        .success();
+    let shown = env.json(&["show", &a]);
+    let last = shown["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["direction"], "note");
+    assert_eq!(last["author"], "tester");
+    assert!(ids(&env.json(&["list", "--query", "\"called the customer\""])).contains(&open[0]));
+}
+
+#[test]
+fn customers_show_and_merge() {
+    let env = Env::demo();
+    let c = env.json(&["customer", "show", "li.na@example.cn"]);
+    let kinds: Vec<&str> = c["customer"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"email") && kinds.contains(&"phone") && kinds.contains(&"fax"),
+        "{kinds:?}"
+    );
+    // A phone number typed any way finds the same customer.
+    let phone = c["customer"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "phone")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_phone = env.json(&["customer", "show", &phone]);
+    assert_eq!(by_phone["customer"]["id"], c["customer"]["id"]);
+
+    let keep = c["customer"]["id"].as_i64().unwrap().to_string();
+    let other = env.json(&["customer", "show", "alice.smith@example.com"]);
+    let other_id = other["customer"]["id"].as_i64().unwrap().to_string();
+    let other_tickets = other["tickets"].as_array().unwrap().len() as i64;
+    let merged = env.json(&["customer", "merge", &keep, &other_id]);
+    assert_eq!(merged["tickets_moved"].as_i64().unwrap(), other_tickets);
+    let after = env.json(&["customer", "show", "alice.smith@example.com"]);
+    assert_eq!(after["customer"]["id"].as_i64().unwrap().to_string(), keep);
+    env.fails(&["customer", "show", &format!("#{other_id}")], 3);
+}
+
+#[test]
+fn import_backup_and_views() {
+    let env = Env::empty();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let r = env.json(&["import", corpus.to_str().unwrap()]);
+    assert_eq!(r["seen"], 250);
+    let again = env.json(&["import", corpus.to_str().unwrap()]);
+    assert_eq!(again["duplicates"], 250);
+    let views = env.json(&["views"]);
+    assert!(views
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "Open" && v["count"].as_i64().unwrap() > 100));
+    let bak = env.dir.path().join("copy.db");
+    env.cmd().args(["backup"]).arg(&bak).assert().success();
+    assert!(bak.exists());
+    env.fails(&["backup", bak.to_str().unwrap()], 6);
+}
+
+#[test]
+fn config_errors_name_file_line_and_key() {
+    let env = Env::empty();
+    let cfg = env.dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "default_region = \"DE\"\n[workflow]\ninital = \"new\"\n",
+    )
+    .unwrap();
+    let err = env.fails(&["--config", cfg.to_str().unwrap(), "list"], 5);
+    assert!(
+        err.contains("bad.toml:3:") && err.contains("`inital`"),
+        "{err}"
+    );
+
+    // init writes a template that then loads.
+    let fresh = env.dir.path().join("cfg/echodesk/config.toml");
+    env.cmd().arg("init").assert().success();
+    assert!(fresh.exists());
+    env.fails(&["init"], 1);
+    env.cmd().args(["list"]).assert().success();
+}
+
+#[test]
+fn output_never_carries_escape_sequences() {
+    let env = Env::empty();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    env.cmd()
+        .args(["import", corpus.to_str().unwrap()])
+        .assert()
+        .success();
+    let out = env.cmd().args(["list", "--limit", "500"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(!out.stdout.contains(&0x1b), "ESC reached the table");
+    let t = env.json(&["list", "--query", "blinking", "--limit", "1"]);
+    let id = ids(&t)[0].to_string();
+    let out = env.cmd().args(["show", &id]).output().unwrap();
+    assert!(!out.stdout.contains(&0x1b), "ESC reached show");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Blinking red"));
+}
+
+#[test]
+fn completions_and_man_page() {
+    let env = Env::empty();
+    let out = env.cmd().args(["completions", "bash"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("echodesk"));
+    let out = env.cmd().arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH echodesk"));
+}
