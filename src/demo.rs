@@ -329,7 +329,8 @@ impl Gen<'_> {
         }
         if self.rng.chance(30) {
             at = (at + 300).min(now - 10);
-            tx.add_agent_message(ticket, Direction::Note, *self.rng.pick(NOTES), agent, at)?;
+            let note = NOTES[self.rng.below(NOTES.len())];
+            tx.add_agent_message(ticket, Direction::Note, note, agent, at)?;
         }
         tx.set_clock(Some(at));
         if self.rng.chance(70) {

@@ -150,7 +150,7 @@ fn state_changes_follow_the_workflow() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.iter().filter(|k| **k == "state").count() >= 2);
-    assert_eq!(env.fails(&["show", "999999"], 3).contains("#999999"), true);
+    assert!(env.fails(&["show", "999999"], 3).contains("#999999"));
 }
 
 #[test]

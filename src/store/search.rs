@@ -104,7 +104,7 @@ impl Store {
                     params.push(tag.clone().into());
                     "EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ?)".into()
                 }
-                Filter::From(v) => self.from_clause(v, &mut params),
+                Filter::From(v) => self.sender_clause(v, &mut params),
                 Filter::Priority(p) => {
                     params.push(p.rank().into());
                     "t.priority = ?".into()
@@ -169,7 +169,7 @@ impl Store {
         Ok(Compiled { where_sql, params })
     }
 
-    fn from_clause(&self, v: &str, params: &mut Vec<Value>) -> String {
+    fn sender_clause(&self, v: &str, params: &mut Vec<Value>) -> String {
         if let Some(domain) = v.strip_prefix('@') {
             params.push(format!("%@{domain}").into());
             return "t.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value LIKE ?)".into();
