@@ -7,6 +7,7 @@
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod demo;
 pub mod error;
 pub mod identity;

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{fts, Store, Tx};
+use super::{Store, Tx};
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::model::{Customer, Identity, IdentityKind};
@@ -29,7 +29,6 @@ impl Tx<'_> {
                 )?
                 .execute(params![id, kind.as_str(), value])?;
         }
-        self.index_customer(id, false)?;
         Ok(id)
     }
 
@@ -43,27 +42,22 @@ impl Tx<'_> {
             )?
             .execute(params![customer_id, kind.as_str(), value])?;
         if n > 0 {
-            self.index_customer(customer_id, true)?;
+            self.mark_customer_dirty(customer_id)?;
         }
         Ok(())
     }
 
-    fn index_customer(&self, id: i64, replace: bool) -> Result<()> {
-        if replace {
-            self.tx
-                .prepare_cached("DELETE FROM customers_fts WHERE rowid = ?")?
-                .execute([id])?;
+    /// Customer names and addresses are part of their tickets' search
+    /// documents.
+    fn mark_customer_dirty(&self, customer_id: i64) -> Result<()> {
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM tickets WHERE customer_id = ?")?
+            .query_map([customer_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            self.mark_dirty(id);
         }
-        let (name, idents): (String, String) = self.tx.query_row(
-            "SELECT name, coalesce((SELECT group_concat(value, ' ') FROM identities
-                                   WHERE customer_id = c.id), '')
-             FROM customers c WHERE id = ?",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        self.tx
-            .prepare_cached("INSERT INTO customers_fts (rowid, name, identities) VALUES (?, ?, ?)")?
-            .execute(params![id, fts::segment(&name), idents])?;
         Ok(())
     }
 
@@ -109,14 +103,12 @@ impl Tx<'_> {
             [keep, other],
         )?;
         self.tx
-            .execute("DELETE FROM customers_fts WHERE rowid = ?", [other])?;
-        self.tx
             .execute("DELETE FROM customers WHERE id = ?", [other])?;
         self.tx.execute(
             "INSERT INTO events (customer_id, at, agent, kind, old, new) VALUES (?, ?, ?, 'customer-merge', ?, ?)",
             params![keep, self.now(), agent, o, k],
         )?;
-        self.index_customer(keep, true)?;
+        self.mark_customer_dirty(keep)?;
         Ok(tickets.len())
     }
 }

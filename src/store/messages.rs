@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use super::{fts, Store, Tx};
+use super::{Store, Tx};
 use crate::error::{Error, Result};
 use crate::model::{Attachment, AutoKind, Channel, Direction, Message};
 
@@ -86,13 +86,7 @@ impl Tx<'_> {
                 raw_sha,
             ])?;
         let id = self.tx.last_insert_rowid();
-        self.tx
-            .prepare_cached("INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)")?
-            .execute(params![
-                id,
-                fts::segment(m.subject),
-                fts::segment(m.body_text)
-            ])?;
+        self.mark_dirty(m.ticket_id);
         for a in m.attachments {
             let sha = self.put_blob(a.data)?;
             self.tx

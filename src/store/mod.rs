@@ -112,6 +112,7 @@ impl Store {
             tx,
             settings: &self.settings,
             clock: std::cell::Cell::new(None),
+            dirty: std::cell::RefCell::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -160,11 +161,71 @@ pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     settings: &'a Settings,
     clock: std::cell::Cell<Option<i64>>,
+    /// Tickets whose search document must be rebuilt before commit; a batch
+    /// adding three messages to one ticket indexes it once.
+    dirty: std::cell::RefCell<std::collections::BTreeSet<i64>>,
 }
 
 impl Tx<'_> {
     pub fn commit(self) -> Result<()> {
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        for id in dirty {
+            self.reindex_ticket(id)?;
+        }
         self.tx.commit()?;
+        Ok(())
+    }
+
+    pub(crate) fn mark_dirty(&self, ticket: i64) {
+        self.dirty.borrow_mut().insert(ticket);
+    }
+
+    /// Rebuilds one ticket's search document from the stored text.
+    fn reindex_ticket(&self, id: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?")?
+            .execute([id])?;
+        let head: Option<(String, String, String)> = {
+            use rusqlite::OptionalExtension;
+            self.tx
+                .prepare_cached(
+                    "SELECT t.subject, c.name, coalesce((SELECT group_concat(value, ' ')
+                       FROM identities WHERE customer_id = c.id), '')
+                     FROM tickets t JOIN customers c ON c.id = t.customer_id WHERE t.id = ?",
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?
+        };
+        let Some((subject, name, idents)) = head else {
+            return Ok(());
+        };
+        let mut body = String::new();
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "SELECT subject, body_text FROM messages WHERE ticket_id = ? ORDER BY id",
+            )?;
+            let mut rows = stmt.query([id])?;
+            while let Some(r) = rows.next()? {
+                let s: String = r.get(0)?;
+                if s != subject {
+                    body.push_str(&s);
+                    body.push('\n');
+                }
+                body.push_str(r.get_ref(1)?.as_str().unwrap_or(""));
+                body.push('\n');
+            }
+        }
+        let customer = format!("{name} {idents}");
+        self.tx
+            .prepare_cached(
+                "INSERT INTO tickets_fts (rowid, subject, body, customer) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(rusqlite::params![
+                id,
+                fts::segment(&subject),
+                fts::segment(&body),
+                fts::segment(&customer)
+            ])?;
         Ok(())
     }
 

@@ -146,15 +146,14 @@ CREATE TABLE presence (
     heartbeat_at INTEGER NOT NULL
 );
 
--- Full-text indexes. Contentless: the text lives in messages/customers; the
--- store writes CJK-segmented copies here so that Chinese and Japanese words
--- match inside unspaced sentences.
-CREATE VIRTUAL TABLE messages_fts USING fts5(
-    subject, body, content='', contentless_delete=1,
-    tokenize='unicode61 remove_diacritics 2'
-);
-CREATE VIRTUAL TABLE customers_fts USING fts5(
-    name, identities, content='', contentless_delete=1,
+-- Full-text index: one document per ticket (rowid = ticket id) holding the
+-- subject, every message's text and the customer's name and addresses, so
+-- a search is one MATCH with no join and "all words somewhere in the
+-- ticket" is what matches. Contentless: the text lives in messages and
+-- customers; the store writes CJK-segmented copies here so Chinese and
+-- Japanese words match inside unspaced sentences.
+CREATE VIRTUAL TABLE tickets_fts USING fts5(
+    subject, body, customer, content='', contentless_delete=1,
     tokenize='unicode61 remove_diacritics 2'
 );
 "#;

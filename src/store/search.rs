@@ -69,14 +69,60 @@ fn ser_cursor<S: serde::Serializer>(
 struct Compiled {
     where_sql: String,
     params: Vec<Value>,
+    /// Set when the query is nothing but positive text terms: the hit count
+    /// can then come from the FTS index alone.
+    fts_only: Option<String>,
+    /// The combined positive text expression, if any.
+    fts_text: Option<String>,
 }
+
+/// When hits² exceeds this many times the ticket count, a page walks the
+/// ordered index instead of sorting the hits (measured in benches/store.rs).
+const DENSE_FACTOR: i64 = 12;
 
 impl Store {
     fn compile(&self, q: &Query, ctx: &SearchContext) -> Result<Compiled> {
+        self.compile_with(q, ctx, false)
+    }
+
+    /// `dense_text`: the text matches many tickets, so walking the ordered
+    /// index and probing the hit set beats looking up and sorting every hit.
+    fn compile_with(&self, q: &Query, ctx: &SearchContext, dense_text: bool) -> Result<Compiled> {
         let mut clauses: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let wf = &self.settings.workflow;
+        // Positive words and phrases become one MATCH (implicit AND over
+        // the ticket's document): one index probe instead of one per word.
+        let mut positive_text: Vec<String> = Vec::new();
+        let mut other_terms = 0;
         for term in &q.terms {
+            let phrase = match &term.filter {
+                Filter::Word(w) => fts::phrase(w, true),
+                Filter::Phrase(p) => fts::phrase(p, false),
+                _ => {
+                    other_terms += 1;
+                    continue;
+                }
+            };
+            match phrase {
+                Some(p) if !term.negated => positive_text.push(p),
+                Some(_) => other_terms += 1,
+                None => {}
+            }
+        }
+        if !positive_text.is_empty() {
+            let clause = text_clause(positive_text.join(" "), &mut params);
+            // Unary + stops the planner driving the query from the hit set.
+            clauses.push(if dense_text {
+                format!("+{clause}")
+            } else {
+                clause
+            });
+        }
+        for term in &q.terms {
+            if !term.negated && matches!(term.filter, Filter::Word(_) | Filter::Phrase(_)) {
+                continue;
+            }
             let sql = match &term.filter {
                 Filter::Id(id) => {
                     params.push((*id).into());
@@ -138,7 +184,10 @@ impl Store {
                     for s in &wf.open_states {
                         params.push(s.clone().into());
                     }
-                    format!("t.state {}IN ({list})", if open { "" } else { "NOT " })
+                    // Unary + keeps the state index out of it: with an IN
+                    // list it would force a sort of every open ticket,
+                    // while the (updated_at, id) index yields pages in order.
+                    format!("+t.state {}IN ({list})", if open { "" } else { "NOT " })
                 }
                 Filter::Is(Is::Unassigned) => "t.assignee IS NULL".into(),
                 Filter::Is(Is::Assigned) => "t.assignee IS NOT NULL".into(),
@@ -166,7 +215,14 @@ impl Store {
         } else {
             clauses.join(" AND ")
         };
-        Ok(Compiled { where_sql, params })
+        let fts_text = (!positive_text.is_empty()).then(|| positive_text.join(" "));
+        let fts_only = fts_text.clone().filter(|_| other_terms == 0);
+        Ok(Compiled {
+            where_sql,
+            params,
+            fts_only,
+            fts_text,
+        })
     }
 
     fn sender_clause(&self, v: &str, params: &mut Vec<Value>) -> String {
@@ -187,6 +243,13 @@ impl Store {
     /// How many tickets match.
     pub fn count(&self, q: &Query, ctx: &SearchContext) -> Result<i64> {
         let c = self.compile(q, ctx)?;
+        if let Some(expr) = c.fts_only {
+            // Every search document belongs to an existing ticket.
+            return Ok(self
+                .conn
+                .prepare_cached("SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?")?
+                .query_row([expr], |r| r.get(0))?);
+        }
         let sql = format!("SELECT count(*) FROM tickets t WHERE {}", c.where_sql);
         Ok(self
             .conn
@@ -204,6 +267,22 @@ impl Store {
         limit: usize,
     ) -> Result<Page> {
         let mut c = self.compile(q, ctx)?;
+        if let Some(expr) = &c.fts_text {
+            let hits: i64 = self
+                .conn
+                .prepare_cached("SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?")?
+                .query_row([expr], |r| r.get(0))?;
+            // Walking costs about 50·N/hits index steps plus building the
+            // hit set; sorting costs a row lookup per hit (~5 set inserts).
+            // Walking wins once hits² > ~12·N.
+            let n: i64 = self
+                .conn
+                .prepare_cached("SELECT coalesce(max(id), 0) FROM tickets")?
+                .query_row([], |r| r.get(0))?;
+            if hits.saturating_mul(hits) > n.saturating_mul(DENSE_FACTOR) {
+                c = self.compile_with(q, ctx, true)?;
+            }
+        }
         let (keys, desc) = sort_keys(q.sort);
         if let Some(cur) = after {
             if cur.0.len() != keys.len() {
@@ -222,14 +301,7 @@ impl Store {
             );
             c.params.extend(cur.0.iter().map(|v| Value::from(*v)));
         }
-        let dir = if desc { "DESC" } else { "ASC" };
-        let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
-        let sql = format!(
-            "{SUMMARY_SELECT} WHERE {} ORDER BY {} LIMIT {}",
-            c.where_sql,
-            order.join(", "),
-            limit
-        );
+        let sql = page_sql(&c.where_sql, keys, desc, limit);
         let tickets: Vec<TicketSummary> = self
             .conn
             .prepare_cached(&sql)?
@@ -249,12 +321,9 @@ impl Store {
     pub fn explain(&self, q: &Query, ctx: &SearchContext) -> Result<Vec<String>> {
         let c = self.compile(q, ctx)?;
         let (keys, desc) = sort_keys(q.sort);
-        let dir = if desc { "DESC" } else { "ASC" };
-        let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
         let sql = format!(
-            "EXPLAIN QUERY PLAN {SUMMARY_SELECT} WHERE {} ORDER BY {} LIMIT 50",
-            c.where_sql,
-            order.join(", ")
+            "EXPLAIN QUERY PLAN {}",
+            page_sql(&c.where_sql, keys, desc, 50)
         );
         let rows = self
             .conn
@@ -267,13 +336,22 @@ impl Store {
     }
 }
 
+/// Picks the page's ids using only the sort keys, then decorates just those
+/// rows: the per-row subqueries (tags, message count) must not run for
+/// every candidate a sort has to look at.
+fn page_sql(where_sql: &str, keys: &[&str], desc: bool, limit: usize) -> String {
+    let dir = if desc { "DESC" } else { "ASC" };
+    let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
+    let order = order.join(", ");
+    format!(
+        "{SUMMARY_SELECT} WHERE t.id IN (SELECT t.id FROM tickets t WHERE {where_sql} \
+         ORDER BY {order} LIMIT {limit}) ORDER BY {order}"
+    )
+}
+
 fn text_clause(phrase: String, params: &mut Vec<Value>) -> String {
-    params.push(phrase.clone().into());
     params.push(phrase.into());
-    "(t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN \
-       (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)) \
-      OR t.customer_id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?))"
-        .into()
+    "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into()
 }
 
 fn sort_keys(s: Sort) -> (&'static [&'static str], bool) {
