@@ -52,6 +52,8 @@ pub struct Store {
     conn: Connection,
     settings: Settings,
     path: Option<PathBuf>,
+    /// (FTS expression, (data_version, total_changes), hits) of the last count.
+    fts_cache: std::cell::RefCell<Option<(String, (i64, u64), i64)>>,
 }
 
 /// Seconds since the epoch, the store's only time unit.
@@ -93,6 +95,7 @@ impl Store {
             conn,
             settings,
             path,
+            fts_cache: std::cell::RefCell::new(None),
         })
     }
 

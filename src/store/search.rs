@@ -66,6 +66,14 @@ fn ser_cursor<S: serde::Serializer>(
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Page,
+    /// A page whose text terms match many tickets.
+    PageDense,
+    Count,
+}
+
 struct Compiled {
     where_sql: String,
     params: Vec<Value>,
@@ -82,12 +90,10 @@ const DENSE_FACTOR: i64 = 12;
 
 impl Store {
     fn compile(&self, q: &Query, ctx: &SearchContext) -> Result<Compiled> {
-        self.compile_with(q, ctx, false)
+        self.compile_with(q, ctx, Mode::Page)
     }
 
-    /// `dense_text`: the text matches many tickets, so walking the ordered
-    /// index and probing the hit set beats looking up and sorting every hit.
-    fn compile_with(&self, q: &Query, ctx: &SearchContext, dense_text: bool) -> Result<Compiled> {
+    fn compile_with(&self, q: &Query, ctx: &SearchContext, mode: Mode) -> Result<Compiled> {
         let mut clauses: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let wf = &self.settings.workflow;
@@ -111,12 +117,19 @@ impl Store {
             }
         }
         if !positive_text.is_empty() {
-            let clause = text_clause(positive_text.join(" "), &mut params);
-            // Unary + stops the planner driving the query from the hit set.
-            clauses.push(if dense_text {
-                format!("+{clause}")
-            } else {
-                clause
+            params.push(positive_text.join(" ").into());
+            clauses.push(match mode {
+                // Many hits: walk the ordered index and probe the hit list,
+                // built once (the + stops SQLite driving from the list and
+                // sorting every hit). A per-row MATCH probe would re-run the
+                // whole FTS query for every row: far slower.
+                Mode::PageDense => {
+                    "+t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into()
+                }
+                // Few hits, or counting: drive from the hit list.
+                Mode::Page | Mode::Count => {
+                    "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into()
+                }
             });
         }
         for term in &q.terms {
@@ -148,7 +161,17 @@ impl Store {
                 }
                 Filter::Tag(tag) => {
                     params.push(tag.clone().into());
-                    "EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ?)".into()
+                    match mode {
+                        // A correlated scalar subquery is probed per row
+                        // of the ordered walk; EXISTS would become a join
+                        // with a Bloom filter built over the whole tag.
+                        Mode::Page | Mode::PageDense => "(SELECT 1 FROM ticket_tags g \
+                            WHERE g.ticket_id = t.id AND g.tag = ?) IS NOT NULL"
+                            .into(),
+                        Mode::Count => {
+                            "t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)".into()
+                        }
+                    }
                 }
                 Filter::From(v) => self.sender_clause(v, &mut params),
                 Filter::Priority(p) => {
@@ -242,13 +265,10 @@ impl Store {
 
     /// How many tickets match.
     pub fn count(&self, q: &Query, ctx: &SearchContext) -> Result<i64> {
-        let c = self.compile(q, ctx)?;
+        let c = self.compile_with(q, ctx, Mode::Count)?;
         if let Some(expr) = c.fts_only {
             // Every search document belongs to an existing ticket.
-            return Ok(self
-                .conn
-                .prepare_cached("SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?")?
-                .query_row([expr], |r| r.get(0))?);
+            return self.fts_hits(&expr);
         }
         let sql = format!("SELECT count(*) FROM tickets t WHERE {}", c.where_sql);
         Ok(self
@@ -268,10 +288,7 @@ impl Store {
     ) -> Result<Page> {
         let mut c = self.compile(q, ctx)?;
         if let Some(expr) = &c.fts_text {
-            let hits: i64 = self
-                .conn
-                .prepare_cached("SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?")?
-                .query_row([expr], |r| r.get(0))?;
+            let hits = self.fts_hits(expr)?;
             // Walking costs about 50·N/hits index steps plus building the
             // hit set; sorting costs a row lookup per hit (~5 set inserts).
             // Walking wins once hits² > ~12·N.
@@ -280,7 +297,7 @@ impl Store {
                 .prepare_cached("SELECT coalesce(max(id), 0) FROM tickets")?
                 .query_row([], |r| r.get(0))?;
             if hits.saturating_mul(hits) > n.saturating_mul(DENSE_FACTOR) {
-                c = self.compile_with(q, ctx, true)?;
+                c = self.compile_with(q, ctx, Mode::PageDense)?;
             }
         }
         let (keys, desc) = sort_keys(q.sort);
@@ -314,6 +331,24 @@ impl Store {
             tickets,
             next_cursor,
         })
+    }
+
+    /// How many tickets' documents match an FTS expression. A search asks
+    /// twice (to choose a plan, then for the total); the second answer comes
+    /// from a cache that any write, ours or another process's, invalidates.
+    fn fts_hits(&self, expr: &str) -> Result<i64> {
+        let version = (self.data_version()?, self.conn.total_changes());
+        if let Some((e, v, n)) = &*self.fts_cache.borrow() {
+            if e == expr && *v == version {
+                return Ok(*n);
+            }
+        }
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?")?
+            .query_row([expr], |r| r.get(0))?;
+        *self.fts_cache.borrow_mut() = Some((expr.to_string(), version, n));
+        Ok(n)
     }
 
     /// The query plan SQLite picks for a page of `q`; for benchmarks and
