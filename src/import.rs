@@ -19,7 +19,7 @@ use crate::ingest::{Ingest, Outcome};
 use crate::store::{sha256_hex, Store};
 
 /// Messages per transaction.
-pub const BATCH: usize = 500;
+pub const BATCH: usize = 2000;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ImportReport {

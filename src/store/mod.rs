@@ -116,6 +116,8 @@ impl Store {
             settings: &self.settings,
             clock: std::cell::Cell::new(None),
             dirty: std::cell::RefCell::new(std::collections::BTreeSet::new()),
+            created: std::cell::RefCell::new(std::collections::HashSet::new()),
+            new_text: std::cell::RefCell::new(std::collections::HashMap::new()),
         })
     }
 
@@ -167,6 +169,11 @@ pub struct Tx<'a> {
     /// Tickets whose search document must be rebuilt before commit; a batch
     /// adding three messages to one ticket indexes it once.
     dirty: std::cell::RefCell<std::collections::BTreeSet<i64>>,
+    /// Tickets created in this transaction: they have no document to delete.
+    created: std::cell::RefCell<std::collections::HashSet<i64>>,
+    /// The message text of tickets created in this transaction, so their
+    /// documents need not be read back from the table at commit.
+    new_text: std::cell::RefCell<std::collections::HashMap<i64, String>>,
 }
 
 impl Tx<'_> {
@@ -183,11 +190,34 @@ impl Tx<'_> {
         self.dirty.borrow_mut().insert(ticket);
     }
 
+    pub(crate) fn mark_created(&self, ticket: i64) {
+        self.created.borrow_mut().insert(ticket);
+    }
+
+    /// Notes a stored message's text for its ticket's document.
+    pub(crate) fn note_text(&self, ticket: i64, subject: &str, body: &str) {
+        if !self.created.borrow().contains(&ticket) {
+            return;
+        }
+        let mut map = self.new_text.borrow_mut();
+        let doc = map.entry(ticket).or_default();
+        if !doc.is_empty() {
+            doc.push_str(subject);
+            doc.push('\n');
+        }
+        doc.push_str(body);
+        doc.push('\n');
+    }
+
     /// Rebuilds one ticket's search document from the stored text.
     fn reindex_ticket(&self, id: i64) -> Result<()> {
-        self.tx
-            .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?")?
-            .execute([id])?;
+        // A contentless-delete table records a tombstone even for a rowid it
+        // never held, so skip the delete for tickets born in this batch.
+        if !self.created.borrow().contains(&id) {
+            self.tx
+                .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?")?
+                .execute([id])?;
+        }
         let head: Option<(String, String, String)> = {
             use rusqlite::OptionalExtension;
             self.tx
@@ -202,8 +232,11 @@ impl Tx<'_> {
         let Some((subject, name, idents)) = head else {
             return Ok(());
         };
+        let fresh = self.new_text.borrow_mut().remove(&id);
         let mut body = String::new();
-        {
+        if let Some(text) = fresh {
+            body = text;
+        } else {
             let mut stmt = self.tx.prepare_cached(
                 "SELECT subject, body_text FROM messages WHERE ticket_id = ? ORDER BY id",
             )?;

@@ -74,6 +74,7 @@ impl Tx<'_> {
                 t.linked_ticket_id
             ])?;
         let id = self.tx.last_insert_rowid();
+        self.mark_created(id);
         self.event(Some(id), agent, "created", None, Some(state))?;
         Ok(id)
     }
