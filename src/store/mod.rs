@@ -48,12 +48,14 @@ impl From<&Config> for Settings {
     }
 }
 
+/// (FTS expression, (data_version, total_changes), hits) of the last count.
+type FtsCount = (String, (i64, u64), i64);
+
 pub struct Store {
     conn: Connection,
     settings: Settings,
     path: Option<PathBuf>,
-    /// (FTS expression, (data_version, total_changes), hits) of the last count.
-    fts_cache: std::cell::RefCell<Option<(String, (i64, u64), i64)>>,
+    fts_cache: std::cell::RefCell<Option<FtsCount>>,
 }
 
 /// Seconds since the epoch, the store's only time unit.
