@@ -52,6 +52,10 @@ pub struct Config {
     pub subject_tag: String,
     pub workflow: Workflow,
     pub views: Vec<View>,
+    /// TUI theme: dark, light, high-contrast, monochrome, or a file path.
+    pub theme: String,
+    /// TUI key overrides: action name → keys (see `echodesk` then `?`).
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Config {
@@ -63,6 +67,8 @@ impl Default for Config {
             subject_tag: "[#{id}]".into(),
             workflow: Workflow::default(),
             views: default_views(),
+            theme: "dark".into(),
+            keys: Default::default(),
         }
     }
 }

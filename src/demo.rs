@@ -382,6 +382,11 @@ const CANNED: &[(&str, &str)] = &[
 
 /// Builds a fresh demo store in `dir` (replacing an earlier demo there).
 pub fn build(dir: &Path, tickets: usize, config: &Config) -> Result<DemoReport> {
+    build_at(dir, tickets, config, crate::store::now())
+}
+
+/// As [`build`], with history ending at `now` (reproducible screens).
+pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result<DemoReport> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let db = dir.join("demo.db");
     for suffix in ["", "-wal", "-shm"] {
@@ -405,9 +410,9 @@ pub fn build(dir: &Path, tickets: usize, config: &Config) -> Result<DemoReport> 
         _config: config,
     };
     let people = people(&mut gen.rng);
-    let now = crate::store::now();
     {
         let tx = store.transaction()?;
+        tx.set_clock(Some(now - 40 * 86_400));
         // Most customers are known with every address they use; the rest
         // arrive as strangers and get a record from their first message.
         for p in people.iter().take(people.len() * 2 / 3) {

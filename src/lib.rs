@@ -18,6 +18,7 @@ pub mod model;
 pub mod query;
 pub mod sanitize;
 pub mod store;
+pub mod tui;
 pub mod workflow;
 
 pub use error::{Error, Result};

@@ -104,6 +104,20 @@ impl Sort {
         ("id-asc", Sort::IdAsc),
     ];
 
+    /// The same order backwards (for paging up from a cursor).
+    pub fn reversed(self) -> Sort {
+        match self {
+            Sort::UpdatedDesc => Sort::UpdatedAsc,
+            Sort::UpdatedAsc => Sort::UpdatedDesc,
+            Sort::CreatedDesc => Sort::CreatedAsc,
+            Sort::CreatedAsc => Sort::CreatedDesc,
+            Sort::PriorityDesc => Sort::PriorityAsc,
+            Sort::PriorityAsc => Sort::PriorityDesc,
+            Sort::IdDesc => Sort::IdAsc,
+            Sort::IdAsc => Sort::IdDesc,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         Sort::NAMES
             .iter()

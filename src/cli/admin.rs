@@ -45,7 +45,8 @@ pub struct DemoArgs {
     /// How many tickets to generate
     #[arg(long, default_value_t = 300)]
     pub tickets: usize,
-    /// Only build the demo store and print where it is
+    /// Only build the demo store and print where it is (without a
+    /// terminal, the queue is printed instead of opening the TUI)
     #[arg(long)]
     pub build_only: bool,
 }

@@ -34,8 +34,9 @@ pub struct Cli {
     /// Print JSON instead of a table (read and write commands alike)
     #[arg(long, global = true)]
     pub json: bool,
+    /// Without a command, the TUI opens on the configured database.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,12 +159,15 @@ fn exit_code(e: &anyhow::Error) -> i32 {
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     // Commands that need no config or store.
     match &cli.command {
-        Command::Completions(a) => return admin::completions(a),
-        Command::Man => return admin::man(),
+        Some(Command::Completions(a)) => return admin::completions(a),
+        Some(Command::Man) => return admin::man(),
         _ => {}
     }
     let ctx = Ctx::load(&cli)?;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return tui(&ctx);
+    };
+    match command {
         Command::Init(a) => admin::init(&ctx, &a),
         Command::Demo(a) => admin::demo(&ctx, &a),
         Command::List(a) => tickets::list(&ctx, &a),
@@ -179,6 +183,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Completions(_) | Command::Man => Ok(()),
     }
+}
+
+/// Opens the TUI on the context's database.
+pub fn tui(ctx: &Ctx) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the TUI needs a terminal; for scripts use the subcommands (echodesk --help)");
+    }
+    let store = ctx.open()?;
+    let theme = crate::tui::theme::Theme::load(&ctx.config.theme).map_err(anyhow::Error::msg)?;
+    let app = crate::tui::App::new(store, ctx.config.clone(), ctx.agent.clone(), theme)?;
+    crate::tui::run(app)
 }
 
 /// Parses a ticket id written as `12` or `#12`.

@@ -233,6 +233,27 @@ impl Store {
         Ok(self.messages(ticket)?.into_iter().find(|m| m.id == id))
     }
 
+    /// The newest customer message's text, for a preview.
+    pub fn latest_text(&self, ticket: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT body_text FROM messages WHERE ticket_id = ? AND direction = 'in'
+                 ORDER BY received_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row([ticket], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The outbox state of an outbound message, if it went through the outbox.
+    pub fn outbox_status(&self, message_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT status FROM outbox WHERE message_id = ?")?
+            .query_row([message_id], |r| r.get(0))
+            .optional()?)
+    }
+
     pub fn blob(&self, sha256: &str) -> Result<Vec<u8>> {
         self.conn
             .prepare_cached("SELECT data FROM blobs WHERE sha256 = ?")?

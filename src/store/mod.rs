@@ -10,6 +10,7 @@ pub mod fts;
 mod messages;
 mod schema;
 mod search;
+mod team;
 mod tickets;
 
 use std::path::{Path, PathBuf};

@@ -49,6 +49,13 @@ impl std::str::FromStr for PageCursor {
     }
 }
 
+impl PageCursor {
+    /// The cursor just after `t` in `sort` order.
+    pub fn of(sort: Sort, t: &TicketSummary) -> PageCursor {
+        PageCursor(cursor_of(sort, t))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
     pub tickets: Vec<TicketSummary>,
@@ -331,6 +338,26 @@ impl Store {
             tickets,
             next_cursor,
         })
+    }
+
+    /// The ids of up to `limit` matching tickets, in order (for "select
+    /// all in this view").
+    pub fn search_ids(&self, q: &Query, ctx: &SearchContext, limit: usize) -> Result<Vec<i64>> {
+        let c = self.compile(q, ctx)?;
+        let (keys, desc) = sort_keys(q.sort);
+        let dir = if desc { "DESC" } else { "ASC" };
+        let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
+        let sql = format!(
+            "SELECT t.id FROM tickets t WHERE {} ORDER BY {} LIMIT {limit}",
+            c.where_sql,
+            order.join(", ")
+        );
+        let ids = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(c.params), |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
     }
 
     /// How many tickets' documents match an FTS expression. A search asks

@@ -1,0 +1,115 @@
+//! What several agents on one database need from each other: who is
+//! looking at or replying to which ticket, the agents there are, and the
+//! health of the outbox.
+
+use rusqlite::params;
+
+use super::{now, Store, Tx};
+use crate::error::{Error, Result};
+use crate::model::{Channel, Direction, IdentityKind};
+
+/// Presence older than this is stale (the agent closed their terminal).
+pub const PRESENCE_TTL: i64 = 30;
+
+impl Store {
+    /// Records what this agent is doing; the TUI calls it on every tick.
+    pub fn touch_presence(&self, agent: &str, ticket: Option<i64>, activity: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO presence (agent, ticket_id, activity, heartbeat_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (agent) DO UPDATE SET ticket_id = excluded.ticket_id,
+                 activity = excluded.activity, heartbeat_at = excluded.heartbeat_at",
+            )?
+            .execute(params![agent, ticket, activity, now()])?;
+        Ok(())
+    }
+
+    /// Other agents active on a ticket: (agent, activity).
+    pub fn presence(&self, ticket: i64, me: &str) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT agent, activity FROM presence WHERE ticket_id = ? AND agent != ?
+                 AND heartbeat_at >= ? ORDER BY agent",
+            )?
+            .query_map(params![ticket, me, now() - PRESENCE_TTL], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every name tickets are assigned to.
+    pub fn agents(&self) -> Result<Vec<String>> {
+        let rows = self
+            .conn
+            .prepare_cached("SELECT DISTINCT assignee FROM tickets WHERE assignee IS NOT NULL ORDER BY assignee")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// (waiting to be sent, failed or unknown) outbox entries.
+    pub fn outbox_health(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')),
+                    (SELECT count(*) FROM outbox WHERE status IN ('failed', 'unknown'))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Changes made through this connection (with `data_version`, which
+    /// counts other connections' commits, it tells when to redraw).
+    pub fn total_changes(&self) -> u64 {
+        self.conn.total_changes()
+    }
+}
+
+impl Tx<'_> {
+    /// Queues a reply: the outbound message and its outbox entry commit with
+    /// the ticket's automatic transition, in this transaction. The outbox
+    /// worker (the only sender) picks it up. `channel` defaults to the
+    /// ticket's. Returns the message id.
+    pub fn queue_reply(&self, ticket: i64, body: &str, agent: &str, channel: Option<Channel>) -> Result<i64> {
+        let (tch, customer, state): (String, i64, String) = self.tx.query_row(
+            "SELECT channel, customer_id, state FROM tickets WHERE id = ?",
+            [ticket],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ).map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::TicketNotFound(ticket),
+            e => e.into(),
+        })?;
+        let channel = channel.unwrap_or(Channel::parse(&tch).unwrap_or(Channel::Email));
+        let kind = channel.identity_kind();
+        let kinds: &[IdentityKind] = match kind {
+            IdentityKind::Email => &[IdentityKind::Email],
+            _ => &[kind, IdentityKind::Phone, IdentityKind::Fax],
+        };
+        let mut recipient: Option<String> = None;
+        for k in kinds {
+            recipient = self
+                .tx
+                .prepare_cached("SELECT value FROM identities WHERE customer_id = ? AND kind = ? ORDER BY id LIMIT 1")?
+                .query_row(params![customer, k.as_str()], |r| r.get(0))
+                .ok();
+            if recipient.is_some() {
+                break;
+            }
+        }
+        let recipient = recipient.ok_or_else(|| {
+            Error::invalid("reply", format!("#{ticket}"), format!("the customer has no {kind} address"))
+        })?;
+        let at = self.now();
+        let message = self.add_agent_message(ticket, Direction::Out, body, agent, at)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO outbox (message_id, ticket_id, channel, account, recipient, status,
+                 next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, '', ?, 'queued', ?, ?, ?)",
+            )?
+            .execute(params![message, ticket, channel.as_str(), recipient, at, at, at])?;
+        if let Some(to) = self.settings().workflow.on_agent_reply(&state) {
+            let to = to.to_string();
+            self.apply_state(ticket, &state, &to, agent)?;
+        }
+        Ok(message)
+    }
+}

@@ -1,0 +1,931 @@
+//! The TUI's state and everything that changes it. Drawing lives in
+//! `views`; this module never touches the terminal, so key sequences can be
+//! tested against a store without one.
+
+use std::collections::BTreeSet;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::keymap::{self, Action, Keymap};
+use super::theme::Theme;
+use crate::config::{Config, View};
+use crate::error::Error;
+use crate::model::{Direction, Priority, TicketDetail, TicketSummary};
+use crate::query::{self, Query};
+use crate::store::{PageCursor, SearchContext, Store};
+
+/// Rows fetched per page; the window holds a few pages at most.
+const PAGE: usize = 100;
+const WINDOW_MAX: usize = 400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Queue,
+    Ticket,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuKind {
+    State,
+    Assign,
+    Priority,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputKind {
+    Search,
+    Tag,
+    AssignOther,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help { scroll: u16 },
+    Palette { input: String, selected: usize },
+    Input { kind: InputKind, input: String, error: Option<(usize, String)> },
+    Menu { kind: MenuKind, items: Vec<String>, selected: usize },
+    Compose { direction: Direction, text: String },
+    Confirm { message: String, pending: Pending },
+}
+
+/// A change waiting for "are you sure" (bulk) or about to be applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    State(String),
+    Assign(Option<String>),
+    Priority(Priority),
+    Tags { add: Vec<String>, remove: Vec<String> },
+}
+
+/// What the last change did, so `u` can put it back.
+#[derive(Debug, Clone)]
+struct UndoEntry {
+    label: String,
+    steps: Vec<(i64, Pending)>,
+}
+
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+    pub agent: String,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub views: Vec<View>,
+    pub view: usize,
+    pub counts: Vec<Option<i64>>,
+    /// A search typed with `/` replaces the view's query until cleared.
+    pub search: Option<String>,
+    pub query: Query,
+    /// The loaded window: rows[0] is the `offset`-th ticket of the view.
+    pub rows: Vec<TicketSummary>,
+    pub offset: usize,
+    pub total: i64,
+    pub cursor: usize,
+    /// Cursor of the row just before the window (None: window starts at top).
+    start: Option<PageCursor>,
+    end: Option<PageCursor>,
+    pub selection: BTreeSet<i64>,
+    pub visual_anchor: Option<usize>,
+    pub screen: Screen,
+    pub overlay: Overlay,
+    pub ticket: Option<TicketDetail>,
+    pub other_tickets: Vec<TicketSummary>,
+    pub presence: Vec<(String, String)>,
+    pub ticket_scroll: u16,
+    pub status: Option<(String, bool)>,
+    pub outbox: (i64, i64),
+    undo: Option<UndoEntry>,
+    data_version: (i64, u64),
+    pub height: usize,
+    pub quit: bool,
+    /// Fixed "now" for reproducible screens in tests.
+    pub clock: Option<i64>,
+}
+
+impl App {
+    pub fn new(store: Store, config: Config, agent: String, theme: Theme) -> Result<App, Error> {
+        let keymap = Keymap::new(&config.keys).map_err(Error::Other)?;
+        let views = if config.views.is_empty() {
+            vec![View { name: "All".into(), query: String::new() }]
+        } else {
+            config.views.clone()
+        };
+        let query = query::parse(&views[0].query)?;
+        let mut app = App {
+            store,
+            config,
+            agent,
+            theme,
+            keymap,
+            counts: vec![None; views.len()],
+            views,
+            view: 0,
+            search: None,
+            query,
+            rows: Vec::new(),
+            offset: 0,
+            total: 0,
+            cursor: 0,
+            start: None,
+            end: None,
+            selection: BTreeSet::new(),
+            visual_anchor: None,
+            screen: Screen::Queue,
+            overlay: Overlay::None,
+            ticket: None,
+            other_tickets: Vec::new(),
+            presence: Vec::new(),
+            ticket_scroll: 0,
+            status: None,
+            outbox: (0, 0),
+            undo: None,
+            data_version: (0, 0),
+            height: 20,
+            quit: false,
+            clock: None,
+        };
+        app.reload_top()?;
+        app.refresh_counts();
+        app.data_version = app.version();
+        Ok(app)
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.unwrap_or_else(crate::store::now)
+    }
+
+    fn ctx(&self) -> SearchContext {
+        SearchContext { me: self.agent.clone(), now: self.now() }
+    }
+
+    fn version(&self) -> (i64, u64) {
+        (self.store.data_version().unwrap_or(0), self.store.total_changes())
+    }
+
+    pub fn view_title(&self) -> String {
+        match &self.search {
+            Some(s) => format!("search: {s}"),
+            None => self.views[self.view].name.clone(),
+        }
+    }
+
+    pub fn selected_row(&self) -> Option<&TicketSummary> {
+        self.rows.get(self.cursor.checked_sub(self.offset)?)
+    }
+
+    pub fn set_error(&mut self, e: impl std::fmt::Display) {
+        self.status = Some((crate::sanitize::line(&e.to_string()), true));
+    }
+
+    fn set_info(&mut self, s: impl Into<String>) {
+        self.status = Some((s.into(), false));
+    }
+
+    // ----- loading the window -------------------------------------------
+
+    fn reload_top(&mut self) -> Result<(), Error> {
+        let ctx = self.ctx();
+        let page = self.store.search(&self.query, &ctx, None, PAGE)?;
+        self.total = self.store.count(&self.query, &ctx)?;
+        self.rows = page.tickets;
+        self.end = page.next_cursor;
+        self.start = None;
+        self.offset = 0;
+        self.cursor = 0;
+        Ok(())
+    }
+
+    /// Re-reads the current window in place (after a change, ours or
+    /// someone else's), keeping the cursor on the same ticket if it is
+    /// still there.
+    pub fn reload_window(&mut self) -> Result<(), Error> {
+        let keep = self.selected_row().map(|t| t.id);
+        let ctx = self.ctx();
+        let n = self.rows.len().max(PAGE);
+        let page = self.store.search(&self.query, &ctx, self.start.as_ref(), n)?;
+        self.total = self.store.count(&self.query, &ctx)?;
+        self.rows = page.tickets;
+        self.end = page.next_cursor;
+        if let Some(id) = keep {
+            if let Some(i) = self.rows.iter().position(|t| t.id == id) {
+                self.cursor = self.offset + i;
+            }
+        }
+        self.clamp_cursor();
+        Ok(())
+    }
+
+    fn clamp_cursor(&mut self) {
+        let last = (self.offset + self.rows.len()).saturating_sub(1);
+        self.cursor = self.cursor.clamp(self.offset.min(last), last);
+    }
+
+    fn load_more_below(&mut self) -> Result<bool, Error> {
+        let Some(end) = self.end.clone() else { return Ok(false) };
+        let page = self.store.search(&self.query, &self.ctx(), Some(&end), PAGE)?;
+        if page.tickets.is_empty() {
+            self.end = None;
+            return Ok(false);
+        }
+        self.rows.extend(page.tickets);
+        self.end = page.next_cursor;
+        if self.rows.len() > WINDOW_MAX {
+            let drop = self.rows.len() - WINDOW_MAX;
+            let last_dropped = &self.rows[drop - 1];
+            self.start = Some(PageCursor::of(self.query.sort, last_dropped));
+            self.rows.drain(..drop);
+            self.offset += drop;
+        }
+        Ok(true)
+    }
+
+    fn load_more_above(&mut self) -> Result<bool, Error> {
+        let Some(first) = self.rows.first() else { return Ok(false) };
+        if self.start.is_none() {
+            return Ok(false);
+        }
+        let mut rev = self.query.clone();
+        rev.sort = rev.sort.reversed();
+        let cur = PageCursor::of(rev.sort, first);
+        let page = self.store.search(&rev, &self.ctx(), Some(&cur), PAGE + 1)?;
+        let mut got = page.tickets;
+        let at_top = got.len() <= PAGE;
+        self.start = if at_top {
+            None
+        } else {
+            got.pop().map(|t| PageCursor::of(self.query.sort, &t))
+        };
+        got.reverse();
+        let n = got.len();
+        got.append(&mut self.rows);
+        self.rows = got;
+        self.offset = self.offset.saturating_sub(n);
+        if at_top {
+            self.offset = 0;
+        }
+        if self.rows.len() > WINDOW_MAX {
+            self.rows.truncate(WINDOW_MAX);
+            self.end = self.rows.last().map(|t| PageCursor::of(self.query.sort, t));
+        }
+        Ok(true)
+    }
+
+    fn jump_bottom(&mut self) -> Result<(), Error> {
+        let mut rev = self.query.clone();
+        rev.sort = rev.sort.reversed();
+        let page = self.store.search(&rev, &self.ctx(), None, PAGE + 1)?;
+        let mut got = page.tickets;
+        if got.len() <= PAGE {
+            return self.reload_top().map(|_| {
+                self.cursor = self.rows.len().saturating_sub(1);
+            });
+        }
+        let extra = got.pop();
+        got.reverse();
+        self.start = extra.map(|t| PageCursor::of(self.query.sort, &t));
+        self.end = None;
+        self.offset = (self.total as usize).saturating_sub(got.len());
+        self.rows = got;
+        self.cursor = self.offset + self.rows.len() - 1;
+        Ok(())
+    }
+
+    fn move_cursor(&mut self, delta: isize) -> Result<(), Error> {
+        let target = (self.cursor as isize + delta).max(0) as usize;
+        while target >= self.offset + self.rows.len() {
+            if !self.load_more_below()? {
+                break;
+            }
+        }
+        while target < self.offset {
+            if !self.load_more_above()? {
+                break;
+            }
+        }
+        self.cursor = target;
+        self.clamp_cursor();
+        if let Some(anchor) = self.visual_anchor {
+            self.mark_range(anchor, self.cursor);
+        }
+        Ok(())
+    }
+
+    fn mark_range(&mut self, a: usize, b: usize) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        for abs in lo..=hi {
+            if let Some(t) = abs.checked_sub(self.offset).and_then(|i| self.rows.get(i)) {
+                self.selection.insert(t.id);
+            }
+        }
+    }
+
+    pub fn refresh_counts(&mut self) {
+        let ctx = self.ctx();
+        for (i, v) in self.views.iter().enumerate() {
+            self.counts[i] = query::parse(&v.query)
+                .ok()
+                .and_then(|q| self.store.count(&q, &ctx).ok());
+        }
+        self.outbox = self.store.outbox_health().unwrap_or((0, 0));
+    }
+
+    /// Called on every tick: picks up changes other agents (or the daemon)
+    /// committed, without a keypress.
+    pub fn tick(&mut self) {
+        let v = self.version();
+        if v.0 != self.data_version.0 {
+            self.data_version = v;
+            if let Err(e) = self.reload_everything() {
+                self.set_error(e);
+            }
+        }
+        if self.screen == Screen::Ticket {
+            if let Some(t) = &self.ticket {
+                let id = t.summary.id;
+                let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
+            }
+        }
+    }
+
+    fn reload_everything(&mut self) -> Result<(), Error> {
+        self.reload_window()?;
+        self.refresh_counts();
+        if let Some(id) = self.ticket.as_ref().map(|t| t.summary.id) {
+            self.open_ticket(id)?;
+        }
+        self.data_version = self.version();
+        Ok(())
+    }
+
+    fn switch_view(&mut self, i: usize) -> Result<(), Error> {
+        if i >= self.views.len() {
+            return Ok(());
+        }
+        self.view = i;
+        self.search = None;
+        self.query = query::parse(&self.views[i].query)?;
+        self.selection.clear();
+        self.visual_anchor = None;
+        self.screen = Screen::Queue;
+        self.reload_top()
+    }
+
+    fn open_ticket(&mut self, id: i64) -> Result<(), Error> {
+        let t = self.store.ticket(id)?;
+        self.other_tickets = self
+            .store
+            .customer_tickets(t.customer.id, 12)?
+            .into_iter()
+            .filter(|o| o.id != id)
+            .collect();
+        if self.ticket.as_ref().map(|x| x.summary.id) != Some(id) {
+            self.ticket_scroll = 0;
+        }
+        self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
+        self.ticket = Some(t);
+        Ok(())
+    }
+
+    // ----- acting on tickets --------------------------------------------
+
+    /// The tickets an action applies to: the selection, else the ticket
+    /// under the cursor (or the open ticket).
+    pub fn targets(&self) -> Vec<(i64, Option<i64>)> {
+        if !self.selection.is_empty() {
+            return self.selection.iter().map(|id| (*id, None)).collect();
+        }
+        match self.screen {
+            Screen::Ticket => self
+                .ticket
+                .as_ref()
+                .map(|t| vec![(t.summary.id, Some(t.summary.version))])
+                .unwrap_or_default(),
+            Screen::Queue => self
+                .selected_row()
+                .map(|t| vec![(t.id, Some(t.version))])
+                .unwrap_or_default(),
+        }
+    }
+
+    fn request(&mut self, p: Pending) {
+        let n = self.targets().len();
+        if n == 0 {
+            self.set_error("no ticket here");
+            return;
+        }
+        if n > 1 {
+            let what = match &p {
+                Pending::State(s) => format!("set state `{s}` on"),
+                Pending::Assign(Some(a)) => format!("assign to {a}"),
+                Pending::Assign(None) => "unassign".into(),
+                Pending::Priority(pr) => format!("set priority {pr} on"),
+                Pending::Tags { .. } => "change tags on".into(),
+            };
+            self.overlay = Overlay::Confirm {
+                message: format!("{what} {n} tickets? (y/n)"),
+                pending: p,
+            };
+        } else {
+            self.apply(p);
+        }
+    }
+
+    fn apply(&mut self, p: Pending) {
+        let targets = self.targets();
+        match self.apply_to(&targets, &p, true) {
+            Ok(label) => {
+                self.set_info(label);
+                self.selection.clear();
+                self.visual_anchor = None;
+            }
+            Err(e) => {
+                let conflict = matches!(e, Error::Conflict { .. });
+                self.set_error(e);
+                if conflict {
+                    let _ = self.reload_everything();
+                }
+            }
+        }
+        if let Err(e) = self.reload_everything() {
+            self.set_error(e);
+        }
+    }
+
+    /// Applies `p` to every target in one transaction: all or nothing.
+    fn apply_to(&mut self, targets: &[(i64, Option<i64>)], p: &Pending, record: bool) -> Result<String, Error> {
+        let agent = self.agent.clone();
+        let mut steps = Vec::new();
+        let tx = self.store.transaction()?;
+        for (id, version) in targets {
+            match p {
+                Pending::State(s) => {
+                    let c = tx.set_state(*id, s, &agent, *version)?;
+                    if c.changed {
+                        steps.push((*id, Pending::State(c.old.unwrap_or_default())));
+                    }
+                }
+                Pending::Assign(a) => {
+                    let c = tx.assign(*id, a.as_deref(), &agent, *version)?;
+                    if c.changed {
+                        steps.push((*id, Pending::Assign(c.old)));
+                    }
+                }
+                Pending::Priority(pr) => {
+                    let c = tx.set_priority(*id, *pr, &agent, *version)?;
+                    if c.changed {
+                        let old = c.old.as_deref().and_then(Priority::parse).unwrap_or(Priority::Normal);
+                        steps.push((*id, Pending::Priority(old)));
+                    }
+                }
+                Pending::Tags { add, remove } => {
+                    let before = tx.tag(*id, &[], &[], &agent, *version)?;
+                    tx.tag(*id, add, remove, &agent, None)?;
+                    let added: Vec<String> = add.iter().filter(|t| !before.contains(t)).cloned().collect();
+                    let removed: Vec<String> = remove.iter().filter(|t| before.contains(t)).cloned().collect();
+                    steps.push((*id, Pending::Tags { add: removed, remove: added }));
+                }
+            }
+        }
+        tx.commit()?;
+        let n = targets.len();
+        let label = match p {
+            Pending::State(s) => format!("state → {s}"),
+            Pending::Assign(Some(a)) => format!("assigned to {a}"),
+            Pending::Assign(None) => "unassigned".into(),
+            Pending::Priority(pr) => format!("priority → {pr}"),
+            Pending::Tags { add, remove } => {
+                let mut parts: Vec<String> = add.iter().map(|t| format!("+{t}")).collect();
+                parts.extend(remove.iter().map(|t| format!("-{t}")));
+                format!("tags {}", parts.join(" "))
+            }
+        };
+        let label = if n > 1 { format!("{label} on {n} tickets") } else { format!("#{}: {label}", targets[0].0) };
+        if record {
+            self.undo = Some(UndoEntry { label: label.clone(), steps });
+        }
+        Ok(label)
+    }
+
+    fn undo(&mut self) {
+        let Some(entry) = self.undo.take() else {
+            self.set_info("nothing to undo");
+            return;
+        };
+        let result = (|| -> Result<(), Error> {
+            for (id, p) in &entry.steps {
+                self.apply_to(&[(*id, None)], p, false)?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => self.set_info(format!("undone: {}", entry.label)),
+            Err(e) => self.set_error(format!("undo failed: {e}")),
+        }
+        if let Err(e) = self.reload_everything() {
+            self.set_error(e);
+        }
+    }
+
+    fn state_menu(&mut self) {
+        let targets = self.targets();
+        let wf = &self.store.settings().workflow;
+        let items: Vec<String> = match targets.as_slice() {
+            [(id, _)] => {
+                let current = self
+                    .rows
+                    .iter()
+                    .find(|t| t.id == *id)
+                    .map(|t| t.state.clone())
+                    .or_else(|| self.ticket.as_ref().map(|t| t.summary.state.clone()))
+                    .unwrap_or_default();
+                wf.allowed_from(&current).to_vec()
+            }
+            _ => wf.states.clone(),
+        };
+        if items.is_empty() {
+            self.set_error("this ticket's state is final: no transitions");
+            return;
+        }
+        self.overlay = Overlay::Menu { kind: MenuKind::State, items, selected: 0 };
+    }
+
+    fn assign_menu(&mut self) {
+        let mut items = vec![format!("me ({})", self.agent), "none".to_string()];
+        for a in self.store.agents().unwrap_or_default() {
+            if a != self.agent {
+                items.push(a);
+            }
+        }
+        items.push("other…".into());
+        self.overlay = Overlay::Menu { kind: MenuKind::Assign, items, selected: 0 };
+    }
+
+    fn save_compose(&mut self, direction: Direction, text: String) {
+        let Some(id) = self.targets().first().map(|t| t.0) else { return };
+        if text.trim().is_empty() {
+            self.set_error("empty message not saved");
+            return;
+        }
+        let agent = self.agent.clone();
+        let result = (|| -> Result<(), Error> {
+            let tx = self.store.transaction()?;
+            match direction {
+                Direction::Note => {
+                    tx.add_agent_message(id, Direction::Note, &text, &agent, crate::store::now())?;
+                }
+                _ => {
+                    tx.queue_reply(id, &text, &agent, None)?;
+                }
+            }
+            tx.commit()
+        })();
+        let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+        match result {
+            Ok(()) => self.set_info(match direction {
+                Direction::Note => format!("#{id}: note added"),
+                _ => format!("#{id}: reply queued in the outbox"),
+            }),
+            Err(e) => self.set_error(e),
+        }
+        if let Err(e) = self.reload_everything() {
+            self.set_error(e);
+        }
+    }
+
+    // ----- keys -----------------------------------------------------------
+
+    pub fn on_key(&mut self, key: KeyEvent) {
+        if self.overlay == Overlay::None {
+            self.status = None;
+        }
+        let result = match self.overlay.clone() {
+            Overlay::None => self.on_main_key(key),
+            Overlay::Help { scroll } => {
+                self.overlay = match key.code {
+                    KeyCode::Char('j') | KeyCode::Down => Overlay::Help { scroll: scroll + 1 },
+                    KeyCode::Char('k') | KeyCode::Up => Overlay::Help { scroll: scroll.saturating_sub(1) },
+                    _ => Overlay::None,
+                };
+                Ok(())
+            }
+            Overlay::Confirm { pending, .. } => {
+                self.overlay = Overlay::None;
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
+                    self.apply(pending);
+                } else {
+                    self.set_info("cancelled");
+                }
+                Ok(())
+            }
+            Overlay::Menu { kind, items, selected } => self.on_menu_key(key, kind, items, selected),
+            Overlay::Input { kind, input, .. } => self.on_input_key(key, kind, input),
+            Overlay::Palette { input, selected } => self.on_palette_key(key, input, selected),
+            Overlay::Compose { direction, text } => {
+                self.on_compose_key(key, direction, text);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.set_error(e);
+        }
+    }
+
+    fn on_main_key(&mut self, key: KeyEvent) -> Result<(), Error> {
+        if let KeyCode::Char(c @ '1'..='9') = key.code {
+            if key.modifiers.is_empty() {
+                return self.switch_view(c as usize - '1' as usize);
+            }
+        }
+        match self.keymap.action(&key) {
+            Some(a) => self.perform(a),
+            None => Ok(()),
+        }
+    }
+
+    pub fn perform(&mut self, a: Action) -> Result<(), Error> {
+        let page = self.height.max(2) as isize - 1;
+        match (self.screen, a) {
+            (_, Action::Quit) => self.quit = true,
+            (Screen::Queue, Action::Back) => {
+                if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
+                    self.selection.clear();
+                } else if self.search.is_some() {
+                    self.perform(Action::ClearSearch)?;
+                }
+            }
+            (Screen::Ticket, Action::Back) => {
+                self.screen = Screen::Queue;
+                self.ticket = None;
+                let _ = self.store.touch_presence(&self.agent, None, "queue");
+            }
+            (Screen::Queue, Action::Down) => self.move_cursor(1)?,
+            (Screen::Queue, Action::Up) => self.move_cursor(-1)?,
+            (Screen::Queue, Action::PageDown) => self.move_cursor(page)?,
+            (Screen::Queue, Action::PageUp) => self.move_cursor(-page)?,
+            (Screen::Queue, Action::Top) => {
+                self.reload_top()?;
+            }
+            (Screen::Queue, Action::Bottom) => self.jump_bottom()?,
+            (Screen::Ticket, Action::Down) => self.ticket_scroll = self.ticket_scroll.saturating_add(1),
+            (Screen::Ticket, Action::Up) => self.ticket_scroll = self.ticket_scroll.saturating_sub(1),
+            (Screen::Ticket, Action::PageDown) => self.ticket_scroll = self.ticket_scroll.saturating_add(page as u16),
+            (Screen::Ticket, Action::PageUp) => self.ticket_scroll = self.ticket_scroll.saturating_sub(page as u16),
+            (Screen::Ticket, Action::Top) => self.ticket_scroll = 0,
+            (Screen::Ticket, Action::Bottom) => self.ticket_scroll = u16::MAX / 2,
+            (Screen::Queue, Action::Open) => {
+                if let Some(id) = self.selected_row().map(|t| t.id) {
+                    self.open_ticket(id)?;
+                    self.screen = Screen::Ticket;
+                    let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                }
+            }
+            (Screen::Ticket, Action::Open) => {}
+            (_, Action::NextView) => self.switch_view((self.view + 1) % self.views.len())?,
+            (_, Action::PrevView) => self.switch_view((self.view + self.views.len() - 1) % self.views.len())?,
+            (_, Action::Search) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Search,
+                    input: self.search.clone().unwrap_or_default(),
+                    error: None,
+                }
+            }
+            (_, Action::ClearSearch) => {
+                self.search = None;
+                self.query = query::parse(&self.views[self.view].query)?;
+                self.screen = Screen::Queue;
+                self.reload_top()?;
+            }
+            (_, Action::StateMenu) => self.state_menu(),
+            (_, Action::Solve) => self.request(Pending::State("solved".into())),
+            (_, Action::Pending) => self.request(Pending::State(self.store.settings().workflow.reply_to.clone())),
+            (_, Action::Spam) => self.request(Pending::State(self.store.settings().workflow.spam_state.clone())),
+            (_, Action::AssignMenu) => self.assign_menu(),
+            (_, Action::AssignMe) => self.request(Pending::Assign(Some(self.agent.clone()))),
+            (_, Action::Tag) => {
+                self.overlay = Overlay::Input { kind: InputKind::Tag, input: String::new(), error: None }
+            }
+            (_, Action::PriorityMenu) => {
+                self.overlay = Overlay::Menu {
+                    kind: MenuKind::Priority,
+                    items: Priority::ALL.iter().rev().map(|p| p.to_string()).collect(),
+                    selected: 2,
+                }
+            }
+            (_, Action::Note) | (_, Action::Reply) => {
+                let targets = self.targets();
+                if targets.len() != 1 {
+                    self.set_error("notes and replies go to one ticket: open it or move the cursor to it");
+                } else {
+                    let direction = if a == Action::Note { Direction::Note } else { Direction::Out };
+                    let activity = if a == Action::Note { "writing a note" } else { "replying" };
+                    let _ = self.store.touch_presence(&self.agent, Some(targets[0].0), activity);
+                    self.overlay = Overlay::Compose { direction, text: String::new() };
+                }
+            }
+            (Screen::Queue, Action::Select) => {
+                if let Some(id) = self.selected_row().map(|t| t.id) {
+                    if !self.selection.remove(&id) {
+                        self.selection.insert(id);
+                    }
+                    self.move_cursor(1)?;
+                }
+            }
+            (Screen::Queue, Action::VisualRange) => match self.visual_anchor.take() {
+                Some(_) => self.set_info(format!("{} selected", self.selection.len())),
+                None => {
+                    self.visual_anchor = Some(self.cursor);
+                    self.mark_range(self.cursor, self.cursor);
+                }
+            },
+            (Screen::Queue, Action::SelectAll) => {
+                let ids = self.store.search_ids(&self.query, &self.ctx(), 100_000)?;
+                let n = ids.len();
+                self.selection.extend(ids);
+                self.set_info(format!("{n} selected"));
+            }
+            (_, Action::ClearSelection) => {
+                self.selection.clear();
+                self.visual_anchor = None;
+            }
+            (_, Action::Undo) => self.undo(),
+            (_, Action::Refresh) => self.reload_everything()?,
+            (_, Action::Help) => self.overlay = Overlay::Help { scroll: 0 },
+            (_, Action::Palette) => self.overlay = Overlay::Palette { input: String::new(), selected: 0 },
+            (Screen::Ticket, _) => {}
+        }
+        Ok(())
+    }
+
+    fn on_menu_key(&mut self, key: KeyEvent, kind: MenuKind, items: Vec<String>, selected: usize) -> Result<(), Error> {
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.overlay = Overlay::Menu { kind, selected: (selected + 1).min(items.len() - 1), items };
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.overlay = Overlay::Menu { kind, selected: selected.saturating_sub(1), items };
+            }
+            KeyCode::Enter | KeyCode::Char('l') => {
+                self.overlay = Overlay::None;
+                let choice = items[selected].clone();
+                match kind {
+                    MenuKind::State => self.request(Pending::State(choice)),
+                    MenuKind::Priority => {
+                        let p = Priority::parse(&choice).unwrap_or(Priority::Normal);
+                        self.request(Pending::Priority(p));
+                    }
+                    MenuKind::Assign => match selected {
+                        0 => self.request(Pending::Assign(Some(self.agent.clone()))),
+                        1 => self.request(Pending::Assign(None)),
+                        _ if selected == items.len() - 1 => {
+                            self.overlay = Overlay::Input { kind: InputKind::AssignOther, input: String::new(), error: None };
+                        }
+                        _ => self.request(Pending::Assign(Some(choice))),
+                    },
+                }
+            }
+            _ => self.overlay = Overlay::None,
+        }
+        Ok(())
+    }
+
+    fn on_input_key(&mut self, key: KeyEvent, kind: InputKind, mut input: String) -> Result<(), Error> {
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::None;
+                return Ok(());
+            }
+            KeyCode::Enter => return self.submit_input(kind, input),
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+            KeyCode::Char(c) => input.push(c),
+            _ => {}
+        }
+        let error = if kind == InputKind::Search {
+            query::parse(&input).err().map(|e| (e.column, e.message))
+        } else {
+            None
+        };
+        self.overlay = Overlay::Input { kind, input, error };
+        Ok(())
+    }
+
+    fn submit_input(&mut self, kind: InputKind, input: String) -> Result<(), Error> {
+        match kind {
+            InputKind::Search => match query::parse(&input) {
+                Ok(q) => {
+                    // An unknown state is only found when compiling.
+                    if let Err(e) = self.store.count(&q, &self.ctx()) {
+                        self.overlay = Overlay::Input { kind, error: Some((1, e.to_string())), input };
+                        return Ok(());
+                    }
+                    self.overlay = Overlay::None;
+                    self.search = (!input.trim().is_empty()).then_some(input);
+                    self.query = q;
+                    self.screen = Screen::Queue;
+                    self.selection.clear();
+                    self.reload_top()?;
+                }
+                Err(e) => {
+                    self.overlay = Overlay::Input { kind, error: Some((e.column, e.message)), input };
+                }
+            },
+            InputKind::Tag => {
+                self.overlay = Overlay::None;
+                let (mut add, mut remove) = (Vec::new(), Vec::new());
+                for w in input.split_whitespace() {
+                    match w.strip_prefix('-') {
+                        Some(t) if !t.is_empty() => remove.push(t.to_lowercase()),
+                        _ => {
+                            let t = w.trim_start_matches('+').to_lowercase();
+                            if !t.is_empty() && !t.contains(',') {
+                                add.push(t);
+                            }
+                        }
+                    }
+                }
+                if add.is_empty() && remove.is_empty() {
+                    self.set_info("no tags given");
+                } else {
+                    self.request(Pending::Tags { add, remove });
+                }
+            }
+            InputKind::AssignOther => {
+                self.overlay = Overlay::None;
+                let name = input.trim().to_string();
+                if !name.is_empty() {
+                    self.request(Pending::Assign(Some(name)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn palette_matches(input: &str) -> Vec<&'static keymap::ActionDef> {
+        let needle = input.to_lowercase();
+        keymap::ACTIONS
+            .iter()
+            .filter(|d| d.name.contains(&needle) || d.help.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    fn on_palette_key(&mut self, key: KeyEvent, mut input: String, mut selected: usize) -> Result<(), Error> {
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::None;
+                return Ok(());
+            }
+            KeyCode::Enter => {
+                self.overlay = Overlay::None;
+                if let Some(d) = App::palette_matches(&input).get(selected) {
+                    return self.perform(d.action);
+                }
+                return Ok(());
+            }
+            KeyCode::Down => selected += 1,
+            KeyCode::Up => selected = selected.saturating_sub(1),
+            KeyCode::Backspace => {
+                input.pop();
+                selected = 0;
+            }
+            KeyCode::Char(c) => {
+                input.push(c);
+                selected = 0;
+            }
+            _ => {}
+        }
+        let n = App::palette_matches(&input).len();
+        selected = selected.min(n.saturating_sub(1));
+        self.overlay = Overlay::Palette { input, selected };
+        Ok(())
+    }
+
+    fn on_compose_key(&mut self, key: KeyEvent, direction: Direction, mut text: String) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::None;
+                self.set_info("discarded");
+                let id = self.targets().first().map(|t| t.0);
+                let _ = self.store.touch_presence(&self.agent, id, "viewing");
+                return;
+            }
+            KeyCode::Char('s') if ctrl => {
+                self.overlay = Overlay::None;
+                self.save_compose(direction, text);
+                return;
+            }
+            KeyCode::Enter => text.push('\n'),
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Tab => text.push_str("    "),
+            KeyCode::Char(c) if !ctrl => text.push(c),
+            _ => {}
+        }
+        self.overlay = Overlay::Compose { direction, text };
+    }
+}

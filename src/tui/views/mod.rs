@@ -1,0 +1,85 @@
+//! Drawing. Every string from outside goes through `sanitize` here; widths
+//! are display widths (ratatui measures CJK and emoji as they render).
+
+mod overlays;
+mod queue;
+mod ticket;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::app::{App, Screen};
+
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "Terminal too small ({}×{}); echodesk needs at least {MIN_WIDTH}×{MIN_HEIGHT}. q quits.",
+            area.width, area.height
+        );
+        f.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        return;
+    }
+    let [tabs, main, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_tabs(f, app, tabs);
+    match app.screen {
+        Screen::Queue => queue::draw(f, app, main),
+        Screen::Ticket => ticket::draw(f, app, main),
+    }
+    draw_status(f, app, status);
+    overlays::draw(f, app, area);
+}
+
+fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
+    let mut spans = Vec::new();
+    for (i, v) in app.views.iter().enumerate() {
+        let count = app.counts[i].map(|c| c.to_string()).unwrap_or_else(|| "…".into());
+        let label = format!(" {} {} {} ", i + 1, crate::sanitize::line(&v.name), count);
+        let style = if i == app.view && app.search.is_none() {
+            app.theme.selected()
+        } else {
+            app.theme.dim()
+        };
+        spans.push(Span::styled(label, style));
+    }
+    if let Some(s) = &app.search {
+        spans.push(Span::styled(format!(" / {} ", crate::sanitize::line(s)), app.theme.selected()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(format!(" {} ", crate::sanitize::line(&app.view_title())), t.title(true))];
+    let pos = if app.total == 0 { 0 } else { app.cursor + 1 };
+    spans.push(Span::styled(format!("{pos}/{} ", app.total), t.text()));
+    if !app.selection.is_empty() {
+        spans.push(Span::styled(format!("· {} selected ", app.selection.len()), t.marked()));
+    }
+    if app.visual_anchor.is_some() {
+        spans.push(Span::styled("· VISUAL ", t.marked()));
+    }
+    spans.push(Span::styled(format!("· {} ", crate::sanitize::line(&app.agent)), t.dim()));
+    let (queued, failed) = app.outbox;
+    if failed > 0 {
+        spans.push(Span::styled(format!("· outbox {failed} failed "), t.error()));
+    } else if queued > 0 {
+        spans.push(Span::styled(format!("· outbox {queued} queued "), t.warning()));
+    }
+    match &app.status {
+        Some((msg, true)) => spans.push(Span::styled(format!("· {msg}"), t.error())),
+        Some((msg, false)) => spans.push(Span::styled(format!("· {msg}"), t.ok())),
+        None => spans.push(Span::styled("· ? help  : commands", t.dim())),
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}

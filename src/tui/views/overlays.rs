@@ -1,0 +1,137 @@
+//! Pop-ups over the main screen: help, command palette, menus, inputs
+//! (search shows its parse error under the column it points at), the
+//! compose editor and confirmations.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::model::Direction;
+use crate::sanitize;
+use crate::tui::app::{App, InputKind, MenuKind, Overlay};
+use crate::tui::keymap::ACTIONS;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn boxed<'a>(app: &App, title: &'a str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border(true))
+        .title(Span::styled(title, app.theme.title(true)))
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => {
+            let r = centered(area, 72, area.height.saturating_sub(2));
+            let mut lines = vec![
+                Line::styled("Keys (change them under [keys] in the config; names as shown)", t.dim()),
+                Line::raw(""),
+            ];
+            for d in ACTIONS {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{:<14}", app.keymap.keys_of(d.action)), t.title(false)),
+                    Span::styled(format!("{:<16}", d.name), t.dim()),
+                    Span::styled(d.help, t.text()),
+                ]));
+            }
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<14}", "1-9"), t.title(false)),
+                Span::styled(format!("{:<16}", "view"), t.dim()),
+                Span::styled("Switch to saved view N", t.text()),
+            ]));
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(boxed(app, " Help ")).scroll((*scroll, 0)), r);
+        }
+        Overlay::Palette { input, selected } => {
+            let matches = App::palette_matches(input);
+            let r = centered(area, 60, (matches.len() as u16 + 4).min(18));
+            let mut lines = vec![Line::from(vec![Span::styled(": ", t.title(true)), Span::raw(sanitize::line(input))])];
+            for (i, d) in matches.iter().enumerate() {
+                let style = if i == *selected { t.selected() } else { t.text() };
+                lines.push(Line::styled(format!("{:<16} {}  [{}]", d.name, d.help, app.keymap.keys_of(d.action)), style));
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(boxed(app, " Commands ")), r);
+        }
+        Overlay::Input { kind, input, error } => {
+            let (title, hint) = match kind {
+                InputKind::Search => (" Search ", "e.g. state:open tag:billing \"exact phrase\" refund -tag:spam"),
+                InputKind::Tag => (" Tags ", "+add -remove, space separated"),
+                InputKind::AssignOther => (" Assign to ", "agent name"),
+            };
+            let r = centered(area, 76, 6);
+            let mut lines = vec![Line::from(vec![Span::styled("› ", t.title(true)), Span::raw(sanitize::line(input))])];
+            match error {
+                Some((col, msg)) => {
+                    // The caret sits under the offending column.
+                    let pad: String = input.chars().take(col.saturating_sub(1)).map(|c| if unicode_width::UnicodeWidthChar::width(c) == Some(2) { "  " } else { " " }).collect();
+                    lines.push(Line::styled(format!("  {pad}^"), t.error()));
+                    lines.push(Line::styled(sanitize::line(msg), t.error()));
+                }
+                None => {
+                    lines.push(Line::raw(""));
+                    lines.push(Line::styled(hint, t.dim()));
+                }
+            }
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(boxed(app, title)).wrap(Wrap { trim: false }), r);
+        }
+        Overlay::Menu { kind, items, selected } => {
+            let title = match kind {
+                MenuKind::State => " State ",
+                MenuKind::Assign => " Assign ",
+                MenuKind::Priority => " Priority ",
+            };
+            let r = centered(area, 30, items.len() as u16 + 2);
+            let lines: Vec<Line> = items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| Line::styled(format!(" {} ", sanitize::line(it)), if i == *selected { t.selected() } else { t.text() }))
+                .collect();
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).block(boxed(app, title)), r);
+        }
+        Overlay::Compose { direction, text } => {
+            let r = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
+            let target = app.targets().first().map(|x| x.0).unwrap_or(0);
+            let title = match direction {
+                Direction::Note => format!(" Internal note on #{target} "),
+                _ => {
+                    let ch = app
+                        .ticket
+                        .as_ref()
+                        .map(|t| t.summary.channel)
+                        .or_else(|| app.selected_row().map(|r| r.channel))
+                        .map(crate::cli::output::channel_label)
+                        .unwrap_or("mail");
+                    format!(" Reply on #{target} by {ch} ")
+                }
+            };
+            let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(r.inner(ratatui::layout::Margin { horizontal: 1, vertical: 1 }));
+            f.render_widget(Clear, r);
+            f.render_widget(boxed(app, &title), r);
+            let mut shown = sanitize::text(text);
+            shown.push('▏');
+            f.render_widget(Paragraph::new(shown).style(if *direction == Direction::Note { t.note() } else { t.text() }).wrap(Wrap { trim: false }), body);
+            f.render_widget(Paragraph::new(Line::styled("Ctrl-S save · Esc discard", t.dim())), foot);
+        }
+        Overlay::Confirm { message, .. } => {
+            let r = centered(area, (message.chars().count() as u16 + 6).max(30), 3);
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(Line::styled(sanitize::line(message), t.warning())).block(boxed(app, " Confirm ")), r);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! One ticket: the conversation across channels in time order, and the
+//! customer with every identity and their other tickets.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::cli::output::{age, channel_label, datetime};
+use crate::model::Direction;
+use crate::sanitize;
+use crate::tui::app::App;
+
+pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
+    let side = if area.width >= 100 { 34 } else if area.width >= 80 { 28 } else { 0 };
+    let [conv, panel] = Layout::horizontal([Constraint::Min(40), Constraint::Length(side)]).areas(area);
+    app.height = conv.height.saturating_sub(2) as usize;
+    draw_conversation(f, app, conv);
+    if side > 0 {
+        draw_customer(f, app, panel);
+    }
+}
+
+fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
+    let t = app.theme.clone();
+    let Some(ticket) = &app.ticket else { return };
+    let s = &ticket.summary;
+    let title = format!(" #{} {} ", s.id, sanitize::line(&s.subject));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(true))
+        .title(Span::styled(title, t.title(true)));
+    let mut lines: Vec<Line> = Vec::new();
+    let tags = if s.tags.is_empty() { "-".to_string() } else { s.tags.join(", ") };
+    lines.push(Line::from(vec![
+        Span::styled(s.state.clone(), t.state(&s.state)),
+        Span::styled(" · ", t.dim()),
+        Span::styled(s.priority.to_string(), t.priority(s.priority)),
+        Span::styled(
+            format!(
+                " · {} · assignee {} · tags {}",
+                channel_label(s.channel),
+                sanitize::line(s.assignee.as_deref().unwrap_or("-")),
+                sanitize::line(&tags)
+            ),
+            t.dim(),
+        ),
+    ]));
+    if let Some(l) = ticket.linked_ticket_id {
+        lines.push(Line::styled(format!("follows up closed ticket #{l}"), t.dim()));
+    }
+    for (agent, activity) in &app.presence {
+        lines.push(Line::styled(format!("⚑ {} is {}", sanitize::line(agent), sanitize::line(activity)), t.warning()));
+    }
+    for m in &ticket.messages {
+        lines.push(Line::raw(""));
+        let (label, who, style) = match m.direction {
+            Direction::In => {
+                let who = match &m.from_name {
+                    Some(n) => format!("{n} <{}>", m.from_addr),
+                    None => m.from_addr.clone(),
+                };
+                ("from", who, t.title(false))
+            }
+            Direction::Out => ("reply by", m.author.clone().unwrap_or_default(), t.outbound()),
+            Direction::Note => ("NOTE by", m.author.clone().unwrap_or_default(), t.note()),
+        };
+        let mut head = format!(
+            "── {} · {label} {} · {}",
+            datetime(m.received_at),
+            sanitize::line(&who),
+            channel_label(m.channel)
+        );
+        if let Some(k) = m.auto_kind {
+            head.push_str(&format!(" · {k}"));
+        }
+        if let Some(status) = app.store.outbox_status(m.id).ok().flatten() {
+            head.push_str(&format!(" · {status}"));
+        }
+        lines.push(Line::styled(head, style));
+        if let Some(err) = &m.parse_error {
+            lines.push(Line::styled(format!("  ! {}", sanitize::line(err)), t.warning()));
+        }
+        for a in &m.attachments {
+            lines.push(Line::styled(
+                format!("  📎 {} ({}, {} bytes)", sanitize::line(&a.filename), sanitize::line(&a.content_type), a.size),
+                t.dim(),
+            ));
+        }
+        let body_style = if m.direction == Direction::Note { t.note() } else { t.text() };
+        for l in sanitize::text(m.body_text.trim_end()).lines() {
+            lines.push(Line::styled(l.to_string(), body_style));
+        }
+    }
+    let inner_h = area.height.saturating_sub(2);
+    let max_scroll = (lines.len() as u16).saturating_sub(inner_h);
+    if app.ticket_scroll > max_scroll {
+        app.ticket_scroll = max_scroll;
+    }
+    let p = Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((app.ticket_scroll, 0));
+    f.render_widget(p, area);
+}
+
+fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let Some(ticket) = &app.ticket else { return };
+    let c = &ticket.customer;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(false))
+        .title(Span::styled(" Customer ", t.title(false)));
+    let mut lines = vec![Line::styled(sanitize::line(&c.name), t.title(true)), Line::styled(format!("#{}", c.id), t.dim())];
+    for i in &c.identities {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<6}", i.kind.as_str()), t.dim()),
+            Span::styled(sanitize::line(&i.value), t.text()),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Other tickets", t.title(false)));
+    if app.other_tickets.is_empty() {
+        lines.push(Line::styled("none", t.dim()));
+    }
+    let now = app.now();
+    for o in &app.other_tickets {
+        lines.push(Line::from(vec![
+            Span::styled(format!("#{} ", o.id), t.dim()),
+            Span::styled(format!("{} ", channel_label(o.channel)), t.dim()),
+            Span::styled(format!("{} ", o.state), t.state(&o.state)),
+            Span::styled(format!("{} ", age(now, o.updated_at)), t.dim()),
+        ]));
+        lines.push(Line::styled(format!("  {}", sanitize::line(&o.subject)), t.text()));
+    }
+    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+}
