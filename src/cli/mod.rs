@@ -189,7 +189,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 pub fn tui(ctx: &Ctx) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
-        anyhow::bail!("the TUI needs a terminal; for scripts use the subcommands (echodesk --help)");
+        anyhow::bail!(
+            "the TUI needs a terminal; for scripts use the subcommands (echodesk --help)"
+        );
     }
     let store = ctx.open()?;
     let theme = crate::tui::theme::Theme::load(&ctx.config.theme).map_err(anyhow::Error::msg)?;

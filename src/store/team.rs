@@ -32,7 +32,9 @@ impl Store {
                 "SELECT agent, activity FROM presence WHERE ticket_id = ? AND agent != ?
                  AND heartbeat_at >= ? ORDER BY agent",
             )?
-            .query_map(params![ticket, me, now() - PRESENCE_TTL], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![ticket, me, now() - PRESENCE_TTL], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -69,15 +71,24 @@ impl Tx<'_> {
     /// the ticket's automatic transition, in this transaction. The outbox
     /// worker (the only sender) picks it up. `channel` defaults to the
     /// ticket's. Returns the message id.
-    pub fn queue_reply(&self, ticket: i64, body: &str, agent: &str, channel: Option<Channel>) -> Result<i64> {
-        let (tch, customer, state): (String, i64, String) = self.tx.query_row(
-            "SELECT channel, customer_id, state FROM tickets WHERE id = ?",
-            [ticket],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        ).map_err(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Error::TicketNotFound(ticket),
-            e => e.into(),
-        })?;
+    pub fn queue_reply(
+        &self,
+        ticket: i64,
+        body: &str,
+        agent: &str,
+        channel: Option<Channel>,
+    ) -> Result<i64> {
+        let (tch, customer, state): (String, i64, String) = self
+            .tx
+            .query_row(
+                "SELECT channel, customer_id, state FROM tickets WHERE id = ?",
+                [ticket],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Error::TicketNotFound(ticket),
+                e => e.into(),
+            })?;
         let channel = channel.unwrap_or(Channel::parse(&tch).unwrap_or(Channel::Email));
         let kind = channel.identity_kind();
         let kinds: &[IdentityKind] = match kind {
@@ -96,7 +107,11 @@ impl Tx<'_> {
             }
         }
         let recipient = recipient.ok_or_else(|| {
-            Error::invalid("reply", format!("#{ticket}"), format!("the customer has no {kind} address"))
+            Error::invalid(
+                "reply",
+                format!("#{ticket}"),
+                format!("the customer has no {kind} address"),
+            )
         })?;
         let at = self.now();
         let message = self.add_agent_message(ticket, Direction::Out, body, agent, at)?;

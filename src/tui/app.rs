@@ -41,12 +41,31 @@ pub enum InputKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
-    Palette { input: String, selected: usize },
-    Input { kind: InputKind, input: String, error: Option<(usize, String)> },
-    Menu { kind: MenuKind, items: Vec<String>, selected: usize },
-    Compose { direction: Direction, text: String },
-    Confirm { message: String, pending: Pending },
+    Help {
+        scroll: u16,
+    },
+    Palette {
+        input: String,
+        selected: usize,
+    },
+    Input {
+        kind: InputKind,
+        input: String,
+        error: Option<(usize, String)>,
+    },
+    Menu {
+        kind: MenuKind,
+        items: Vec<String>,
+        selected: usize,
+    },
+    Compose {
+        direction: Direction,
+        text: String,
+    },
+    Confirm {
+        message: String,
+        pending: Pending,
+    },
 }
 
 /// A change waiting for "are you sure" (bulk) or about to be applied.
@@ -55,7 +74,10 @@ pub enum Pending {
     State(String),
     Assign(Option<String>),
     Priority(Priority),
-    Tags { add: Vec<String>, remove: Vec<String> },
+    Tags {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
 }
 
 /// What the last change did, so `u` can put it back.
@@ -107,7 +129,10 @@ impl App {
     pub fn new(store: Store, config: Config, agent: String, theme: Theme) -> Result<App, Error> {
         let keymap = Keymap::new(&config.keys).map_err(Error::Other)?;
         let views = if config.views.is_empty() {
-            vec![View { name: "All".into(), query: String::new() }]
+            vec![View {
+                name: "All".into(),
+                query: String::new(),
+            }]
         } else {
             config.views.clone()
         };
@@ -156,11 +181,17 @@ impl App {
     }
 
     fn ctx(&self) -> SearchContext {
-        SearchContext { me: self.agent.clone(), now: self.now() }
+        SearchContext {
+            me: self.agent.clone(),
+            now: self.now(),
+        }
     }
 
     fn version(&self) -> (i64, u64) {
-        (self.store.data_version().unwrap_or(0), self.store.total_changes())
+        (
+            self.store.data_version().unwrap_or(0),
+            self.store.total_changes(),
+        )
     }
 
     pub fn view_title(&self) -> String {
@@ -203,7 +234,9 @@ impl App {
         let keep = self.selected_row().map(|t| t.id);
         let ctx = self.ctx();
         let n = self.rows.len().max(PAGE);
-        let page = self.store.search(&self.query, &ctx, self.start.as_ref(), n)?;
+        let page = self
+            .store
+            .search(&self.query, &ctx, self.start.as_ref(), n)?;
         self.total = self.store.count(&self.query, &ctx)?;
         self.rows = page.tickets;
         self.end = page.next_cursor;
@@ -222,8 +255,12 @@ impl App {
     }
 
     fn load_more_below(&mut self) -> Result<bool, Error> {
-        let Some(end) = self.end.clone() else { return Ok(false) };
-        let page = self.store.search(&self.query, &self.ctx(), Some(&end), PAGE)?;
+        let Some(end) = self.end.clone() else {
+            return Ok(false);
+        };
+        let page = self
+            .store
+            .search(&self.query, &self.ctx(), Some(&end), PAGE)?;
         if page.tickets.is_empty() {
             self.end = None;
             return Ok(false);
@@ -241,7 +278,9 @@ impl App {
     }
 
     fn load_more_above(&mut self) -> Result<bool, Error> {
-        let Some(first) = self.rows.first() else { return Ok(false) };
+        let Some(first) = self.rows.first() else {
+            return Ok(false);
+        };
         if self.start.is_none() {
             return Ok(false);
         }
@@ -454,7 +493,12 @@ impl App {
     }
 
     /// Applies `p` to every target in one transaction: all or nothing.
-    fn apply_to(&mut self, targets: &[(i64, Option<i64>)], p: &Pending, record: bool) -> Result<String, Error> {
+    fn apply_to(
+        &mut self,
+        targets: &[(i64, Option<i64>)],
+        p: &Pending,
+        record: bool,
+    ) -> Result<String, Error> {
         let agent = self.agent.clone();
         let mut steps = Vec::new();
         let tx = self.store.transaction()?;
@@ -475,16 +519,34 @@ impl App {
                 Pending::Priority(pr) => {
                     let c = tx.set_priority(*id, *pr, &agent, *version)?;
                     if c.changed {
-                        let old = c.old.as_deref().and_then(Priority::parse).unwrap_or(Priority::Normal);
+                        let old = c
+                            .old
+                            .as_deref()
+                            .and_then(Priority::parse)
+                            .unwrap_or(Priority::Normal);
                         steps.push((*id, Pending::Priority(old)));
                     }
                 }
                 Pending::Tags { add, remove } => {
                     let before = tx.tag(*id, &[], &[], &agent, *version)?;
                     tx.tag(*id, add, remove, &agent, None)?;
-                    let added: Vec<String> = add.iter().filter(|t| !before.contains(t)).cloned().collect();
-                    let removed: Vec<String> = remove.iter().filter(|t| before.contains(t)).cloned().collect();
-                    steps.push((*id, Pending::Tags { add: removed, remove: added }));
+                    let added: Vec<String> = add
+                        .iter()
+                        .filter(|t| !before.contains(t))
+                        .cloned()
+                        .collect();
+                    let removed: Vec<String> = remove
+                        .iter()
+                        .filter(|t| before.contains(t))
+                        .cloned()
+                        .collect();
+                    steps.push((
+                        *id,
+                        Pending::Tags {
+                            add: removed,
+                            remove: added,
+                        },
+                    ));
                 }
             }
         }
@@ -501,9 +563,16 @@ impl App {
                 format!("tags {}", parts.join(" "))
             }
         };
-        let label = if n > 1 { format!("{label} on {n} tickets") } else { format!("#{}: {label}", targets[0].0) };
+        let label = if n > 1 {
+            format!("{label} on {n} tickets")
+        } else {
+            format!("#{}: {label}", targets[0].0)
+        };
         if record {
-            self.undo = Some(UndoEntry { label: label.clone(), steps });
+            self.undo = Some(UndoEntry {
+                label: label.clone(),
+                steps,
+            });
         }
         Ok(label)
     }
@@ -548,7 +617,11 @@ impl App {
             self.set_error("this ticket's state is final: no transitions");
             return;
         }
-        self.overlay = Overlay::Menu { kind: MenuKind::State, items, selected: 0 };
+        self.overlay = Overlay::Menu {
+            kind: MenuKind::State,
+            items,
+            selected: 0,
+        };
     }
 
     fn assign_menu(&mut self) {
@@ -559,11 +632,17 @@ impl App {
             }
         }
         items.push("other…".into());
-        self.overlay = Overlay::Menu { kind: MenuKind::Assign, items, selected: 0 };
+        self.overlay = Overlay::Menu {
+            kind: MenuKind::Assign,
+            items,
+            selected: 0,
+        };
     }
 
     fn save_compose(&mut self, direction: Direction, text: String) {
-        let Some(id) = self.targets().first().map(|t| t.0) else { return };
+        let Some(id) = self.targets().first().map(|t| t.0) else {
+            return;
+        };
         if text.trim().is_empty() {
             self.set_error("empty message not saved");
             return;
@@ -605,21 +684,30 @@ impl App {
             Overlay::Help { scroll } => {
                 self.overlay = match key.code {
                     KeyCode::Char('j') | KeyCode::Down => Overlay::Help { scroll: scroll + 1 },
-                    KeyCode::Char('k') | KeyCode::Up => Overlay::Help { scroll: scroll.saturating_sub(1) },
+                    KeyCode::Char('k') | KeyCode::Up => Overlay::Help {
+                        scroll: scroll.saturating_sub(1),
+                    },
                     _ => Overlay::None,
                 };
                 Ok(())
             }
             Overlay::Confirm { pending, .. } => {
                 self.overlay = Overlay::None;
-                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
+                if matches!(
+                    key.code,
+                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
+                ) {
                     self.apply(pending);
                 } else {
                     self.set_info("cancelled");
                 }
                 Ok(())
             }
-            Overlay::Menu { kind, items, selected } => self.on_menu_key(key, kind, items, selected),
+            Overlay::Menu {
+                kind,
+                items,
+                selected,
+            } => self.on_menu_key(key, kind, items, selected),
             Overlay::Input { kind, input, .. } => self.on_input_key(key, kind, input),
             Overlay::Palette { input, selected } => self.on_palette_key(key, input, selected),
             Overlay::Compose { direction, text } => {
@@ -668,10 +756,18 @@ impl App {
                 self.reload_top()?;
             }
             (Screen::Queue, Action::Bottom) => self.jump_bottom()?,
-            (Screen::Ticket, Action::Down) => self.ticket_scroll = self.ticket_scroll.saturating_add(1),
-            (Screen::Ticket, Action::Up) => self.ticket_scroll = self.ticket_scroll.saturating_sub(1),
-            (Screen::Ticket, Action::PageDown) => self.ticket_scroll = self.ticket_scroll.saturating_add(page as u16),
-            (Screen::Ticket, Action::PageUp) => self.ticket_scroll = self.ticket_scroll.saturating_sub(page as u16),
+            (Screen::Ticket, Action::Down) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_add(1)
+            }
+            (Screen::Ticket, Action::Up) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_sub(1)
+            }
+            (Screen::Ticket, Action::PageDown) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_add(page as u16)
+            }
+            (Screen::Ticket, Action::PageUp) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_sub(page as u16)
+            }
             (Screen::Ticket, Action::Top) => self.ticket_scroll = 0,
             (Screen::Ticket, Action::Bottom) => self.ticket_scroll = u16::MAX / 2,
             (Screen::Queue, Action::Open) => {
@@ -683,7 +779,9 @@ impl App {
             }
             (Screen::Ticket, Action::Open) => {}
             (_, Action::NextView) => self.switch_view((self.view + 1) % self.views.len())?,
-            (_, Action::PrevView) => self.switch_view((self.view + self.views.len() - 1) % self.views.len())?,
+            (_, Action::PrevView) => {
+                self.switch_view((self.view + self.views.len() - 1) % self.views.len())?
+            }
             (_, Action::Search) => {
                 self.overlay = Overlay::Input {
                     kind: InputKind::Search,
@@ -699,29 +797,65 @@ impl App {
             }
             (_, Action::StateMenu) => self.state_menu(),
             (_, Action::Solve) => self.request(Pending::State("solved".into())),
-            (_, Action::Pending) => self.request(Pending::State(self.store.settings().workflow.reply_to.clone())),
-            (_, Action::Spam) => self.request(Pending::State(self.store.settings().workflow.spam_state.clone())),
+            (_, Action::Pending) => self.request(Pending::State(
+                self.store.settings().workflow.reply_to.clone(),
+            )),
+            (_, Action::Spam) => self.request(Pending::State(
+                self.store.settings().workflow.spam_state.clone(),
+            )),
             (_, Action::AssignMenu) => self.assign_menu(),
             (_, Action::AssignMe) => self.request(Pending::Assign(Some(self.agent.clone()))),
             (_, Action::Tag) => {
-                self.overlay = Overlay::Input { kind: InputKind::Tag, input: String::new(), error: None }
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Tag,
+                    input: String::new(),
+                    error: None,
+                }
             }
             (_, Action::PriorityMenu) => {
+                // Start on the current priority of a single target.
+                let current = match self.screen {
+                    Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
+                    Screen::Queue => self.selected_row().map(|t| t.priority),
+                }
+                .filter(|_| self.selection.is_empty())
+                .unwrap_or(Priority::Normal);
+                let items: Vec<String> =
+                    Priority::ALL.iter().rev().map(|p| p.to_string()).collect();
+                let selected = items
+                    .iter()
+                    .position(|p| p == current.as_str())
+                    .unwrap_or(0);
                 self.overlay = Overlay::Menu {
                     kind: MenuKind::Priority,
-                    items: Priority::ALL.iter().rev().map(|p| p.to_string()).collect(),
-                    selected: 2,
+                    items,
+                    selected,
                 }
             }
             (_, Action::Note) | (_, Action::Reply) => {
                 let targets = self.targets();
                 if targets.len() != 1 {
-                    self.set_error("notes and replies go to one ticket: open it or move the cursor to it");
+                    self.set_error(
+                        "notes and replies go to one ticket: open it or move the cursor to it",
+                    );
                 } else {
-                    let direction = if a == Action::Note { Direction::Note } else { Direction::Out };
-                    let activity = if a == Action::Note { "writing a note" } else { "replying" };
-                    let _ = self.store.touch_presence(&self.agent, Some(targets[0].0), activity);
-                    self.overlay = Overlay::Compose { direction, text: String::new() };
+                    let direction = if a == Action::Note {
+                        Direction::Note
+                    } else {
+                        Direction::Out
+                    };
+                    let activity = if a == Action::Note {
+                        "writing a note"
+                    } else {
+                        "replying"
+                    };
+                    let _ = self
+                        .store
+                        .touch_presence(&self.agent, Some(targets[0].0), activity);
+                    self.overlay = Overlay::Compose {
+                        direction,
+                        text: String::new(),
+                    };
                 }
             }
             (Screen::Queue, Action::Select) => {
@@ -752,19 +886,38 @@ impl App {
             (_, Action::Undo) => self.undo(),
             (_, Action::Refresh) => self.reload_everything()?,
             (_, Action::Help) => self.overlay = Overlay::Help { scroll: 0 },
-            (_, Action::Palette) => self.overlay = Overlay::Palette { input: String::new(), selected: 0 },
+            (_, Action::Palette) => {
+                self.overlay = Overlay::Palette {
+                    input: String::new(),
+                    selected: 0,
+                }
+            }
             (Screen::Ticket, _) => {}
         }
         Ok(())
     }
 
-    fn on_menu_key(&mut self, key: KeyEvent, kind: MenuKind, items: Vec<String>, selected: usize) -> Result<(), Error> {
+    fn on_menu_key(
+        &mut self,
+        key: KeyEvent,
+        kind: MenuKind,
+        items: Vec<String>,
+        selected: usize,
+    ) -> Result<(), Error> {
         match key.code {
             KeyCode::Char('j') | KeyCode::Down => {
-                self.overlay = Overlay::Menu { kind, selected: (selected + 1).min(items.len() - 1), items };
+                self.overlay = Overlay::Menu {
+                    kind,
+                    selected: (selected + 1).min(items.len() - 1),
+                    items,
+                };
             }
             KeyCode::Char('k') | KeyCode::Up => {
-                self.overlay = Overlay::Menu { kind, selected: selected.saturating_sub(1), items };
+                self.overlay = Overlay::Menu {
+                    kind,
+                    selected: selected.saturating_sub(1),
+                    items,
+                };
             }
             KeyCode::Enter | KeyCode::Char('l') => {
                 self.overlay = Overlay::None;
@@ -779,7 +932,11 @@ impl App {
                         0 => self.request(Pending::Assign(Some(self.agent.clone()))),
                         1 => self.request(Pending::Assign(None)),
                         _ if selected == items.len() - 1 => {
-                            self.overlay = Overlay::Input { kind: InputKind::AssignOther, input: String::new(), error: None };
+                            self.overlay = Overlay::Input {
+                                kind: InputKind::AssignOther,
+                                input: String::new(),
+                                error: None,
+                            };
                         }
                         _ => self.request(Pending::Assign(Some(choice))),
                     },
@@ -790,7 +947,12 @@ impl App {
         Ok(())
     }
 
-    fn on_input_key(&mut self, key: KeyEvent, kind: InputKind, mut input: String) -> Result<(), Error> {
+    fn on_input_key(
+        &mut self,
+        key: KeyEvent,
+        kind: InputKind,
+        mut input: String,
+    ) -> Result<(), Error> {
         match key.code {
             KeyCode::Esc => {
                 self.overlay = Overlay::None;
@@ -819,7 +981,11 @@ impl App {
                 Ok(q) => {
                     // An unknown state is only found when compiling.
                     if let Err(e) = self.store.count(&q, &self.ctx()) {
-                        self.overlay = Overlay::Input { kind, error: Some((1, e.to_string())), input };
+                        self.overlay = Overlay::Input {
+                            kind,
+                            error: Some((1, e.to_string())),
+                            input,
+                        };
                         return Ok(());
                     }
                     self.overlay = Overlay::None;
@@ -830,7 +996,11 @@ impl App {
                     self.reload_top()?;
                 }
                 Err(e) => {
-                    self.overlay = Overlay::Input { kind, error: Some((e.column, e.message)), input };
+                    self.overlay = Overlay::Input {
+                        kind,
+                        error: Some((e.column, e.message)),
+                        input,
+                    };
                 }
             },
             InputKind::Tag => {
@@ -872,7 +1042,12 @@ impl App {
             .collect()
     }
 
-    fn on_palette_key(&mut self, key: KeyEvent, mut input: String, mut selected: usize) -> Result<(), Error> {
+    fn on_palette_key(
+        &mut self,
+        key: KeyEvent,
+        mut input: String,
+        mut selected: usize,
+    ) -> Result<(), Error> {
         match key.code {
             KeyCode::Esc => {
                 self.overlay = Overlay::None;

@@ -50,37 +50,192 @@ pub struct ActionDef {
 }
 
 pub const ACTIONS: &[ActionDef] = &[
-    ActionDef { action: Action::Down, name: "down", help: "Next ticket / scroll down", keys: &["j", "down"] },
-    ActionDef { action: Action::Up, name: "up", help: "Previous ticket / scroll up", keys: &["k", "up"] },
-    ActionDef { action: Action::Top, name: "top", help: "First ticket", keys: &["g", "home"] },
-    ActionDef { action: Action::Bottom, name: "bottom", help: "Last ticket", keys: &["G", "end"] },
-    ActionDef { action: Action::PageDown, name: "page-down", help: "One screen down", keys: &["pgdn", "ctrl-d"] },
-    ActionDef { action: Action::PageUp, name: "page-up", help: "One screen up", keys: &["pgup", "ctrl-u"] },
-    ActionDef { action: Action::Open, name: "open", help: "Open the ticket", keys: &["enter", "l"] },
-    ActionDef { action: Action::Back, name: "back", help: "Back to the queue / close", keys: &["esc", "h"] },
-    ActionDef { action: Action::NextView, name: "next-view", help: "Next saved view (1-9 jump)", keys: &["tab"] },
-    ActionDef { action: Action::PrevView, name: "prev-view", help: "Previous saved view", keys: &["backtab"] },
-    ActionDef { action: Action::Search, name: "search", help: "Search with the query language", keys: &["/"] },
-    ActionDef { action: Action::ClearSearch, name: "clear-search", help: "Back to the view's own query", keys: &["\\"] },
-    ActionDef { action: Action::StateMenu, name: "state", help: "Change state (allowed transitions only)", keys: &["s"] },
-    ActionDef { action: Action::Solve, name: "solve", help: "Mark solved", keys: &["S"] },
-    ActionDef { action: Action::Pending, name: "pending", help: "Mark pending (waiting on customer)", keys: &["P"] },
-    ActionDef { action: Action::Spam, name: "spam", help: "Mark as spam", keys: &["!"] },
-    ActionDef { action: Action::AssignMenu, name: "assign", help: "Assign: me, none or another agent", keys: &["a"] },
-    ActionDef { action: Action::AssignMe, name: "assign-me", help: "Assign to me", keys: &["A"] },
-    ActionDef { action: Action::Tag, name: "tag", help: "Tags: +add -remove", keys: &["t"] },
-    ActionDef { action: Action::PriorityMenu, name: "priority", help: "Set priority", keys: &["p"] },
-    ActionDef { action: Action::Note, name: "note", help: "Add an internal note", keys: &["n"] },
-    ActionDef { action: Action::Reply, name: "reply", help: "Reply to the customer", keys: &["r"] },
-    ActionDef { action: Action::Select, name: "select", help: "Select / unselect ticket", keys: &["space"] },
-    ActionDef { action: Action::VisualRange, name: "visual", help: "Select a range (press again to end)", keys: &["v"] },
-    ActionDef { action: Action::SelectAll, name: "select-all", help: "Select every ticket in the view", keys: &["*"] },
-    ActionDef { action: Action::ClearSelection, name: "clear-selection", help: "Clear the selection", keys: &["x"] },
-    ActionDef { action: Action::Undo, name: "undo", help: "Undo the last change", keys: &["u"] },
-    ActionDef { action: Action::Refresh, name: "refresh", help: "Reload now", keys: &["ctrl-r"] },
-    ActionDef { action: Action::Palette, name: "palette", help: "Command palette: every action by name", keys: &[":"] },
-    ActionDef { action: Action::Help, name: "help", help: "This help", keys: &["?"] },
-    ActionDef { action: Action::Quit, name: "quit", help: "Quit", keys: &["q"] },
+    ActionDef {
+        action: Action::Down,
+        name: "down",
+        help: "Next ticket / scroll down",
+        keys: &["j", "down"],
+    },
+    ActionDef {
+        action: Action::Up,
+        name: "up",
+        help: "Previous ticket / scroll up",
+        keys: &["k", "up"],
+    },
+    ActionDef {
+        action: Action::Top,
+        name: "top",
+        help: "First ticket",
+        keys: &["g", "home"],
+    },
+    ActionDef {
+        action: Action::Bottom,
+        name: "bottom",
+        help: "Last ticket",
+        keys: &["G", "end"],
+    },
+    ActionDef {
+        action: Action::PageDown,
+        name: "page-down",
+        help: "One screen down",
+        keys: &["pgdn", "ctrl-d"],
+    },
+    ActionDef {
+        action: Action::PageUp,
+        name: "page-up",
+        help: "One screen up",
+        keys: &["pgup", "ctrl-u"],
+    },
+    ActionDef {
+        action: Action::Open,
+        name: "open",
+        help: "Open the ticket",
+        keys: &["enter", "l"],
+    },
+    ActionDef {
+        action: Action::Back,
+        name: "back",
+        help: "Back to the queue / close",
+        keys: &["esc", "h"],
+    },
+    ActionDef {
+        action: Action::NextView,
+        name: "next-view",
+        help: "Next saved view (1-9 jump)",
+        keys: &["tab"],
+    },
+    ActionDef {
+        action: Action::PrevView,
+        name: "prev-view",
+        help: "Previous saved view",
+        keys: &["backtab"],
+    },
+    ActionDef {
+        action: Action::Search,
+        name: "search",
+        help: "Search with the query language",
+        keys: &["/"],
+    },
+    ActionDef {
+        action: Action::ClearSearch,
+        name: "clear-search",
+        help: "Back to the view's own query",
+        keys: &["\\"],
+    },
+    ActionDef {
+        action: Action::StateMenu,
+        name: "state",
+        help: "Change state (allowed transitions only)",
+        keys: &["s"],
+    },
+    ActionDef {
+        action: Action::Solve,
+        name: "solve",
+        help: "Mark solved",
+        keys: &["S"],
+    },
+    ActionDef {
+        action: Action::Pending,
+        name: "pending",
+        help: "Mark pending (waiting on customer)",
+        keys: &["P"],
+    },
+    ActionDef {
+        action: Action::Spam,
+        name: "spam",
+        help: "Mark as spam",
+        keys: &["!"],
+    },
+    ActionDef {
+        action: Action::AssignMenu,
+        name: "assign",
+        help: "Assign: me, none or another agent",
+        keys: &["a"],
+    },
+    ActionDef {
+        action: Action::AssignMe,
+        name: "assign-me",
+        help: "Assign to me",
+        keys: &["A"],
+    },
+    ActionDef {
+        action: Action::Tag,
+        name: "tag",
+        help: "Tags: +add -remove",
+        keys: &["t"],
+    },
+    ActionDef {
+        action: Action::PriorityMenu,
+        name: "priority",
+        help: "Set priority",
+        keys: &["p"],
+    },
+    ActionDef {
+        action: Action::Note,
+        name: "note",
+        help: "Add an internal note",
+        keys: &["n"],
+    },
+    ActionDef {
+        action: Action::Reply,
+        name: "reply",
+        help: "Reply to the customer",
+        keys: &["r"],
+    },
+    ActionDef {
+        action: Action::Select,
+        name: "select",
+        help: "Select / unselect ticket",
+        keys: &["space"],
+    },
+    ActionDef {
+        action: Action::VisualRange,
+        name: "visual",
+        help: "Select a range (press again to end)",
+        keys: &["v"],
+    },
+    ActionDef {
+        action: Action::SelectAll,
+        name: "select-all",
+        help: "Select every ticket in the view",
+        keys: &["*"],
+    },
+    ActionDef {
+        action: Action::ClearSelection,
+        name: "clear-selection",
+        help: "Clear the selection",
+        keys: &["x"],
+    },
+    ActionDef {
+        action: Action::Undo,
+        name: "undo",
+        help: "Undo the last change",
+        keys: &["u"],
+    },
+    ActionDef {
+        action: Action::Refresh,
+        name: "refresh",
+        help: "Reload now",
+        keys: &["ctrl-r"],
+    },
+    ActionDef {
+        action: Action::Palette,
+        name: "palette",
+        help: "Command palette: every action by name",
+        keys: &[":"],
+    },
+    ActionDef {
+        action: Action::Help,
+        name: "help",
+        help: "This help",
+        keys: &["?"],
+    },
+    ActionDef {
+        action: Action::Quit,
+        name: "quit",
+        help: "Quit",
+        keys: &["q"],
+    },
 ];
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,
@@ -121,6 +276,7 @@ pub fn parse_key(s: &str) -> Option<(KeyCode, KeyModifiers)> {
     Some((code, mods))
 }
 
+#[derive(Debug)]
 pub struct Keymap {
     map: HashMap<(KeyCode, KeyModifiers), Action>,
     keys: HashMap<Action, Vec<String>>,
@@ -128,7 +284,9 @@ pub struct Keymap {
 
 impl Keymap {
     /// The defaults, patched by the config's `[keys]` (action name → keys).
-    pub fn new(overrides: &std::collections::BTreeMap<String, Vec<String>>) -> Result<Keymap, String> {
+    pub fn new(
+        overrides: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<Keymap, String> {
         let mut keys: HashMap<Action, Vec<String>> = ACTIONS
             .iter()
             .map(|d| (d.action, d.keys.iter().map(|k| k.to_string()).collect()))
@@ -136,11 +294,16 @@ impl Keymap {
         for (name, ks) in overrides {
             let def = ACTIONS.iter().find(|d| d.name == name).ok_or_else(|| {
                 let names: Vec<_> = ACTIONS.iter().map(|d| d.name).collect();
-                format!("[keys]: unknown action `{name}`; actions are: {}", names.join(", "))
+                format!(
+                    "[keys]: unknown action `{name}`; actions are: {}",
+                    names.join(", ")
+                )
             })?;
             for k in ks {
                 if parse_key(k).is_none() {
-                    return Err(format!("[keys] {name}: `{k}` is not a key (try j, G, ctrl-d, enter, space, pgdn)"));
+                    return Err(format!(
+                        "[keys] {name}: `{k}` is not a key (try j, G, ctrl-d, enter, space, pgdn)"
+                    ));
                 }
             }
             keys.insert(def.action, ks.clone());
@@ -197,7 +360,10 @@ mod tests {
         let km = Keymap::new(&o).unwrap();
         let ev = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
         assert_eq!(km.action(&ev), Some(Action::Down));
-        assert_eq!(km.action(&KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            km.action(&KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+            None
+        );
         o.insert("dwn".to_string(), vec!["j".to_string()]);
         assert!(Keymap::new(&o).unwrap_err().contains("dwn"));
     }

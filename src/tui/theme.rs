@@ -10,7 +10,10 @@ use ratatui::style::{Color, Modifier, Style};
 const BUILT_IN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
     ("monochrome", include_str!("../../themes/monochrome.toml")),
 ];
 
@@ -56,7 +59,10 @@ impl Theme {
             return Theme::parse(text, name);
         }
         let text = std::fs::read_to_string(name).map_err(|e| {
-            format!("theme `{name}`: {e}; built-in themes: {}", Theme::names().join(", "))
+            format!(
+                "theme `{name}`: {e}; built-in themes: {}",
+                Theme::names().join(", ")
+            )
         })?;
         Theme::parse(&text, name)
     }
@@ -65,10 +71,14 @@ impl Theme {
         let file: ThemeFile = toml::from_str(text).map_err(|e| format!("theme {origin}: {e}"))?;
         let mut colors = BTreeMap::new();
         for (k, v) in file.colors {
-            let c = parse_color(&v).ok_or_else(|| format!("theme {origin}: `{k} = \"{v}\"` is not a colour"))?;
+            let c = parse_color(&v)
+                .ok_or_else(|| format!("theme {origin}: `{k} = \"{v}\"` is not a colour"))?;
             colors.insert(k, c);
         }
-        Ok(Theme { mono: file.monochrome, colors })
+        Ok(Theme {
+            mono: file.monochrome,
+            colors,
+        })
     }
 
     fn fg(&self, role: &str) -> Style {
@@ -90,7 +100,11 @@ impl Theme {
     }
     pub fn title(&self, focused: bool) -> Style {
         let s = self.fg("title").add_modifier(Modifier::BOLD);
-        if focused { s } else { s.remove_modifier(Modifier::BOLD) }
+        if focused {
+            s
+        } else {
+            s.remove_modifier(Modifier::BOLD)
+        }
     }
     pub fn border(&self, focused: bool) -> Style {
         self.fg(if focused { "border_focused" } else { "border" })
@@ -159,7 +173,9 @@ mod tests {
         for n in Theme::names() {
             Theme::parse(BUILT_IN.iter().find(|(x, _)| *x == n).unwrap().1, n).unwrap();
         }
-        assert!(Theme::load("nope-not-a-theme").unwrap_err().contains("dark"));
+        assert!(Theme::load("nope-not-a-theme")
+            .unwrap_err()
+            .contains("dark"));
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             "Terminal too small ({}×{}); echodesk needs at least {MIN_WIDTH}×{MIN_HEIGHT}. q quits.",
             area.width, area.height
         );
-        f.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        f.render_widget(
+            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let [tabs, main, status] = Layout::vertical([
@@ -43,7 +46,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
 fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
     let mut spans = Vec::new();
     for (i, v) in app.views.iter().enumerate() {
-        let count = app.counts[i].map(|c| c.to_string()).unwrap_or_else(|| "…".into());
+        let count = app.counts[i]
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "…".into());
         let label = format!(" {} {} {} ", i + 1, crate::sanitize::line(&v.name), count);
         let style = if i == app.view && app.search.is_none() {
             app.theme.selected()
@@ -53,28 +58,46 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(label, style));
     }
     if let Some(s) = &app.search {
-        spans.push(Span::styled(format!(" / {} ", crate::sanitize::line(s)), app.theme.selected()));
+        spans.push(Span::styled(
+            format!(" / {} ", crate::sanitize::line(s)),
+            app.theme.selected(),
+        ));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(format!(" {} ", crate::sanitize::line(&app.view_title())), t.title(true))];
+    let mut spans = vec![Span::styled(
+        format!(" {} ", crate::sanitize::line(&app.view_title())),
+        t.title(true),
+    )];
     let pos = if app.total == 0 { 0 } else { app.cursor + 1 };
     spans.push(Span::styled(format!("{pos}/{} ", app.total), t.text()));
     if !app.selection.is_empty() {
-        spans.push(Span::styled(format!("· {} selected ", app.selection.len()), t.marked()));
+        spans.push(Span::styled(
+            format!("· {} selected ", app.selection.len()),
+            t.marked(),
+        ));
     }
     if app.visual_anchor.is_some() {
         spans.push(Span::styled("· VISUAL ", t.marked()));
     }
-    spans.push(Span::styled(format!("· {} ", crate::sanitize::line(&app.agent)), t.dim()));
+    spans.push(Span::styled(
+        format!("· {} ", crate::sanitize::line(&app.agent)),
+        t.dim(),
+    ));
     let (queued, failed) = app.outbox;
     if failed > 0 {
-        spans.push(Span::styled(format!("· outbox {failed} failed "), t.error()));
+        spans.push(Span::styled(
+            format!("· outbox {failed} failed "),
+            t.error(),
+        ));
     } else if queued > 0 {
-        spans.push(Span::styled(format!("· outbox {queued} queued "), t.warning()));
+        spans.push(Span::styled(
+            format!("· outbox {queued} queued "),
+            t.warning(),
+        ));
     }
     match &app.status {
         Some((msg, true)) => spans.push(Span::styled(format!("· {msg}"), t.error())),

@@ -37,12 +37,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         Overlay::Help { scroll } => {
             let r = centered(area, 72, area.height.saturating_sub(2));
             let mut lines = vec![
-                Line::styled("Keys (change them under [keys] in the config; names as shown)", t.dim()),
+                Line::styled(
+                    "Keys (change them under [keys] in the config; names as shown)",
+                    t.dim(),
+                ),
                 Line::raw(""),
             ];
             for d in ACTIONS {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{:<14}", app.keymap.keys_of(d.action)), t.title(false)),
+                    Span::styled(
+                        format!("{:<14}", app.keymap.keys_of(d.action)),
+                        t.title(false),
+                    ),
                     Span::styled(format!("{:<16}", d.name), t.dim()),
                     Span::styled(d.help, t.text()),
                 ]));
@@ -53,31 +59,67 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Span::styled("Switch to saved view N", t.text()),
             ]));
             f.render_widget(Clear, r);
-            f.render_widget(Paragraph::new(lines).block(boxed(app, " Help ")).scroll((*scroll, 0)), r);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .block(boxed(app, " Help "))
+                    .scroll((*scroll, 0)),
+                r,
+            );
         }
         Overlay::Palette { input, selected } => {
             let matches = App::palette_matches(input);
             let r = centered(area, 60, (matches.len() as u16 + 4).min(18));
-            let mut lines = vec![Line::from(vec![Span::styled(": ", t.title(true)), Span::raw(sanitize::line(input))])];
+            let mut lines = vec![Line::from(vec![
+                Span::styled(": ", t.title(true)),
+                Span::raw(sanitize::line(input)),
+            ])];
             for (i, d) in matches.iter().enumerate() {
-                let style = if i == *selected { t.selected() } else { t.text() };
-                lines.push(Line::styled(format!("{:<16} {}  [{}]", d.name, d.help, app.keymap.keys_of(d.action)), style));
+                let style = if i == *selected {
+                    t.selected()
+                } else {
+                    t.text()
+                };
+                lines.push(Line::styled(
+                    format!(
+                        "{:<16} {}  [{}]",
+                        d.name,
+                        d.help,
+                        app.keymap.keys_of(d.action)
+                    ),
+                    style,
+                ));
             }
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(boxed(app, " Commands ")), r);
         }
         Overlay::Input { kind, input, error } => {
             let (title, hint) = match kind {
-                InputKind::Search => (" Search ", "e.g. state:open tag:billing \"exact phrase\" refund -tag:spam"),
+                InputKind::Search => (
+                    " Search ",
+                    "e.g. state:open tag:billing \"exact phrase\" refund -tag:spam",
+                ),
                 InputKind::Tag => (" Tags ", "+add -remove, space separated"),
                 InputKind::AssignOther => (" Assign to ", "agent name"),
             };
             let r = centered(area, 76, 6);
-            let mut lines = vec![Line::from(vec![Span::styled("› ", t.title(true)), Span::raw(sanitize::line(input))])];
+            let mut lines = vec![Line::from(vec![
+                Span::styled("› ", t.title(true)),
+                Span::raw(sanitize::line(input)),
+            ])];
             match error {
                 Some((col, msg)) => {
                     // The caret sits under the offending column.
-                    let pad: String = input.chars().take(col.saturating_sub(1)).map(|c| if unicode_width::UnicodeWidthChar::width(c) == Some(2) { "  " } else { " " }).collect();
+                    let pad: String = input
+                        .chars()
+                        .take(col.saturating_sub(1))
+                        .map(|c| {
+                            if unicode_width::UnicodeWidthChar::width(c) == Some(2) {
+                                "  "
+                            } else {
+                                " "
+                            }
+                        })
+                        .collect();
                     lines.push(Line::styled(format!("  {pad}^"), t.error()));
                     lines.push(Line::styled(sanitize::line(msg), t.error()));
                 }
@@ -87,9 +129,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 }
             }
             f.render_widget(Clear, r);
-            f.render_widget(Paragraph::new(lines).block(boxed(app, title)).wrap(Wrap { trim: false }), r);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .block(boxed(app, title))
+                    .wrap(Wrap { trim: false }),
+                r,
+            );
         }
-        Overlay::Menu { kind, items, selected } => {
+        Overlay::Menu {
+            kind,
+            items,
+            selected,
+        } => {
             let title = match kind {
                 MenuKind::State => " State ",
                 MenuKind::Assign => " Assign ",
@@ -99,13 +150,26 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             let lines: Vec<Line> = items
                 .iter()
                 .enumerate()
-                .map(|(i, it)| Line::styled(format!(" {} ", sanitize::line(it)), if i == *selected { t.selected() } else { t.text() }))
+                .map(|(i, it)| {
+                    Line::styled(
+                        format!(" {} ", sanitize::line(it)),
+                        if i == *selected {
+                            t.selected()
+                        } else {
+                            t.text()
+                        },
+                    )
+                })
                 .collect();
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(boxed(app, title)), r);
         }
         Overlay::Compose { direction, text } => {
-            let r = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
+            let r = centered(
+                area,
+                area.width.saturating_sub(8),
+                area.height.saturating_sub(4),
+            );
             let target = app.targets().first().map(|x| x.0).unwrap_or(0);
             let title = match direction {
                 Direction::Note => format!(" Internal note on #{target} "),
@@ -120,18 +184,39 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     format!(" Reply on #{target} by {ch} ")
                 }
             };
-            let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(r.inner(ratatui::layout::Margin { horizontal: 1, vertical: 1 }));
+            let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(
+                r.inner(ratatui::layout::Margin {
+                    horizontal: 1,
+                    vertical: 1,
+                }),
+            );
             f.render_widget(Clear, r);
             f.render_widget(boxed(app, &title), r);
             let mut shown = sanitize::text(text);
             shown.push('▏');
-            f.render_widget(Paragraph::new(shown).style(if *direction == Direction::Note { t.note() } else { t.text() }).wrap(Wrap { trim: false }), body);
-            f.render_widget(Paragraph::new(Line::styled("Ctrl-S save · Esc discard", t.dim())), foot);
+            f.render_widget(
+                Paragraph::new(shown)
+                    .style(if *direction == Direction::Note {
+                        t.note()
+                    } else {
+                        t.text()
+                    })
+                    .wrap(Wrap { trim: false }),
+                body,
+            );
+            f.render_widget(
+                Paragraph::new(Line::styled("Ctrl-S save · Esc discard", t.dim())),
+                foot,
+            );
         }
         Overlay::Confirm { message, .. } => {
             let r = centered(area, (message.chars().count() as u16 + 6).max(30), 3);
             f.render_widget(Clear, r);
-            f.render_widget(Paragraph::new(Line::styled(sanitize::line(message), t.warning())).block(boxed(app, " Confirm ")), r);
+            f.render_widget(
+                Paragraph::new(Line::styled(sanitize::line(message), t.warning()))
+                    .block(boxed(app, " Confirm ")),
+                r,
+            );
         }
     }
 }

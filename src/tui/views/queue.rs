@@ -11,8 +11,13 @@ use crate::sanitize;
 use crate::tui::app::App;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
-    let preview_h = if area.height >= 24 { area.height / 3 } else { 0 };
-    let [list, preview] = Layout::vertical([Constraint::Min(3), Constraint::Length(preview_h)]).areas(area);
+    let preview_h = if area.height >= 24 {
+        area.height / 3
+    } else {
+        0
+    };
+    let [list, preview] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(preview_h)]).areas(area);
     draw_list(f, app, list);
     if preview_h > 0 {
         draw_preview(f, app, preview);
@@ -29,8 +34,10 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
     let local = app.cursor.saturating_sub(app.offset);
     let first = local.saturating_sub(visible.saturating_sub(1).min(local));
     let first = first.min(app.rows.len().saturating_sub(visible)).min(local);
-    let header = Row::new(["", "ID", "STATE", "PRI", "CH", "CUSTOMER", "SUBJECT", "AGE", "WAIT", "AGENT"])
-        .style(t.title(false));
+    let header = Row::new([
+        "", "ID", "STATE", "PRI", "CH", "CUSTOMER", "SUBJECT", "AGE", "WAIT", "AGENT",
+    ])
+    .style(t.title(false));
     let rows: Vec<Row> = app
         .rows
         .iter()
@@ -39,7 +46,9 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
         .take(visible)
         .map(|(i, r)| {
             let marked = app.selection.contains(&r.id);
-            let wait = if r.first_response_at.is_none() && app.store.settings().workflow.is_open(&r.state) {
+            let wait = if r.first_response_at.is_none()
+                && app.store.settings().workflow.is_open(&r.state)
+            {
                 age(now, r.created_at)
             } else {
                 String::new()
@@ -63,30 +72,39 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
             }
         })
         .collect();
+    // Fits 80 columns with room for a 16-column subject; wider terminals
+    // give the extra space to the subject and the customer.
+    let wide = area.width >= 110;
     let widths = [
         Constraint::Length(1),
+        Constraint::Length(if wide { 7 } else { 5 }),
         Constraint::Length(7),
-        Constraint::Length(8),
         Constraint::Length(6),
         Constraint::Length(4),
-        Constraint::Length(16),
-        Constraint::Min(20),
+        Constraint::Length(if wide { 18 } else { 14 }),
+        Constraint::Min(16),
         Constraint::Length(4),
         Constraint::Length(4),
-        Constraint::Length(8),
+        Constraint::Length(if wide { 8 } else { 6 }),
     ];
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     f.render_widget(table, area);
     if app.rows.is_empty() {
         let msg = Paragraph::new("No tickets match this view.").style(t.dim());
-        let r = Rect { y: area.y + 2, height: 1, ..area };
+        let r = Rect {
+            y: area.y + 2,
+            height: 1,
+            ..area
+        };
         f.render_widget(msg, r);
     }
 }
 
 fn draw_preview(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let block = Block::default().borders(Borders::TOP).border_style(t.border(false));
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(t.border(false));
     let Some(row) = app.selected_row() else {
         f.render_widget(block, area);
         return;
@@ -95,7 +113,11 @@ fn draw_preview(f: &mut Frame, app: &App, area: Rect) {
         Span::styled(format!("#{} ", row.id), t.title(true)),
         Span::styled(sanitize::line(&row.subject), t.title(true)),
     ])];
-    let tags = if row.tags.is_empty() { String::new() } else { format!(" · tags {}", row.tags.join(", ")) };
+    let tags = if row.tags.is_empty() {
+        String::new()
+    } else {
+        format!(" · tags {}", row.tags.join(", "))
+    };
     lines.push(Line::styled(
         format!(
             "{} · {} · {} messages{}",
@@ -107,9 +129,18 @@ fn draw_preview(f: &mut Frame, app: &App, area: Rect) {
         t.dim(),
     ));
     if let Ok(Some(text)) = app.store.latest_text(row.id) {
-        for l in sanitize::text(&text).lines().filter(|l| !l.trim().is_empty()).take(area.height as usize) {
+        for l in sanitize::text(&text)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(area.height as usize)
+        {
             lines.push(Line::styled(l.to_string(), t.text()));
         }
     }
-    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
 }

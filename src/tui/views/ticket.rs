@@ -12,8 +12,15 @@ use crate::sanitize;
 use crate::tui::app::App;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
-    let side = if area.width >= 100 { 34 } else if area.width >= 80 { 28 } else { 0 };
-    let [conv, panel] = Layout::horizontal([Constraint::Min(40), Constraint::Length(side)]).areas(area);
+    let side = if area.width >= 100 {
+        34
+    } else if area.width >= 80 {
+        28
+    } else {
+        0
+    };
+    let [conv, panel] =
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(side)]).areas(area);
     app.height = conv.height.saturating_sub(2) as usize;
     draw_conversation(f, app, conv);
     if side > 0 {
@@ -31,7 +38,11 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
         .border_style(t.border(true))
         .title(Span::styled(title, t.title(true)));
     let mut lines: Vec<Line> = Vec::new();
-    let tags = if s.tags.is_empty() { "-".to_string() } else { s.tags.join(", ") };
+    let tags = if s.tags.is_empty() {
+        "-".to_string()
+    } else {
+        s.tags.join(", ")
+    };
     lines.push(Line::from(vec![
         Span::styled(s.state.clone(), t.state(&s.state)),
         Span::styled(" · ", t.dim()),
@@ -47,10 +58,20 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
         ),
     ]));
     if let Some(l) = ticket.linked_ticket_id {
-        lines.push(Line::styled(format!("follows up closed ticket #{l}"), t.dim()));
+        lines.push(Line::styled(
+            format!("follows up closed ticket #{l}"),
+            t.dim(),
+        ));
     }
     for (agent, activity) in &app.presence {
-        lines.push(Line::styled(format!("⚑ {} is {}", sanitize::line(agent), sanitize::line(activity)), t.warning()));
+        lines.push(Line::styled(
+            format!(
+                "⚑ {} is {}",
+                sanitize::line(agent),
+                sanitize::line(activity)
+            ),
+            t.warning(),
+        ));
     }
     for m in &ticket.messages {
         lines.push(Line::raw(""));
@@ -62,7 +83,11 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
                 };
                 ("from", who, t.title(false))
             }
-            Direction::Out => ("reply by", m.author.clone().unwrap_or_default(), t.outbound()),
+            Direction::Out => (
+                "reply by",
+                m.author.clone().unwrap_or_default(),
+                t.outbound(),
+            ),
             Direction::Note => ("NOTE by", m.author.clone().unwrap_or_default(), t.note()),
         };
         let mut head = format!(
@@ -79,15 +104,27 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
         }
         lines.push(Line::styled(head, style));
         if let Some(err) = &m.parse_error {
-            lines.push(Line::styled(format!("  ! {}", sanitize::line(err)), t.warning()));
+            lines.push(Line::styled(
+                format!("  ! {}", sanitize::line(err)),
+                t.warning(),
+            ));
         }
         for a in &m.attachments {
             lines.push(Line::styled(
-                format!("  📎 {} ({}, {} bytes)", sanitize::line(&a.filename), sanitize::line(&a.content_type), a.size),
+                format!(
+                    "  📎 {} ({}, {} bytes)",
+                    sanitize::line(&a.filename),
+                    sanitize::line(&a.content_type),
+                    a.size
+                ),
                 t.dim(),
             ));
         }
-        let body_style = if m.direction == Direction::Note { t.note() } else { t.text() };
+        let body_style = if m.direction == Direction::Note {
+            t.note()
+        } else {
+            t.text()
+        };
         for l in sanitize::text(m.body_text.trim_end()).lines() {
             lines.push(Line::styled(l.to_string(), body_style));
         }
@@ -97,7 +134,10 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
     if app.ticket_scroll > max_scroll {
         app.ticket_scroll = max_scroll;
     }
-    let p = Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((app.ticket_scroll, 0));
+    let p = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((app.ticket_scroll, 0));
     f.render_widget(p, area);
 }
 
@@ -109,7 +149,10 @@ fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
         .borders(Borders::ALL)
         .border_style(t.border(false))
         .title(Span::styled(" Customer ", t.title(false)));
-    let mut lines = vec![Line::styled(sanitize::line(&c.name), t.title(true)), Line::styled(format!("#{}", c.id), t.dim())];
+    let mut lines = vec![
+        Line::styled(sanitize::line(&c.name), t.title(true)),
+        Line::styled(format!("#{}", c.id), t.dim()),
+    ];
     for i in &c.identities {
         lines.push(Line::from(vec![
             Span::styled(format!("{:<6}", i.kind.as_str()), t.dim()),
@@ -129,7 +172,13 @@ fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
             Span::styled(format!("{} ", o.state), t.state(&o.state)),
             Span::styled(format!("{} ", age(now, o.updated_at)), t.dim()),
         ]));
-        lines.push(Line::styled(format!("  {}", sanitize::line(&o.subject)), t.text()));
+        lines.push(Line::styled(
+            format!("  {}", sanitize::line(&o.subject)),
+            t.text(),
+        ));
     }
-    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+    f.render_widget(
+        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
+        area,
+    );
 }

@@ -1,0 +1,347 @@
+//! The TUI without a terminal: screens rendered to ratatui's TestBackend
+//! and compared as insta snapshots, and key sequences checked against the
+//! store. The demo store is built at a fixed clock so screens are stable.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use echodesk::config::Config;
+use echodesk::store::{Settings, Store};
+use echodesk::tui::app::{App, Overlay, Screen};
+use echodesk::tui::theme::Theme;
+use echodesk::tui::views;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const NOW: i64 = 1_795_000_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+}
+
+fn fixture(tickets: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let report = echodesk::demo::build_at(dir.path(), tickets, &Config::default(), NOW).unwrap();
+    Fixture {
+        db: report.database,
+        _dir: dir,
+    }
+}
+
+fn app(fx: &Fixture, agent: &str) -> App {
+    let store = Store::open(&fx.db, Settings::default()).unwrap();
+    let theme = Theme::load("monochrome").unwrap();
+    let mut app = App::new(store, Config::default(), agent.into(), theme).unwrap();
+    app.clock = Some(NOW);
+    app
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| views::draw(f, app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            line.push_str(sym);
+            skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn keys(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn queue_screen() {
+    let fx = fixture(60);
+    let mut a = app(&fx, "alice");
+    insta::assert_snapshot!("queue_80x24", screen(&mut a, 80, 24));
+}
+
+#[test]
+fn wide_queue_with_cjk_lines_up() {
+    let fx = fixture(60);
+    let mut a = app(&fx, "alice");
+    let s = screen(&mut a, 120, 30);
+    insta::assert_snapshot!("queue_120x30", s.clone());
+    // Every table line is exactly as wide as the screen or shorter: a CJK
+    // name never pushes the columns right.
+    for line in s.lines() {
+        assert!(unicode_width::UnicodeWidthStr::width(line) <= 120, "{line}");
+    }
+}
+
+#[test]
+fn ticket_screen_with_customer_panel() {
+    let fx = fixture(60);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Ticket);
+    insta::assert_snapshot!("ticket_100x30", screen(&mut a, 100, 30));
+}
+
+#[test]
+fn help_and_palette_list_every_action() {
+    let fx = fixture(20);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Char('?'));
+    let s = screen(&mut a, 100, 45);
+    insta::assert_snapshot!("help", s.clone());
+    for d in echodesk::tui::keymap::ACTIONS {
+        assert!(s.contains(d.name), "{} missing from help", d.name);
+    }
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char(':'));
+    keys(&mut a, "solv");
+    assert!(screen(&mut a, 80, 24).contains("solve"));
+}
+
+#[test]
+fn tiny_terminal_degrades_with_a_message() {
+    let fx = fixture(10);
+    let mut a = app(&fx, "alice");
+    insta::assert_snapshot!("tiny", screen(&mut a, 40, 8));
+}
+
+#[test]
+fn search_error_is_shown_in_place_with_its_column() {
+    let fx = fixture(20);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Char('/'));
+    keys(&mut a, "state:open colour:x");
+    key(&mut a, KeyCode::Enter);
+    assert!(matches!(
+        a.overlay,
+        Overlay::Input {
+            error: Some((12, _)),
+            ..
+        }
+    ));
+    insta::assert_snapshot!("search_error", screen(&mut a, 80, 24));
+    // Fix it: the results replace the view.
+    for _ in 0.."colour:x".len() {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(&mut a, "退款");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    assert!(a.total > 0);
+    assert!(a.rows.iter().all(|t| t.state == "open"));
+}
+
+#[test]
+fn state_menu_offers_only_allowed_transitions_and_undo_restores() {
+    let fx = fixture(40);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Char('/'));
+    keys(&mut a, "state:solved");
+    key(&mut a, KeyCode::Enter);
+    let id = a.selected_row().unwrap().id;
+    key(&mut a, KeyCode::Char('s'));
+    match &a.overlay {
+        Overlay::Menu { items, .. } => {
+            assert_eq!(items, &vec!["open".to_string(), "closed".to_string()])
+        }
+        o => panic!("{o:?}"),
+    }
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.ticket_summary(id).unwrap().state, "closed");
+    key(&mut a, KeyCode::Char('u'));
+    // closed is final: undo is refused by the workflow, and says so.
+    assert_eq!(a.store.ticket_summary(id).unwrap().state, "closed");
+    assert!(a.status.as_ref().unwrap().1, "{:?}", a.status);
+
+    // A reversible change undoes.
+    key(&mut a, KeyCode::Char('\\'));
+    let id = a.selected_row().unwrap().id;
+    let before = a.store.ticket_summary(id).unwrap().priority;
+    key(&mut a, KeyCode::Char('p'));
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Char('k')); // up to the first item: urgent
+    }
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.store.ticket_summary(id).unwrap().priority.as_str(),
+        "urgent"
+    );
+    key(&mut a, KeyCode::Char('u'));
+    assert_eq!(a.store.ticket_summary(id).unwrap().priority, before);
+}
+
+#[test]
+fn bulk_selection_asks_with_the_count_then_applies() {
+    let fx = fixture(40);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Char(' '));
+    key(&mut a, KeyCode::Char(' '));
+    key(&mut a, KeyCode::Char('v'));
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('v'));
+    assert_eq!(a.selection.len(), 4);
+    let ids: Vec<i64> = a.selection.iter().copied().collect();
+    keys(&mut a, "t");
+    keys(&mut a, "+outage");
+    key(&mut a, KeyCode::Enter);
+    match &a.overlay {
+        Overlay::Confirm { message, .. } => assert!(message.contains("4 tickets"), "{message}"),
+        o => panic!("{o:?}"),
+    }
+    insta::assert_snapshot!("confirm", screen(&mut a, 80, 24));
+    key(&mut a, KeyCode::Char('y'));
+    for id in &ids {
+        assert!(a
+            .store
+            .ticket_summary(*id)
+            .unwrap()
+            .tags
+            .contains(&"outage".to_string()));
+    }
+    assert!(a.selection.is_empty());
+    // Select all in view, then cancel.
+    key(&mut a, KeyCode::Char('*'));
+    assert_eq!(a.selection.len() as i64, a.total);
+    key(&mut a, KeyCode::Char('A'));
+    key(&mut a, KeyCode::Char('n'));
+    assert!(a.status.as_ref().unwrap().0.contains("cancelled"));
+}
+
+#[test]
+fn note_and_reply_from_the_ticket_screen() {
+    let fx = fixture(20);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Enter);
+    let id = a.ticket.as_ref().unwrap().summary.id;
+    key(&mut a, KeyCode::Char('n'));
+    keys(&mut a, "Checked the depot.");
+    insta::assert_snapshot!("compose_note", screen(&mut a, 80, 24));
+    a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let t = a.store.ticket(id).unwrap();
+    let last = t.messages.last().unwrap();
+    assert_eq!(last.body_text, "Checked the depot.");
+    assert_eq!(last.direction, echodesk::model::Direction::Note);
+
+    key(&mut a, KeyCode::Char('r'));
+    keys(&mut a, "We are on it.");
+    a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let t = a.store.ticket(id).unwrap();
+    let last = t.messages.last().unwrap();
+    assert_eq!(last.direction, echodesk::model::Direction::Out);
+    assert_eq!(
+        a.store.outbox_status(last.id).unwrap().as_deref(),
+        Some("queued")
+    );
+    assert!(screen(&mut a, 100, 40).contains("queued"));
+}
+
+#[test]
+fn another_agents_change_appears_without_a_key() {
+    let fx = fixture(30);
+    let mut alice = app(&fx, "alice");
+    let mut bob = app(&fx, "bob");
+    let id = alice.selected_row().unwrap().id;
+    let bob_sees = bob
+        .rows
+        .iter()
+        .find(|t| t.id == id)
+        .unwrap()
+        .assignee
+        .clone();
+    assert_ne!(bob_sees.as_deref(), Some("alice"));
+    key(&mut alice, KeyCode::Char('A'));
+    bob.tick();
+    let now_sees = bob
+        .rows
+        .iter()
+        .find(|t| t.id == id)
+        .unwrap()
+        .assignee
+        .clone();
+    assert_eq!(now_sees.as_deref(), Some("alice"));
+
+    // Presence: bob opens the ticket and starts replying; alice sees it.
+    while bob.selected_row().unwrap().id != id {
+        key(&mut bob, KeyCode::Char('j'));
+    }
+    key(&mut bob, KeyCode::Enter);
+    key(&mut bob, KeyCode::Char('r'));
+    key(&mut alice, KeyCode::Enter);
+    alice.tick();
+    assert_eq!(
+        alice.presence,
+        vec![("bob".to_string(), "replying".to_string())]
+    );
+    assert!(screen(&mut alice, 100, 30).contains("bob is replying"));
+}
+
+#[test]
+fn concurrent_change_is_a_conflict_not_an_overwrite() {
+    let fx = fixture(30);
+    let mut alice = app(&fx, "alice");
+    let mut bob = app(&fx, "bob");
+    let id = alice.selected_row().unwrap().id;
+    // Alice changes the ticket; bob's screen is stale (no tick yet).
+    key(&mut alice, KeyCode::Char('p'));
+    for _ in 0..3 {
+        key(&mut alice, KeyCode::Char('k'));
+    }
+    key(&mut alice, KeyCode::Enter);
+    key(&mut bob, KeyCode::Char('p'));
+    for _ in 0..3 {
+        key(&mut bob, KeyCode::Char('j'));
+    }
+    key(&mut bob, KeyCode::Enter);
+    let (msg, is_err) = bob.status.clone().unwrap();
+    assert!(is_err && msg.contains("changed by someone else"), "{msg}");
+    assert_eq!(
+        alice.store.ticket_summary(id).unwrap().priority.as_str(),
+        "urgent"
+    );
+}
+
+#[test]
+fn scrolling_far_keeps_a_bounded_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = echodesk::demo::build_at(dir.path(), 900, &Config::default(), NOW).unwrap();
+    let fx = Fixture {
+        db: report.database,
+        _dir: dir,
+    };
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Char('\\'));
+    a.on_key(KeyEvent::new(KeyCode::Char('9'), KeyModifiers::NONE));
+    let total = a.total as usize;
+    for _ in 0..total + 5 {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    assert_eq!(a.cursor, total - 1);
+    assert!(a.rows.len() <= 400, "window holds {}", a.rows.len());
+    key(&mut a, KeyCode::Char('g'));
+    assert_eq!(a.cursor, 0);
+    key(&mut a, KeyCode::Char('G'));
+    assert_eq!(a.cursor, total - 1);
+    let last = a.selected_row().unwrap().id;
+    for _ in 0..total - 1 {
+        key(&mut a, KeyCode::Char('k'));
+    }
+    assert_eq!(a.cursor, 0);
+    key(&mut a, KeyCode::Char('G'));
+    assert_eq!(a.selected_row().unwrap().id, last);
+}
