@@ -102,7 +102,8 @@ pub struct App {
     /// The loaded window: rows[0] is the `offset`-th ticket of the view.
     pub rows: Vec<TicketSummary>,
     pub offset: usize,
-    pub total: i64,
+    /// Matches of the current list; None until counted (in the background).
+    pub total: Option<i64>,
     pub cursor: usize,
     /// Cursor of the row just before the window (None: window starts at top).
     start: Option<PageCursor>,
@@ -123,6 +124,9 @@ pub struct App {
     pub quit: bool,
     /// Fixed "now" for reproducible screens in tests.
     pub clock: Option<i64>,
+    counter: Option<super::counter::Counter>,
+    generation: u64,
+    pending: usize,
 }
 
 impl App {
@@ -150,7 +154,7 @@ impl App {
             query,
             rows: Vec::new(),
             offset: 0,
-            total: 0,
+            total: None,
             cursor: 0,
             start: None,
             end: None,
@@ -169,11 +173,55 @@ impl App {
             height: 20,
             quit: false,
             clock: None,
+            counter: None,
+            generation: 0,
+            pending: 0,
         };
         app.reload_top()?;
         app.refresh_counts();
         app.data_version = app.version();
         Ok(app)
+    }
+
+    /// Moves counting to a background thread (the interactive TUI does;
+    /// tests count inline so that screens are deterministic).
+    pub fn count_in_background(&mut self) {
+        if let Some(path) = self.store.path().map(|p| p.to_path_buf()) {
+            self.counter = super::counter::Counter::spawn(path, self.store.settings().clone());
+            self.refresh_counts();
+        }
+    }
+
+    pub fn counts_pending(&self) -> bool {
+        self.pending > 0
+    }
+
+    /// Takes the counts that arrived; true when something changed.
+    pub fn collect_counts(&mut self) -> bool {
+        let Some(counter) = &self.counter else {
+            return false;
+        };
+        let mut changed = false;
+        for a in counter.answers() {
+            if a.generation != self.generation {
+                continue;
+            }
+            self.pending = self.pending.saturating_sub(1);
+            if a.slot == usize::MAX {
+                self.total = a.count;
+            } else if a.slot < self.counts.len() {
+                self.counts[a.slot] = a.count;
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    /// The query text of what the list shows now.
+    fn list_query_text(&self) -> String {
+        self.search
+            .clone()
+            .unwrap_or_else(|| self.views[self.view].query.clone())
     }
 
     pub fn now(&self) -> i64 {
@@ -218,12 +266,12 @@ impl App {
     fn reload_top(&mut self) -> Result<(), Error> {
         let ctx = self.ctx();
         let page = self.store.search(&self.query, &ctx, None, PAGE)?;
-        self.total = self.store.count(&self.query, &ctx)?;
         self.rows = page.tickets;
         self.end = page.next_cursor;
         self.start = None;
         self.offset = 0;
         self.cursor = 0;
+        self.count_total();
         Ok(())
     }
 
@@ -237,7 +285,6 @@ impl App {
         let page = self
             .store
             .search(&self.query, &ctx, self.start.as_ref(), n)?;
-        self.total = self.store.count(&self.query, &ctx)?;
         self.rows = page.tickets;
         self.end = page.next_cursor;
         if let Some(id) = keep {
@@ -324,7 +371,15 @@ impl App {
         got.reverse();
         self.start = extra.map(|t| PageCursor::of(self.query.sort, &t));
         self.end = None;
-        self.offset = (self.total as usize).saturating_sub(got.len());
+        let total = match self.total {
+            Some(t) => t,
+            None => {
+                let t = self.store.count(&self.query, &self.ctx())?;
+                self.total = Some(t);
+                t
+            }
+        };
+        self.offset = (total as usize).saturating_sub(got.len());
         self.rows = got;
         self.cursor = self.offset + self.rows.len() - 1;
         Ok(())
@@ -359,14 +414,53 @@ impl App {
         }
     }
 
-    pub fn refresh_counts(&mut self) {
-        let ctx = self.ctx();
-        for (i, v) in self.views.iter().enumerate() {
-            self.counts[i] = query::parse(&v.query)
-                .ok()
-                .and_then(|q| self.store.count(&q, &ctx).ok());
+    fn count_total(&mut self) {
+        match &self.counter {
+            Some(c) => {
+                self.generation += 1;
+                self.pending = 1;
+                c.request(super::counter::Request {
+                    generation: self.generation,
+                    me: self.agent.clone(),
+                    now: self.now(),
+                    queries: vec![(usize::MAX, self.list_query_text())],
+                });
+            }
+            None => self.total = self.store.count(&self.query, &self.ctx()).ok(),
         }
+    }
+
+    /// Recounts every view and the current list.
+    pub fn refresh_counts(&mut self) {
         self.outbox = self.store.outbox_health().unwrap_or((0, 0));
+        let mut queries: Vec<(usize, String)> = vec![(usize::MAX, self.list_query_text())];
+        queries.extend(
+            self.views
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i, v.query.clone())),
+        );
+        match &self.counter {
+            Some(c) => {
+                self.generation += 1;
+                self.pending = queries.len();
+                c.request(super::counter::Request {
+                    generation: self.generation,
+                    me: self.agent.clone(),
+                    now: self.now(),
+                    queries,
+                });
+            }
+            None => {
+                let ctx = self.ctx();
+                self.total = self.store.count(&self.query, &ctx).ok();
+                for (i, v) in self.views.iter().enumerate() {
+                    self.counts[i] = query::parse(&v.query)
+                        .ok()
+                        .and_then(|q| self.store.count(&q, &ctx).ok());
+                }
+            }
+        }
     }
 
     /// Called on every tick: picks up changes other agents (or the daemon)

@@ -6,6 +6,7 @@
 //! something panics.
 
 pub mod app;
+pub mod counter;
 pub mod keymap;
 pub mod theme;
 pub mod views;
@@ -58,7 +59,12 @@ fn event_loop(
     let mut last_tick = Instant::now();
     terminal.draw(|f| views::draw(f, app))?;
     while !app.quit {
-        let timeout = TICK.saturating_sub(last_tick.elapsed());
+        // Short polls while counts are outstanding, so they show promptly.
+        let timeout = if app.counts_pending() {
+            Duration::from_millis(20)
+        } else {
+            TICK.saturating_sub(last_tick.elapsed())
+        };
         let mut dirty = false;
         if event::poll(timeout)? {
             match event::read()? {
@@ -69,6 +75,9 @@ fn event_loop(
                 Event::Resize(_, _) => dirty = true,
                 _ => {}
             }
+        }
+        if app.collect_counts() {
+            dirty = true;
         }
         if last_tick.elapsed() >= TICK {
             let before = app.store.data_version().unwrap_or(0);

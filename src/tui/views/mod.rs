@@ -72,8 +72,16 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         format!(" {} ", crate::sanitize::line(&app.view_title())),
         t.title(true),
     )];
-    let pos = if app.total == 0 { 0 } else { app.cursor + 1 };
-    spans.push(Span::styled(format!("{pos}/{} ", app.total), t.text()));
+    let total = app
+        .total
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "…".into());
+    let pos = if app.rows.is_empty() {
+        0
+    } else {
+        app.cursor + 1
+    };
+    spans.push(Span::styled(format!("{pos}/{total} "), t.text()));
     if !app.selection.is_empty() {
         spans.push(Span::styled(
             format!("· {} selected ", app.selection.len()),
