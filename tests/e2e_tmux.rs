@@ -1,0 +1,196 @@
+//! The real binary in a real terminal: tmux runs `echodesk` on a demo
+//! store, keys are sent as a person would type them, and both the screen
+//! and the store are checked. Needs tmux (scripts/test installs it).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, env: &[(&str, &str)]) -> Tmux {
+        let available = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            available,
+            "tmux is required for this test; scripts/test installs it (apt-get install tmux)"
+        );
+        let session = format!("echodesk-e2e-{}", std::process::id());
+        let mut c = Command::new("tmux");
+        c.args(["new-session", "-d", "-s", &session, "-x", "110", "-y", "32"]);
+        for (k, v) in env {
+            c.args(["-e", &format!("{k}={v}")]);
+        }
+        c.arg(cmd);
+        assert!(c.status().unwrap().success());
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "`{needle}` never appeared; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends keys one at a time with a pause, so that Escape is never
+    /// merged with the next key into an Alt chord.
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let st = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, s: &str) {
+        let st = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", s])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+fn show_json(bin: &Path, db: &Path, id: &str) -> serde_json::Value {
+    let out = Command::new(bin)
+        .arg("--db")
+        .arg(db)
+        .args(["--json", "show", id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn triage_a_ticket_in_the_real_terminal() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_echodesk"));
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let st = Command::new(bin)
+        .args(["demo", "--build-only", "--tickets", "150", "--dir"])
+        .arg(&demo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let db = demo.join("demo.db");
+    let cmd = format!("{} --db {} ; sleep 30", bin.display(), db.display());
+    let home = dir.path().to_str().unwrap();
+    let t = Tmux::start(
+        &cmd,
+        &[
+            ("ECHODESK_AGENT", "e2e"),
+            ("HOME", home),
+            ("XDG_CONFIG_HOME", home),
+            ("TERM", "xterm-256color"),
+        ],
+    );
+
+    let s = t.wait_for("1 Open");
+    assert!(s.contains("STATE") && s.contains("SUBJECT"), "{s}");
+
+    // Search in Chinese, open the first hit.
+    t.keys(&["/"]);
+    t.text("退款 is:open");
+    t.keys(&["Enter"]);
+    t.wait_for("search: 退款 is:open");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Customer");
+    let title_line = s
+        .lines()
+        .find(|l| l.contains("┌ #"))
+        .expect("ticket title")
+        .to_string();
+    let id: String = title_line
+        .split("┌ #")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    assert!(!id.is_empty(), "{title_line}");
+
+    // Change the state from the menu (only allowed transitions are listed).
+    t.keys(&["s"]);
+    let s = t.wait_for("┌ State");
+    assert!(!s.contains(" new "), "new is never a target: {s}");
+    let before = show_json(bin, &db, &id)["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("#{id}: state →"));
+    let after = show_json(bin, &db, &id)["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(before, after);
+
+    // Compose a reply and send it: it lands in the outbox, queued.
+    t.keys(&["r"]);
+    t.wait_for("Ctrl-S save");
+    t.text("Thanks, a replacement is on its way.");
+    t.keys(&["C-s"]);
+    t.wait_for("reply queued");
+    let v = show_json(bin, &db, &id);
+    let last = v["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["direction"], "out");
+    assert_eq!(last["body_text"], "Thanks, a replacement is on its way.");
+    assert_eq!(last["author"], "e2e");
+    t.wait_for("· queued");
+
+    // Quit: the terminal is restored (the shell's sleep runs on a normal screen).
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(t.alive());
+    let s = t.screen();
+    assert!(!s.contains("1 Open"), "alternate screen left behind:\n{s}");
+}
