@@ -9,35 +9,17 @@
 //!
 //! Scale down for a smoke run: BENCH_IMPORT=5000 BENCH_MESSAGES=20000.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{env_usize, ms, pct, shape};
 use echodesk::channel::email::mime;
 use echodesk::corpus::Corpus;
 use echodesk::ingest::Ingest;
 use echodesk::query;
 use echodesk::store::{PageCursor, SearchContext, Settings, Store};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
-}
 
 fn peak_rss_mb() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
@@ -179,28 +161,6 @@ fn build_large(db: &Path, messages: usize) -> Store {
     store
 }
 
-/// Spreads states, assignees, priorities, channels and tags over the
-/// generated tickets so that every view has realistic selectivity. Direct
-/// SQL: this shapes a fixture, it is not what is measured.
-fn shape(db: &Path) {
-    let conn = rusqlite::Connection::open(db).expect("open");
-    conn.execute_batch(
-        "BEGIN;
-         UPDATE tickets SET
-           state = CASE id % 10 WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'open'
-                   WHEN 3 THEN 'pending' WHEN 4 THEN 'on-hold' WHEN 5 THEN 'solved'
-                   WHEN 6 THEN 'solved' WHEN 9 THEN 'spam' ELSE 'closed' END,
-           assignee = CASE id % 6 WHEN 0 THEN NULL WHEN 1 THEN 'alice' WHEN 2 THEN 'bob'
-                   WHEN 3 THEN 'chen' WHEN 4 THEN 'yuki' ELSE NULL END,
-           priority = (id * 7) % 4,
-           channel = CASE id % 10 WHEN 3 THEN 'sms' WHEN 7 THEN 'sms' WHEN 8 THEN 'fax' ELSE 'email' END;
-         INSERT OR IGNORE INTO ticket_tags SELECT id, 'billing' FROM tickets WHERE id % 9 = 0;
-         INSERT OR IGNORE INTO ticket_tags SELECT id, 'vip' FROM tickets WHERE id % 97 = 0;
-         COMMIT; ANALYZE;",
-    )
-    .expect("shape");
-}
-
 fn bench_queries(store: &Store, reps: usize) {
     let ctx = SearchContext {
         me: "alice".into(),
@@ -254,7 +214,7 @@ fn bench_queries(store: &Store, reps: usize) {
                 assert!(!page.tickets.is_empty() || total == 0);
             }
             all_pages.extend(times.iter().copied());
-            cols.push(median(times));
+            cols.push(pct_median(times));
         }
         let name = if v.is_empty() { "(all)" } else { v };
         println!(
@@ -268,8 +228,8 @@ fn bench_queries(store: &Store, reps: usize) {
     }
     println!(
         "all queue pages: median {}, p99 {} (target median <= 2 ms)",
-        ms(median(all_pages.clone())),
-        ms(pct(all_pages, 0.99))
+        ms(pct_median(all_pages.clone())),
+        ms(pct(&mut all_pages, 0.99))
     );
     for plan in store
         .explain(&query::parse("is:open").expect("q"), &ctx)
@@ -309,11 +269,11 @@ fn bench_queries(store: &Store, reps: usize) {
             assert!(page.tickets.len() <= 50);
         }
         all_search.extend(times.iter().copied());
-        println!("{:<28} {:>10} {:>12}", s, hits, ms(median(times)));
+        println!("{:<28} {:>10} {:>12}", s, hits, ms(pct_median(times)));
     }
     println!(
         "all searches: median {} (target <= 10 ms)",
-        ms(median(all_search))
+        ms(pct_median(all_search))
     );
 
     // What OFFSET would cost at depth, for comparison with the keyset pages.
@@ -337,7 +297,7 @@ fn bench_queries(store: &Store, reps: usize) {
     println!(
         "for comparison, OFFSET {} page: {}",
         total / 2,
-        ms(median(times))
+        ms(pct_median(times))
     );
 }
 
@@ -373,4 +333,8 @@ fn main() {
         bench_queries(&store, reps);
     }
     println!("peak RSS {:.1} MB", peak_rss_mb());
+}
+
+fn pct_median(mut v: Vec<Duration>) -> Duration {
+    pct(&mut v, 0.5)
 }

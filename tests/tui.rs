@@ -362,3 +362,35 @@ fn counts_arrive_from_the_background_worker() {
     assert_eq!(a.counts, inline);
     assert_eq!(a.total, total);
 }
+
+#[test]
+fn bottom_before_the_count_arrives_settles_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = echodesk::demo::build_at(dir.path(), 500, &Config::default(), NOW).unwrap();
+    let store = Store::open(&report.database, Settings::default()).unwrap();
+    let mut a = App::new_lazy(
+        store,
+        Config::default(),
+        "alice".into(),
+        Theme::load("monochrome").unwrap(),
+    )
+    .unwrap();
+    a.clock = Some(NOW);
+    key(&mut a, KeyCode::Char('9')); // no such view: stays
+    key(&mut a, KeyCode::Char('G'));
+    assert_eq!(a.position(), None, "position unknown until counted");
+    let last = a.selected_row().unwrap().id;
+    a.count_in_background();
+    let start = std::time::Instant::now();
+    while a.counts_pending() && start.elapsed() < std::time::Duration::from_secs(10) {
+        a.collect_counts();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let total = a.total.unwrap() as usize;
+    assert_eq!(a.position(), Some(total));
+    assert_eq!(a.selected_row().unwrap().id, last);
+    for _ in 0..total - 1 {
+        key(&mut a, KeyCode::Char('k'));
+    }
+    assert_eq!(a.position(), Some(1));
+}

@@ -195,7 +195,7 @@ pub fn tui(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let store = ctx.open()?;
     let theme = crate::tui::theme::Theme::load(&ctx.config.theme).map_err(anyhow::Error::msg)?;
-    let mut app = crate::tui::App::new(store, ctx.config.clone(), ctx.agent.clone(), theme)?;
+    let mut app = crate::tui::App::new_lazy(store, ctx.config.clone(), ctx.agent.clone(), theme)?;
     app.count_in_background();
     crate::tui::run(app)
 }

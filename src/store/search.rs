@@ -270,6 +270,12 @@ impl Store {
         }
     }
 
+    /// Checks that a query can run here (e.g. its states exist) without
+    /// running it.
+    pub fn check(&self, q: &Query, ctx: &SearchContext) -> Result<()> {
+        self.compile(q, ctx).map(|_| ())
+    }
+
     /// How many tickets match.
     pub fn count(&self, q: &Query, ctx: &SearchContext) -> Result<i64> {
         let c = self.compile_with(q, ctx, Mode::Count)?;

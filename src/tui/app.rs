@@ -14,6 +14,10 @@ use crate::model::{Direction, Priority, TicketDetail, TicketSummary};
 use crate::query::{self, Query};
 use crate::store::{PageCursor, SearchContext, Store};
 
+/// Where the window is placed after `G` until the total is known: far
+/// enough from zero that scrolling up cannot reach it before the count lands.
+const PROVISIONAL_OFFSET: usize = 1 << 40;
+
 /// Rows fetched per page; the window holds a few pages at most.
 const PAGE: usize = 100;
 const WINDOW_MAX: usize = 400;
@@ -127,10 +131,37 @@ pub struct App {
     counter: Option<super::counter::Counter>,
     generation: u64,
     pending: usize,
+    /// No counting until a background counter exists.
+    lazy: bool,
+    /// After `G` with the total still being counted: rows below the window
+    /// (the window's absolute position is settled when the total arrives).
+    below_window: Option<usize>,
 }
 
 impl App {
+    /// An app that counts inline: every count is known when this returns.
     pub fn new(store: Store, config: Config, agent: String, theme: Theme) -> Result<App, Error> {
+        App::build(store, config, agent, theme, false)
+    }
+
+    /// An app that shows its first page without counting anything; call
+    /// [`App::count_in_background`] next. What the interactive TUI uses.
+    pub fn new_lazy(
+        store: Store,
+        config: Config,
+        agent: String,
+        theme: Theme,
+    ) -> Result<App, Error> {
+        App::build(store, config, agent, theme, true)
+    }
+
+    fn build(
+        store: Store,
+        config: Config,
+        agent: String,
+        theme: Theme,
+        lazy: bool,
+    ) -> Result<App, Error> {
         let keymap = Keymap::new(&config.keys).map_err(Error::Other)?;
         let views = if config.views.is_empty() {
             vec![View {
@@ -176,6 +207,8 @@ impl App {
             counter: None,
             generation: 0,
             pending: 0,
+            lazy,
+            below_window: None,
         };
         app.reload_top()?;
         app.refresh_counts();
@@ -209,6 +242,12 @@ impl App {
             self.pending = self.pending.saturating_sub(1);
             if a.slot == usize::MAX {
                 self.total = a.count;
+                if let (Some(below), Some(total)) = (self.below_window.take(), a.count) {
+                    let offset = (total as usize).saturating_sub(self.rows.len() + below);
+                    let local = self.cursor.saturating_sub(self.offset);
+                    self.offset = offset;
+                    self.cursor = offset + local;
+                }
             } else if a.slot < self.counts.len() {
                 self.counts[a.slot] = a.count;
             }
@@ -242,6 +281,14 @@ impl App {
         )
     }
 
+    /// The cursor's 1-based position, when it is known.
+    pub fn position(&self) -> Option<usize> {
+        if self.rows.is_empty() {
+            return Some(0);
+        }
+        self.below_window.is_none().then_some(self.cursor + 1)
+    }
+
     pub fn view_title(&self) -> String {
         match &self.search {
             Some(s) => format!("search: {s}"),
@@ -271,6 +318,7 @@ impl App {
         self.start = None;
         self.offset = 0;
         self.cursor = 0;
+        self.below_window = None;
         self.count_total();
         Ok(())
     }
@@ -351,6 +399,9 @@ impl App {
             self.offset = 0;
         }
         if self.rows.len() > WINDOW_MAX {
+            if let Some(b) = self.below_window.as_mut() {
+                *b += self.rows.len() - WINDOW_MAX;
+            }
             self.rows.truncate(WINDOW_MAX);
             self.end = self.rows.last().map(|t| PageCursor::of(self.query.sort, t));
         }
@@ -371,15 +422,15 @@ impl App {
         got.reverse();
         self.start = extra.map(|t| PageCursor::of(self.query.sort, &t));
         self.end = None;
-        let total = match self.total {
-            Some(t) => t,
+        // Without the total (still being counted) the window's absolute
+        // position is provisional; collect_counts settles it.
+        self.offset = match self.total {
+            Some(total) => (total as usize).saturating_sub(got.len()),
             None => {
-                let t = self.store.count(&self.query, &self.ctx())?;
-                self.total = Some(t);
-                t
+                self.below_window = Some(0);
+                PROVISIONAL_OFFSET
             }
         };
-        self.offset = (total as usize).saturating_sub(got.len());
         self.rows = got;
         self.cursor = self.offset + self.rows.len() - 1;
         Ok(())
@@ -426,6 +477,7 @@ impl App {
                     queries: vec![(usize::MAX, self.list_query_text())],
                 });
             }
+            None if self.lazy => {}
             None => self.total = self.store.count(&self.query, &self.ctx()).ok(),
         }
     }
@@ -451,6 +503,7 @@ impl App {
                     queries,
                 });
             }
+            None if self.lazy => {}
             None => {
                 let ctx = self.ctx();
                 self.total = self.store.count(&self.query, &ctx).ok();
@@ -1074,7 +1127,7 @@ impl App {
             InputKind::Search => match query::parse(&input) {
                 Ok(q) => {
                     // An unknown state is only found when compiling.
-                    if let Err(e) = self.store.count(&q, &self.ctx()) {
+                    if let Err(e) = self.store.check(&q, &self.ctx()) {
                         self.overlay = Overlay::Input {
                             kind,
                             error: Some((1, e.to_string())),
