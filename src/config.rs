@@ -54,6 +54,11 @@ pub struct Config {
     pub views: Vec<View>,
     /// TUI theme: dark, light, high-contrast, monochrome, or a file path.
     pub theme: String,
+    /// Directory of canned answers (one Markdown file each); the XDG data
+    /// path's `canned/` when unset.
+    pub canned_dir: Option<PathBuf>,
+    /// Agent signature for canned answers; `{agent}` is the agent's name.
+    pub signature: String,
     /// TUI key overrides: action name → keys (see `echodesk` then `?`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -68,6 +73,8 @@ impl Default for Config {
             workflow: Workflow::default(),
             views: default_views(),
             theme: "dark".into(),
+            canned_dir: None,
+            signature: "— {agent}".into(),
             keys: Default::default(),
         }
     }
@@ -140,6 +147,15 @@ impl Config {
                 .map_err(|e| invalid(format!("view `{}`: query `{}`: {e}", v.name, v.query)))?;
         }
         Ok(())
+    }
+
+    /// Where canned answers live.
+    pub fn canned_path(&self) -> PathBuf {
+        self.canned_dir.clone().unwrap_or_else(|| {
+            Paths::xdg()
+                .map(|p| p.data_dir.join("canned"))
+                .unwrap_or_else(|_| PathBuf::from("canned"))
+        })
     }
 
     /// The agent this process acts as: config, then `$USER`, then "agent".

@@ -31,6 +31,9 @@ pub enum Error {
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
 
+    #[error(transparent)]
+    Canned(#[from] crate::canned::CannedError),
+
     #[error("ticket #{0} not found")]
     TicketNotFound(i64),
 
@@ -76,7 +79,7 @@ impl Error {
             Error::TicketNotFound(_) | Error::CustomerNotFound(_) => 3,
             Error::Workflow(_) | Error::Conflict { .. } => 4,
             Error::Config(_) => 5,
-            Error::Query(_) | Error::Invalid { .. } => 6,
+            Error::Query(_) | Error::Invalid { .. } | Error::Canned(_) => 6,
             Error::Db(_) | Error::Migration(_) => 7,
             Error::Io { .. } | Error::Other(_) => 1,
         }

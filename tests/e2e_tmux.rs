@@ -121,7 +121,21 @@ fn triage_a_ticket_in_the_real_terminal() {
         .unwrap();
     assert!(st.success());
     let db = demo.join("demo.db");
-    let cmd = format!("{} --db {} ; sleep 30", bin.display(), db.display());
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "canned_dir = \"{}\"\nsignature = \"— {{agent}}\"\n",
+            demo.join("canned").display()
+        ),
+    )
+    .unwrap();
+    let cmd = format!(
+        "{} --config {} --db {} ; sleep 30",
+        bin.display(),
+        config.display(),
+        db.display()
+    );
     let home = dir.path().to_str().unwrap();
     let t = Tmux::start(
         &cmd,
@@ -158,6 +172,7 @@ fn triage_a_ticket_in_the_real_terminal() {
     assert!(!id.is_empty(), "{title_line}");
 
     // Change the state from the menu (only allowed transitions are listed).
+    // The last step sets the state again through the canned answer.
     t.keys(&["s"]);
     let s = t.wait_for("┌ State");
     assert!(!s.contains(" new "), "new is never a target: {s}");
@@ -173,17 +188,37 @@ fn triage_a_ticket_in_the_real_terminal() {
         .to_string();
     assert_ne!(before, after);
 
-    // Compose a reply and send it: it lands in the outbox, queued.
+    // Compose a reply with a canned answer and send it: it lands in the
+    // outbox, queued, and the answer's state and tag apply.
     t.keys(&["r"]);
     t.wait_for("Ctrl-S save");
-    t.text("Thanks, a replacement is on its way.");
+    t.text("Dear customer,");
+    t.keys(&["Enter", "C-t"]);
+    t.wait_for("Canned answers");
+    t.text("ship");
+    t.wait_for("Shipping delay");
+    t.keys(&["Enter"]);
+    t.wait_for("using `shipping-delay`");
     t.keys(&["C-s"]);
     t.wait_for("reply queued");
     let v = show_json(bin, &db, &id);
     let last = v["messages"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["direction"], "out");
-    assert_eq!(last["body_text"], "Thanks, a replacement is on its way.");
+    let body = last["body_text"].as_str().unwrap();
+    assert!(body.starts_with("Dear customer,\n"), "{body}");
+    assert!(
+        body.contains("your parcel is with the carrier")
+            || body.contains("Your parcel is with the carrier"),
+        "{body}"
+    );
+    assert!(body.contains("— e2e"), "{body}");
     assert_eq!(last["author"], "e2e");
+    assert_eq!(v["state"], "pending");
+    assert!(v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "shipping"));
     t.wait_for("· queued");
 
     // Quit: the terminal is restored (the shell's sleep runs on a normal screen).

@@ -16,6 +16,7 @@ const NOW: i64 = 1_795_000_000;
 struct Fixture {
     _dir: tempfile::TempDir,
     db: std::path::PathBuf,
+    canned: std::path::PathBuf,
 }
 
 fn fixture(tickets: usize) -> Fixture {
@@ -23,14 +24,23 @@ fn fixture(tickets: usize) -> Fixture {
     let report = echodesk::demo::build_at(dir.path(), tickets, &Config::default(), NOW).unwrap();
     Fixture {
         db: report.database,
+        canned: report.canned_dir,
         _dir: dir,
+    }
+}
+
+fn config(fx: &Fixture) -> Config {
+    Config {
+        canned_dir: Some(fx.canned.clone()),
+        signature: "— {agent}, Support".into(),
+        ..Config::default()
     }
 }
 
 fn app(fx: &Fixture, agent: &str) -> App {
     let store = Store::open(&fx.db, Settings::default()).unwrap();
     let theme = Theme::load("monochrome").unwrap();
-    let mut app = App::new(store, Config::default(), agent.into(), theme).unwrap();
+    let mut app = App::new(store, config(fx), agent.into(), theme).unwrap();
     app.clock = Some(NOW);
     app
 }
@@ -322,6 +332,7 @@ fn scrolling_far_keeps_a_bounded_window() {
     let report = echodesk::demo::build_at(dir.path(), 900, &Config::default(), NOW).unwrap();
     let fx = Fixture {
         db: report.database,
+        canned: report.canned_dir,
         _dir: dir,
     };
     let mut a = app(&fx, "alice");
@@ -393,4 +404,92 @@ fn bottom_before_the_count_arrives_settles_its_position() {
         key(&mut a, KeyCode::Char('k'));
     }
     assert_eq!(a.position(), Some(1));
+}
+
+#[test]
+fn canned_answer_from_the_picker_is_rendered_inserted_and_applied() {
+    let fx = fixture(40);
+    let mut a = app(&fx, "yuki");
+    // An open email ticket.
+    key(&mut a, KeyCode::Char('/'));
+    keys(&mut a, "channel:email state:open");
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    let id = a.ticket.as_ref().unwrap().summary.id;
+    let first = a
+        .ticket
+        .as_ref()
+        .unwrap()
+        .customer
+        .name
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    key(&mut a, KeyCode::Char('r'));
+    a.on_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::CONTROL));
+    keys(&mut a, "ship");
+    assert!(a.canned_errors.is_empty(), "{:?}", a.canned_errors);
+    assert!(
+        a.canned.len() >= 5,
+        "{} answers loaded from {:?}",
+        a.canned.len(),
+        a.config.canned_dir
+    );
+    let s = screen(&mut a, 110, 34);
+    assert!(s.contains("Shipping delay"), "{s}");
+    assert!(
+        s.contains(&format!("Hello {first},")),
+        "preview is rendered for this ticket:\n{s}"
+    );
+    insta::assert_snapshot!("canned_picker", s);
+    key(&mut a, KeyCode::Enter);
+    match &a.overlay {
+        Overlay::Compose(c) => {
+            assert!(c.text.contains("— yuki, Support"), "{}", c.text);
+            assert_eq!(c.canned.as_deref(), Some("shipping-delay"));
+        }
+        o => panic!("{o:?}"),
+    }
+    a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let t = a.store.ticket_summary(id).unwrap();
+    assert_eq!(t.state, "pending", "the answer's state applies");
+    assert!(t.tags.contains(&"shipping".to_string()), "{:?}", t.tags);
+}
+
+#[test]
+fn reply_channel_switches_and_sms_shows_segments() {
+    let fx = fixture(60);
+    let mut a = app(&fx, "alice");
+    // A customer known by email and phone (the demo registers most).
+    key(&mut a, KeyCode::Char('/'));
+    keys(&mut a, "channel:email from:li.na@example.cn");
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    let id = a.ticket.as_ref().unwrap().summary.id;
+    key(&mut a, KeyCode::Char('r'));
+    assert_eq!(
+        a.reply_channels(),
+        vec![
+            echodesk::model::Channel::Email,
+            echodesk::model::Channel::Sms,
+            echodesk::model::Channel::Fax
+        ]
+    );
+    a.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL));
+    keys(&mut a, "您好，包裹明天到。");
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("by sms · UCS-2 · 1 segment (9/70)"), "{s}");
+    a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let t = a.store.ticket(id).unwrap();
+    let last = t.messages.last().unwrap();
+    assert_eq!(
+        last.channel,
+        echodesk::model::Channel::Email,
+        "stored on the ticket's thread"
+    );
+    assert_eq!(
+        a.store.outbox_recipient(last.id).unwrap().as_deref(),
+        Some("+8613810007919")
+    );
 }

@@ -3,3 +3,4 @@
 //! is decided by [`crate::ingest`].
 
 pub mod email;
+pub mod sms;

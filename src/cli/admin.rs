@@ -75,8 +75,12 @@ pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
     if a.build_only {
         return Ok(());
     }
+    let mut config = ctx.config.clone();
+    if config.canned_dir.is_none() {
+        config.canned_dir = Some(report.canned_dir.clone());
+    }
     let demo_ctx = Ctx {
-        config: ctx.config.clone(),
+        config,
         config_path: ctx.config_path.clone(),
         db_path: report.database.clone(),
         agent: ctx.agent.clone(),

@@ -2,6 +2,7 @@
 //! table for people or JSON (`--json`) for scripts.
 
 mod admin;
+mod canned;
 mod customers;
 pub mod output;
 mod tickets;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Show or merge customers
     #[command(subcommand)]
     Customer(customers::CustomerCmd),
+    /// Canned answers: list, show, render for a ticket, check
+    #[command(subcommand)]
+    Canned(canned::CannedCmd),
     /// Import an mbox, a Maildir, or .eml files through the ingest path
     Import(admin::ImportArgs),
     /// Copy the live database to a new file (SQLite online backup)
@@ -152,6 +156,9 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         {
             return 4;
         }
+        if cause.downcast_ref::<crate::canned::CannedError>().is_some() {
+            return 6;
+        }
     }
     1
 }
@@ -179,6 +186,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Priority(a) => tickets::priority(&ctx, &a),
         Command::Note(a) => tickets::note(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),
+        Command::Canned(c) => canned::run(&ctx, c),
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Completions(_) | Command::Man => Ok(()),

@@ -245,6 +245,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Where the outbox will send a message: (channel, recipient).
+    pub fn outbox_recipient(&self, message_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT recipient FROM outbox WHERE message_id = ?")?
+            .query_row([message_id], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The outbox state of an outbound message, if it went through the outbox.
     pub fn outbox_status(&self, message_id: i64) -> Result<Option<String>> {
         Ok(self

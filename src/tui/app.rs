@@ -8,9 +8,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{self, Action, Keymap};
 use super::theme::Theme;
+use crate::canned::{self, Canned};
 use crate::config::{Config, View};
 use crate::error::Error;
-use crate::model::{Direction, Priority, TicketDetail, TicketSummary};
+use crate::model::{Channel, Direction, IdentityKind, Priority, TicketDetail, TicketSummary};
 use crate::query::{self, Query};
 use crate::store::{PageCursor, SearchContext, Store};
 
@@ -62,14 +63,28 @@ pub enum Overlay {
         items: Vec<String>,
         selected: usize,
     },
-    Compose {
-        direction: Direction,
-        text: String,
+    Compose(Compose),
+    /// The canned-answer picker, opened from a compose (which it returns to).
+    Canned {
+        input: String,
+        selected: usize,
+        compose: Compose,
     },
     Confirm {
         message: String,
         pending: Pending,
     },
+}
+
+/// A reply or note being written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compose {
+    pub direction: Direction,
+    pub text: String,
+    /// The reply's channel; None for notes.
+    pub channel: Option<Channel>,
+    /// The canned answer used, whose state and tags apply on send.
+    pub canned: Option<String>,
 }
 
 /// A change waiting for "are you sure" (bulk) or about to be applied.
@@ -136,6 +151,11 @@ pub struct App {
     /// After `G` with the total still being counted: rows below the window
     /// (the window's absolute position is settled when the total arrives).
     below_window: Option<usize>,
+    pub canned: Vec<Canned>,
+    /// Canned answers that did not load (shown in the picker).
+    pub canned_errors: Vec<String>,
+    /// Text to edit in $EDITOR; the event loop suspends the screen for it.
+    pub editor_request: Option<String>,
 }
 
 impl App {
@@ -209,7 +229,11 @@ impl App {
             pending: 0,
             lazy,
             below_window: None,
+            canned: Vec::new(),
+            canned_errors: Vec::new(),
+            editor_request: None,
         };
+        app.load_canned();
         app.reload_top()?;
         app.refresh_counts();
         app.data_version = app.version();
@@ -786,30 +810,50 @@ impl App {
         };
     }
 
-    fn save_compose(&mut self, direction: Direction, text: String) {
+    fn save_compose(&mut self, c: Compose) {
         let Some(id) = self.targets().first().map(|t| t.0) else {
             return;
         };
-        if text.trim().is_empty() {
+        if c.text.trim().is_empty() {
             self.set_error("empty message not saved");
             return;
         }
         let agent = self.agent.clone();
+        let used = c
+            .canned
+            .as_ref()
+            .and_then(|n| self.canned.iter().find(|x| &x.name == n))
+            .cloned();
         let result = (|| -> Result<(), Error> {
             let tx = self.store.transaction()?;
-            match direction {
+            match c.direction {
                 Direction::Note => {
-                    tx.add_agent_message(id, Direction::Note, &text, &agent, crate::store::now())?;
+                    tx.add_agent_message(
+                        id,
+                        Direction::Note,
+                        &c.text,
+                        &agent,
+                        crate::store::now(),
+                    )?;
                 }
                 _ => {
-                    tx.queue_reply(id, &text, &agent, None)?;
+                    tx.queue_reply(id, &c.text, &agent, c.channel)?;
+                }
+            }
+            // A canned answer may move the ticket and tag it.
+            if let Some(k) = &used {
+                if let Some(state) = &k.meta.state {
+                    tx.set_state(id, state, &agent, None)?;
+                }
+                if !k.meta.add_tags.is_empty() {
+                    tx.tag(id, &k.meta.add_tags, &[], &agent, None)?;
                 }
             }
             tx.commit()
         })();
         let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
         match result {
-            Ok(()) => self.set_info(match direction {
+            Ok(()) => self.set_info(match c.direction {
                 Direction::Note => format!("#{id}: note added"),
                 _ => format!("#{id}: reply queued in the outbox"),
             }),
@@ -817,6 +861,92 @@ impl App {
         }
         if let Err(e) = self.reload_everything() {
             self.set_error(e);
+        }
+    }
+
+    /// Loads (again) the canned answers from the configured directory.
+    pub fn load_canned(&mut self) {
+        let dir = self.config.canned_path();
+        let (ok, bad) = canned::load_dir(&dir);
+        self.canned = ok;
+        self.canned_errors = bad.into_iter().map(|e| e.to_string()).collect();
+    }
+
+    /// The ticket a compose is about, in full.
+    fn compose_ticket(&self) -> Option<TicketDetail> {
+        let id = self.targets().first()?.0;
+        match &self.ticket {
+            Some(t) if t.summary.id == id => Some(t.clone()),
+            _ => self.store.ticket(id).ok(),
+        }
+    }
+
+    /// Channels the customer can be answered on, the ticket's own first.
+    pub fn reply_channels(&self) -> Vec<Channel> {
+        let Some(t) = self.compose_ticket() else {
+            return Vec::new();
+        };
+        let mut out = vec![t.summary.channel];
+        for (kind, ch) in [
+            (IdentityKind::Email, Channel::Email),
+            (IdentityKind::Phone, Channel::Sms),
+            (IdentityKind::Fax, Channel::Fax),
+        ] {
+            if !out.contains(&ch) && t.customer.identities.iter().any(|i| i.kind == kind) {
+                out.push(ch);
+            }
+        }
+        out
+    }
+
+    fn target_channel(&self) -> Option<Channel> {
+        self.reply_channels().first().copied()
+    }
+
+    /// Canned answers for the picker: fitting the channel, best match first.
+    pub fn canned_matches(&self, input: &str, channel: Option<Channel>) -> Vec<&Canned> {
+        let mut scored: Vec<(i64, &Canned)> = self
+            .canned
+            .iter()
+            .filter(|c| channel.is_none_or(|ch| c.fits(ch)))
+            .filter_map(|c| {
+                let hay = format!(
+                    "{} {} {}",
+                    c.meta.shortcut.as_deref().unwrap_or(""),
+                    c.meta.title,
+                    c.name
+                );
+                canned::fuzzy_score(&hay, input).map(|s| (s, c))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
+        scored.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The answer rendered for the ticket being answered, or the error.
+    pub fn canned_preview(&self, c: &Canned, channel: Option<Channel>) -> Result<String, String> {
+        let t = self.compose_ticket().ok_or("no ticket")?;
+        let signature = self.config.signature.clone();
+        let vars = canned::Vars::new(
+            &t,
+            &self.agent,
+            &signature,
+            &self.config.subject_tag,
+            self.now(),
+        );
+        c.render(&vars, channel.unwrap_or(t.summary.channel))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The editor ($EDITOR) returned this text.
+    pub fn editor_done(&mut self, text: Option<String>) {
+        if let Overlay::Compose(c) = &mut self.overlay {
+            match text {
+                Some(t) => c.text = t,
+                None => {
+                    self.status = Some(("the editor failed; the text is unchanged".into(), true))
+                }
+            }
         }
     }
 
@@ -857,8 +987,16 @@ impl App {
             } => self.on_menu_key(key, kind, items, selected),
             Overlay::Input { kind, input, .. } => self.on_input_key(key, kind, input),
             Overlay::Palette { input, selected } => self.on_palette_key(key, input, selected),
-            Overlay::Compose { direction, text } => {
-                self.on_compose_key(key, direction, text);
+            Overlay::Compose(c) => {
+                self.on_compose_key(key, c);
+                Ok(())
+            }
+            Overlay::Canned {
+                input,
+                selected,
+                compose,
+            } => {
+                self.on_canned_key(key, input, selected, compose);
                 Ok(())
             }
         };
@@ -999,10 +1137,17 @@ impl App {
                     let _ = self
                         .store
                         .touch_presence(&self.agent, Some(targets[0].0), activity);
-                    self.overlay = Overlay::Compose {
+                    let channel = if direction == Direction::Out {
+                        self.target_channel()
+                    } else {
+                        None
+                    };
+                    self.overlay = Overlay::Compose(Compose {
                         direction,
                         text: String::new(),
-                    };
+                        channel,
+                        canned: None,
+                    });
                 }
             }
             (Screen::Queue, Action::Select) => {
@@ -1225,7 +1370,7 @@ impl App {
         Ok(())
     }
 
-    fn on_compose_key(&mut self, key: KeyEvent, direction: Direction, mut text: String) {
+    fn on_compose_key(&mut self, key: KeyEvent, mut c: Compose) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc => {
@@ -1237,17 +1382,100 @@ impl App {
             }
             KeyCode::Char('s') if ctrl => {
                 self.overlay = Overlay::None;
-                self.save_compose(direction, text);
+                self.save_compose(c);
                 return;
             }
-            KeyCode::Enter => text.push('\n'),
-            KeyCode::Backspace => {
-                text.pop();
+            KeyCode::Char('t') if ctrl => {
+                self.load_canned();
+                self.overlay = Overlay::Canned {
+                    input: String::new(),
+                    selected: 0,
+                    compose: c,
+                };
+                return;
             }
-            KeyCode::Tab => text.push_str("    "),
-            KeyCode::Char(c) if !ctrl => text.push(c),
+            KeyCode::Char('e') if ctrl => {
+                self.editor_request = Some(c.text.clone());
+            }
+            KeyCode::Char('n') if ctrl && c.direction == Direction::Out => {
+                let chans = self.reply_channels();
+                if let Some(i) = c.channel.and_then(|ch| chans.iter().position(|x| *x == ch)) {
+                    c.channel = chans.get((i + 1) % chans.len()).copied();
+                }
+            }
+            KeyCode::Enter => c.text.push('\n'),
+            KeyCode::Backspace => {
+                c.text.pop();
+            }
+            KeyCode::Tab => c.text.push_str("    "),
+            KeyCode::Char(ch) if !ctrl => c.text.push(ch),
             _ => {}
         }
-        self.overlay = Overlay::Compose { direction, text };
+        self.overlay = Overlay::Compose(c);
+    }
+
+    fn on_canned_key(
+        &mut self,
+        key: KeyEvent,
+        mut input: String,
+        mut selected: usize,
+        mut compose: Compose,
+    ) {
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::Compose(compose);
+                return;
+            }
+            KeyCode::Enter => {
+                let found = self
+                    .canned_matches(&input, compose.channel)
+                    .get(selected)
+                    .map(|c| (*c).clone());
+                if let Some(c) = found {
+                    match self.canned_preview(&c, compose.channel) {
+                        Ok(text) => {
+                            if !compose.text.is_empty() && !compose.text.ends_with('\n') {
+                                compose.text.push('\n');
+                            }
+                            compose.text.push_str(&text);
+                            compose.canned = Some(c.name.clone());
+                            self.overlay = Overlay::Compose(compose);
+                        }
+                        // Never insert a half-rendered answer.
+                        Err(e) => {
+                            self.set_error(e);
+                            self.overlay = Overlay::Canned {
+                                input,
+                                selected,
+                                compose,
+                            };
+                        }
+                    }
+                }
+                return;
+            }
+            KeyCode::Down => selected += 1,
+            KeyCode::Up => selected = selected.saturating_sub(1),
+            KeyCode::Char('n') if key.modifiers.contains(KeyModifiers::CONTROL) => selected += 1,
+            KeyCode::Char('p') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                selected = selected.saturating_sub(1)
+            }
+            KeyCode::Backspace => {
+                input.pop();
+                selected = 0;
+            }
+            KeyCode::Char(c) => {
+                input.push(c);
+                selected = 0;
+            }
+            _ => {}
+        }
+        let n = self.canned_matches(&input, compose.channel).len();
+        selected = selected.min(n.saturating_sub(1));
+        self.overlay = Overlay::Canned {
+            input,
+            selected,
+            compose,
+        };
     }
 }

@@ -43,6 +43,42 @@ fn setup() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
+/// Hands the screen to $VISUAL / $EDITOR (default vi) for `text` and takes
+/// it back; None if the editor could not run or failed.
+fn edit_externally(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    text: &str,
+) -> Option<String> {
+    let dir = tempfile_dir()?;
+    let path = dir.join(format!("echodesk-{}.txt", std::process::id()));
+    std::fs::write(&path, text).ok()?;
+    restore();
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    // The editor may carry arguments ("code --wait"): run it through sh.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status();
+    let _ = enable_raw_mode();
+    let _ = execute!(io::stdout(), EnterAlternateScreen);
+    let _ = terminal.clear();
+    let result = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(&path).ok(),
+        _ => None,
+    };
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn tempfile_dir() -> Option<std::path::PathBuf> {
+    let d = std::env::temp_dir();
+    d.is_dir().then_some(d)
+}
+
 /// Runs the TUI until the user quits.
 pub fn run(mut app: App) -> anyhow::Result<()> {
     let mut terminal = setup()?;
@@ -77,6 +113,12 @@ fn event_loop(
             }
         }
         if app.collect_counts() {
+            dirty = true;
+        }
+        if let Some(text) = app.editor_request.take() {
+            let edited = edit_externally(terminal, &text);
+            app.editor_done(edited);
+            terminal.clear()?;
             dirty = true;
         }
         if last_tick.elapsed() >= TICK {

@@ -164,49 +164,71 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(boxed(app, title)), r);
         }
-        Overlay::Compose { direction, text } => {
+        Overlay::Compose(c) => draw_compose(f, app, area, c),
+        Overlay::Canned {
+            input,
+            selected,
+            compose,
+        } => {
+            draw_compose(f, app, area, compose);
             let r = centered(
                 area,
-                area.width.saturating_sub(8),
-                area.height.saturating_sub(4),
+                area.width.saturating_sub(10),
+                area.height.saturating_sub(6),
             );
-            let target = app.targets().first().map(|x| x.0).unwrap_or(0);
-            let title = match direction {
-                Direction::Note => format!(" Internal note on #{target} "),
-                _ => {
-                    let ch = app
-                        .ticket
-                        .as_ref()
-                        .map(|t| t.summary.channel)
-                        .or_else(|| app.selected_row().map(|r| r.channel))
-                        .map(crate::cli::output::channel_label)
-                        .unwrap_or("mail");
-                    format!(" Reply on #{target} by {ch} ")
-                }
-            };
-            let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(
-                r.inner(ratatui::layout::Margin {
-                    horizontal: 1,
-                    vertical: 1,
-                }),
-            );
+            let [list, preview] =
+                Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
+                    .areas(r);
+            let matches = app.canned_matches(input, compose.channel);
+            let mut lines = vec![Line::from(vec![
+                Span::styled("› ", t.title(true)),
+                Span::raw(sanitize::line(input)),
+            ])];
+            for (i, c) in matches.iter().enumerate() {
+                let style = if i == *selected {
+                    t.selected()
+                } else {
+                    t.text()
+                };
+                let short = c
+                    .meta
+                    .shortcut
+                    .as_deref()
+                    .map(|s| format!(" [{s}]"))
+                    .unwrap_or_default();
+                lines.push(Line::styled(
+                    format!(
+                        "{}{}",
+                        sanitize::line(&c.meta.title),
+                        sanitize::line(&short)
+                    ),
+                    style,
+                ));
+            }
+            if matches.is_empty() {
+                lines.push(Line::styled("no canned answer fits", t.dim()));
+            }
+            for e in &app.canned_errors {
+                lines.push(Line::styled(format!("! {}", sanitize::line(e)), t.error()));
+            }
             f.render_widget(Clear, r);
-            f.render_widget(boxed(app, &title), r);
-            let mut shown = sanitize::text(text);
-            shown.push('▏');
             f.render_widget(
-                Paragraph::new(shown)
-                    .style(if *direction == Direction::Note {
-                        t.note()
-                    } else {
-                        t.text()
-                    })
-                    .wrap(Wrap { trim: false }),
-                body,
+                Paragraph::new(lines)
+                    .block(boxed(app, " Canned answers "))
+                    .wrap(Wrap { trim: true }),
+                list,
             );
+            let text = match matches.get(*selected) {
+                Some(c) => match app.canned_preview(c, compose.channel) {
+                    Ok(t) => Paragraph::new(sanitize::text(&t)).style(app.theme.text()),
+                    Err(e) => Paragraph::new(sanitize::line(&e)).style(app.theme.error()),
+                },
+                None => Paragraph::new(""),
+            };
             f.render_widget(
-                Paragraph::new(Line::styled("Ctrl-S save · Esc discard", t.dim())),
-                foot,
+                text.block(boxed(app, " Preview "))
+                    .wrap(Wrap { trim: false }),
+                preview,
             );
         }
         Overlay::Confirm { message, .. } => {
@@ -219,4 +241,60 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             );
         }
     }
+}
+
+fn draw_compose(f: &mut Frame, app: &App, area: Rect, c: &crate::tui::app::Compose) {
+    let t = &app.theme;
+    let r = centered(
+        area,
+        area.width.saturating_sub(8),
+        area.height.saturating_sub(4),
+    );
+    let target = app.targets().first().map(|x| x.0).unwrap_or(0);
+    let title = match (c.direction, c.channel) {
+        (Direction::Note, _) => format!(" Internal note on #{target} "),
+        (_, Some(ch)) => {
+            let mut s = format!(
+                " Reply on #{target} by {} ",
+                crate::cli::output::channel_label(ch)
+            );
+            if ch == crate::model::Channel::Sms {
+                s.push_str(&format!(
+                    "· {} ",
+                    crate::channel::sms::segments::count(&c.text)
+                ));
+            }
+            s
+        }
+        (_, None) => format!(" Reply on #{target} "),
+    };
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(
+        r.inner(ratatui::layout::Margin {
+            horizontal: 1,
+            vertical: 1,
+        }),
+    );
+    f.render_widget(Clear, r);
+    f.render_widget(boxed(app, &title), r);
+    let mut shown = sanitize::text(&c.text);
+    shown.push('▏');
+    let style = if c.direction == Direction::Note {
+        t.note()
+    } else {
+        t.text()
+    };
+    f.render_widget(
+        Paragraph::new(shown)
+            .style(style)
+            .wrap(Wrap { trim: false }),
+        body,
+    );
+    let mut help = "Ctrl-S save · Esc discard · Ctrl-T canned · Ctrl-E $EDITOR".to_string();
+    if c.direction == Direction::Out && app.reply_channels().len() > 1 {
+        help.push_str(" · Ctrl-N channel");
+    }
+    if let Some(n) = &c.canned {
+        help.push_str(&format!(" · using `{}`", sanitize::line(n)));
+    }
+    f.render_widget(Paragraph::new(Line::styled(help, t.dim())), foot);
 }
