@@ -59,13 +59,8 @@ pub fn count(text: &str) -> Segments {
     } else {
         (Encoding::Ucs2, text.encode_utf16().count(), 70, 67)
     };
-    let segments = if units == 0 {
-        1
-    } else if units <= single {
-        1
-    } else {
-        units.div_ceil(part)
-    };
+    // An empty text still costs one message.
+    let segments = if units <= single { 1 } else { units.div_ceil(part) };
     let capacity = if segments == 1 {
         single
     } else {
