@@ -82,14 +82,15 @@ impl Default for Config {
 
 fn default_views() -> Vec<View> {
     [
-        ("Open", "is:open sort:updated-desc"),
-        ("Mine", "assignee:me is:open"),
-        ("Unassigned", "is:unassigned is:open"),
+        ("Open", "is:open -is:snoozed"),
+        ("Mine", "assignee:me is:open -is:snoozed"),
+        ("Unassigned", "is:unassigned is:open -is:snoozed"),
         ("Waiting", "state:pending"),
-        ("Email", "channel:email is:open"),
-        ("SMS", "channel:sms is:open"),
-        ("Fax", "channel:fax is:open"),
+        ("Email", "channel:email is:open -is:snoozed"),
+        ("SMS", "channel:sms is:open -is:snoozed"),
+        ("Fax", "channel:fax is:open -is:snoozed"),
         ("Solved", "state:solved"),
+        ("Snoozed", "is:snoozed sort:created-asc"),
     ]
     .into_iter()
     .map(|(n, q)| View {

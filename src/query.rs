@@ -49,6 +49,7 @@ pub enum Is {
     Unassigned,
     Assigned,
     Auto,
+    Snoozed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -315,9 +316,10 @@ fn keyed(key: &str, value: &str) -> Result<Filter, String> {
             "unassigned" => Is::Unassigned,
             "assigned" => Is::Assigned,
             "auto" => Is::Auto,
+            "snoozed" => Is::Snoozed,
             _ => {
                 return Err(format!(
-                    "unknown `is:{value}`; expected open, closed, unassigned, assigned or auto"
+                    "unknown `is:{value}`; expected open, closed, unassigned, assigned, auto or snoozed"
                 ))
             }
         }),
@@ -366,6 +368,20 @@ fn when(v: &str) -> Result<When, String> {
     Err(format!(
         "`{v}` is not a date; use 2026-11-01, 2026-11-01T14:30, today, yesterday or an age like 7d"
     ))
+}
+
+/// A time in the future for snoozing: `30m`, `4h`, `2d`, `1w` from now,
+/// `tomorrow` (09:00 UTC), `2026-11-30` (09:00 UTC) or `2026-11-30T14:00`.
+pub fn parse_until(v: &str, now: i64) -> Result<i64, String> {
+    let v = v.trim().to_lowercase();
+    if v == "tomorrow" {
+        return Ok(now - now.rem_euclid(86_400) + 86_400 + 9 * 3600);
+    }
+    match when(&v)? {
+        When::Ago(secs) => Ok(now + secs),
+        When::At(t) if v.contains('t') || v.contains(' ') => Ok(t),
+        When::At(t) => Ok(t + 9 * 3600),
+    }
 }
 
 fn start_of_today() -> i64 {

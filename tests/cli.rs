@@ -312,3 +312,38 @@ fn completions_and_man_page() {
     let out = env.cmd().arg("man").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH echodesk"));
 }
+
+#[test]
+fn snooze_hides_from_open_views_and_merge_folds_tickets() {
+    let env = Env::demo();
+    let open = ids(&env.json(&["list", "--view", "open", "--limit", "3"]));
+    let a = open[0].to_string();
+    env.json(&["snooze", &a, "2d"]);
+    assert!(!ids(&env.json(&["list", "--view", "open", "--limit", "500"])).contains(&open[0]));
+    assert!(ids(&env.json(&["list", "--query", "is:snoozed"])).contains(&open[0]));
+    env.json(&["snooze", &a, "none"]);
+    assert!(ids(&env.json(&["list", "--view", "open", "--limit", "500"])).contains(&open[0]));
+    env.fails(&["snooze", &a, "someday"], 6);
+
+    let (b, c) = (open[1].to_string(), open[2].to_string());
+    let count_b = env.json(&["show", &b])["messages"]
+        .as_array()
+        .unwrap()
+        .len();
+    let count_c = env.json(&["show", &c])["messages"]
+        .as_array()
+        .unwrap()
+        .len();
+    let out = env.json(&["merge", &b, &c]);
+    assert_eq!(out["messages_moved"].as_u64().unwrap() as usize, count_c);
+    assert_eq!(
+        env.json(&["show", &b])["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        count_b + count_c
+    );
+    let gone = env.json(&["show", &c]);
+    assert_eq!(gone["state"], "closed");
+    assert_eq!(gone["linked_ticket_id"].as_i64(), Some(open[1]));
+}

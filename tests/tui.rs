@@ -337,7 +337,6 @@ fn scrolling_far_keeps_a_bounded_window() {
     };
     let mut a = app(&fx, "alice");
     key(&mut a, KeyCode::Char('\\'));
-    a.on_key(KeyEvent::new(KeyCode::Char('9'), KeyModifiers::NONE));
     let total = a.total.unwrap() as usize;
     for _ in 0..total + 5 {
         key(&mut a, KeyCode::Char('j'));
@@ -387,7 +386,6 @@ fn bottom_before_the_count_arrives_settles_its_position() {
     )
     .unwrap();
     a.clock = Some(NOW);
-    key(&mut a, KeyCode::Char('9')); // no such view: stays
     key(&mut a, KeyCode::Char('G'));
     assert_eq!(a.position(), None, "position unknown until counted");
     let last = a.selected_row().unwrap().id;
@@ -492,4 +490,46 @@ fn reply_channel_switches_and_sms_shows_segments() {
         a.store.outbox_recipient(last.id).unwrap().as_deref(),
         Some("+8613810007919")
     );
+}
+
+#[test]
+fn snooze_and_merge_from_the_keyboard() {
+    let fx = fixture(40);
+    let mut a = app(&fx, "alice");
+    let id = a.selected_row().unwrap().id;
+    key(&mut a, KeyCode::Char('z'));
+    keys(&mut a, "soon");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(a.overlay, Overlay::Input { error: Some(_), .. }),
+        "bad time is an error in place"
+    );
+    a.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    keys(&mut a, "4h");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        a.rows.iter().all(|t| t.id != id),
+        "snoozed ticket left the Open view"
+    );
+    key(&mut a, KeyCode::Char('u'));
+    assert!(a.rows.iter().any(|t| t.id == id), "undo wakes it");
+
+    key(&mut a, KeyCode::Char('M'));
+    assert!(a.status.as_ref().unwrap().1, "merge needs a selection");
+    key(&mut a, KeyCode::Char(' '));
+    key(&mut a, KeyCode::Char(' '));
+    let mut sel: Vec<i64> = a.selection.iter().copied().collect();
+    sel.sort();
+    key(&mut a, KeyCode::Char('M'));
+    match &a.overlay {
+        Overlay::Confirm { message, .. } => {
+            assert!(message.contains(&format!("#{}", sel[0])), "{message}")
+        }
+        o => panic!("{o:?}"),
+    }
+    key(&mut a, KeyCode::Char('y'));
+    let merged = a.store.ticket(sel[1]).unwrap();
+    assert_eq!(merged.summary.state, "closed");
+    assert_eq!(merged.linked_ticket_id, Some(sel[0]));
+    assert!(merged.messages.is_empty());
 }

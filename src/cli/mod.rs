@@ -63,6 +63,10 @@ pub enum Command {
     Priority(tickets::PriorityArgs),
     /// Add an internal note to a ticket
     Note(tickets::NoteArgs),
+    /// Hide tickets from the open views until a time: snooze ID... UNTIL
+    Snooze(tickets::SnoozeArgs),
+    /// Fold tickets into one: merge INTO OTHER...
+    Merge(tickets::MergeArgs),
     /// Show or merge customers
     #[command(subcommand)]
     Customer(customers::CustomerCmd),
@@ -185,6 +189,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(a) => tickets::tag(&ctx, &a),
         Command::Priority(a) => tickets::priority(&ctx, &a),
         Command::Note(a) => tickets::note(&ctx, &a),
+        Command::Snooze(a) => tickets::snooze(&ctx, &a),
+        Command::Merge(a) => tickets::merge(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),
         Command::Canned(c) => canned::run(&ctx, c),
         Command::Import(a) => admin::import(&ctx, &a),

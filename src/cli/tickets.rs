@@ -387,3 +387,60 @@ pub fn note(ctx: &Ctx, a: &NoteArgs) -> anyhow::Result<()> {
     println!("#{id}: note added");
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct SnoozeArgs {
+    /// Ticket ids, then until when: 4h, 2d, tomorrow, 2026-12-01, 2026-12-01T14:00, or `none` to wake
+    #[arg(required = true, num_args = 2.., value_name = "ID... UNTIL")]
+    pub args: Vec<String>,
+}
+
+pub fn snooze(ctx: &Ctx, a: &SnoozeArgs) -> anyhow::Result<()> {
+    let (ids, until) = ids_and_last(&a.args, "a time")?;
+    let until = match until.as_str() {
+        "none" | "wake" => None,
+        s => Some(
+            query::parse_until(s, crate::store::now()).map_err(|e| Error::invalid("time", s, e))?,
+        ),
+    };
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let changes = ids
+        .iter()
+        .map(|id| tx.snooze(*id, until, &ctx.agent, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    print_changes(ctx, &changes, "snoozed until")
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The ticket that stays
+    pub into: String,
+    /// Tickets folded into it (closed and linked to it)
+    #[arg(required = true)]
+    pub others: Vec<String>,
+}
+
+pub fn merge(ctx: &Ctx, a: &MergeArgs) -> anyhow::Result<()> {
+    let into = ticket_id(&a.into)?;
+    let others = a
+        .others
+        .iter()
+        .map(|s| ticket_id(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let moved = tx.merge_tickets(into, &others, &ctx.agent)?;
+    tx.commit()?;
+    if ctx.json {
+        return output::json(
+            &serde_json::json!({ "into": into, "merged": others, "messages_moved": moved }),
+        );
+    }
+    println!(
+        "merged {} into #{into}: {moved} messages moved",
+        others.len()
+    );
+    Ok(())
+}

@@ -219,6 +219,10 @@ impl Store {
                     // while the (updated_at, id) index yields pages in order.
                     format!("+t.state {}IN ({list})", if open { "" } else { "NOT " })
                 }
+                Filter::Is(Is::Snoozed) => {
+                    params.push(ctx.now.into());
+                    "coalesce(t.snoozed_until, 0) > ?".into()
+                }
                 Filter::Is(Is::Unassigned) => "t.assignee IS NULL".into(),
                 Filter::Is(Is::Assigned) => "t.assignee IS NOT NULL".into(),
                 Filter::Is(Is::Auto) => {

@@ -399,3 +399,86 @@ impl Tx<'_> {
             .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?)
     }
 }
+
+impl Tx<'_> {
+    /// Hides a ticket from the open views until `until` (None wakes it).
+    pub fn snooze(
+        &self,
+        id: i64,
+        until: Option<i64>,
+        agent: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Change> {
+        self.check_version(id, expected_version)?;
+        let old: Option<i64> = self.tx.query_row(
+            "SELECT snoozed_until FROM tickets WHERE id = ?",
+            [id],
+            |r| r.get(0),
+        )?;
+        let changed = old != until;
+        if changed {
+            self.tx.execute(
+                "UPDATE tickets SET snoozed_until = ?, version = version + 1 WHERE id = ?",
+                params![until, id],
+            )?;
+            let fmt = |t: Option<i64>| t.map(|t| t.to_string());
+            self.event(
+                Some(id),
+                agent,
+                "snooze",
+                fmt(old).as_deref(),
+                fmt(until).as_deref(),
+            )?;
+        }
+        Ok(Change {
+            ticket: id,
+            old: old.map(|t| t.to_string()),
+            new: until.map(|t| t.to_string()),
+            changed,
+        })
+    }
+
+    /// Folds `others` into `into`: their messages and tags move over, and
+    /// each is closed (the first final state) and linked to `into`.
+    /// Returns how many messages moved.
+    pub fn merge_tickets(&self, into: i64, others: &[i64], agent: &str) -> Result<usize> {
+        self.ticket_state(into)?;
+        let wf = &self.settings.workflow;
+        let final_state = wf
+            .final_states
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "closed".into());
+        let mut moved = 0;
+        for &o in others {
+            if o == into {
+                continue;
+            }
+            let (state, _) = self.ticket_state(o)?;
+            moved += self.tx.execute(
+                "UPDATE messages SET ticket_id = ? WHERE ticket_id = ?",
+                [into, o],
+            )?;
+            self.tx.execute(
+                "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) SELECT ?, tag FROM ticket_tags WHERE ticket_id = ?",
+                [into, o],
+            )?;
+            self.apply_state(o, &state, &final_state, agent)?;
+            self.tx.execute(
+                "UPDATE tickets SET linked_ticket_id = ?, version = version + 1 WHERE id = ?",
+                [into, o],
+            )?;
+            let (i, os) = (into.to_string(), o.to_string());
+            self.event(Some(o), agent, "merged-into", None, Some(&i))?;
+            self.event(Some(into), agent, "merged", None, Some(&os))?;
+            self.mark_dirty(o);
+        }
+        self.tx.execute(
+            "UPDATE tickets SET updated_at = max(updated_at, coalesce((SELECT max(received_at) FROM messages WHERE ticket_id = ?1), 0)),
+             version = version + 1 WHERE id = ?1",
+            [into],
+        )?;
+        self.mark_dirty(into);
+        Ok(moved)
+    }
+}

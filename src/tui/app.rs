@@ -41,6 +41,7 @@ pub enum InputKind {
     Search,
     Tag,
     AssignOther,
+    Snooze,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +98,9 @@ pub enum Pending {
         add: Vec<String>,
         remove: Vec<String>,
     },
+    Snooze(Option<i64>),
+    /// Merge every target into this ticket (not undoable).
+    Merge(i64),
 }
 
 /// What the last change did, so `u` can put it back.
@@ -632,6 +636,9 @@ impl App {
                 Pending::Assign(None) => "unassign".into(),
                 Pending::Priority(pr) => format!("set priority {pr} on"),
                 Pending::Tags { .. } => "change tags on".into(),
+                Pending::Snooze(Some(_)) => "snooze".into(),
+                Pending::Snooze(None) => "wake".into(),
+                Pending::Merge(into) => format!("merge into #{into} (the oldest; not undoable)"),
             };
             self.overlay = Overlay::Confirm {
                 message: format!("{what} {n} tickets? (y/n)"),
@@ -644,6 +651,35 @@ impl App {
 
     fn apply(&mut self, p: Pending) {
         let targets = self.targets();
+        if let Pending::Merge(into) = p {
+            let others: Vec<i64> = targets
+                .iter()
+                .map(|t| t.0)
+                .filter(|id| *id != into)
+                .collect();
+            let agent = self.agent.clone();
+            let result = (|| -> Result<usize, Error> {
+                let tx = self.store.transaction()?;
+                let n = tx.merge_tickets(into, &others, &agent)?;
+                tx.commit()?;
+                Ok(n)
+            })();
+            match result {
+                Ok(n) => {
+                    self.set_info(format!(
+                        "merged {} tickets into #{into} ({n} messages moved)",
+                        others.len()
+                    ));
+                    self.selection.clear();
+                    self.undo = None;
+                }
+                Err(e) => self.set_error(e),
+            }
+            if let Err(e) = self.reload_everything() {
+                self.set_error(e);
+            }
+            return;
+        }
         match self.apply_to(&targets, &p, true) {
             Ok(label) => {
                 self.set_info(label);
@@ -719,6 +755,13 @@ impl App {
                         },
                     ));
                 }
+                Pending::Snooze(until) => {
+                    let c = tx.snooze(*id, *until, &agent, *version)?;
+                    if c.changed {
+                        steps.push((*id, Pending::Snooze(c.old.and_then(|t| t.parse().ok()))));
+                    }
+                }
+                Pending::Merge(_) => {}
             }
         }
         tx.commit()?;
@@ -733,6 +776,11 @@ impl App {
                 parts.extend(remove.iter().map(|t| format!("-{t}")));
                 format!("tags {}", parts.join(" "))
             }
+            Pending::Snooze(Some(t)) => {
+                format!("snoozed until {}", crate::cli::output::datetime(*t))
+            }
+            Pending::Snooze(None) => "woken".into(),
+            Pending::Merge(into) => format!("merged into #{into}"),
         };
         let label = if n > 1 {
             format!("{label} on {n} tickets")
@@ -1150,6 +1198,29 @@ impl App {
                     });
                 }
             }
+            (_, Action::Snooze) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Snooze,
+                    input: String::new(),
+                    error: None,
+                }
+            }
+            (_, Action::Merge) => {
+                let mut ids: Vec<i64> = self.targets().iter().map(|t| t.0).collect();
+                ids.sort_unstable();
+                match ids.first() {
+                    Some(&into) if ids.len() >= 2 => {
+                        self.overlay = Overlay::Confirm {
+                            message: format!(
+                                "merge {} tickets into #{into} (the oldest; not undoable)? (y/n)",
+                                ids.len()
+                            ),
+                            pending: Pending::Merge(into),
+                        };
+                    }
+                    _ => self.set_error("select two or more tickets to merge (space, v)"),
+                }
+            }
             (Screen::Queue, Action::Select) => {
                 if let Some(id) = self.selected_row().map(|t| t.id) {
                     if !self.selection.remove(&id) {
@@ -1313,6 +1384,27 @@ impl App {
                     self.set_info("no tags given");
                 } else {
                     self.request(Pending::Tags { add, remove });
+                }
+            }
+            InputKind::Snooze => {
+                let text = input.trim();
+                if text.is_empty() || text == "none" || text == "wake" {
+                    self.overlay = Overlay::None;
+                    self.request(Pending::Snooze(None));
+                } else {
+                    match query::parse_until(text, self.now()) {
+                        Ok(t) => {
+                            self.overlay = Overlay::None;
+                            self.request(Pending::Snooze(Some(t)));
+                        }
+                        Err(e) => {
+                            self.overlay = Overlay::Input {
+                                kind,
+                                error: Some((1, e)),
+                                input,
+                            };
+                        }
+                    }
                 }
             }
             InputKind::AssignOther => {

@@ -32,6 +32,8 @@ pub enum Action {
     PriorityMenu,
     Note,
     Reply,
+    Snooze,
+    Merge,
     Select,
     VisualRange,
     SelectAll,
@@ -41,6 +43,44 @@ pub enum Action {
     Help,
     Palette,
 }
+
+/// Every action, to check that each has a definition.
+#[cfg(test)]
+const ALL: &[Action] = &[
+    Action::Quit,
+    Action::Back,
+    Action::Down,
+    Action::Up,
+    Action::Top,
+    Action::Bottom,
+    Action::PageDown,
+    Action::PageUp,
+    Action::Open,
+    Action::NextView,
+    Action::PrevView,
+    Action::Search,
+    Action::ClearSearch,
+    Action::StateMenu,
+    Action::Solve,
+    Action::Pending,
+    Action::Spam,
+    Action::AssignMenu,
+    Action::AssignMe,
+    Action::Tag,
+    Action::PriorityMenu,
+    Action::Note,
+    Action::Reply,
+    Action::Snooze,
+    Action::Merge,
+    Action::Select,
+    Action::VisualRange,
+    Action::SelectAll,
+    Action::ClearSelection,
+    Action::Undo,
+    Action::Refresh,
+    Action::Help,
+    Action::Palette,
+];
 
 pub struct ActionDef {
     pub action: Action,
@@ -175,6 +215,18 @@ pub const ACTIONS: &[ActionDef] = &[
         name: "note",
         help: "Add an internal note",
         keys: &["n"],
+    },
+    ActionDef {
+        action: Action::Snooze,
+        name: "snooze",
+        help: "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes",
+        keys: &["z"],
+    },
+    ActionDef {
+        action: Action::Merge,
+        name: "merge",
+        help: "Merge the selected tickets into the oldest",
+        keys: &["M"],
     },
     ActionDef {
         action: Action::Reply,
@@ -343,6 +395,12 @@ mod tests {
     #[test]
     fn every_action_has_a_unique_default_key() {
         let km = Keymap::new(&Default::default()).unwrap();
+        for a in ALL {
+            assert!(
+                ACTIONS.iter().any(|d| d.action == *a),
+                "{a:?} has no definition"
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for d in ACTIONS {
             for k in d.keys {

@@ -60,7 +60,11 @@ pub fn count(text: &str) -> Segments {
         (Encoding::Ucs2, text.encode_utf16().count(), 70, 67)
     };
     // An empty text still costs one message.
-    let segments = if units <= single { 1 } else { units.div_ceil(part) };
+    let segments = if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    };
     let capacity = if segments == 1 {
         single
     } else {

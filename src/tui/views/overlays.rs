@@ -100,6 +100,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 ),
                 InputKind::Tag => (" Tags ", "+add -remove, space separated"),
                 InputKind::AssignOther => (" Assign to ", "agent name"),
+                InputKind::Snooze => (
+                    " Snooze until ",
+                    "30m, 4h, 2d, tomorrow, 2026-12-01, 2026-12-01T14:00 (UTC); empty wakes",
+                ),
             };
             let r = centered(area, 76, 6);
             let mut lines = vec![Line::from(vec![
