@@ -35,7 +35,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => {
-            let r = centered(area, 72, area.height.saturating_sub(2));
+            let r = centered(area, 96, area.height.saturating_sub(2));
             let mut lines = vec![
                 Line::styled(
                     "Keys (change them under [keys] in the config; names as shown)",
