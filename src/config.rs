@@ -61,6 +61,8 @@ pub struct Config {
     pub signature: String,
     /// TUI key overrides: action name → keys (see `echodesk` then `?`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// Email accounts (and, later, fax and SMS accounts).
+    pub accounts: Vec<crate::channel::email::account::Account>,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             canned_dir: None,
             signature: "— {agent}".into(),
             keys: Default::default(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -142,6 +145,15 @@ impl Config {
                 "key `subject_tag`: `{}` must contain {{id}}",
                 self.subject_tag
             )));
+        }
+        let mut names = std::collections::HashSet::new();
+        for a in &self.accounts {
+            if !names.insert(a.name.as_str()) {
+                return Err(invalid(format!("accounts: the name `{}` is used twice", a.name)));
+            }
+            if let Some(imap) = &a.imap {
+                imap.check().map_err(|e| invalid(format!("account `{}`: {e}", a.name)))?;
+            }
         }
         for v in &self.views {
             crate::query::parse(&v.query)

@@ -1,0 +1,197 @@
+//! Email account configuration: `[[accounts]]` in the config file.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS, port 993).
+    #[default]
+    Implicit,
+    /// Plain connection upgraded with STARTTLS (port 143).
+    Starttls,
+    /// No TLS: only to loopback, or with `allow_insecure = true`.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PostAction {
+    /// Leave the message as it is on the server.
+    #[default]
+    None,
+    /// Mark it \Seen.
+    Seen,
+    /// Move it to `move_to`.
+    Move,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    /// Default: 993 for implicit TLS, 143 otherwise.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: TlsMode,
+    pub user: String,
+    /// A command whose first line of output is the password (e.g. `pass show mail/support`).
+    pub password_command: Option<String>,
+    /// An environment variable holding the password.
+    pub password_env: Option<String>,
+    #[serde(default = "inbox")]
+    pub mailboxes: Vec<String>,
+    /// Seconds between polls in `echodesk daemon`.
+    #[serde(default = "sixty")]
+    pub poll_interval: u64,
+    /// Extra CA certificate (PEM) to trust, for self-signed servers.
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_insecure: bool,
+    #[serde(default)]
+    pub post_action: PostAction,
+    pub move_to: Option<String>,
+    /// Messages fetched and committed per batch.
+    #[serde(default = "two_hundred")]
+    pub batch: usize,
+    /// Seconds a single IMAP command may take.
+    #[serde(default = "sixty")]
+    pub timeout: u64,
+}
+
+fn inbox() -> Vec<String> {
+    vec!["INBOX".into()]
+}
+fn sixty() -> u64 {
+    60
+}
+fn two_hundred() -> usize {
+    200
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// Short name: recorded on every message and cursor of the account.
+    pub name: String,
+    /// The support address replies come from.
+    pub address: String,
+    pub display_name: Option<String>,
+    pub imap: Option<ImapConfig>,
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl ImapConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 993,
+            _ => 143,
+        })
+    }
+
+    /// Problems a config file must not get past, as `key: why`.
+    pub fn check(&self) -> Result<(), String> {
+        if self.tls == TlsMode::None && !is_loopback(&self.host) && !self.allow_insecure {
+            return Err(format!(
+                "imap.tls = \"none\" sends the password in clear to {}; use implicit or starttls, or set allow_insecure = true",
+                self.host
+            ));
+        }
+        match (&self.password_command, &self.password_env) {
+            (Some(_), Some(_)) => return Err("imap: set password_command or password_env, not both".into()),
+            (None, None) => return Err("imap: set password_command or password_env (passwords never go in the config)".into()),
+            _ => {}
+        }
+        if self.post_action == PostAction::Move && self.move_to.as_deref().is_none_or(str::is_empty) {
+            return Err("imap.post_action = \"move\" needs imap.move_to".into());
+        }
+        if self.mailboxes.is_empty() {
+            return Err("imap.mailboxes is empty".into());
+        }
+        if self.batch == 0 {
+            return Err("imap.batch must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The password, from the command or the environment. Error messages
+    /// never include what the command printed.
+    pub fn password(&self) -> Result<String, String> {
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+        }
+        let cmd = self.password_command.as_deref().unwrap_or("");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("password_command could not run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("password_command failed ({})", out.status));
+        }
+        let text = String::from_utf8(out.stdout).map_err(|_| "password_command printed non-UTF-8".to_string())?;
+        text.lines()
+            .next()
+            .map(str::to_string)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| "password_command printed nothing".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(host: &str, tls: TlsMode) -> ImapConfig {
+        ImapConfig {
+            host: host.into(),
+            port: None,
+            tls,
+            user: "u".into(),
+            password_command: Some("echo secret".into()),
+            password_env: None,
+            mailboxes: inbox(),
+            poll_interval: 60,
+            ca_file: None,
+            allow_insecure: false,
+            post_action: PostAction::None,
+            move_to: None,
+            batch: 200,
+            timeout: 60,
+        }
+    }
+
+    #[test]
+    fn plaintext_only_to_loopback() {
+        assert!(cfg("127.0.0.1", TlsMode::None).check().is_ok());
+        assert!(cfg("localhost", TlsMode::None).check().is_ok());
+        assert!(cfg("mail.example.com", TlsMode::None).check().unwrap_err().contains("allow_insecure"));
+        let mut c = cfg("mail.example.com", TlsMode::None);
+        c.allow_insecure = true;
+        assert!(c.check().is_ok());
+        assert_eq!(cfg("h", TlsMode::Implicit).port(), 993);
+        assert_eq!(cfg("h", TlsMode::Starttls).port(), 143);
+    }
+
+    #[test]
+    fn password_sources() {
+        assert_eq!(cfg("h", TlsMode::Implicit).password().unwrap(), "secret");
+        let mut c = cfg("h", TlsMode::Implicit);
+        c.password_command = Some("echo hunter2; exit 3".into());
+        let e = c.password().unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        c.password_command = None;
+        c.password_env = Some("ECHODESK_TEST_NO_SUCH_VAR".into());
+        assert!(c.password().unwrap_err().contains("ECHODESK_TEST_NO_SUCH_VAR"));
+        c.password_command = Some("x".into());
+        assert!(c.check().unwrap_err().contains("not both"));
+    }
+}

@@ -1,0 +1,274 @@
+//! IMAP polling: new mail in the configured mailboxes becomes tickets.
+//!
+//! Per mailbox the store keeps `UIDVALIDITY:last UID` (a cursor). A poll
+//! fetches only newer UIDs, in batches; each batch is parsed, ingested and
+//! committed together with the advanced cursor, and only then is the
+//! post-action (mark seen / move) sent to the server. A crash between the
+//! commit and the post-action repeats the post-action, never the ingest; a
+//! crash before the commit fetches the batch again, and dedupe (provider id
+//! `UIDVALIDITY:UID`, then Message-ID per account) stores nothing twice.
+//! When UIDVALIDITY changes the mailbox is scanned again from UID 1, with
+//! the same dedupe.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+
+use super::account::{Account, ImapConfig, PostAction, TlsMode};
+use super::mime;
+use crate::ingest::{Ingest, Outcome};
+use crate::store::Store;
+
+/// What went wrong, with the account and the step in the message.
+#[derive(Debug, thiserror::Error)]
+#[error("account `{account}`: {step}: {message}")]
+pub struct PollError {
+    pub account: String,
+    pub step: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct MailboxReport {
+    pub mailbox: String,
+    pub uid_validity: u32,
+    pub fetched: u64,
+    pub created: u64,
+    pub threaded: u64,
+    pub duplicates: u64,
+    pub with_errors: u64,
+    pub rescanned: bool,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Stream for T {}
+type Conn = Box<dyn Stream>;
+
+fn tls_config(cfg: &ImapConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &cfg.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        let mut n = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!("ca_file {}: no PEM certificate in it", path.display()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+async fn tls_wrap(cfg: &ImapConfig, tcp: TcpStream) -> Result<Conn, String> {
+    let connector = tokio_rustls::TlsConnector::from(tls_config(cfg)?);
+    let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
+        .map_err(|e| format!("{}: not a valid TLS server name: {e}", cfg.host))?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {}: {e}", cfg.host))?;
+    Ok(Box::new(tls))
+}
+
+async fn timed<T, E: fmt::Display>(
+    secs: u64,
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(Duration::from_secs(secs), f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {secs} s")),
+    }
+}
+
+type Session = async_imap::Session<Conn>;
+
+async fn connect(acct: &Account, cfg: &ImapConfig, password: &str) -> Result<Session, PollError> {
+    let err = |step: &'static str| {
+        let account = acct.name.clone();
+        move |message: String| PollError { account: account.clone(), step, message }
+    };
+    let addr = format!("{}:{}", cfg.host, cfg.port());
+    let tcp = timed(cfg.timeout, &addr, TcpStream::connect(&addr)).await.map_err(err("connect"))?;
+    let stream: Conn = match cfg.tls {
+        TlsMode::Implicit => tls_wrap(cfg, tcp).await.map_err(err("tls"))?,
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Starttls => {
+            let mut plain = async_imap::Client::new(tcp);
+            timed(cfg.timeout, "greeting", async { plain.read_response().await.map(|_| ()) })
+                .await
+                .map_err(err("connect"))?;
+            timed(cfg.timeout, "STARTTLS", plain.run_command_and_check_ok("STARTTLS", None))
+                .await
+                .map_err(err("starttls"))?;
+            tls_wrap(cfg, plain.into_inner()).await.map_err(err("tls"))?
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if cfg.tls != TlsMode::Starttls {
+        timed(cfg.timeout, "greeting", async { client.read_response().await.map(|_| ()) })
+            .await
+            .map_err(err("connect"))?;
+    }
+    match tokio::time::timeout(Duration::from_secs(cfg.timeout), client.login(&cfg.user, password)).await {
+        Ok(Ok(s)) => Ok(s),
+        // The server's words, never the password.
+        Ok(Err((e, _))) => Err(err("login")(format!("{} refused: {e}", cfg.user))),
+        Err(_) => Err(err("login")(format!("no answer within {} s", cfg.timeout))),
+    }
+}
+
+/// One pass over every mailbox of the account.
+pub async fn poll_account(store: &mut Store, acct: &Account) -> Result<Vec<MailboxReport>, PollError> {
+    let Some(cfg) = &acct.imap else { return Ok(Vec::new()) };
+    let password = cfg
+        .password()
+        .map_err(|message| PollError { account: acct.name.clone(), step: "password", message })?;
+    let mut session = connect(acct, cfg, &password).await?;
+    let mut reports = Vec::new();
+    for mailbox in &cfg.mailboxes {
+        let r = poll_mailbox(store, acct, cfg, &mut session, mailbox).await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                record_status(store, acct, mailbox, None, Some(&e.to_string()));
+                return Err(e);
+            }
+        };
+        record_status(store, acct, mailbox, Some(&r), None);
+        reports.push(r);
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(cfg.timeout), session.logout()).await;
+    Ok(reports)
+}
+
+fn record_status(store: &mut Store, acct: &Account, mailbox: &str, r: Option<&MailboxReport>, error: Option<&str>) {
+    let Ok(tx) = store.transaction() else { return };
+    let scope = format!("status:{mailbox}");
+    let mut status: serde_json::Value = tx
+        .cursor(&acct.name, &scope)
+        .ok()
+        .flatten()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_else(|| serde_json::json!({ "fetched_total": 0 }));
+    status["last_poll"] = crate::store::now().into();
+    match r {
+        Some(r) => {
+            let total = status["fetched_total"].as_u64().unwrap_or(0) + r.fetched;
+            status["fetched_total"] = total.into();
+            status["last_error"] = serde_json::Value::Null;
+            status["last_success"] = crate::store::now().into();
+        }
+        None => status["last_error"] = error.unwrap_or("").into(),
+    }
+    let _ = tx.set_cursor(&acct.name, &scope, &status.to_string());
+    let _ = tx.commit();
+}
+
+async fn poll_mailbox(
+    store: &mut Store,
+    acct: &Account,
+    cfg: &ImapConfig,
+    session: &mut Session,
+    mailbox: &str,
+) -> Result<MailboxReport, PollError> {
+    let err = |step: &'static str| {
+        let account = acct.name.clone();
+        move |message: String| PollError { account: account.clone(), step, message }
+    };
+    let selected = timed(cfg.timeout, mailbox, session.select(mailbox)).await.map_err(err("select"))?;
+    let validity = selected.uid_validity.unwrap_or(0);
+    let scope = format!("uid:{mailbox}");
+    let cursor = {
+        let tx = store.transaction().map_err(|e| err("store")(e.to_string()))?;
+        tx.cursor(&acct.name, &scope).map_err(|e| err("store")(e.to_string()))?
+    };
+    let (known_validity, mut last) = cursor
+        .as_deref()
+        .and_then(|c| c.split_once(':'))
+        .and_then(|(v, u)| Some((v.parse::<u32>().ok()?, u.parse::<u32>().ok()?)))
+        .unwrap_or((validity, 0));
+    let mut report = MailboxReport { mailbox: mailbox.into(), uid_validity: validity, ..Default::default() };
+    if known_validity != validity {
+        // The server renumbered the mailbox: scan it all again; dedupe on
+        // Message-ID keeps what is already stored from coming in twice.
+        last = 0;
+        report.rescanned = true;
+    }
+    let found = timed(cfg.timeout, "UID SEARCH", session.uid_search(format!("UID {}:*", last + 1)))
+        .await
+        .map_err(err("search"))?;
+    // `n:*` always includes the highest UID, even when it is below n.
+    let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
+    uids.sort_unstable();
+    let ingest = Ingest::new(store.settings());
+    for chunk in uids.chunks(cfg.batch) {
+        let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let fetched: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
+            session.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])").await?.try_collect().await
+        })
+        .await
+        .map_err(err("fetch"))?;
+        let mut parsed = Vec::with_capacity(fetched.len());
+        for f in &fetched {
+            let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
+            let at = f.internal_date().map_or_else(crate::store::now, |d| d.timestamp());
+            let pid = format!("{validity}:{uid}");
+            parsed.push((uid, mime::parse(body, &acct.name, &pid, at)));
+        }
+        let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
+        let tx = store.transaction().map_err(|e| err("store")(e.to_string()))?;
+        for (_, m) in &parsed {
+            report.fetched += 1;
+            match ingest.ingest(&tx, m).map_err(|e| err("store")(e.to_string()))? {
+                Outcome::Created { .. } => report.created += 1,
+                Outcome::Threaded { .. } => report.threaded += 1,
+                Outcome::Duplicate => report.duplicates += 1,
+            }
+            if m.parse_error.is_some() {
+                report.with_errors += 1;
+            }
+        }
+        tx.set_cursor(&acct.name, &scope, &format!("{validity}:{max_uid}"))
+            .map_err(|e| err("store")(e.to_string()))?;
+        tx.commit().map_err(|e| err("store")(e.to_string()))?;
+        last = max_uid;
+        // Only now, with the batch safe in the store, tell the server.
+        match cfg.post_action {
+            PostAction::None => {}
+            PostAction::Seen => {
+                timed(cfg.timeout, "UID STORE", async {
+                    session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?.try_collect::<Vec<_>>().await
+                })
+                .await
+                .map_err(err("mark seen"))?;
+            }
+            PostAction::Move => {
+                let to = cfg.move_to.as_deref().unwrap_or("Archive");
+                timed(cfg.timeout, "UID MOVE", session.uid_mv(&set, to)).await.map_err(err("move"))?;
+            }
+        }
+    }
+    if uids.is_empty() && report.rescanned {
+        let tx = store.transaction().map_err(|e| err("store")(e.to_string()))?;
+        tx.set_cursor(&acct.name, &scope, &format!("{validity}:0")).map_err(|e| err("store")(e.to_string()))?;
+        tx.commit().map_err(|e| err("store")(e.to_string()))?;
+    }
+    Ok(report)
+}
