@@ -149,10 +149,14 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for a in &self.accounts {
             if !names.insert(a.name.as_str()) {
-                return Err(invalid(format!("accounts: the name `{}` is used twice", a.name)));
+                return Err(invalid(format!(
+                    "accounts: the name `{}` is used twice",
+                    a.name
+                )));
             }
             if let Some(imap) = &a.imap {
-                imap.check().map_err(|e| invalid(format!("account `{}`: {e}", a.name)))?;
+                imap.check()
+                    .map_err(|e| invalid(format!("account `{}`: {e}", a.name)))?;
             }
         }
         for v in &self.views {

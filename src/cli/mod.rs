@@ -4,6 +4,7 @@
 mod admin;
 mod canned;
 mod customers;
+mod mail;
 pub mod output;
 mod tickets;
 
@@ -75,6 +76,10 @@ pub enum Command {
     Canned(canned::CannedCmd),
     /// Import an mbox, a Maildir, or .eml files through the ingest path
     Import(admin::ImportArgs),
+    /// Poll every IMAP account once, then exit (for cron and scripts)
+    Poll,
+    /// Per account: last poll, last error, messages fetched; the outbox
+    Status,
     /// Copy the live database to a new file (SQLite online backup)
     Backup(admin::BackupArgs),
     /// Print shell completions
@@ -195,6 +200,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Canned(c) => canned::run(&ctx, c),
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
+        Command::Poll => mail::poll(&ctx),
+        Command::Status => mail::status(&ctx),
         Command::Completions(_) | Command::Man => Ok(()),
     }
 }

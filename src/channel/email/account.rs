@@ -84,7 +84,9 @@ pub struct Account {
 
 pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl ImapConfig {
@@ -104,11 +106,19 @@ impl ImapConfig {
             ));
         }
         match (&self.password_command, &self.password_env) {
-            (Some(_), Some(_)) => return Err("imap: set password_command or password_env, not both".into()),
-            (None, None) => return Err("imap: set password_command or password_env (passwords never go in the config)".into()),
+            (Some(_), Some(_)) => {
+                return Err("imap: set password_command or password_env, not both".into())
+            }
+            (None, None) => {
+                return Err(
+                    "imap: set password_command or password_env (passwords never go in the config)"
+                        .into(),
+                )
+            }
             _ => {}
         }
-        if self.post_action == PostAction::Move && self.move_to.as_deref().is_none_or(str::is_empty) {
+        if self.post_action == PostAction::Move && self.move_to.as_deref().is_none_or(str::is_empty)
+        {
             return Err("imap.post_action = \"move\" needs imap.move_to".into());
         }
         if self.mailboxes.is_empty() {
@@ -124,7 +134,8 @@ impl ImapConfig {
     /// never include what the command printed.
     pub fn password(&self) -> Result<String, String> {
         if let Some(var) = &self.password_env {
-            return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+            return std::env::var(var)
+                .map_err(|_| format!("environment variable {var} is not set"));
         }
         let cmd = self.password_command.as_deref().unwrap_or("");
         let out = std::process::Command::new("sh")
@@ -137,7 +148,8 @@ impl ImapConfig {
         if !out.status.success() {
             return Err(format!("password_command failed ({})", out.status));
         }
-        let text = String::from_utf8(out.stdout).map_err(|_| "password_command printed non-UTF-8".to_string())?;
+        let text = String::from_utf8(out.stdout)
+            .map_err(|_| "password_command printed non-UTF-8".to_string())?;
         text.lines()
             .next()
             .map(str::to_string)
@@ -173,7 +185,10 @@ mod tests {
     fn plaintext_only_to_loopback() {
         assert!(cfg("127.0.0.1", TlsMode::None).check().is_ok());
         assert!(cfg("localhost", TlsMode::None).check().is_ok());
-        assert!(cfg("mail.example.com", TlsMode::None).check().unwrap_err().contains("allow_insecure"));
+        assert!(cfg("mail.example.com", TlsMode::None)
+            .check()
+            .unwrap_err()
+            .contains("allow_insecure"));
         let mut c = cfg("mail.example.com", TlsMode::None);
         c.allow_insecure = true;
         assert!(c.check().is_ok());
@@ -190,7 +205,10 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         c.password_command = None;
         c.password_env = Some("ECHODESK_TEST_NO_SUCH_VAR".into());
-        assert!(c.password().unwrap_err().contains("ECHODESK_TEST_NO_SUCH_VAR"));
+        assert!(c
+            .password()
+            .unwrap_err()
+            .contains("ECHODESK_TEST_NO_SUCH_VAR"));
         c.password_command = Some("x".into());
         assert!(c.check().unwrap_err().contains("not both"));
     }

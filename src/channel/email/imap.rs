@@ -58,11 +58,16 @@ fn tls_config(cfg: &ImapConfig) -> Result<Arc<rustls::ClientConfig>, String> {
         let mut n = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            roots.add(cert).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
             n += 1;
         }
         if n == 0 {
-            return Err(format!("ca_file {}: no PEM certificate in it", path.display()));
+            return Err(format!(
+                "ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -102,31 +107,52 @@ type Session = async_imap::Session<Conn>;
 async fn connect(acct: &Account, cfg: &ImapConfig, password: &str) -> Result<Session, PollError> {
     let err = |step: &'static str| {
         let account = acct.name.clone();
-        move |message: String| PollError { account: account.clone(), step, message }
+        move |message: String| PollError {
+            account: account.clone(),
+            step,
+            message,
+        }
     };
     let addr = format!("{}:{}", cfg.host, cfg.port());
-    let tcp = timed(cfg.timeout, &addr, TcpStream::connect(&addr)).await.map_err(err("connect"))?;
+    let tcp = timed(cfg.timeout, &addr, TcpStream::connect(&addr))
+        .await
+        .map_err(err("connect"))?;
     let stream: Conn = match cfg.tls {
         TlsMode::Implicit => tls_wrap(cfg, tcp).await.map_err(err("tls"))?,
         TlsMode::None => Box::new(tcp),
         TlsMode::Starttls => {
             let mut plain = async_imap::Client::new(tcp);
-            timed(cfg.timeout, "greeting", async { plain.read_response().await.map(|_| ()) })
+            timed(cfg.timeout, "greeting", async {
+                plain.read_response().await.map(|_| ())
+            })
+            .await
+            .map_err(err("connect"))?;
+            timed(
+                cfg.timeout,
+                "STARTTLS",
+                plain.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await
+            .map_err(err("starttls"))?;
+            tls_wrap(cfg, plain.into_inner())
                 .await
-                .map_err(err("connect"))?;
-            timed(cfg.timeout, "STARTTLS", plain.run_command_and_check_ok("STARTTLS", None))
-                .await
-                .map_err(err("starttls"))?;
-            tls_wrap(cfg, plain.into_inner()).await.map_err(err("tls"))?
+                .map_err(err("tls"))?
         }
     };
     let mut client = async_imap::Client::new(stream);
     if cfg.tls != TlsMode::Starttls {
-        timed(cfg.timeout, "greeting", async { client.read_response().await.map(|_| ()) })
-            .await
-            .map_err(err("connect"))?;
+        timed(cfg.timeout, "greeting", async {
+            client.read_response().await.map(|_| ())
+        })
+        .await
+        .map_err(err("connect"))?;
     }
-    match tokio::time::timeout(Duration::from_secs(cfg.timeout), client.login(&cfg.user, password)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(cfg.timeout),
+        client.login(&cfg.user, password),
+    )
+    .await
+    {
         Ok(Ok(s)) => Ok(s),
         // The server's words, never the password.
         Ok(Err((e, _))) => Err(err("login")(format!("{} refused: {e}", cfg.user))),
@@ -135,12 +161,36 @@ async fn connect(acct: &Account, cfg: &ImapConfig, password: &str) -> Result<Ses
 }
 
 /// One pass over every mailbox of the account.
-pub async fn poll_account(store: &mut Store, acct: &Account) -> Result<Vec<MailboxReport>, PollError> {
-    let Some(cfg) = &acct.imap else { return Ok(Vec::new()) };
-    let password = cfg
-        .password()
-        .map_err(|message| PollError { account: acct.name.clone(), step: "password", message })?;
-    let mut session = connect(acct, cfg, &password).await?;
+pub async fn poll_account(
+    store: &mut Store,
+    acct: &Account,
+) -> Result<Vec<MailboxReport>, PollError> {
+    let Some(cfg) = &acct.imap else {
+        return Ok(Vec::new());
+    };
+    let password = match cfg.password() {
+        Ok(p) => p,
+        Err(message) => {
+            let e = PollError {
+                account: acct.name.clone(),
+                step: "password",
+                message,
+            };
+            for mailbox in &cfg.mailboxes {
+                record_status(store, acct, mailbox, None, Some(&e.to_string()));
+            }
+            return Err(e);
+        }
+    };
+    let mut session = match connect(acct, cfg, &password).await {
+        Ok(s) => s,
+        Err(e) => {
+            for mailbox in &cfg.mailboxes {
+                record_status(store, acct, mailbox, None, Some(&e.to_string()));
+            }
+            return Err(e);
+        }
+    };
     let mut reports = Vec::new();
     for mailbox in &cfg.mailboxes {
         let r = poll_mailbox(store, acct, cfg, &mut session, mailbox).await;
@@ -158,7 +208,13 @@ pub async fn poll_account(store: &mut Store, acct: &Account) -> Result<Vec<Mailb
     Ok(reports)
 }
 
-fn record_status(store: &mut Store, acct: &Account, mailbox: &str, r: Option<&MailboxReport>, error: Option<&str>) {
+fn record_status(
+    store: &mut Store,
+    acct: &Account,
+    mailbox: &str,
+    r: Option<&MailboxReport>,
+    error: Option<&str>,
+) {
     let Ok(tx) = store.transaction() else { return };
     let scope = format!("status:{mailbox}");
     let mut status: serde_json::Value = tx
@@ -190,53 +246,87 @@ async fn poll_mailbox(
 ) -> Result<MailboxReport, PollError> {
     let err = |step: &'static str| {
         let account = acct.name.clone();
-        move |message: String| PollError { account: account.clone(), step, message }
+        move |message: String| PollError {
+            account: account.clone(),
+            step,
+            message,
+        }
     };
-    let selected = timed(cfg.timeout, mailbox, session.select(mailbox)).await.map_err(err("select"))?;
+    let selected = timed(cfg.timeout, mailbox, session.select(mailbox))
+        .await
+        .map_err(err("select"))?;
     let validity = selected.uid_validity.unwrap_or(0);
     let scope = format!("uid:{mailbox}");
     let cursor = {
-        let tx = store.transaction().map_err(|e| err("store")(e.to_string()))?;
-        tx.cursor(&acct.name, &scope).map_err(|e| err("store")(e.to_string()))?
+        let tx = store
+            .transaction()
+            .map_err(|e| err("store")(e.to_string()))?;
+        tx.cursor(&acct.name, &scope)
+            .map_err(|e| err("store")(e.to_string()))?
     };
     let (known_validity, mut last) = cursor
         .as_deref()
         .and_then(|c| c.split_once(':'))
         .and_then(|(v, u)| Some((v.parse::<u32>().ok()?, u.parse::<u32>().ok()?)))
         .unwrap_or((validity, 0));
-    let mut report = MailboxReport { mailbox: mailbox.into(), uid_validity: validity, ..Default::default() };
+    let mut report = MailboxReport {
+        mailbox: mailbox.into(),
+        uid_validity: validity,
+        ..Default::default()
+    };
     if known_validity != validity {
         // The server renumbered the mailbox: scan it all again; dedupe on
         // Message-ID keeps what is already stored from coming in twice.
         last = 0;
         report.rescanned = true;
     }
-    let found = timed(cfg.timeout, "UID SEARCH", session.uid_search(format!("UID {}:*", last + 1)))
-        .await
-        .map_err(err("search"))?;
+    let found = timed(
+        cfg.timeout,
+        "UID SEARCH",
+        session.uid_search(format!("UID {}:*", last + 1)),
+    )
+    .await
+    .map_err(err("search"))?;
     // `n:*` always includes the highest UID, even when it is below n.
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
     uids.sort_unstable();
     let ingest = Ingest::new(store.settings());
     for chunk in uids.chunks(cfg.batch) {
-        let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let set = chunk
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let fetched: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
-            session.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])").await?.try_collect().await
+            session
+                .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await
         })
         .await
         .map_err(err("fetch"))?;
         let mut parsed = Vec::with_capacity(fetched.len());
         for f in &fetched {
-            let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
-            let at = f.internal_date().map_or_else(crate::store::now, |d| d.timestamp());
+            let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+                continue;
+            };
+            let at = f
+                .internal_date()
+                .map_or_else(crate::store::now, |d| d.timestamp());
             let pid = format!("{validity}:{uid}");
             parsed.push((uid, mime::parse(body, &acct.name, &pid, at)));
         }
         let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
-        let tx = store.transaction().map_err(|e| err("store")(e.to_string()))?;
+        let tx = store
+            .transaction()
+            .map_err(|e| err("store")(e.to_string()))?;
         for (_, m) in &parsed {
             report.fetched += 1;
-            match ingest.ingest(&tx, m).map_err(|e| err("store")(e.to_string()))? {
+            match ingest
+                .ingest(&tx, m)
+                .map_err(|e| err("store")(e.to_string()))?
+            {
                 Outcome::Created { .. } => report.created += 1,
                 Outcome::Threaded { .. } => report.threaded += 1,
                 Outcome::Duplicate => report.duplicates += 1,
@@ -254,20 +344,29 @@ async fn poll_mailbox(
             PostAction::None => {}
             PostAction::Seen => {
                 timed(cfg.timeout, "UID STORE", async {
-                    session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?.try_collect::<Vec<_>>().await
+                    session
+                        .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
                 })
                 .await
                 .map_err(err("mark seen"))?;
             }
             PostAction::Move => {
                 let to = cfg.move_to.as_deref().unwrap_or("Archive");
-                timed(cfg.timeout, "UID MOVE", session.uid_mv(&set, to)).await.map_err(err("move"))?;
+                timed(cfg.timeout, "UID MOVE", session.uid_mv(&set, to))
+                    .await
+                    .map_err(err("move"))?;
             }
         }
     }
     if uids.is_empty() && report.rescanned {
-        let tx = store.transaction().map_err(|e| err("store")(e.to_string()))?;
-        tx.set_cursor(&acct.name, &scope, &format!("{validity}:0")).map_err(|e| err("store")(e.to_string()))?;
+        let tx = store
+            .transaction()
+            .map_err(|e| err("store")(e.to_string()))?;
+        tx.set_cursor(&acct.name, &scope, &format!("{validity}:0"))
+            .map_err(|e| err("store")(e.to_string()))?;
         tx.commit().map_err(|e| err("store")(e.to_string()))?;
     }
     Ok(report)

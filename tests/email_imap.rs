@@ -1,0 +1,328 @@
+//! The IMAP channel against a real Dovecot started by tests/harness/mail-up,
+//! driven through the real binary (`echodesk poll`, `list`, `show`).
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Mail {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Mail {
+    fn up() -> Mail {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/mail-up");
+        let out = Command::new(script).arg(dir.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "mail-up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Mail { dir, env }
+    }
+
+    fn get(&self, k: &str) -> &str {
+        &self.env[k]
+    }
+
+    fn maildir(&self, user: &str) -> PathBuf {
+        let (local, domain) = user.split_once('@').unwrap();
+        Path::new(self.get("MAILDIR_ROOT"))
+            .join(domain)
+            .join(local)
+            .join("Maildir")
+    }
+
+    /// Delivers a message the way an MTA would: into new/, owned by the
+    /// mail user.
+    fn deliver(&self, user: &str, name: &str, raw: &str) {
+        let md = self.maildir(user);
+        let meta = std::fs::metadata(&md).unwrap();
+        let tmp = md.join("tmp").join(name);
+        std::fs::write(&tmp, raw).unwrap();
+        std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid())).unwrap();
+        std::fs::rename(&tmp, md.join("new").join(name)).unwrap();
+    }
+
+    fn stop_dovecot(&self) {
+        let st = Command::new("/usr/sbin/dovecot")
+            .args(["-c", self.get("DOVECOT_CONF"), "stop"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+
+    fn start_dovecot(&self) {
+        let st = Command::new("/usr/sbin/dovecot")
+            .args(["-c", self.get("DOVECOT_CONF")])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let port = self.get("IMAPS_PORT").to_string();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("dovecot did not come back");
+    }
+
+    /// A config with one account on this server.
+    fn config(&self, tls: &str, extra: &str) -> PathBuf {
+        let port = match tls {
+            "implicit" => self.get("IMAPS_PORT"),
+            _ => self.get("IMAP_PORT"),
+        };
+        let text = format!(
+            "[[accounts]]\nname = \"support\"\naddress = \"support@example.test\"\n\
+             [accounts.imap]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\n\
+             user = \"support@example.test\"\npassword_env = \"ECHODESK_TEST_PW\"\n\
+             ca_file = \"{}\"\n{extra}",
+            self.get("CA_CERT")
+        );
+        let p = self.dir.path().join(format!("config-{tls}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Mail {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/mail-down");
+        let _ = Command::new(script).arg(self.dir.path()).status();
+    }
+}
+
+fn echodesk(config: &Path, db: &Path, args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(config)
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env("ECHODESK_TEST_PW", "secret")
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn mail(id: &str, subject: &str, extra: &str, body: &str) -> String {
+    format!(
+        "From: Carol Customer <carol@example.net>\r\nTo: support@example.test\r\nSubject: {subject}\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{id}>\r\n{extra}\r\n{body}\r\n"
+    )
+}
+
+fn mailbox_total(v: &Value) -> (u64, u64, u64) {
+    let m = &v[0]["mailboxes"][0];
+    (
+        m["fetched"].as_u64().unwrap(),
+        m["created"].as_u64().unwrap(),
+        m["threaded"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn new_mail_becomes_a_ticket_and_the_reply_threads() {
+    let m = Mail::up();
+    let cfg = m.config("implicit", "post_action = \"seen\"\n");
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.a",
+        &mail(
+            "q1@example.net",
+            "Parcel missing",
+            "",
+            "Where is my parcel?",
+        ),
+    );
+    let (ok, v, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    assert_eq!(mailbox_total(&v), (1, 1, 0));
+    // Seen only after the commit: the file now carries the S flag.
+    let cur: Vec<String> = std::fs::read_dir(m.maildir("support@example.test").join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(cur.iter().any(|n| n.ends_with(",S")), "{cur:?}");
+
+    m.deliver(
+        "support@example.test",
+        "2.b",
+        &mail(
+            "q2@example.net",
+            "Re: Parcel missing",
+            "In-Reply-To: <q1@example.net>\r\nReferences: <q1@example.net>\r\n",
+            "Any news?",
+        ),
+    );
+    let (ok, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok);
+    assert_eq!(mailbox_total(&v), (1, 0, 1));
+    let (_, list, _) = echodesk(&cfg, &db, &["list"]);
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["tickets"][0]["message_count"], 2);
+
+    // A restart (new process) resumes: nothing again, nothing twice.
+    let (ok, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok);
+    assert_eq!(mailbox_total(&v), (0, 0, 0));
+    for i in 3..6 {
+        m.deliver(
+            "support@example.test",
+            &format!("{i}.c"),
+            &mail(
+                &format!("q{i}@example.net"),
+                &format!("Question {i}"),
+                "",
+                "hi",
+            ),
+        );
+    }
+    let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert_eq!(mailbox_total(&v), (3, 3, 0));
+    let (_, st, _) = echodesk(&cfg, &db, &["status"]);
+    assert_eq!(st["mailboxes"][0]["status"]["fetched_total"], 5);
+}
+
+#[test]
+fn starttls_and_loopback_plaintext_work_and_bad_login_is_reported() {
+    let m = Mail::up();
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.a",
+        &mail("s1@example.net", "Hello", "", "body"),
+    );
+    let (ok, v, err) = echodesk(&m.config("starttls", ""), &db, &["poll"]);
+    assert!(ok, "{err}");
+    assert_eq!(mailbox_total(&v).0, 1);
+    let (ok, v, err) = echodesk(&m.config("none", ""), &db, &["poll"]);
+    assert!(ok, "{err}");
+    assert_eq!(mailbox_total(&v).0, 0, "same account, same cursor");
+
+    let bad = m.dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(m.config("implicit", ""))
+        .unwrap()
+        .replace("ECHODESK_TEST_PW", "ECHODESK_TEST_WRONG");
+    std::fs::write(&bad, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .args([
+            "--config",
+            bad.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "poll",
+        ])
+        .env("ECHODESK_TEST_WRONG", "not-the-password")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("account `support`: login"), "{err}");
+    assert!(
+        !err.contains("not-the-password"),
+        "the password leaked: {err}"
+    );
+    let (_, st, _) = echodesk(&bad, &db, &["status"]);
+    assert!(
+        st["mailboxes"][0]["status"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("login"),
+        "{st}"
+    );
+}
+
+#[test]
+fn uidvalidity_change_rescans_without_duplicates() {
+    let m = Mail::up();
+    let cfg = m.config("implicit", "");
+    let db = m.dir.path().join("e.db");
+    for i in 0..4 {
+        m.deliver(
+            "support@example.test",
+            &format!("{i}.u"),
+            &mail(&format!("u{i}@example.net"), &format!("U{i}"), "", "x"),
+        );
+    }
+    let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert_eq!(mailbox_total(&v), (4, 4, 0));
+    // Forget the UID list and the index: Dovecot numbers the mailbox afresh
+    // under a new UIDVALIDITY.
+    m.stop_dovecot();
+    for e in std::fs::read_dir(m.maildir("support@example.test")).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("dovecot")
+            && p.is_file()
+        {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    m.start_dovecot();
+    m.deliver(
+        "support@example.test",
+        "9.u",
+        &mail("u9@example.net", "U9", "", "new one"),
+    );
+    let (ok, v, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    let mb = &v[0]["mailboxes"][0];
+    assert_eq!(mb["rescanned"], true, "{v}");
+    assert_eq!(mb["duplicates"], 4);
+    assert_eq!(mb["created"], 1);
+    let (_, list, _) = echodesk(&cfg, &db, &["list"]);
+    assert_eq!(list["total"], 5);
+}
+
+#[test]
+fn server_down_is_an_error_and_nothing_is_lost_after_restart() {
+    let m = Mail::up();
+    let cfg = m.config("implicit", "timeout = 5\n");
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.d",
+        &mail("d1@example.net", "D1", "", "x"),
+    );
+    let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert_eq!(mailbox_total(&v).0, 1);
+    m.stop_dovecot();
+    m.deliver(
+        "support@example.test",
+        "2.d",
+        &mail("d2@example.net", "D2", "", "x"),
+    );
+    let (ok, _, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(!ok);
+    assert!(err.contains("account `support`: connect"), "{err}");
+    m.start_dovecot();
+    let (ok, v, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    assert_eq!(mailbox_total(&v), (1, 1, 0));
+    let (_, list, _) = echodesk(&cfg, &db, &["list"]);
+    assert_eq!(list["total"], 2);
+}
