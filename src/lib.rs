@@ -16,6 +16,7 @@ pub mod import;
 pub mod inbound;
 pub mod ingest;
 pub mod model;
+pub mod outbox;
 pub mod query;
 pub mod sanitize;
 pub mod store;

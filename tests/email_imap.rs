@@ -79,6 +79,33 @@ impl Mail {
         panic!("dovecot did not come back");
     }
 
+    /// A config with IMAP (implicit TLS) and SMTP (STARTTLS) on this server.
+    fn config_with_smtp(&self) -> PathBuf {
+        let p = self.config("implicit", "");
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str(&format!(
+            "[accounts.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"{}\"\ntimeout = 10\n",
+            self.get("SMTP_PORT"),
+            self.get("CA_CERT")
+        ));
+        let p = self.dir.path().join("config-smtp.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn spooled(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.get("SMTP_SPOOL"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
     /// A config with one account on this server.
     fn config(&self, tls: &str, extra: &str) -> PathBuf {
         let port = match tls {
@@ -325,4 +352,189 @@ fn server_down_is_an_error_and_nothing_is_lost_after_restart() {
     assert_eq!(mailbox_total(&v), (1, 1, 0));
     let (_, list, _) = echodesk(&cfg, &db, &["list"]);
     assert_eq!(list["total"], 2);
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+#[test]
+fn reply_goes_out_by_smtp_and_the_answer_threads_back() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp();
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.r",
+        &mail("r1@example.net", "Broken kettle", "", "It leaks."),
+    );
+    assert!(echodesk(&cfg, &db, &["poll"]).0);
+    let body = m.dir.path().join("reply.txt");
+    std::fs::write(&body, "Sorry! A new kettle is on its way.\n").unwrap();
+    let (ok, _, err) = echodesk(
+        &cfg,
+        &db,
+        &["reply", "1", "--body-file", body.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let (_, show, _) = echodesk(&cfg, &db, &["show", "1"]);
+    assert_eq!(
+        show["state"], "pending",
+        "an agent reply moves the ticket to pending"
+    );
+    let (ok, rep, err) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert!(ok, "{err}");
+    assert_eq!(rep["sent"], 1, "{rep}");
+
+    let sent = m.spooled();
+    assert_eq!(sent.len(), 1);
+    let raw = &sent[0];
+    assert_eq!(
+        header(raw, "In-Reply-To"),
+        Some("<r1@example.net>"),
+        "{raw}"
+    );
+    assert!(header(raw, "References")
+        .unwrap()
+        .contains("<r1@example.net>"));
+    assert!(
+        header(raw, "Subject")
+            .unwrap()
+            .contains("Re: Broken kettle [#1]"),
+        "{raw}"
+    );
+    assert!(header(raw, "To").unwrap().contains("carol@example.net"));
+    assert!(header(raw, "From")
+        .unwrap()
+        .contains("support@example.test"));
+    assert!(raw.contains("A new kettle is on its way."));
+    let our_id = header(raw, "Message-ID").unwrap().to_string();
+
+    // The customer answers our mail: it threads back into ticket 1 and reopens it.
+    m.deliver(
+        "support@example.test",
+        "2.r",
+        &mail(
+            "r2@example.net",
+            "Re: Broken kettle [#1]",
+            &format!("In-Reply-To: {our_id}\r\nReferences: <r1@example.net> {our_id}\r\n"),
+            "Thanks!",
+        ),
+    );
+    let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert_eq!(mailbox_total(&v), (1, 0, 1));
+    let (_, show, _) = echodesk(&cfg, &db, &["show", "1"]);
+    assert_eq!(show["state"], "open");
+    assert_eq!(show["messages"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn smtp_451_is_retried_and_550_fails_with_the_servers_words() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp();
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.s",
+        &mail("s1@example.net", "Hi", "", "x"),
+    );
+    assert!(echodesk(&cfg, &db, &["poll"]).0);
+    let body = m.dir.path().join("reply.txt");
+    std::fs::write(&body, "Answer\n").unwrap();
+    std::fs::write(
+        Path::new(m.get("SMTP_SPOOL")).join("script"),
+        "451 4.3.0 mailbox busy, try later\n550 5.1.1 no such user here\n",
+    )
+    .unwrap();
+
+    assert!(
+        echodesk(
+            &cfg,
+            &db,
+            &["reply", "1", "--body-file", body.to_str().unwrap()]
+        )
+        .0
+    );
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["retrying"], 1, "{rep}");
+    let (_, rows, _) = echodesk(&cfg, &db, &["outbox", "list"]);
+    assert_eq!(rows[0]["status"], "queued");
+    assert!(
+        rows[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("try later"),
+        "{rows}"
+    );
+    // Not due yet: a second pass sends nothing.
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["sent"], 0);
+    // Due now: the second attempt meets the 550.
+    assert!(echodesk(&cfg, &db, &["outbox", "retry", "1"]).0);
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["failed"], 1, "{rep}");
+    let (_, rows, _) = echodesk(&cfg, &db, &["outbox", "list"]);
+    assert_eq!(rows[0]["status"], "failed");
+    assert!(
+        rows[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("no such user"),
+        "{rows}"
+    );
+    let (_, show, _) = echodesk(&cfg, &db, &["show", "1"]);
+    assert!(show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "send-failed"));
+    // Retried on purpose, the script is used up: 250.
+    assert!(echodesk(&cfg, &db, &["outbox", "retry", "1"]).0);
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["sent"], 1, "{rep}");
+    assert_eq!(m.spooled().len(), 1);
+}
+
+#[test]
+fn a_send_interrupted_by_a_crash_becomes_unknown_not_repeated() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp();
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.c",
+        &mail("c1@example.net", "Hi", "", "x"),
+    );
+    assert!(echodesk(&cfg, &db, &["poll"]).0);
+    let body = m.dir.path().join("reply.txt");
+    std::fs::write(&body, "Answer\n").unwrap();
+    assert!(
+        echodesk(
+            &cfg,
+            &db,
+            &["reply", "1", "--body-file", body.to_str().unwrap()]
+        )
+        .0
+    );
+    // A worker that claimed the entry and died before recording the result.
+    {
+        let mut store = echodesk::store::Store::open(&db, Default::default()).unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.claim_due("email", 10).unwrap().len(), 1);
+        tx.commit().unwrap();
+    }
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["recovered_unknown"], 1, "{rep}");
+    assert_eq!(rep["sent"], 0, "never silently repeated");
+    let (_, rows, _) = echodesk(&cfg, &db, &["outbox", "list"]);
+    assert_eq!(rows[0]["status"], "unknown");
+    assert!(m.spooled().is_empty());
+    assert!(echodesk(&cfg, &db, &["outbox", "retry", "1"]).0);
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["sent"], 1);
 }

@@ -104,3 +104,104 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
     println!("outbox: {queued} waiting, {failed} failed or unknown");
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ReplyArgs {
+    /// Ticket id
+    pub id: String,
+    /// File holding the reply, or - for standard input
+    #[arg(long, value_name = "FILE")]
+    pub body_file: std::path::PathBuf,
+    /// Leave the state alone instead of the workflow's reply state (pending)
+    #[arg(long)]
+    pub keep_state: bool,
+}
+
+/// Queues a reply; the outbox worker sends it.
+pub fn reply(ctx: &Ctx, a: &ReplyArgs) -> anyhow::Result<()> {
+    let id = super::ticket_id(&a.id)?;
+    let body = super::read_body(&a.body_file)?;
+    if body.trim().is_empty() {
+        return Err(crate::error::Error::invalid("reply", "", "the reply is empty").into());
+    }
+    let mut store = ctx.open()?;
+    let tx = store.transaction()?;
+    let before = tx.ticket_state(id)?.0;
+    let msg = tx.queue_reply(id, &body, &ctx.agent, None)?;
+    if a.keep_state {
+        let now = tx.ticket_state(id)?.0;
+        if now != before {
+            tx.set_state(id, &before, &ctx.agent, None)?;
+        }
+    }
+    tx.commit()?;
+    if ctx.json {
+        return output::json(
+            &serde_json::json!({ "ticket": id, "message": msg, "status": "queued" }),
+        );
+    }
+    println!("#{id}: reply queued (send with `echodesk outbox send`, or the daemon)");
+    Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OutboxCmd {
+    /// What waits, failed or is unknown (--all: sent too)
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Send everything due now, once (what the daemon does continuously)
+    Send,
+    /// Queue an entry again: failed, unknown (check first!) or waiting
+    Retry { id: i64 },
+}
+
+pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
+    let mut store = ctx.open()?;
+    match cmd {
+        OutboxCmd::List { all } => {
+            let rows = store.outbox_rows(all)?;
+            if ctx.json {
+                return output::json(&rows);
+            }
+            for r in rows {
+                println!(
+                    "{:>5}  #{:<6} {:<5} {:<8} {} attempts  {}  {}",
+                    r.id,
+                    r.ticket_id,
+                    r.channel,
+                    r.status,
+                    r.attempts,
+                    crate::sanitize::line(&r.recipient),
+                    crate::sanitize::line(r.last_error.as_deref().unwrap_or(""))
+                );
+            }
+            Ok(())
+        }
+        OutboxCmd::Send => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let report = rt.block_on(crate::outbox::send_due(&mut store, &ctx.config))?;
+            if ctx.json {
+                return output::json(&report);
+            }
+            println!(
+                "{} sent, {} will be retried, {} failed, {} interrupted earlier (now unknown)",
+                report.sent, report.retrying, report.failed, report.recovered_unknown
+            );
+            Ok(())
+        }
+        OutboxCmd::Retry { id } => {
+            let tx = store.transaction()?;
+            tx.retry_outbox(id, &ctx.agent)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "id": id, "status": "queued" }));
+            }
+            println!("outbox {id}: queued again");
+            Ok(())
+        }
+    }
+}

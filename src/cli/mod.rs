@@ -78,6 +78,11 @@ pub enum Command {
     Import(admin::ImportArgs),
     /// Poll every IMAP account once, then exit (for cron and scripts)
     Poll,
+    /// Queue a reply to the customer: reply ID --body-file F|-
+    Reply(mail::ReplyArgs),
+    /// The send queue: list, send, retry
+    #[command(subcommand)]
+    Outbox(mail::OutboxCmd),
     /// Per account: last poll, last error, messages fetched; the outbox
     Status,
     /// Copy the live database to a new file (SQLite online backup)
@@ -201,6 +206,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Poll => mail::poll(&ctx),
+        Command::Reply(a) => mail::reply(&ctx, &a),
+        Command::Outbox(c) => mail::outbox(&ctx, c),
         Command::Status => mail::status(&ctx),
         Command::Completions(_) | Command::Man => Ok(()),
     }

@@ -8,6 +8,7 @@
 mod customers;
 pub mod fts;
 mod messages;
+mod outbox;
 mod schema;
 mod search;
 mod team;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
+pub use outbox::{OutboxItem, OutboxRow};
 pub use search::{Page, PageCursor, SearchContext};
 pub use tickets::{Change, NewTicket};
 

@@ -80,6 +80,88 @@ pub struct Account {
     pub address: String,
     pub display_name: Option<String>,
     pub imap: Option<ImapConfig>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default: 465 for implicit TLS, 587 for STARTTLS, 25 without TLS.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// Without a user, mail is sent without authentication (local relays).
+    pub user: Option<String>,
+    pub password_command: Option<String>,
+    pub password_env: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_insecure: bool,
+    #[serde(default = "sixty")]
+    pub timeout: u64,
+}
+
+impl SmtpConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        })
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if self.tls == TlsMode::None && !is_loopback(&self.host) && !self.allow_insecure {
+            return Err(format!(
+                "smtp.tls = \"none\" sends mail in clear to {}; use implicit or starttls, or set allow_insecure = true",
+                self.host
+            ));
+        }
+        if self.user.is_some() && self.password_command.is_none() && self.password_env.is_none() {
+            return Err("smtp: a user needs password_command or password_env".into());
+        }
+        if self.password_command.is_some() && self.password_env.is_some() {
+            return Err("smtp: set password_command or password_env, not both".into());
+        }
+        Ok(())
+    }
+
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if self.user.is_none() {
+            return Ok(None);
+        }
+        secret(
+            self.password_command.as_deref(),
+            self.password_env.as_deref(),
+        )
+        .map(Some)
+    }
+}
+
+/// A secret from a command's first output line or an environment variable.
+fn secret(command: Option<&str>, env: Option<&str>) -> Result<String, String> {
+    if let Some(var) = env {
+        return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+    }
+    let cmd = command.unwrap_or("");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("password_command could not run: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("password_command failed ({})", out.status));
+    }
+    let text = String::from_utf8(out.stdout)
+        .map_err(|_| "password_command printed non-UTF-8".to_string())?;
+    text.lines()
+        .next()
+        .map(str::to_string)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| "password_command printed nothing".to_string())
 }
 
 pub fn is_loopback(host: &str) -> bool {
@@ -133,28 +215,10 @@ impl ImapConfig {
     /// The password, from the command or the environment. Error messages
     /// never include what the command printed.
     pub fn password(&self) -> Result<String, String> {
-        if let Some(var) = &self.password_env {
-            return std::env::var(var)
-                .map_err(|_| format!("environment variable {var} is not set"));
-        }
-        let cmd = self.password_command.as_deref().unwrap_or("");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .map_err(|e| format!("password_command could not run: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("password_command failed ({})", out.status));
-        }
-        let text = String::from_utf8(out.stdout)
-            .map_err(|_| "password_command printed non-UTF-8".to_string())?;
-        text.lines()
-            .next()
-            .map(str::to_string)
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| "password_command printed nothing".to_string())
+        secret(
+            self.password_command.as_deref(),
+            self.password_env.as_deref(),
+        )
     }
 }
 
