@@ -538,3 +538,60 @@ fn a_send_interrupted_by_a_crash_becomes_unknown_not_repeated() {
     let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
     assert_eq!(rep["sent"], 1);
 }
+
+#[test]
+fn the_fixture_corpus_comes_through_imap_intact() {
+    let m = Mail::up();
+    let cfg = m.config("implicit", "batch = 40\n");
+    let db = m.dir.path().join("e.db");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    for (i, f) in files.iter().enumerate() {
+        m.deliver(
+            "support@example.test",
+            &format!("{i:05}.corpus"),
+            &String::from_utf8_lossy(&std::fs::read(f).unwrap()),
+        );
+    }
+    let (ok, v, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    let mb = &v[0]["mailboxes"][0];
+    assert_eq!(mb["fetched"].as_u64().unwrap() as usize, files.len(), "{v}");
+    assert!(
+        mb["with_errors"].as_u64().unwrap() >= 5,
+        "malformed mail is kept, with its errors: {v}"
+    );
+    // Charsets survive the trip: a Big5 and a Shift_JIS subject from the manifest.
+    let manifest = std::fs::read_to_string(corpus.join("manifest.jsonl")).unwrap();
+    let mut checked = 0;
+    for line in manifest.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let kind = e["kind"].as_str().unwrap();
+        if !(kind == "zh-big5" || kind == "ja-sjis" || kind == "zh-gbk" || kind == "ja-iso2022") {
+            continue;
+        }
+        let subject = e["subject"].as_str().unwrap();
+        let (_, found, _) = echodesk(
+            &cfg,
+            &db,
+            &["list", "--query", &format!("\"{subject}\""), "--limit", "5"],
+        );
+        assert!(
+            found["total"].as_i64().unwrap() >= 1,
+            "{kind} `{subject}` not found after IMAP"
+        );
+        checked += 1;
+        if checked >= 8 {
+            break;
+        }
+    }
+    assert!(checked >= 4);
+    // Polling again adds nothing.
+    let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert_eq!(mailbox_total(&v), (0, 0, 0));
+}
