@@ -1444,17 +1444,7 @@ impl App {
                 }
                 return Ok(());
             }
-            KeyCode::Down => selected += 1,
-            KeyCode::Up => selected = selected.saturating_sub(1),
-            KeyCode::Backspace => {
-                input.pop();
-                selected = 0;
-            }
-            KeyCode::Char(c) => {
-                input.push(c);
-                selected = 0;
-            }
-            _ => {}
+            _ => filter_list_key(key, &mut input, &mut selected),
         }
         let n = App::palette_matches(&input).len();
         selected = selected.min(n.saturating_sub(1));
@@ -1546,21 +1536,7 @@ impl App {
                 }
                 return;
             }
-            KeyCode::Down => selected += 1,
-            KeyCode::Up => selected = selected.saturating_sub(1),
-            KeyCode::Char('n') if key.modifiers.contains(KeyModifiers::CONTROL) => selected += 1,
-            KeyCode::Char('p') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                selected = selected.saturating_sub(1)
-            }
-            KeyCode::Backspace => {
-                input.pop();
-                selected = 0;
-            }
-            KeyCode::Char(c) => {
-                input.push(c);
-                selected = 0;
-            }
-            _ => {}
+            _ => filter_list_key(key, &mut input, &mut selected),
         }
         let n = self.canned_matches(&input, compose.channel).len();
         selected = selected.min(n.saturating_sub(1));
@@ -1569,5 +1545,26 @@ impl App {
             selected,
             compose,
         };
+    }
+}
+
+/// Keys shared by the filterable lists (palette, canned picker): type to
+/// filter, Up/Down or Ctrl-P/Ctrl-N to move, Backspace to unfilter.
+fn filter_list_key(key: KeyEvent, input: &mut String, selected: &mut usize) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Down => *selected += 1,
+        KeyCode::Char('n') if ctrl => *selected += 1,
+        KeyCode::Up => *selected = selected.saturating_sub(1),
+        KeyCode::Char('p') if ctrl => *selected = selected.saturating_sub(1),
+        KeyCode::Backspace => {
+            input.pop();
+            *selected = 0;
+        }
+        KeyCode::Char(c) if !ctrl => {
+            input.push(c);
+            *selected = 0;
+        }
+        _ => {}
     }
 }

@@ -104,15 +104,18 @@ async fn timed<T, E: fmt::Display>(
 
 type Session = async_imap::Session<Conn>;
 
+/// A mapper from a message to this account's error at `step`.
+fn fail(acct: &Account, step: &'static str) -> impl Fn(String) -> PollError {
+    let account = acct.name.clone();
+    move |message| PollError {
+        account: account.clone(),
+        step,
+        message,
+    }
+}
+
 async fn connect(acct: &Account, cfg: &ImapConfig, password: &str) -> Result<Session, PollError> {
-    let err = |step: &'static str| {
-        let account = acct.name.clone();
-        move |message: String| PollError {
-            account: account.clone(),
-            step,
-            message,
-        }
-    };
+    let err = |step| fail(acct, step);
     let addr = format!("{}:{}", cfg.host, cfg.port());
     let tcp = timed(cfg.timeout, &addr, TcpStream::connect(&addr))
         .await
@@ -244,14 +247,7 @@ async fn poll_mailbox(
     session: &mut Session,
     mailbox: &str,
 ) -> Result<MailboxReport, PollError> {
-    let err = |step: &'static str| {
-        let account = acct.name.clone();
-        move |message: String| PollError {
-            account: account.clone(),
-            step,
-            message,
-        }
-    };
+    let err = |step| fail(acct, step);
     let selected = timed(cfg.timeout, mailbox, session.select(mailbox))
         .await
         .map_err(err("select"))?;
