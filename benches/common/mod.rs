@@ -33,7 +33,7 @@ pub fn shape(db: &Path) {
            state = CASE (id * 2654435761) % 10 WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'open'
                    WHEN 3 THEN 'pending' WHEN 4 THEN 'on-hold' WHEN 5 THEN 'solved'
                    WHEN 6 THEN 'solved' WHEN 9 THEN 'spam' ELSE 'closed' END,
-           assignee = CASE (id * 40503) % 6 WHEN 1 THEN 'alice' WHEN 2 THEN 'bob'
+           assignee = CASE (id * 40507) % 6 WHEN 1 THEN 'alice' WHEN 2 THEN 'bob'
                    WHEN 3 THEN 'chen' WHEN 4 THEN 'yuki' ELSE NULL END,
            priority = (id * 7919) % 4,
            channel = CASE (id * 104729) % 10 WHEN 3 THEN 'sms' WHEN 7 THEN 'sms' WHEN 8 THEN 'fax'
