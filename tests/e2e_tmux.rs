@@ -21,7 +21,10 @@ impl Tmux {
             available,
             "tmux is required for this test; scripts/test installs it (apt-get install tmux)"
         );
-        let session = format!("echodesk-e2e-{}", std::process::id());
+        // Tests run in parallel in one process: one session each.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let session = format!("echodesk-e2e-{}-{n}", std::process::id());
         let mut c = Command::new("tmux");
         c.args(["new-session", "-d", "-s", &session, "-x", "110", "-y", "32"]);
         for (k, v) in env {
@@ -228,4 +231,35 @@ fn triage_a_ticket_in_the_real_terminal() {
     assert!(t.alive());
     let s = t.screen();
     assert!(!s.contains("1 Open"), "alternate screen left behind:\n{s}");
+}
+
+#[test]
+fn the_readmes_first_command_opens_the_tui_on_the_demo() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_echodesk"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cmd = format!("{} demo --tickets 80 ; sleep 30", bin.display());
+    let t = Tmux::start(
+        &cmd,
+        &[
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("XDG_CONFIG_HOME", dir.path().to_str().unwrap()),
+            ("TERM", "xterm-256color"),
+        ],
+    );
+    let s = t.wait_for("1 Open");
+    assert!(s.contains("? help"), "the TUI status bar: {s}");
+    // The demo's canned answers are there without any configuration.
+    t.keys(&["Enter"]);
+    t.wait_for("Customer");
+    t.keys(&["r"]);
+    t.wait_for("Ctrl-S save");
+    t.keys(&["C-t"]);
+    t.wait_for("Shipping delay");
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!t.screen().contains("1 Open"));
 }

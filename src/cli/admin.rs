@@ -86,6 +86,10 @@ pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
         agent: ctx.agent.clone(),
         json: false,
     };
+    // On a terminal the demo opens in the TUI; piped, it prints the queue.
+    if std::io::stdout().is_terminal() {
+        return super::tui(&demo_ctx);
+    }
     super::tickets::list(
         &demo_ctx,
         &super::tickets::ListArgs {
