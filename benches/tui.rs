@@ -111,6 +111,18 @@ fn draw(term: &mut Terminal<TestBackend>, app: &mut App) {
         .expect("draw");
 }
 
+/// What `echodesk` does at start: open the store, build the app without
+/// counting, start the counter, draw the first frame.
+fn start(db: &Path) -> (App, Terminal<TestBackend>) {
+    let store = Store::open(db, Settings::default()).expect("open");
+    let theme = Theme::load("dark").expect("theme");
+    let mut app = App::new_lazy(store, Config::default(), "alice".into(), theme).expect("app");
+    app.count_in_background();
+    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("term");
+    draw(&mut term, &mut app);
+    (app, term)
+}
+
 fn key(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
@@ -133,17 +145,7 @@ fn main() {
     let mut firsts = Vec::new();
     for _ in 0..7 {
         let t = Instant::now();
-        let store = Store::open(&db, Settings::default()).expect("open");
-        let mut app = App::new_lazy(
-            store,
-            Config::default(),
-            "alice".into(),
-            Theme::load("dark").expect("theme"),
-        )
-        .expect("app");
-        app.count_in_background();
-        let mut term = Terminal::new(TestBackend::new(120, 40)).expect("term");
-        draw(&mut term, &mut app);
+        let _ = start(&db);
         firsts.push(t.elapsed());
     }
     println!(
@@ -151,17 +153,7 @@ fn main() {
         ms(pct(&mut firsts, 0.5))
     );
 
-    let store = Store::open(&db, Settings::default()).expect("open");
-    let mut app = App::new_lazy(
-        store,
-        Config::default(),
-        "alice".into(),
-        Theme::load("dark").expect("theme"),
-    )
-    .expect("app");
-    app.count_in_background();
-    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("term");
-    draw(&mut term, &mut app);
+    let (mut app, mut term) = start(&db);
 
     let mut lat = Vec::new();
     let mut slowest: Vec<(Duration, String)> = Vec::new();
