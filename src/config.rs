@@ -63,6 +63,30 @@ pub struct Config {
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
     /// Email accounts (and, later, fax and SMS accounts).
     pub accounts: Vec<crate::channel::email::account::Account>,
+    /// `echodesk daemon`: log file and level, outbox check interval.
+    pub daemon: DaemonConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Log file; `-` for standard error (systemd's journal). Default:
+    /// `daemon.log` in the XDG state directory.
+    pub log_file: Option<PathBuf>,
+    /// error, warn, info, debug or trace.
+    pub log_level: String,
+    /// Seconds between looks at the outbox for replies to send.
+    pub outbox_interval: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            log_file: None,
+            log_level: "info".into(),
+            outbox_interval: 2,
+        }
+    }
 }
 
 impl Default for Config {
@@ -79,6 +103,7 @@ impl Default for Config {
             signature: "— {agent}".into(),
             keys: Default::default(),
             accounts: Vec::new(),
+            daemon: DaemonConfig::default(),
         }
     }
 }
@@ -158,6 +183,21 @@ impl Config {
                 imap.check()
                     .map_err(|e| invalid(format!("account `{}`: {e}", a.name)))?;
             }
+            if let Some(smtp) = &a.smtp {
+                smtp.check()
+                    .map_err(|e| invalid(format!("account `{}`: {e}", a.name)))?;
+            }
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.daemon.log_level.as_str()) {
+            return Err(invalid(format!(
+                "key `daemon.log_level`: `{}` is not one of error, warn, info, debug, trace",
+                self.daemon.log_level
+            )));
+        }
+        if self.daemon.outbox_interval == 0 {
+            return Err(invalid(
+                "key `daemon.outbox_interval`: must be at least 1 second".into(),
+            ));
         }
         for v in &self.views {
             crate::query::parse(&v.query)
@@ -223,6 +263,7 @@ fn key_in_message(msg: &str) -> Option<String> {
 pub struct Paths {
     pub config_file: PathBuf,
     pub data_dir: PathBuf,
+    pub state_dir: PathBuf,
 }
 
 impl Paths {
@@ -232,6 +273,10 @@ impl Paths {
         Ok(Paths {
             config_file: base.config_dir().join("echodesk").join("config.toml"),
             data_dir: base.data_dir().join("echodesk"),
+            state_dir: base
+                .state_dir()
+                .unwrap_or_else(|| base.data_dir())
+                .join("echodesk"),
         })
     }
 }

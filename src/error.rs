@@ -52,6 +52,10 @@ pub enum Error {
     )]
     Conflict { id: i64, expected: i64, found: i64 },
 
+    /// Another process holds what this one needs (the daemon lease).
+    #[error("busy: {0}")]
+    Busy(String),
+
     #[error("{0}")]
     Other(String),
 }
@@ -81,6 +85,7 @@ impl Error {
             Error::Config(_) => 5,
             Error::Query(_) | Error::Invalid { .. } | Error::Canned(_) => 6,
             Error::Db(_) | Error::Migration(_) => 7,
+            Error::Busy(_) => 8,
             Error::Io { .. } | Error::Other(_) => 1,
         }
     }

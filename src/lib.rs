@@ -9,6 +9,7 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod corpus;
+pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod identity;

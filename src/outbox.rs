@@ -5,9 +5,15 @@
 //! the ticket. Email only for now; SMS and fax entries wait for their
 //! channels.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, Message};
+use futures::StreamExt;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -23,6 +29,8 @@ pub struct SendReport {
     pub retrying: u64,
     pub failed: u64,
     pub recovered_unknown: u64,
+    pub copied_to_sent: u64,
+    pub copy_errors: Vec<String>,
 }
 
 /// Seconds to wait before attempt `n + 1` after `n` failed attempts.
@@ -102,8 +110,7 @@ pub fn build_message(
         .from(from)
         .to(to)
         .subject(subject)
-        .message_id(Some(format!("<{message_id}>")))
-        .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        .message_id(Some(format!("<{message_id}>")));
     if let Some((parent, refs)) = &item.parent {
         b = b.in_reply_to(format!("<{parent}>"));
         let mut all: Vec<String> = refs
@@ -114,9 +121,19 @@ pub fn build_message(
         all.push(format!("<{parent}>"));
         b = b.references(all.join(" "));
     }
-    let msg = b
-        .body(item.body.clone())
-        .map_err(|e| format!("building the message: {e}"))?;
+    let msg = if item.attachments.is_empty() {
+        b.header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(item.body.clone())
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(item.body.clone()));
+        for (name, ctype, data) in &item.attachments {
+            let ctype = ContentType::parse(ctype)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+            parts = parts.singlepart(Attachment::new(name.clone()).body(data.clone(), ctype));
+        }
+        b.multipart(parts)
+    }
+    .map_err(|e| format!("building the message: {e}"))?;
     Ok((msg, message_id))
 }
 
@@ -134,77 +151,206 @@ fn account_for<'a>(item: &OutboxItem, config: &'a Config) -> Option<&'a Account>
         .or_else(|| config.accounts.iter().find(with_smtp))
 }
 
-/// One pass: recover interrupted sends, then send everything due.
-pub async fn send_due(store: &mut Store, config: &Config) -> crate::Result<SendReport> {
-    let mut report = SendReport::default();
-    {
-        let tx = store.transaction()?;
-        report.recovered_unknown = tx.recover_interrupted()? as u64;
-        tx.commit()?;
-    }
-    loop {
-        let items = {
-            let tx = store.transaction()?;
-            let items = tx.claim_due("email", 50)?;
-            tx.commit()?;
-            items
-        };
-        if items.is_empty() {
-            break;
-        }
-        for item in items {
-            let outcome = send_one(store, config, &item).await;
-            let tx = store.transaction()?;
-            match outcome {
-                Ok(reply) => {
-                    tx.mark_sent(&item, &reply)?;
-                    report.sent += 1;
-                }
-                Err((true, e)) => {
-                    tx.mark_retry(&item, tx.now() + backoff(item.attempts), &e)?;
-                    report.retrying += 1;
-                }
-                Err((false, e)) => {
-                    tx.mark_failed(&item, &e)?;
-                    report.failed += 1;
-                }
-            }
-            tx.commit()?;
-        }
-    }
-    Ok(report)
+/// Entries claimed per round; small enough that a shutdown waits little.
+const CLAIM: usize = 32;
+/// Messages on the wire at once (over the transport's pooled connections).
+const IN_FLIGHT: usize = 4;
+
+/// Sends due outbox entries. Keeps one pooled SMTP transport per account
+/// across passes, so the daemon reuses connections instead of dialling for
+/// every message.
+pub struct Sender {
+    config: Config,
+    transports: HashMap<String, AsyncSmtpTransport<Tokio1Executor>>,
+    stop: Arc<AtomicBool>,
 }
 
-/// Ok(server reply) or Err((retry?, what happened)).
-async fn send_one(
+/// A claimed entry made ready to go: its message, or why it cannot be.
+struct Prepared {
+    item: OutboxItem,
+    account: Option<String>,
+    message: Result<Message, String>,
+}
+
+impl Sender {
+    pub fn new(config: &Config) -> Sender {
+        Sender {
+            config: config.clone(),
+            transports: HashMap::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Set it and the current pass ends after the messages on the wire.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    fn transport(&mut self, acct: &Account) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        if let Some(t) = self.transports.get(&acct.name) {
+            return Ok(t.clone());
+        }
+        let smtp = acct
+            .smtp
+            .as_ref()
+            .ok_or_else(|| format!("account `{}` has no [accounts.smtp]", acct.name))?;
+        let t = transport(smtp)?;
+        self.transports.insert(acct.name.clone(), t.clone());
+        Ok(t)
+    }
+
+    /// One pass: recover interrupted sends, then send everything due.
+    pub async fn send_due(&mut self, store: &mut Store) -> crate::Result<SendReport> {
+        let mut report = SendReport::default();
+        {
+            let tx = store.transaction()?;
+            report.recovered_unknown = tx.recover_interrupted()? as u64;
+            tx.commit()?;
+        }
+        while !self.stop.load(Ordering::Relaxed) {
+            let items = {
+                let tx = store.transaction()?;
+                let items = tx.claim_due("email", CLAIM)?;
+                tx.commit()?;
+                items
+            };
+            if items.is_empty() {
+                break;
+            }
+            let prepared = self.prepare(store, items)?;
+            let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+            let mut jobs = Vec::new();
+            for p in prepared {
+                let transport = match (&p.message, p.account.as_ref()) {
+                    (Ok(_), Some(name)) => {
+                        let acct = self
+                            .config
+                            .accounts
+                            .iter()
+                            .find(|a| &a.name == name)
+                            .cloned();
+                        match acct.map(|a| self.transport(&a)) {
+                            Some(Ok(t)) => Some(t),
+                            Some(Err(e)) => {
+                                record(store, &p.item, Err((true, e)), &mut report)?;
+                                continue;
+                            }
+                            None => None,
+                        }
+                    }
+                    _ => None,
+                };
+                jobs.push((p, transport));
+            }
+            let mut results = futures::stream::iter(jobs.into_iter().map(|(p, t)| async move {
+                let outcome = match (&p.message, t) {
+                    (Err(e), _) => Err((false, e.clone())),
+                    (Ok(_), None) => Err((false, "no account to send from".to_string())),
+                    (Ok(m), Some(t)) => match t.send(m.clone()).await {
+                        Ok(resp) => Ok(format!(
+                            "{} {}",
+                            resp.code(),
+                            resp.message().collect::<Vec<_>>().join(" ")
+                        )),
+                        Err(e) if e.is_permanent() => Err((false, e.to_string())),
+                        Err(e) => Err((true, e.to_string())),
+                    },
+                };
+                (p, outcome)
+            }))
+            .buffer_unordered(IN_FLIGHT);
+            while let Some((p, outcome)) = results.next().await {
+                if outcome.is_ok() {
+                    if let (Some(name), Ok(m)) = (&p.account, &p.message) {
+                        copies.entry(name.clone()).or_default().push(m.formatted());
+                    }
+                }
+                record(store, &p.item, outcome, &mut report)?;
+            }
+            drop(results);
+            self.copy_to_sent(copies, &mut report).await;
+        }
+        Ok(report)
+    }
+
+    /// Builds each entry's message and records its Message-ID before it
+    /// leaves, so an answer that arrives at once still threads.
+    fn prepare(&self, store: &mut Store, items: Vec<OutboxItem>) -> crate::Result<Vec<Prepared>> {
+        let tx = store.transaction()?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let acct = account_for(&item, &self.config);
+            let message = match acct {
+                None => Err("no account with [accounts.smtp] to send from".to_string()),
+                Some(a) => build_message(&item, a, &self.config),
+            };
+            let message = match message {
+                Ok((m, id)) => {
+                    tx.set_message_id(item.message_id, &id)?;
+                    Ok(m)
+                }
+                Err(e) => Err(e),
+            };
+            out.push(Prepared {
+                account: acct.map(|a| a.name.clone()),
+                item,
+                message,
+            });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Appends what was sent to each account's Sent mailbox, when one is
+    /// configured. A failed copy is reported, never a reason to resend.
+    async fn copy_to_sent(&self, copies: HashMap<String, Vec<Vec<u8>>>, report: &mut SendReport) {
+        for (name, msgs) in copies {
+            let Some(acct) = self.config.accounts.iter().find(|a| a.name == name) else {
+                continue;
+            };
+            let Some(mailbox) = acct.imap.as_ref().and_then(|i| i.sent_mailbox.clone()) else {
+                continue;
+            };
+            match crate::channel::email::imap::append(acct, &mailbox, &msgs).await {
+                Ok(()) => report.copied_to_sent += msgs.len() as u64,
+                Err(e) => {
+                    tracing::warn!("copy to {mailbox}: {e}");
+                    report.copy_errors.push(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn record(
     store: &mut Store,
-    config: &Config,
     item: &OutboxItem,
-) -> Result<String, (bool, String)> {
-    let acct = account_for(item, config).ok_or((
-        false,
-        "no account with [accounts.smtp] to send from".to_string(),
-    ))?;
-    let smtp = acct.smtp.as_ref().ok_or((false, "no smtp".to_string()))?;
-    let (msg, message_id) = build_message(item, acct, config).map_err(|e| (false, e))?;
-    // The Message-ID is stored before the message leaves, so an answer
-    // that arrives at once still threads.
-    {
-        let tx = store.transaction().map_err(|e| (true, e.to_string()))?;
-        tx.set_message_id(item.message_id, &message_id)
-            .map_err(|e| (true, e.to_string()))?;
-        tx.commit().map_err(|e| (true, e.to_string()))?;
+    outcome: Result<String, (bool, String)>,
+    report: &mut SendReport,
+) -> crate::Result<()> {
+    let tx = store.transaction()?;
+    match outcome {
+        Ok(reply) => {
+            tx.mark_sent(item, &reply)?;
+            report.sent += 1;
+        }
+        Err((true, e)) => {
+            tracing::info!(outbox = item.id, ticket = item.ticket_id, "will retry: {e}");
+            tx.mark_retry(item, tx.now() + backoff(item.attempts), &e)?;
+            report.retrying += 1;
+        }
+        Err((false, e)) => {
+            tracing::warn!(outbox = item.id, ticket = item.ticket_id, "failed: {e}");
+            tx.mark_failed(item, &e)?;
+            report.failed += 1;
+        }
     }
-    let transport = transport(smtp).map_err(|e| (true, e))?;
-    match transport.send(msg).await {
-        Ok(resp) => Ok(format!(
-            "{} {}",
-            resp.code(),
-            resp.message().collect::<Vec<_>>().join(" ")
-        )),
-        Err(e) if e.is_permanent() => Err((false, format!("{}: {e}", smtp.host))),
-        Err(e) => Err((true, format!("{}: {e}", smtp.host))),
-    }
+    tx.commit()
+}
+
+/// One pass with a fresh sender (`echodesk outbox send`).
+pub async fn send_due(store: &mut Store, config: &Config) -> crate::Result<SendReport> {
+    Sender::new(config).send_due(store).await
 }
 
 #[cfg(test)]

@@ -81,13 +81,19 @@ impl Mail {
 
     /// A config with IMAP (implicit TLS) and SMTP (STARTTLS) on this server.
     fn config_with_smtp(&self) -> PathBuf {
-        let p = self.config("implicit", "");
+        self.config_with_smtp_and("", "")
+    }
+
+    /// The same, with extra `[accounts.imap]` keys and extra tables after.
+    fn config_with_smtp_and(&self, imap_extra: &str, tables: &str) -> PathBuf {
+        let p = self.config("implicit", imap_extra);
         let mut text = std::fs::read_to_string(&p).unwrap();
         text.push_str(&format!(
             "[accounts.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"{}\"\ntimeout = 10\n",
             self.get("SMTP_PORT"),
             self.get("CA_CERT")
         ));
+        text.push_str(tables);
         let p = self.dir.path().join("config-smtp.toml");
         std::fs::write(&p, text).unwrap();
         p
@@ -594,4 +600,178 @@ fn the_fixture_corpus_comes_through_imap_intact() {
     // Polling again adds nothing.
     let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
     assert_eq!(mailbox_total(&v), (0, 0, 0));
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    ["new", "cur"]
+        .iter()
+        .flat_map(|s| std::fs::read_dir(dir.join(s)).into_iter().flatten())
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect()
+}
+
+/// The daemon as a user runs it: new mail arrives through IDLE (the poll
+/// interval is far longer than the test waits), a CLI reply with an
+/// attachment leaves through the daemon's outbox worker and is copied to
+/// Sent, the customer's answer threads back, a second daemon is refused,
+/// and SIGTERM stops it cleanly.
+#[test]
+fn the_daemon_receives_with_idle_sends_copies_to_sent_and_stops_on_sigterm() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp_and(
+        "poll_interval = 600\nsent_mailbox = \"Sent\"\n",
+        "[daemon]\noutbox_interval = 1\nlog_level = \"debug\"\n",
+    );
+    let db = m.dir.path().join("d.db");
+    let log = m.dir.path().join("daemon.log");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .args(["daemon", "--log"])
+        .arg(&log)
+        .env("ECHODESK_TEST_PW", "secret")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let logged = |s: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(s)
+    };
+    wait_for("the daemon to start", 20, || logged("daemon started"));
+    // The first pass has run (and found nothing) once status shows a poll.
+    wait_for("the first poll", 20, || {
+        let (_, st, _) = echodesk(&cfg, &db, &["status"]);
+        st["mailboxes"][0]["status"]["last_poll"].is_i64()
+    });
+    let (_, st, _) = echodesk(&cfg, &db, &["status"]);
+    assert!(
+        st["daemon"]["pid"].as_i64() == Some(daemon.id() as i64),
+        "{st}"
+    );
+
+    m.deliver(
+        "support@example.test",
+        "1.d",
+        &mail("d1@example.net", "Heater broken", "", "It is cold in here."),
+    );
+    // IDLE, not the ten-minute poll interval, brings it in.
+    wait_for("the new mail to become a ticket", 20, || {
+        echodesk(&cfg, &db, &["list"]).1["total"] == 1
+    });
+
+    let body = m.dir.path().join("reply.txt");
+    std::fs::write(
+        &body,
+        "A technician comes tomorrow; the form is attached.\n",
+    )
+    .unwrap();
+    let form = m.dir.path().join("visit-form.pdf");
+    std::fs::write(&form, b"%PDF-1.4 not really a pdf\n").unwrap();
+    let (ok, _, err) = echodesk(
+        &cfg,
+        &db,
+        &[
+            "reply",
+            "1",
+            "--body-file",
+            body.to_str().unwrap(),
+            "--attach",
+            form.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    wait_for("the daemon to send the reply", 20, || {
+        m.spooled().len() == 1
+    });
+    let raw = m.spooled().remove(0);
+    assert!(
+        header(&raw, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/mixed"),
+        "{raw}"
+    );
+    assert!(raw.contains("visit-form.pdf"), "{raw}");
+    assert!(raw.contains("A technician comes tomorrow"), "{raw}");
+    let our_id = header(&raw, "Message-ID").unwrap().to_string();
+
+    // A copy lands in the Sent mailbox.
+    let sent_dir = m.maildir("support@example.test").join(".Sent");
+    wait_for("the copy in Sent", 20, || {
+        files_in(&sent_dir).iter().any(|f| f.contains(&our_id))
+    });
+
+    // Only one daemon per database; and `outbox send` leaves it to the daemon.
+    let second = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .args(["daemon", "--log", "-"])
+        .env("ECHODESK_TEST_PW", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(8));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("held by pid"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .args(["outbox", "send"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8));
+
+    // The customer answers: it threads into ticket 1 and reopens it.
+    m.deliver(
+        "support@example.test",
+        "2.d",
+        &mail(
+            "d2@example.net",
+            "Re: Heater broken [#1]",
+            &format!("In-Reply-To: {our_id}\r\n"),
+            "Tomorrow is fine.",
+        ),
+    );
+    wait_for("the answer to thread back", 20, || {
+        let (_, show, _) = echodesk(&cfg, &db, &["show", "1"]);
+        show["messages"].as_array().is_some_and(|a| a.len() == 3)
+    });
+    let (_, show, _) = echodesk(&cfg, &db, &["show", "1"]);
+    assert_eq!(show["state"], "open", "{show}");
+    assert_eq!(echodesk(&cfg, &db, &["list"]).1["total"], 1);
+
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let mut status = None;
+    wait_for("the daemon to exit", 15, || {
+        status = daemon.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(status.unwrap().success(), "{status:?}");
+    assert!(
+        logged("SIGTERM"),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(logged("lease released"));
+    let (_, st, _) = echodesk(&cfg, &db, &["status"]);
+    assert!(st["daemon"].is_null(), "{st}");
+    // Nothing was left half-sent.
+    let (_, rows, _) = echodesk(&cfg, &db, &["outbox", "list", "--all"]);
+    assert_eq!(rows[0]["status"], "sent", "{rows}");
 }

@@ -65,6 +65,7 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
 pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let mut store = ctx.open()?;
     let (queued, failed) = store.outbox_health()?;
+    let daemon = store.lease_holder(crate::daemon::LEASE)?;
     let mut rows = Vec::new();
     {
         let tx = store.transaction()?;
@@ -80,9 +81,20 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     if ctx.json {
-        return output::json(
-            &serde_json::json!({ "mailboxes": rows, "outbox": { "queued": queued, "failed": failed } }),
-        );
+        return output::json(&serde_json::json!({
+            "daemon": daemon,
+            "mailboxes": rows,
+            "outbox": { "queued": queued, "failed": failed }
+        }));
+    }
+    match &daemon {
+        Some(l) => println!(
+            "daemon: running, pid {} on {} since {}",
+            l.pid,
+            crate::sanitize::line(&l.host),
+            output::datetime(l.acquired_at)
+        ),
+        None => println!("daemon: not running"),
     }
     for r in &rows {
         let st = &r["status"];
@@ -115,6 +127,41 @@ pub struct ReplyArgs {
     /// Leave the state alone instead of the workflow's reply state (pending)
     #[arg(long)]
     pub keep_state: bool,
+    /// Attach a file (repeat for several)
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<std::path::PathBuf>,
+}
+
+/// Reads files to attach, with a content type guessed from the extension.
+fn read_attachments(
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let data = std::fs::read(p).map_err(|e| crate::error::Error::io(p, e))?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "attachment".into());
+        out.push((name.clone(), content_type_for(&name).to_string(), data));
+    }
+    Ok(out)
+}
+
+fn content_type_for(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("txt") | Some("log") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("png") => "image/png",
+        Some("jpg") | Some("jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("tif") | Some("tiff") => "image/tiff",
+        Some("zip") => "application/zip",
+        Some("html") | Some("htm") => "text/html",
+        _ => "application/octet-stream",
+    }
 }
 
 /// Queues a reply; the outbox worker sends it.
@@ -124,10 +171,21 @@ pub fn reply(ctx: &Ctx, a: &ReplyArgs) -> anyhow::Result<()> {
     if body.trim().is_empty() {
         return Err(crate::error::Error::invalid("reply", "", "the reply is empty").into());
     }
+    let files = read_attachments(&a.attach)?;
     let mut store = ctx.open()?;
     let tx = store.transaction()?;
     let before = tx.ticket_state(id)?.0;
     let msg = tx.queue_reply(id, &body, &ctx.agent, None)?;
+    for (name, ctype, data) in &files {
+        tx.attach(
+            msg,
+            &crate::store::NewAttachment {
+                filename: name,
+                content_type: ctype,
+                data,
+            },
+        )?;
+    }
     if a.keep_state {
         let now = tx.ticket_state(id)?.0;
         if now != before {
@@ -180,6 +238,13 @@ pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
             Ok(())
         }
         OutboxCmd::Send => {
+            if let Some(l) = store.lease_holder(crate::daemon::LEASE)? {
+                return Err(crate::error::Error::Busy(format!(
+                    "the daemon (pid {} on {}) sends the outbox; leave it to it",
+                    l.pid, l.host
+                ))
+                .into());
+            }
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -191,6 +256,15 @@ pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
                 "{} sent, {} will be retried, {} failed, {} interrupted earlier (now unknown)",
                 report.sent, report.retrying, report.failed, report.recovered_unknown
             );
+            if report.copied_to_sent > 0 {
+                println!("{} copied to the Sent mailbox", report.copied_to_sent);
+            }
+            for e in &report.copy_errors {
+                eprintln!(
+                    "echodesk: copy to the Sent mailbox failed (the mail was sent): {}",
+                    crate::sanitize::line(e)
+                );
+            }
             Ok(())
         }
         OutboxCmd::Retry { id } => {
@@ -204,4 +278,52 @@ pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// Log file, or - for standard error [default: from the config, else
+    /// $XDG_STATE_HOME/echodesk/daemon.log]
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
+}
+
+/// Pollers and the outbox worker until SIGTERM or SIGINT.
+pub fn daemon(ctx: &Ctx, a: &DaemonArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let log = match (&a.log, &ctx.config.daemon.log_file) {
+        (Some(p), _) | (None, Some(p)) => p.clone(),
+        (None, None) => crate::config::Paths::xdg()?.state_dir.join("daemon.log"),
+    };
+    crate::daemon::init_logging(&log, &ctx.config.daemon.log_level)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let holder = format!("{}:{}", ctx.agent, std::process::id());
+    let opts = crate::daemon::Options {
+        config: ctx.config.clone(),
+        db: ctx.db_path.clone(),
+        holder,
+    };
+    rt.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("listening for SIGTERM")?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("listening for SIGINT")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                _ = int.recv() => tracing::info!("SIGINT: stopping"),
+            }
+            let _ = tx.send(true);
+        });
+        if log.as_os_str() != "-" && !ctx.json {
+            eprintln!("echodesk daemon: logging to {}", log.display());
+        }
+        crate::daemon::run(opts, rx).await.map_err(|e| {
+            tracing::error!("{e}");
+            anyhow::Error::from(e)
+        })
+    })
 }

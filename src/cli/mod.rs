@@ -78,6 +78,8 @@ pub enum Command {
     Import(admin::ImportArgs),
     /// Poll every IMAP account once, then exit (for cron and scripts)
     Poll,
+    /// Poll and send continuously until SIGTERM (one per database)
+    Daemon(mail::DaemonArgs),
     /// Queue a reply to the customer: reply ID --body-file F|-
     Reply(mail::ReplyArgs),
     /// The send queue: list, send, retry
@@ -206,6 +208,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Poll => mail::poll(&ctx),
+        Command::Daemon(a) => mail::daemon(&ctx, &a),
         Command::Reply(a) => mail::reply(&ctx, &a),
         Command::Outbox(c) => mail::outbox(&ctx, c),
         Command::Status => mail::status(&ctx),

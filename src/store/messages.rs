@@ -89,21 +89,40 @@ impl Tx<'_> {
         self.mark_dirty(m.ticket_id);
         self.note_text(m.ticket_id, m.subject, m.body_text);
         for a in m.attachments {
-            let sha = self.put_blob(a.data)?;
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
-                     VALUES (?, ?, ?, ?, ?)",
-                )?
-                .execute(params![
-                    id,
-                    a.filename,
-                    a.content_type,
-                    a.data.len() as i64,
-                    sha
-                ])?;
+            self.attach(id, a)?;
         }
         Ok(id)
+    }
+
+    /// Adds an attachment to a stored message (a reply's files).
+    pub fn attach(&self, message: i64, a: &NewAttachment<'_>) -> Result<()> {
+        let sha = self.put_blob(a.data)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
+                 VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                message,
+                a.filename,
+                a.content_type,
+                a.data.len() as i64,
+                sha
+            ])?;
+        Ok(())
+    }
+
+    /// (file name, content type, bytes) of a message's attachments.
+    pub fn attachment_files(&self, message: i64) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let rows = self
+            .tx
+            .prepare_cached(
+                "SELECT a.filename, a.content_type, b.data FROM attachments a
+                 JOIN blobs b ON b.sha256 = a.sha256 WHERE a.message_id = ? ORDER BY a.id",
+            )?
+            .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     /// Is a message with this provider id already stored for the account?

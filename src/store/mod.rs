@@ -7,6 +7,7 @@
 
 mod customers;
 pub mod fts;
+mod lease;
 mod messages;
 mod outbox;
 mod schema;
@@ -22,6 +23,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
+pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{OutboxItem, OutboxRow};
 pub use search::{Page, PageCursor, SearchContext};

@@ -24,6 +24,8 @@ pub struct OutboxItem {
     pub account: Option<String>,
     /// Message-ID, References of the customer's latest message.
     pub parent: Option<(String, Vec<String>)>,
+    /// (file name, content type, bytes) to send with the text.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +77,7 @@ impl Tx<'_> {
                         ticket_subject: r.get(7)?,
                         account: None,
                         parent: None,
+                        attachments: Vec::new(),
                     })
                 },
             )?;
@@ -88,6 +91,7 @@ impl Tx<'_> {
                 )
                 .optional()?;
             let mut item = item;
+            item.attachments = self.attachment_files(item.message_id)?;
             if let Some((account, refs, mid)) = parent {
                 item.account = Some(account);
                 let refs = refs

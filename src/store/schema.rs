@@ -158,8 +158,21 @@ CREATE VIRTUAL TABLE tickets_fts USING fts5(
 );
 "#;
 
+/// Who runs the daemon for this database: one row per lease name, held
+/// while `expires_at` is in the future and renewed by its holder.
+const V2: &str = r#"
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    acquired_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 #[cfg(test)]

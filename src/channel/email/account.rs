@@ -53,6 +53,12 @@ pub struct ImapConfig {
     #[serde(default)]
     pub post_action: PostAction,
     pub move_to: Option<String>,
+    /// Mailbox that gets a copy of every reply sent (e.g. "Sent"); none by default.
+    pub sent_mailbox: Option<String>,
+    /// Wait for new mail with IMAP IDLE when the server offers it (the
+    /// daemon; `poll_interval` still bounds each wait).
+    #[serde(default = "yes")]
+    pub idle: bool,
     /// Messages fetched and committed per batch.
     #[serde(default = "two_hundred")]
     pub batch: usize,
@@ -63,6 +69,9 @@ pub struct ImapConfig {
 
 fn inbox() -> Vec<String> {
     vec!["INBOX".into()]
+}
+fn yes() -> bool {
+    true
 }
 fn sixty() -> u64 {
     60
@@ -240,6 +249,8 @@ mod tests {
             allow_insecure: false,
             post_action: PostAction::None,
             move_to: None,
+            sent_mailbox: None,
+            idle: true,
             batch: 200,
             timeout: 60,
         }

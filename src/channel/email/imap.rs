@@ -163,52 +163,180 @@ async fn connect(acct: &Account, cfg: &ImapConfig, password: &str) -> Result<Ses
     }
 }
 
-/// One pass over every mailbox of the account.
+/// What ended a [`Poller::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The server announced a change during IDLE.
+    Announced,
+    /// The wait ran its full length (IDLE or plain sleep).
+    TimedOut,
+}
+
+/// An account's poller: keeps its IMAP session between passes, so the
+/// daemon logs in once and waits with IDLE where the server offers it.
+/// Any error drops the session; the next pass connects afresh.
+pub struct Poller {
+    acct: Account,
+    session: Option<Session>,
+    can_idle: bool,
+}
+
+impl Poller {
+    pub fn new(acct: &Account) -> Poller {
+        Poller {
+            acct: acct.clone(),
+            session: None,
+            can_idle: false,
+        }
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.acct
+    }
+
+    /// Whether the last session offered IDLE (and the config allows it).
+    pub fn uses_idle(&self) -> bool {
+        self.can_idle
+    }
+
+    async fn ensure_session(&mut self, cfg: &ImapConfig) -> Result<(), PollError> {
+        if self.session.is_some() {
+            return Ok(());
+        }
+        let password = cfg.password().map_err(fail(&self.acct, "password"))?;
+        let mut session = connect(&self.acct, cfg, &password).await?;
+        let caps = timed(cfg.timeout, "CAPABILITY", session.capabilities())
+            .await
+            .map_err(fail(&self.acct, "capability"))?;
+        self.can_idle = cfg.idle && caps.has_str("IDLE");
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// One pass over every mailbox of the account.
+    pub async fn poll(&mut self, store: &mut Store) -> Result<Vec<MailboxReport>, PollError> {
+        let Some(cfg) = self.acct.imap.clone() else {
+            return Ok(Vec::new());
+        };
+        if let Err(e) = self.ensure_session(&cfg).await {
+            for mailbox in &cfg.mailboxes {
+                record_status(store, &self.acct, mailbox, None, Some(&e.to_string()));
+            }
+            return Err(e);
+        }
+        let mut reports = Vec::new();
+        for mailbox in &cfg.mailboxes {
+            let Some(session) = self.session.as_mut() else {
+                break;
+            };
+            match poll_mailbox(store, &self.acct, &cfg, session, mailbox).await {
+                Ok(r) => {
+                    record_status(store, &self.acct, mailbox, Some(&r), None);
+                    reports.push(r);
+                }
+                Err(e) => {
+                    // The connection state is unknown now: start over next time.
+                    self.session = None;
+                    record_status(store, &self.acct, mailbox, None, Some(&e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Waits up to `max` for new mail: with IDLE on the first mailbox when
+    /// the server offers it, else by sleeping.
+    pub async fn wait(&mut self, max: Duration) -> Result<Wake, PollError> {
+        let cfg = match &self.acct.imap {
+            Some(c) if self.can_idle => c.clone(),
+            _ => {
+                tokio::time::sleep(max).await;
+                return Ok(Wake::TimedOut);
+            }
+        };
+        let (Some(session), Some(mailbox)) = (self.session.take(), cfg.mailboxes.first()) else {
+            tokio::time::sleep(max).await;
+            return Ok(Wake::TimedOut);
+        };
+        let err = |step| fail(&self.acct, step);
+        let mut session = session;
+        timed(cfg.timeout, mailbox, session.select(mailbox))
+            .await
+            .map_err(err("select"))?;
+        let mut handle = session.idle();
+        timed(cfg.timeout, "IDLE", handle.init())
+            .await
+            .map_err(err("idle"))?;
+        let wake = {
+            let (fut, _stop) = handle.wait_with_timeout(max);
+            // The server's keepalives reset the library's timer; this bounds
+            // the whole wait.
+            match tokio::time::timeout(max + Duration::from_secs(1), fut).await {
+                Ok(Ok(async_imap::extensions::idle::IdleResponse::NewData(_))) => Wake::Announced,
+                Ok(Ok(_)) | Err(_) => Wake::TimedOut,
+                Ok(Err(e)) => return Err(err("idle")(e.to_string())),
+            }
+        };
+        let session = timed(cfg.timeout, "DONE", handle.done())
+            .await
+            .map_err(err("idle"))?;
+        self.session = Some(session);
+        Ok(wake)
+    }
+
+    pub async fn logout(&mut self) {
+        if let (Some(mut s), Some(cfg)) = (self.session.take(), self.acct.imap.as_ref()) {
+            let _ = tokio::time::timeout(Duration::from_secs(cfg.timeout), s.logout()).await;
+        }
+    }
+}
+
+/// One pass over every mailbox of the account, on a fresh connection.
 pub async fn poll_account(
     store: &mut Store,
     acct: &Account,
 ) -> Result<Vec<MailboxReport>, PollError> {
-    let Some(cfg) = &acct.imap else {
-        return Ok(Vec::new());
-    };
-    let password = match cfg.password() {
-        Ok(p) => p,
-        Err(message) => {
-            let e = PollError {
-                account: acct.name.clone(),
-                step: "password",
-                message,
-            };
-            for mailbox in &cfg.mailboxes {
-                record_status(store, acct, mailbox, None, Some(&e.to_string()));
-            }
-            return Err(e);
+    let mut poller = Poller::new(acct);
+    let r = poller.poll(store).await;
+    poller.logout().await;
+    r
+}
+
+/// Appends sent messages to `mailbox` (created when missing), flagged \Seen.
+pub async fn append(acct: &Account, mailbox: &str, messages: &[Vec<u8>]) -> Result<(), PollError> {
+    let err = |step| fail(acct, step);
+    let cfg = acct
+        .imap
+        .as_ref()
+        .ok_or_else(|| err("append")("no [accounts.imap] to copy sent mail to".into()))?;
+    let password = cfg.password().map_err(err("password"))?;
+    let mut session = connect(acct, cfg, &password).await?;
+    let mut created = false;
+    for m in messages {
+        let r = timed(
+            cfg.timeout,
+            "APPEND",
+            session.append(mailbox, Some("(\\Seen)"), None, m),
+        )
+        .await;
+        if r.is_err() && !created {
+            // Most servers refuse APPEND to a missing mailbox ([TRYCREATE]).
+            created = true;
+            let _ = timed(cfg.timeout, "CREATE", session.create(mailbox)).await;
+            timed(
+                cfg.timeout,
+                "APPEND",
+                session.append(mailbox, Some("(\\Seen)"), None, m),
+            )
+            .await
+            .map_err(err("append"))?;
+        } else {
+            r.map_err(err("append"))?;
         }
-    };
-    let mut session = match connect(acct, cfg, &password).await {
-        Ok(s) => s,
-        Err(e) => {
-            for mailbox in &cfg.mailboxes {
-                record_status(store, acct, mailbox, None, Some(&e.to_string()));
-            }
-            return Err(e);
-        }
-    };
-    let mut reports = Vec::new();
-    for mailbox in &cfg.mailboxes {
-        let r = poll_mailbox(store, acct, cfg, &mut session, mailbox).await;
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                record_status(store, acct, mailbox, None, Some(&e.to_string()));
-                return Err(e);
-            }
-        };
-        record_status(store, acct, mailbox, Some(&r), None);
-        reports.push(r);
     }
     let _ = tokio::time::timeout(Duration::from_secs(cfg.timeout), session.logout()).await;
-    Ok(reports)
+    Ok(())
 }
 
 fn record_status(

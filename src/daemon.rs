@@ -1,0 +1,267 @@
+//! `echodesk daemon`: the account pollers and the outbox worker in one
+//! long-running process, until SIGTERM or SIGINT.
+//!
+//! One daemon per database: it holds the `daemon` lease in the store and
+//! renews it; a second daemon is refused while the lease is live. Shutdown
+//! is graceful: pollers stop at their next await (every batch is committed
+//! with its cursor, so nothing is half-stored), and the outbox worker
+//! finishes the messages already on the wire before it exits, so no reply
+//! is left `sending`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::channel::email::imap::{Poller, Wake};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::{Settings, Store};
+
+pub const LEASE: &str = "daemon";
+/// Seconds a lease lives without renewal; renewed every third of that.
+pub const LEASE_TTL: i64 = 30;
+/// Longest pause after a failed poll.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What the daemon needs to start.
+pub struct Options {
+    pub config: Config,
+    pub db: PathBuf,
+    /// Names this process in the lease (agent@host:pid).
+    pub holder: String,
+}
+
+/// Runs until `stop` turns true (the CLI wires SIGTERM/SIGINT to it).
+pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
+    let settings = Settings::from(&opts.config);
+    let mut lease_store = Store::open(&opts.db, settings.clone())?;
+    let lease = lease_store.acquire_lease(LEASE, &opts.holder, LEASE_TTL)?;
+    tracing::info!(
+        holder = %lease.holder,
+        db = %opts.db.display(),
+        "daemon started"
+    );
+    let (lost_tx, lost_rx) = watch::channel(false);
+    let local = tokio::task::LocalSet::new();
+    let result = local
+        .run_until(async {
+            let mut tasks = Vec::new();
+            // A stop from outside, or a lost lease, ends every task.
+            let stop_any = merged(stop.clone(), lost_rx.clone());
+            for acct in opts.config.accounts.iter().filter(|a| a.imap.is_some()) {
+                let store = Store::open(&opts.db, settings.clone())?;
+                let poller = Poller::new(acct);
+                tasks.push(tokio::task::spawn_local(poll_loop(
+                    poller,
+                    store,
+                    stop_any.clone(),
+                )));
+            }
+            if opts.config.accounts.iter().any(|a| a.smtp.is_some()) {
+                let store = Store::open(&opts.db, settings.clone())?;
+                tasks.push(tokio::task::spawn_local(outbox_loop(
+                    opts.config.clone(),
+                    store,
+                    stop_any.clone(),
+                )));
+            }
+            if tasks.is_empty() {
+                tracing::warn!(
+                    "no account with [accounts.imap] or [accounts.smtp]: nothing to do but wait"
+                );
+            }
+            let renew = renew_loop(&mut lease_store, &opts.holder, stop.clone(), lost_tx);
+            renew.await;
+            for t in tasks {
+                let _ = t.await;
+            }
+            Ok::<(), Error>(())
+        })
+        .await;
+    match lease_store.release_lease(LEASE, &opts.holder) {
+        Ok(_) => tracing::info!("daemon stopped; lease released"),
+        Err(e) => tracing::warn!("releasing the lease: {e}"),
+    }
+    if *lost_rx.borrow() {
+        return Err(Error::Busy(
+            "the daemon lease was taken over by another process; stopped".into(),
+        ));
+    }
+    result
+}
+
+/// A receiver that turns true when either input does.
+fn merged(a: watch::Receiver<bool>, b: watch::Receiver<bool>) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(*a.borrow() || *b.borrow());
+    tokio::task::spawn_local(async move {
+        let (mut a, mut b) = (a, b);
+        loop {
+            tokio::select! {
+                r = a.changed() => if r.is_err() || *a.borrow() { break },
+                r = b.changed() => if r.is_err() || *b.borrow() { break },
+            }
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Renews the lease until stopped; says so on `lost` if it was taken.
+async fn renew_loop(
+    store: &mut Store,
+    holder: &str,
+    mut stop: watch::Receiver<bool>,
+    lost: watch::Sender<bool>,
+) {
+    let every = Duration::from_secs((LEASE_TTL / 3) as u64);
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = store.acquire_lease(LEASE, holder, LEASE_TTL) {
+            tracing::error!("renewing the lease: {e}");
+            if matches!(e, Error::Busy(_)) {
+                let _ = lost.send(true);
+                return;
+            }
+        }
+    }
+}
+
+async fn poll_loop(mut poller: Poller, mut store: Store, mut stop: watch::Receiver<bool>) {
+    let name = poller.account().name.clone();
+    let interval = Duration::from_secs(
+        poller
+            .account()
+            .imap
+            .as_ref()
+            .map_or(60, |c| c.poll_interval.max(1)),
+    );
+    let mut backoff = Duration::from_secs(5);
+    while !*stop.borrow() {
+        let pass = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = poller.poll(&mut store) => r,
+        };
+        match pass {
+            Ok(reports) => {
+                backoff = Duration::from_secs(5);
+                for r in reports.iter().filter(|r| r.fetched > 0 || r.rescanned) {
+                    tracing::info!(
+                        account = %name,
+                        mailbox = %r.mailbox,
+                        fetched = r.fetched,
+                        created = r.created,
+                        threaded = r.threaded,
+                        duplicates = r.duplicates,
+                        rescanned = r.rescanned,
+                        "polled"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(account = %name, "{e}; next try in {} s", backoff.as_secs());
+                tokio::select! {
+                    _ = stopped(&mut stop) => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        }
+        let woke = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            w = poller.wait(interval) => w,
+        };
+        match woke {
+            Ok(Wake::Announced) => {
+                tracing::debug!(account = %name, "IDLE: the server announced a change")
+            }
+            Ok(Wake::TimedOut) => {}
+            Err(e) => tracing::info!(account = %name, "IDLE ended: {e}; reconnecting"),
+        }
+    }
+    poller.logout().await;
+}
+
+async fn outbox_loop(config: Config, mut store: Store, mut stop: watch::Receiver<bool>) {
+    let mut sender = crate::outbox::Sender::new(&config);
+    let flag = sender.stop_flag();
+    let every = Duration::from_secs(config.daemon.outbox_interval);
+    loop {
+        // Not raced against the stop signal: a pass ends on its own after
+        // the messages on the wire, once the flag is set.
+        let watcher = {
+            let mut stop = stop.clone();
+            let flag = flag.clone();
+            tokio::task::spawn_local(async move {
+                stopped(&mut stop).await;
+                flag.store(true, Ordering::Relaxed);
+            })
+        };
+        match sender.send_due(&mut store).await {
+            Ok(r) => {
+                if r.sent + r.retrying + r.failed + r.recovered_unknown > 0 {
+                    tracing::info!(
+                        sent = r.sent,
+                        retrying = r.retrying,
+                        failed = r.failed,
+                        unknown = r.recovered_unknown,
+                        copied_to_sent = r.copied_to_sent,
+                        "outbox pass"
+                    );
+                }
+            }
+            Err(e) => tracing::error!("outbox: {e}"),
+        }
+        watcher.abort();
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Sets up tracing to `file` (or standard error for `-`) at `level`.
+pub fn init_logging(file: &std::path::Path, level: &str) -> Result<()> {
+    use tracing_subscriber::fmt;
+    let level = match level {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    let builder = fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_target(false);
+    let r = if file.as_os_str() == "-" {
+        builder.with_writer(std::io::stderr).try_init()
+    } else {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .map_err(|e| Error::io(file, e))?;
+        builder.with_writer(std::sync::Mutex::new(f)).try_init()
+    };
+    r.map_err(|e| Error::Other(format!("setting up the log: {e}")))
+}
