@@ -8,18 +8,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
-use futures::StreamExt;
+use std::time::{Duration, Instant};
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
 use serde::Serialize;
 
-use crate::channel::email::account::{Account, SmtpConfig, TlsMode};
+use crate::channel::email::account::{Account, SmtpConfig};
+use crate::channel::email::smtp;
 use crate::config::Config;
 use crate::store::{OutboxItem, Store};
 
@@ -36,32 +33,6 @@ pub struct SendReport {
 /// Seconds to wait before attempt `n + 1` after `n` failed attempts.
 pub fn backoff(attempts: i64) -> i64 {
     (30i64 << attempts.clamp(0, 10)).min(3600)
-}
-
-fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let mut params = TlsParameters::builder(smtp.host.clone());
-    if let Some(path) = &smtp.ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        let cert =
-            Certificate::from_pem(&pem).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        params = params.add_root_certificate(cert);
-    }
-    let params = params
-        .build_rustls()
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    let tls = match smtp.tls {
-        TlsMode::Implicit => Tls::Wrapper(params),
-        TlsMode::Starttls => Tls::Required(params),
-        TlsMode::None => Tls::None,
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-        .port(smtp.port())
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(smtp.timeout)));
-    if let (Some(user), Some(pw)) = (&smtp.user, smtp.password()?) {
-        b = b.credentials(Credentials::new(user.clone(), pw));
-    }
-    Ok(b.build())
 }
 
 /// The RFC 5322 message for a reply, and the Message-ID it carries.
@@ -152,17 +123,26 @@ fn account_for<'a>(item: &OutboxItem, config: &'a Config) -> Option<&'a Account>
 }
 
 /// Entries claimed per round; small enough that a shutdown waits little.
-const CLAIM: usize = 32;
-/// Messages on the wire at once (over the transport's pooled connections).
-const IN_FLIGHT: usize = 4;
+const CLAIM: usize = 64;
+/// SMTP sessions per account working at once.
+const LANES: usize = 4;
+/// A session idle longer than this is checked with NOOP before use.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
 
-/// Sends due outbox entries. Keeps one pooled SMTP transport per account
-/// across passes, so the daemon reuses connections instead of dialling for
-/// every message.
+/// An open SMTP session kept between messages and passes.
+struct Session {
+    conn: AsyncSmtpConnection,
+    used: Instant,
+}
+
+/// Sends due outbox entries. Keeps its SMTP sessions open across passes,
+/// so the daemon reuses them instead of dialling for every message, and
+/// works up to [`LANES`] sessions per account at once.
 pub struct Sender {
     config: Config,
-    transports: HashMap<String, AsyncSmtpTransport<Tokio1Executor>>,
+    idle: HashMap<String, Vec<Session>>,
     stop: Arc<AtomicBool>,
+    recovered: bool,
 }
 
 /// A claimed entry made ready to go: its message, or why it cannot be.
@@ -172,12 +152,15 @@ struct Prepared {
     message: Result<Message, String>,
 }
 
+type Outcome = Result<String, (bool, String)>;
+
 impl Sender {
     pub fn new(config: &Config) -> Sender {
         Sender {
             config: config.clone(),
-            transports: HashMap::new(),
+            idle: HashMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            recovered: false,
         }
     }
 
@@ -186,26 +169,24 @@ impl Sender {
         self.stop.clone()
     }
 
-    fn transport(&mut self, acct: &Account) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-        if let Some(t) = self.transports.get(&acct.name) {
-            return Ok(t.clone());
+    /// Says goodbye (QUIT) on the sessions kept open.
+    pub async fn close(&mut self) {
+        for (_, sessions) in self.idle.drain() {
+            for mut s in sessions {
+                let _ = tokio::time::timeout(Duration::from_secs(5), s.conn.quit()).await;
+            }
         }
-        let smtp = acct
-            .smtp
-            .as_ref()
-            .ok_or_else(|| format!("account `{}` has no [accounts.smtp]", acct.name))?;
-        let t = transport(smtp)?;
-        self.transports.insert(acct.name.clone(), t.clone());
-        Ok(t)
     }
 
-    /// One pass: recover interrupted sends, then send everything due.
+    /// One pass: recover sends a crash interrupted (on the first pass),
+    /// then send everything due.
     pub async fn send_due(&mut self, store: &mut Store) -> crate::Result<SendReport> {
         let mut report = SendReport::default();
-        {
+        if !self.recovered {
             let tx = store.transaction()?;
             report.recovered_unknown = tx.recover_interrupted()? as u64;
             tx.commit()?;
+            self.recovered = true;
         }
         while !self.stop.load(Ordering::Relaxed) {
             let items = {
@@ -217,60 +198,74 @@ impl Sender {
             if items.is_empty() {
                 break;
             }
-            let prepared = self.prepare(store, items)?;
-            let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-            let mut jobs = Vec::new();
-            for p in prepared {
-                let transport = match (&p.message, p.account.as_ref()) {
-                    (Ok(_), Some(name)) => {
-                        let acct = self
-                            .config
-                            .accounts
-                            .iter()
-                            .find(|a| &a.name == name)
-                            .cloned();
-                        match acct.map(|a| self.transport(&a)) {
-                            Some(Ok(t)) => Some(t),
-                            Some(Err(e)) => {
-                                record(store, &p.item, Err((true, e)), &mut report)?;
-                                continue;
-                            }
-                            None => None,
-                        }
-                    }
-                    _ => None,
-                };
-                jobs.push((p, transport));
-            }
-            let mut results = futures::stream::iter(jobs.into_iter().map(|(p, t)| async move {
-                let outcome = match (&p.message, t) {
-                    (Err(e), _) => Err((false, e.clone())),
-                    (Ok(_), None) => Err((false, "no account to send from".to_string())),
-                    (Ok(m), Some(t)) => match t.send(m.clone()).await {
-                        Ok(resp) => Ok(format!(
-                            "{} {}",
-                            resp.code(),
-                            resp.message().collect::<Vec<_>>().join(" ")
-                        )),
-                        Err(e) if e.is_permanent() => Err((false, e.to_string())),
-                        Err(e) => Err((true, e.to_string())),
-                    },
-                };
-                (p, outcome)
-            }))
-            .buffer_unordered(IN_FLIGHT);
-            while let Some((p, outcome)) = results.next().await {
-                if outcome.is_ok() {
-                    if let (Some(name), Ok(m)) = (&p.account, &p.message) {
-                        copies.entry(name.clone()).or_default().push(m.formatted());
-                    }
+            let mut by_account: HashMap<String, Vec<(OutboxItem, Message)>> = HashMap::new();
+            for p in self.prepare(store, items)? {
+                match (p.message, p.account) {
+                    (Ok(m), Some(a)) => by_account.entry(a).or_default().push((p.item, m)),
+                    (Err(e), _) => record(store, &p.item, Err((false, e)), &mut report)?,
+                    (Ok(_), None) => record(
+                        store,
+                        &p.item,
+                        Err((false, "no account to send from".into())),
+                        &mut report,
+                    )?,
                 }
-                record(store, &p.item, outcome, &mut report)?;
             }
-            drop(results);
+            let copies = self.send_batch(store, by_account, &mut report).await?;
             self.copy_to_sent(copies, &mut report).await;
         }
         Ok(report)
+    }
+
+    /// Sends a claimed batch over up to [`LANES`] sessions per account,
+    /// recording each result as it comes. Returns what to copy to Sent.
+    async fn send_batch(
+        &mut self,
+        store: &mut Store,
+        by_account: HashMap<String, Vec<(OutboxItem, Message)>>,
+        report: &mut SendReport,
+    ) -> crate::Result<HashMap<String, Vec<Vec<u8>>>> {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(String, OutboxItem, Message, Outcome)>();
+        let mut lanes = Vec::new();
+        for (name, items) in by_account {
+            let Some(smtp) = self
+                .config
+                .accounts
+                .iter()
+                .find(|a| a.name == name)
+                .and_then(|a| a.smtp.clone())
+            else {
+                continue;
+            };
+            let n = LANES.min(items.len());
+            let mut queues: Vec<Vec<(OutboxItem, Message)>> = (0..n).map(|_| Vec::new()).collect();
+            for (i, it) in items.into_iter().enumerate() {
+                queues[i % n].push(it);
+            }
+            let pool = self.idle.entry(name.clone()).or_default();
+            for queue in queues {
+                let session = pool.pop();
+                lanes.push(lane(name.clone(), smtp.clone(), session, queue, tx.clone()));
+            }
+        }
+        drop(tx);
+        let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        let recorder = async {
+            while let Some((name, item, message, outcome)) = rx.recv().await {
+                if outcome.is_ok() {
+                    copies.entry(name).or_default().push(message.formatted());
+                }
+                record(store, &item, outcome, report)?;
+            }
+            Ok::<(), crate::Error>(())
+        };
+        let (kept, recorded) = tokio::join!(futures::future::join_all(lanes), recorder);
+        for (name, session) in kept.into_iter().flatten() {
+            self.idle.entry(name).or_default().push(session);
+        }
+        recorded?;
+        Ok(copies)
     }
 
     /// Builds each entry's message and records its Message-ID before it
@@ -322,10 +317,60 @@ impl Sender {
     }
 }
 
+/// Sends a queue of messages one after another over one session, opening
+/// it when needed; hands back the session if it is still good.
+async fn lane(
+    account: String,
+    smtp: SmtpConfig,
+    mut session: Option<Session>,
+    queue: Vec<(OutboxItem, Message)>,
+    out: tokio::sync::mpsc::UnboundedSender<(String, OutboxItem, Message, Outcome)>,
+) -> Option<(String, Session)> {
+    for (item, message) in queue {
+        if let Some(s) = session.as_mut() {
+            if s.used.elapsed() > IDLE_CHECK && !s.conn.test_connected().await {
+                session = None;
+            }
+        }
+        if session.is_none() {
+            match smtp::connect(&smtp).await {
+                Ok(conn) => {
+                    session = Some(Session {
+                        conn,
+                        used: Instant::now(),
+                    })
+                }
+                Err(e) => {
+                    let _ = out.send((
+                        account.clone(),
+                        item,
+                        message,
+                        Err((!e.permanent, e.message)),
+                    ));
+                    continue;
+                }
+            }
+        }
+        let Some(s) = session.as_mut() else { continue };
+        let outcome = smtp::send(&smtp, &mut s.conn, &message).await;
+        s.used = Instant::now();
+        if outcome.is_err() && s.conn.has_broken() {
+            session = None;
+        }
+        let outcome = outcome.map_err(|e| (!e.permanent, e.message));
+        if outcome.is_err() {
+            // After a refusal the session may be mid-transaction.
+            session = None;
+        }
+        let _ = out.send((account.clone(), item, message, outcome));
+    }
+    session.map(|s| (account, s))
+}
+
 fn record(
     store: &mut Store,
     item: &OutboxItem,
-    outcome: Result<String, (bool, String)>,
+    outcome: Outcome,
     report: &mut SendReport,
 ) -> crate::Result<()> {
     let tx = store.transaction()?;
@@ -350,7 +395,10 @@ fn record(
 
 /// One pass with a fresh sender (`echodesk outbox send`).
 pub async fn send_due(store: &mut Store, config: &Config) -> crate::Result<SendReport> {
-    Sender::new(config).send_due(store).await
+    let mut sender = Sender::new(config);
+    let r = sender.send_due(store).await;
+    sender.close().await;
+    r
 }
 
 #[cfg(test)]

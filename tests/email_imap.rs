@@ -602,7 +602,36 @@ fn the_fixture_corpus_comes_through_imap_intact() {
     assert_eq!(mailbox_total(&v), (0, 0, 0));
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+/// A child process killed when the test ends, passed or not, so that no
+/// daemon outlives its test (and holds the test runner's output open).
+struct Reaped(std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    wait_logged(what, secs, None, f)
+}
+
+/// Waits for `f`; on timeout the panic shows the daemon's log, if any.
+fn wait_logged(what: &str, secs: u64, log: Option<&Path>, mut f: impl FnMut() -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < until {
         if f() {
@@ -610,7 +639,10 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    panic!("timed out after {secs} s waiting for {what}");
+    let log = log
+        .and_then(|l| std::fs::read_to_string(l).ok())
+        .unwrap_or_default();
+    panic!("timed out after {secs} s waiting for {what}; daemon log:\n{log}");
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -635,17 +667,19 @@ fn the_daemon_receives_with_idle_sends_copies_to_sent_and_stops_on_sigterm() {
     );
     let db = m.dir.path().join("d.db");
     let log = m.dir.path().join("daemon.log");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_echodesk"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--db")
-        .arg(&db)
-        .args(["daemon", "--log"])
-        .arg(&log)
-        .env("ECHODESK_TEST_PW", "secret")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .args(["daemon", "--log"])
+            .arg(&log)
+            .env("ECHODESK_TEST_PW", "secret")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let logged = |s: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -774,4 +808,63 @@ fn the_daemon_receives_with_idle_sends_copies_to_sent_and_stops_on_sigterm() {
     // Nothing was left half-sent.
     let (_, rows, _) = echodesk(&cfg, &db, &["outbox", "list", "--all"]);
     assert_eq!(rows[0]["status"], "sent", "{rows}");
+}
+
+/// Dovecot going away under a running daemon: the error shows in
+/// `status`, the daemon backs off and reconnects by itself, and mail that
+/// arrived meanwhile comes in once, with nothing lost.
+#[test]
+fn the_daemon_rides_out_a_dovecot_restart() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp_and("poll_interval = 600\n", "");
+    let db = m.dir.path().join("r.db");
+    let log = m.dir.path().join("daemon.log");
+    let mut daemon = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .args(["daemon", "--log"])
+            .arg(&log)
+            .env("ECHODESK_TEST_PW", "secret")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    m.deliver(
+        "support@example.test",
+        "1.x",
+        &mail("x1@example.net", "First", "", "one"),
+    );
+    wait_logged("the first ticket", 20, Some(&log), || {
+        echodesk(&cfg, &db, &["list"]).1["total"] == 1
+    });
+    // Dovecot lets open sessions finish for a few seconds after `stop`:
+    // the mail goes in once the daemon has seen the server gone.
+    m.stop_dovecot();
+    wait_logged("the error to show in status", 30, Some(&log), || {
+        let (_, st, _) = echodesk(&cfg, &db, &["status"]);
+        st["mailboxes"][0]["status"]["last_error"].is_string()
+    });
+    m.deliver(
+        "support@example.test",
+        "2.x",
+        &mail("x2@example.net", "Second", "", "two"),
+    );
+    m.start_dovecot();
+    wait_logged("the mail from the outage", 40, Some(&log), || {
+        echodesk(&cfg, &db, &["list"]).1["total"] == 2
+    });
+    let (_, st, _) = echodesk(&cfg, &db, &["status"]);
+    assert!(st["mailboxes"][0]["status"]["last_error"].is_null(), "{st}");
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    wait_for("the daemon to exit", 15, || {
+        daemon.try_wait().unwrap().is_some()
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("next try in"), "{text}");
+    // Exactly two messages: nothing fetched twice across the reconnects.
+    let (_, all, _) = echodesk(&cfg, &db, &["list", "--query", "state:new"]);
+    assert_eq!(all["total"], 2, "{all}");
 }

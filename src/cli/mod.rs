@@ -186,6 +186,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Man) => return admin::man(),
         _ => {}
     }
+    if matches!(
+        cli.command,
+        Some(Command::Poll | Command::Daemon(_) | Command::Outbox(_))
+    ) {
+        keep_running_on_broken_sockets();
+    }
     let ctx = Ctx::load(&cli)?;
     let Some(command) = cli.command else {
         return tui(&ctx);
@@ -213,6 +219,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox(c) => mail::outbox(&ctx, c),
         Command::Status => mail::status(&ctx),
         Command::Completions(_) | Command::Man => Ok(()),
+    }
+}
+
+/// main() lets a closed stdout pipe end the process quietly (SIGPIPE's
+/// default); commands that talk to servers must instead see a dropped
+/// connection as an error on the write, or the daemon dies without a word.
+fn keep_running_on_broken_sockets() {
+    #[cfg(unix)]
+    // SAFETY: ignoring SIGPIPE changes no memory; writes to a closed socket
+    // or pipe then fail with EPIPE, which the callers handle.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
 }
 

@@ -96,7 +96,20 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -16_000)?;
-        schema::migrations().to_latest(&mut conn)?;
+        // Two processes opening a new file at once both try to migrate;
+        // the loser fails on the winner's tables, and a second look finds
+        // the schema current.
+        let mut tries = 0;
+        loop {
+            match schema::migrations().to_latest(&mut conn) {
+                Ok(()) => break,
+                Err(_) if tries < 5 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50 * tries));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Store {
             conn,

@@ -11,14 +11,12 @@
 //! the same dedupe.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
 
 use super::account::{Account, ImapConfig, PostAction, TlsMode};
 use super::mime;
@@ -44,49 +42,16 @@ pub struct MailboxReport {
     pub duplicates: u64,
     pub with_errors: u64,
     pub rescanned: bool,
+    /// UIDNEXT when the pass selected the mailbox.
+    pub uid_next: u32,
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Stream for T {}
 type Conn = Box<dyn Stream>;
 
-fn tls_config(cfg: &ImapConfig) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &cfg.ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        let mut n = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            n += 1;
-        }
-        if n == 0 {
-            return Err(format!(
-                "ca_file {}: no PEM certificate in it",
-                path.display()
-            ));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 async fn tls_wrap(cfg: &ImapConfig, tcp: TcpStream) -> Result<Conn, String> {
-    let connector = tokio_rustls::TlsConnector::from(tls_config(cfg)?);
-    let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
-        .map_err(|e| format!("{}: not a valid TLS server name: {e}", cfg.host))?;
-    let tls = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS handshake with {}: {e}", cfg.host))?;
+    let tls = super::tls::wrap(&cfg.host, cfg.ca_file.as_deref(), tcp).await?;
     Ok(Box::new(tls))
 }
 
@@ -179,6 +144,8 @@ pub struct Poller {
     acct: Account,
     session: Option<Session>,
     can_idle: bool,
+    /// (UIDVALIDITY, UIDNEXT) of the first mailbox at the last pass.
+    seen: Option<(u32, u32)>,
 }
 
 impl Poller {
@@ -187,6 +154,7 @@ impl Poller {
             acct: acct.clone(),
             session: None,
             can_idle: false,
+            seen: None,
         }
     }
 
@@ -231,6 +199,9 @@ impl Poller {
             };
             match poll_mailbox(store, &self.acct, &cfg, session, mailbox).await {
                 Ok(r) => {
+                    if reports.is_empty() {
+                        self.seen = Some((r.uid_validity, r.uid_next));
+                    }
                     record_status(store, &self.acct, mailbox, Some(&r), None);
                     reports.push(r);
                 }
@@ -261,9 +232,17 @@ impl Poller {
         };
         let err = |step| fail(&self.acct, step);
         let mut session = session;
-        timed(cfg.timeout, mailbox, session.select(mailbox))
+        let selected = timed(cfg.timeout, mailbox, session.select(mailbox))
             .await
             .map_err(err("select"))?;
+        // Mail that arrived between the pass and this SELECT is not
+        // announced by IDLE: look at UIDNEXT first.
+        if let (Some((validity, seen_next)), Some(next)) = (self.seen, selected.uid_next) {
+            if selected.uid_validity != Some(validity) || next != seen_next {
+                self.session = Some(session);
+                return Ok(Wake::Announced);
+            }
+        }
         let mut handle = session.idle();
         timed(cfg.timeout, "IDLE", handle.init())
             .await
@@ -396,6 +375,7 @@ async fn poll_mailbox(
     let mut report = MailboxReport {
         mailbox: mailbox.into(),
         uid_validity: validity,
+        uid_next: selected.uid_next.unwrap_or(0),
         ..Default::default()
     };
     if known_validity != validity {

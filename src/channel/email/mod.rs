@@ -1,6 +1,8 @@
-//! Email: MIME parsing now; IMAP polling and SMTP sending build on it.
+//! Email: MIME parsing, IMAP polling, SMTP connections, TLS.
 
 pub mod account;
 pub mod charset;
 pub mod imap;
 pub mod mime;
+pub mod smtp;
+pub mod tls;
