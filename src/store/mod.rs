@@ -7,6 +7,7 @@
 
 mod customers;
 pub mod fts;
+mod jobs;
 mod lease;
 mod messages;
 mod outbox;
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
+pub use jobs::{Job, JobItem};
 pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{OutboxItem, OutboxRow};

@@ -171,8 +171,30 @@ CREATE TABLE leases (
 );
 "#;
 
+/// Bulk jobs: the tickets a bulk action covers, fixed when the job starts,
+/// and which are done, so an interrupted job resumes without repeating.
+const V3: &str = r#"
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    agent       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE TABLE job_items (
+    job_id     TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    ticket_id  INTEGER NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+    detail     TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 #[cfg(test)]

@@ -78,13 +78,17 @@ impl Tx<'_> {
         agent: &str,
         channel: Option<Channel>,
     ) -> Result<i64> {
-        let (tch, customer, state): (String, i64, String) = self
+        self.queue_reply_at(ticket, body, agent, channel, None)
+    }
+
+    /// The channel and address a reply to `ticket` goes to: `channel`, or
+    /// else the ticket's, and the customer's first identity of its kind
+    /// (for SMS and fax, a phone or fax number will do).
+    pub fn reply_recipient(&self, ticket: i64, channel: Option<Channel>) -> Result<(Channel, String)> {
+        let (tch, customer): (String, i64) = self
             .tx
-            .query_row(
-                "SELECT channel, customer_id, state FROM tickets WHERE id = ?",
-                [ticket],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached("SELECT channel, customer_id FROM tickets WHERE id = ?")?
+            .query_row([ticket], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Error::TicketNotFound(ticket),
                 e => e.into(),
@@ -95,24 +99,34 @@ impl Tx<'_> {
             IdentityKind::Email => &[IdentityKind::Email],
             _ => &[kind, IdentityKind::Phone, IdentityKind::Fax],
         };
-        let mut recipient: Option<String> = None;
         for k in kinds {
-            recipient = self
+            let found: Option<String> = self
                 .tx
                 .prepare_cached("SELECT value FROM identities WHERE customer_id = ? AND kind = ? ORDER BY id LIMIT 1")?
                 .query_row(params![customer, k.as_str()], |r| r.get(0))
                 .ok();
-            if recipient.is_some() {
-                break;
+            if let Some(r) = found {
+                return Ok((channel, r));
             }
         }
-        let recipient = recipient.ok_or_else(|| {
-            Error::invalid(
-                "reply",
-                format!("#{ticket}"),
-                format!("the customer has no {kind} address"),
-            )
-        })?;
+        Err(Error::invalid(
+            "reply",
+            format!("#{ticket}"),
+            format!("the customer has no {kind} address"),
+        ))
+    }
+
+    /// [`Tx::queue_reply`], due at `due` (rate-limited bulk sends) or now.
+    pub fn queue_reply_at(
+        &self,
+        ticket: i64,
+        body: &str,
+        agent: &str,
+        channel: Option<Channel>,
+        due: Option<i64>,
+    ) -> Result<i64> {
+        let state = self.ticket_state(ticket)?.0;
+        let (channel, recipient) = self.reply_recipient(ticket, channel)?;
         let at = self.now();
         let message = self.add_agent_message(ticket, Direction::Out, body, agent, at)?;
         self.tx
@@ -120,7 +134,7 @@ impl Tx<'_> {
                 "INSERT INTO outbox (message_id, ticket_id, channel, account, recipient, status,
                  next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, '', ?, 'queued', ?, ?, ?)",
             )?
-            .execute(params![message, ticket, channel.as_str(), recipient, at, at, at])?;
+            .execute(params![message, ticket, channel.as_str(), recipient, due.unwrap_or(at).max(at), at, at])?;
         if let Some(to) = self.settings().workflow.on_agent_reply(&state) {
             let to = to.to_string();
             self.apply_state(ticket, &state, &to, agent)?;
