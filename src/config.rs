@@ -65,6 +65,27 @@ pub struct Config {
     pub accounts: Vec<crate::channel::email::account::Account>,
     /// `echodesk daemon`: log file and level, outbox check interval.
     pub daemon: DaemonConfig,
+    /// `echodesk bulk` and `echodesk send`.
+    pub bulk: BulkConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BulkConfig {
+    /// Messages per minute per channel (email, sms, fax); absent or 0:
+    /// no limit. Entries are queued with due times spaced to fit.
+    pub rate_per_minute: std::collections::BTreeMap<crate::model::Channel, u32>,
+    /// Targets per transaction.
+    pub chunk: usize,
+}
+
+impl Default for BulkConfig {
+    fn default() -> Self {
+        BulkConfig {
+            rate_per_minute: Default::default(),
+            chunk: 200,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +125,7 @@ impl Default for Config {
             keys: Default::default(),
             accounts: Vec::new(),
             daemon: DaemonConfig::default(),
+            bulk: BulkConfig::default(),
         }
     }
 }
@@ -193,6 +215,9 @@ impl Config {
                 "key `daemon.log_level`: `{}` is not one of error, warn, info, debug, trace",
                 self.daemon.log_level
             )));
+        }
+        if self.bulk.chunk == 0 {
+            return Err(invalid("key `bulk.chunk`: must be at least 1".into()));
         }
         if self.daemon.outbox_interval == 0 {
             return Err(invalid(

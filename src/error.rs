@@ -52,6 +52,10 @@ pub enum Error {
     )]
     Conflict { id: i64, expected: i64, found: i64 },
 
+    /// The user did not confirm (or could not be asked).
+    #[error("{0}")]
+    Refused(String),
+
     /// Another process holds what this one needs (the daemon lease).
     #[error("busy: {0}")]
     Busy(String),
@@ -86,6 +90,7 @@ impl Error {
             Error::Query(_) | Error::Invalid { .. } | Error::Canned(_) => 6,
             Error::Db(_) | Error::Migration(_) => 7,
             Error::Busy(_) => 8,
+            Error::Refused(_) => 9,
             Error::Io { .. } | Error::Other(_) => 1,
         }
     }

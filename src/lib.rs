@@ -4,6 +4,7 @@
 //! [`ingest`] decides what they mean and writes them to the [`store`], and
 //! front ends ([`cli`]) read the store and write intents back to it.
 
+pub mod bulk;
 pub mod canned;
 pub mod channel;
 pub mod cli;

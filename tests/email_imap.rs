@@ -868,3 +868,107 @@ fn the_daemon_rides_out_a_dovecot_restart() {
     let (_, all, _) = echodesk(&cfg, &db, &["list", "--query", "state:new"]);
     assert_eq!(all["total"], 2, "{all}");
 }
+
+/// A bulk reply killed mid-job (SIGKILL, between two of its commits) and
+/// resumed with its job id: every ticket gets exactly one reply, which the
+/// outbox then delivers to the real SMTP server once.
+#[test]
+fn an_interrupted_bulk_reply_resumes_and_sends_nothing_twice() {
+    let m = Mail::up();
+    // One ticket per transaction, so the kill lands between commits.
+    let cfg = m.config_with_smtp_and("", "[bulk]\nchunk = 1\n");
+    let db = m.dir.path().join("b.db");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let (ok, _, err) = echodesk(&cfg, &db, &["import", corpus.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let body = m.dir.path().join("fixed.txt");
+    std::fs::write(
+        &body,
+        "Hello {{ customer.first_name }}, the outage is over.\n",
+    )
+    .unwrap();
+    let mut bulk = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .args(["bulk", "reply", "--query", "-is:auto", "--body-file"])
+            .arg(&body)
+            .args(["--job", "outage", "--yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let done = || -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM job_items WHERE job_id = 'outage' AND status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    // Take the write lock in turns with the job, so it advances a few
+    // commits at a time; once it has done some, kill it while it waits for
+    // the lock, between two of its commits.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let done_at_kill = loop {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let n = done();
+        if n >= 3 || std::time::Instant::now() > until {
+            break n;
+        }
+        conn.execute_batch("ROLLBACK").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    };
+    bulk.kill().unwrap();
+    bulk.wait().unwrap();
+    conn.execute_batch("ROLLBACK").unwrap();
+    let total: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM job_items WHERE job_id = 'outage'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        done_at_kill < total,
+        "killed after {done_at_kill} of {total}"
+    );
+    let queued_at_kill: i64 = conn
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        queued_at_kill, done_at_kill,
+        "each done item has its reply, no more"
+    );
+
+    // Resume: the text and targets come from the job.
+    let (ok, _, err) = echodesk(&cfg, &db, &["bulk", "reply", "--job", "outage", "--yes"]);
+    let (_, job, _) = echodesk(&cfg, &db, &["bulk", "job", "outage"]);
+    let (done, failed) = (
+        job["job"]["done"].as_i64().unwrap(),
+        job["job"]["failed"].as_i64().unwrap(),
+    );
+    assert_eq!(done + failed, total);
+    assert!(ok || failed > 0, "{err}");
+    assert!(done > total / 2, "{job}");
+
+    let (ok, rep, err) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert!(ok, "{err}");
+    assert_eq!(rep["sent"], done, "{rep}");
+    assert_eq!(m.spooled().len() as i64, done);
+    let (_, rows, _) = echodesk(&cfg, &db, &["outbox", "list", "--all"]);
+    let tickets: std::collections::HashSet<i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ticket_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(tickets.len() as i64, done, "one reply per ticket");
+    assert_eq!(rows.as_array().unwrap().len() as i64, done);
+}

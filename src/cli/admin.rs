@@ -98,6 +98,7 @@ pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
             limit: 40,
             after: None,
             ids: false,
+            all: false,
         },
     )
 }

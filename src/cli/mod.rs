@@ -2,6 +2,7 @@
 //! table for people or JSON (`--json`) for scripts.
 
 mod admin;
+mod bulk;
 mod canned;
 mod customers;
 mod mail;
@@ -71,6 +72,11 @@ pub enum Command {
     /// Show or merge customers
     #[command(subcommand)]
     Customer(customers::CustomerCmd),
+    /// Act on many tickets at once, as a resumable job: reply, state, assign, tag
+    #[command(subcommand)]
+    Bulk(bulk::BulkCmd),
+    /// Open outbound tickets to many customers with one message (notices)
+    Send(bulk::SendArgs),
     /// Canned answers: list, show, render for a ticket, check
     #[command(subcommand)]
     Canned(canned::CannedCmd),
@@ -211,6 +217,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(a) => tickets::merge(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),
         Command::Canned(c) => canned::run(&ctx, c),
+        Command::Bulk(c) => bulk::run(&ctx, c),
+        Command::Send(a) => bulk::send(&ctx, &a),
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Poll => mail::poll(&ctx),

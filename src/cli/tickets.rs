@@ -30,6 +30,9 @@ pub struct ListArgs {
     /// Print the ids only, one per line (for pipelines)
     #[arg(long)]
     pub ids: bool,
+    /// Every matching ticket, not one page (with --ids or --json, for pipelines)
+    #[arg(long, conflicts_with = "after")]
+    pub all: bool,
 }
 
 #[derive(Serialize)]
@@ -59,7 +62,14 @@ pub fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<()> {
     let q = query::parse(&q_text)?;
     let sctx = ctx.search_ctx();
     let after: Option<PageCursor> = a.after.as_deref().map(str::parse).transpose()?;
-    let page = store.search(&q, &sctx, after.as_ref(), a.limit)?;
+    let mut page = store.search(&q, &sctx, after.as_ref(), a.limit)?;
+    if a.all {
+        while let Some(next) = page.next_cursor.take() {
+            let more = store.search(&q, &sctx, Some(&next), 1000)?;
+            page.tickets.extend(more.tickets);
+            page.next_cursor = more.next_cursor;
+        }
+    }
     if a.ids {
         for t in &page.tickets {
             println!("{}", t.id);
@@ -309,6 +319,27 @@ struct TagOut {
     tags: Vec<String>,
 }
 
+/// `+t` / `t` adds, `-t` removes; tags are one lower-case word.
+pub(super) fn parse_tag_ops(ops: &[String]) -> Result<(Vec<String>, Vec<String>), Error> {
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for op in ops {
+        let (list, name) = match op.strip_prefix('-') {
+            Some(n) => (&mut remove, n),
+            None => (&mut add, op.strip_prefix('+').unwrap_or(op)),
+        };
+        let name = name.trim().to_lowercase();
+        if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
+            return Err(Error::invalid(
+                "tag",
+                op.clone(),
+                "a tag is one word without commas",
+            ));
+        }
+        list.push(name);
+    }
+    Ok((add, remove))
+}
+
 pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
     let split = a
         .args
@@ -323,20 +354,7 @@ pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| ticket_id(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let (mut add, mut remove) = (Vec::new(), Vec::new());
-    for op in ops {
-        let (list, name) = match op.strip_prefix('-') {
-            Some(n) => (&mut remove, n),
-            None => (&mut add, op.strip_prefix('+').unwrap_or(op)),
-        };
-        let name = name.trim().to_lowercase();
-        if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
-            return Err(
-                Error::invalid("tag", op.clone(), "a tag is one word without commas").into(),
-            );
-        }
-        list.push(name);
-    }
+    let (add, remove) = parse_tag_ops(ops)?;
     let mut store = ctx.open()?;
     let tx = store.transaction()?;
     let mut out = Vec::new();

@@ -114,6 +114,45 @@ impl Tx<'_> {
 }
 
 impl Store {
+    /// The channel and address to reach a customer on: `channel` if given
+    /// (a phone number serves SMS and fax alike), else their preferred
+    /// channel, else email, SMS, fax, in that order.
+    pub fn customer_contact(
+        &self,
+        id: i64,
+        channel: Option<crate::model::Channel>,
+    ) -> Result<Option<(crate::model::Channel, String)>> {
+        use crate::model::Channel;
+        let customer = self.customer(id)?;
+        let preferred: Option<String> = self.conn.query_row(
+            "SELECT preferred_channel FROM customers WHERE id = ?",
+            [id],
+            |r| r.get(0),
+        )?;
+        let order: Vec<Channel> = match channel {
+            Some(c) => vec![c],
+            None => preferred
+                .as_deref()
+                .and_then(Channel::parse)
+                .into_iter()
+                .chain([Channel::Email, Channel::Sms, Channel::Fax])
+                .collect(),
+        };
+        for ch in order {
+            let kinds: &[IdentityKind] = match ch {
+                Channel::Email => &[IdentityKind::Email],
+                Channel::Sms => &[IdentityKind::Phone],
+                Channel::Fax => &[IdentityKind::Fax, IdentityKind::Phone],
+            };
+            for k in kinds {
+                if let Some(i) = customer.identities.iter().find(|i| i.kind == *k) {
+                    return Ok(Some((ch, i.value.clone())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     pub fn customer(&self, id: i64) -> Result<Customer> {
         let (name, created_at) = self
             .conn

@@ -157,11 +157,20 @@ mod tests {
     fn items_finish_once_and_the_job_closes_when_none_is_pending() {
         let mut s = Store::open_in_memory(Settings::default()).unwrap();
         let tx = s.transaction().unwrap();
-        tx.create_job("j1", "state", &serde_json::json!({"state": "solved"}), "a", &[5, 7, 9])
-            .unwrap();
-        assert!(tx.create_job("j1", "state", &serde_json::json!({}), "a", &[1]).is_err());
+        tx.create_job(
+            "j1",
+            "state",
+            &serde_json::json!({"state": "solved"}),
+            "a",
+            &[5, 7, 9],
+        )
+        .unwrap();
+        assert!(tx
+            .create_job("j1", "state", &serde_json::json!({}), "a", &[1])
+            .is_err());
         tx.finish_item("j1", 0, true, None).unwrap();
-        tx.finish_item("j1", 1, false, Some("illegal transition")).unwrap();
+        tx.finish_item("j1", 1, false, Some("illegal transition"))
+            .unwrap();
         tx.close_job("j1").unwrap();
         tx.commit().unwrap();
         let pending = s.job_items("j1", false).unwrap();

@@ -66,6 +66,56 @@ impl Store {
     }
 }
 
+/// The channel and address a reply to `ticket` goes to: `channel`, or
+/// else the ticket's, and the customer's first identity of its kind (for
+/// SMS and fax, a phone or fax number will do).
+fn recipient(
+    conn: &rusqlite::Connection,
+    ticket: i64,
+    channel: Option<Channel>,
+) -> Result<(Channel, String)> {
+    let (tch, customer): (String, i64) = conn
+        .prepare_cached("SELECT channel, customer_id FROM tickets WHERE id = ?")?
+        .query_row([ticket], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::TicketNotFound(ticket),
+            e => e.into(),
+        })?;
+    let channel = channel.unwrap_or(Channel::parse(&tch).unwrap_or(Channel::Email));
+    let kind = channel.identity_kind();
+    let kinds: &[IdentityKind] = match kind {
+        IdentityKind::Email => &[IdentityKind::Email],
+        _ => &[kind, IdentityKind::Phone, IdentityKind::Fax],
+    };
+    for k in kinds {
+        let found: Option<String> = conn
+            .prepare_cached(
+                "SELECT value FROM identities WHERE customer_id = ? AND kind = ? ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![customer, k.as_str()], |r| r.get(0))
+            .ok();
+        if let Some(r) = found {
+            return Ok((channel, r));
+        }
+    }
+    Err(Error::invalid(
+        "reply",
+        format!("#{ticket}"),
+        format!("the customer has no {kind} address"),
+    ))
+}
+
+impl Store {
+    /// The channel and address a reply to `ticket` would go to.
+    pub fn reply_recipient(
+        &self,
+        ticket: i64,
+        channel: Option<Channel>,
+    ) -> Result<(Channel, String)> {
+        recipient(&self.conn, ticket, channel)
+    }
+}
+
 impl Tx<'_> {
     /// Queues a reply: the outbound message and its outbox entry commit with
     /// the ticket's automatic transition, in this transaction. The outbox
@@ -81,39 +131,13 @@ impl Tx<'_> {
         self.queue_reply_at(ticket, body, agent, channel, None)
     }
 
-    /// The channel and address a reply to `ticket` goes to: `channel`, or
-    /// else the ticket's, and the customer's first identity of its kind
-    /// (for SMS and fax, a phone or fax number will do).
-    pub fn reply_recipient(&self, ticket: i64, channel: Option<Channel>) -> Result<(Channel, String)> {
-        let (tch, customer): (String, i64) = self
-            .tx
-            .prepare_cached("SELECT channel, customer_id FROM tickets WHERE id = ?")?
-            .query_row([ticket], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Error::TicketNotFound(ticket),
-                e => e.into(),
-            })?;
-        let channel = channel.unwrap_or(Channel::parse(&tch).unwrap_or(Channel::Email));
-        let kind = channel.identity_kind();
-        let kinds: &[IdentityKind] = match kind {
-            IdentityKind::Email => &[IdentityKind::Email],
-            _ => &[kind, IdentityKind::Phone, IdentityKind::Fax],
-        };
-        for k in kinds {
-            let found: Option<String> = self
-                .tx
-                .prepare_cached("SELECT value FROM identities WHERE customer_id = ? AND kind = ? ORDER BY id LIMIT 1")?
-                .query_row(params![customer, k.as_str()], |r| r.get(0))
-                .ok();
-            if let Some(r) = found {
-                return Ok((channel, r));
-            }
-        }
-        Err(Error::invalid(
-            "reply",
-            format!("#{ticket}"),
-            format!("the customer has no {kind} address"),
-        ))
+    /// See [`Store::reply_recipient`].
+    pub fn reply_recipient(
+        &self,
+        ticket: i64,
+        channel: Option<Channel>,
+    ) -> Result<(Channel, String)> {
+        recipient(&self.tx, ticket, channel)
     }
 
     /// [`Tx::queue_reply`], due at `due` (rate-limited bulk sends) or now.
