@@ -67,6 +67,10 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// `echodesk bulk` and `echodesk send`.
     pub bulk: BulkConfig,
+    /// Automation rules, tried in order for every customer message.
+    pub rules: Vec<crate::rules::Rule>,
+    /// At most one automatic reply per customer within this time (e.g. 24h).
+    pub auto_reply_period: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -126,6 +130,8 @@ impl Default for Config {
             accounts: Vec::new(),
             daemon: DaemonConfig::default(),
             bulk: BulkConfig::default(),
+            rules: Vec::new(),
+            auto_reply_period: "24h".into(),
         }
     }
 }
@@ -215,6 +221,19 @@ impl Config {
                 "key `daemon.log_level`: `{}` is not one of error, warn, info, debug, trace",
                 self.daemon.log_level
             )));
+        }
+        crate::query::parse_duration(&self.auto_reply_period)
+            .map_err(|e| invalid(format!("key `auto_reply_period`: {e}")))?;
+        let mut rule_names = std::collections::HashSet::new();
+        for r in &self.rules {
+            if !rule_names.insert(r.name.as_str()) {
+                return Err(invalid(format!(
+                    "rules: the name `{}` is used twice",
+                    r.name
+                )));
+            }
+            r.check(self)
+                .map_err(|e| invalid(format!("rule `{}`: {e}", r.name)))?;
         }
         if self.bulk.chunk == 0 {
             return Err(invalid("key `bulk.chunk`: must be at least 1".into()));

@@ -56,6 +56,7 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
                 tasks.push(tokio::task::spawn_local(poll_loop(
                     poller,
                     store,
+                    opts.config.clone(),
                     stop_any.clone(),
                 )));
             }
@@ -139,7 +140,12 @@ async fn renew_loop(
     }
 }
 
-async fn poll_loop(mut poller: Poller, mut store: Store, mut stop: watch::Receiver<bool>) {
+async fn poll_loop(
+    mut poller: Poller,
+    mut store: Store,
+    config: Config,
+    mut stop: watch::Receiver<bool>,
+) {
     let name = poller.account().name.clone();
     let interval = Duration::from_secs(
         poller
@@ -157,6 +163,19 @@ async fn poll_loop(mut poller: Poller, mut store: Store, mut stop: watch::Receiv
         match pass {
             Ok(reports) => {
                 backoff = Duration::from_secs(5);
+                // The rules see the new messages before the next wait; their
+                // automatic replies go out with the outbox's next pass.
+                match crate::rules::run_pending(&mut store, &config) {
+                    Ok(r) if r.fired > 0 => tracing::info!(
+                        account = %name,
+                        fired = r.fired,
+                        auto_replies = r.auto_replies,
+                        held = r.suppressed,
+                        "rules"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("rules: {e}"),
+                }
                 for r in reports.iter().filter(|r| r.fetched > 0 || r.rescanned) {
                     tracing::info!(
                         account = %name,

@@ -33,6 +33,9 @@ pub enum Outcome {
 
 pub struct Ingest {
     tag: Regex,
+    /// Queue customer messages for the automation rules (live channels,
+    /// not imports of old mail).
+    live: bool,
 }
 
 impl Ingest {
@@ -50,7 +53,13 @@ impl Ingest {
         let tag = Regex::new(&pattern).unwrap_or_else(|_| {
             Regex::new(r"\[#(\d{1,18})\]").expect("the built-in tag pattern is valid")
         });
-        Ingest { tag }
+        Ingest { tag, live: false }
+    }
+
+    /// Marks this ingest as live mail: customer messages go to the rules.
+    pub fn live(mut self) -> Ingest {
+        self.live = true;
+        self
     }
 
     /// The ticket number a subject carries in its tag, if any.
@@ -59,6 +68,22 @@ impl Ingest {
     }
 
     pub fn ingest(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
+        let outcome = self.ingest_inner(tx, m)?;
+        if self.live {
+            match outcome {
+                Outcome::Created { ticket, message } => {
+                    tx.enqueue_for_rules(message, ticket, true)?
+                }
+                Outcome::Threaded {
+                    ticket, message, ..
+                } => tx.enqueue_for_rules(message, ticket, false)?,
+                Outcome::Duplicate => {}
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn ingest_inner(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
         if tx.has_provider_id(&m.account, &m.provider_id)? {
             return Ok(Outcome::Duplicate);
         }

@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod model;
 pub mod outbox;
 pub mod query;
+pub mod rules;
 pub mod sanitize;
 pub mod store;
 pub mod tui;

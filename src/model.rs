@@ -170,6 +170,8 @@ pub struct Event {
     pub kind: String,
     pub old: Option<String>,
     pub new: Option<String>,
+    /// The automation rule that made the change, if one did.
+    pub rule: Option<String>,
 }
 
 /// A whole ticket: summary, conversation, customer and history.

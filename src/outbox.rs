@@ -35,6 +35,25 @@ pub fn backoff(attempts: i64) -> i64 {
     (30i64 << attempts.clamp(0, 10)).min(3600)
 }
 
+/// `Auto-Submitted: auto-replied` (RFC 3834), on replies sent by rules, so
+/// that other systems do not answer them.
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-replied".into())
+    }
+}
+
 /// The RFC 5322 message for a reply, and the Message-ID it carries.
 pub fn build_message(
     item: &OutboxItem,
@@ -82,6 +101,9 @@ pub fn build_message(
         .to(to)
         .subject(subject)
         .message_id(Some(format!("<{message_id}>")));
+    if item.automatic {
+        b = b.header(AutoSubmitted);
+    }
     if let Some((parent, refs)) = &item.parent {
         b = b.in_reply_to(format!("<{parent}>"));
         let mut all: Vec<String> = refs
@@ -251,12 +273,32 @@ impl Sender {
         }
         drop(tx);
         let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        let wants_copy: std::collections::HashSet<String> = self
+            .config
+            .accounts
+            .iter()
+            .filter(|a| a.imap.as_ref().is_some_and(|i| i.sent_mailbox.is_some()))
+            .map(|a| a.name.clone())
+            .collect();
         let recorder = async {
-            while let Some((name, item, message, outcome)) = rx.recv().await {
-                if outcome.is_ok() {
-                    copies.entry(name).or_default().push(message.formatted());
+            // Results that arrive together commit together: one transaction
+            // per wake-up rather than per message.
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 64 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
                 }
-                record(store, &item, outcome, report)?;
+                let tx = store.transaction()?;
+                for (name, item, message, outcome) in batch {
+                    if outcome.is_ok() && wants_copy.contains(&name) {
+                        copies.entry(name).or_default().push(message.formatted());
+                    }
+                    record_in(&tx, &item, outcome, report)?;
+                }
+                tx.commit()?;
             }
             Ok::<(), crate::Error>(())
         };
@@ -374,6 +416,16 @@ fn record(
     report: &mut SendReport,
 ) -> crate::Result<()> {
     let tx = store.transaction()?;
+    record_in(&tx, item, outcome, report)?;
+    tx.commit()
+}
+
+fn record_in(
+    tx: &crate::store::Tx<'_>,
+    item: &OutboxItem,
+    outcome: Outcome,
+    report: &mut SendReport,
+) -> crate::Result<()> {
     match outcome {
         Ok(reply) => {
             tx.mark_sent(item, &reply)?;
@@ -390,7 +442,7 @@ fn record(
             report.failed += 1;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// One pass with a fresh sender (`echodesk outbox send`).

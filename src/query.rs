@@ -331,6 +331,29 @@ fn keyed(key: &str, value: &str) -> Result<Filter, String> {
     })
 }
 
+/// A duration such as `30m`, `12h`, `7d` or `2w`, in seconds.
+pub fn parse_duration(v: &str) -> Result<i64, String> {
+    let unit = v
+        .chars()
+        .last()
+        .filter(|c| c.is_ascii_alphabetic())
+        .ok_or_else(|| {
+            format!("`{v}` is not a duration; use a number and m, h, d or w, like 2h")
+        })?;
+    let n: i64 = v[..v.len() - 1]
+        .parse()
+        .map_err(|_| format!("`{v}` is not a duration; use a number and m, h, d or w, like 2h"))?;
+    let secs = match unit {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(format!("unknown unit `{unit}` in `{v}`; use m, h, d or w")),
+    };
+    n.checked_mul(secs)
+        .ok_or_else(|| format!("`{v}` is too long"))
+}
+
 /// `2026-11-01`, `2026-11-01T14:30`, `today`, `yesterday`, or a relative
 /// age: `30m`, `12h`, `7d`, `2w`.
 fn when(v: &str) -> Result<When, String> {
@@ -339,21 +362,10 @@ fn when(v: &str) -> Result<When, String> {
         "yesterday" => return Ok(When::At(start_of_today() - 86_400)),
         _ => {}
     }
-    if let Some(unit) = v.chars().last().filter(|c| c.is_ascii_alphabetic()) {
-        let num = &v[..v.len() - 1];
-        if let Ok(n) = num.parse::<i64>() {
-            let secs = match unit {
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                'w' => 7 * 86_400,
-                _ => return Err(format!("unknown unit `{unit}` in `{v}`; use m, h, d or w")),
-            };
-            return n
-                .checked_mul(secs)
-                .map(When::Ago)
-                .ok_or_else(|| format!("`{v}` is too far back"));
-        }
+    if v.chars().last().is_some_and(|c| c.is_ascii_alphabetic())
+        && v[..v.len() - 1].parse::<i64>().is_ok()
+    {
+        return parse_duration(v).map(When::Ago);
     }
     for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(v, fmt) {

@@ -972,3 +972,165 @@ fn an_interrupted_bulk_reply_resumes_and_sends_nothing_twice() {
     assert_eq!(tickets.len() as i64, done, "one reply per ticket");
     assert_eq!(rows.as_array().unwrap().len() as i64, done);
 }
+
+/// Automation rules on live mail, with the replies delivered to the real
+/// SMTP server: an acknowledgement per new ticket, held back for automatic
+/// mail, robot senders and a customer acknowledged recently; a VIP rule
+/// that sets priority, tag and assignee, recorded under its name.
+#[test]
+fn rules_act_on_new_mail_and_loop_protection_holds_auto_replies() {
+    let m = Mail::up();
+    let canned = m.dir.path().join("canned");
+    std::fs::create_dir_all(&canned).unwrap();
+    std::fs::write(
+        canned.join("ack.md"),
+        "+++\ntitle = \"We got your message\"\n+++\nHello {{ customer.first_name }}, we have your message {{ ticket.tag }} and answer soon.\n",
+    )
+    .unwrap();
+    let base = m.config_with_smtp_and(
+        "",
+        "[[rules]]\nname = \"vip\"\nquery = \"from:@vip.example\"\nset_priority = \"urgent\"\n\
+         add_tags = [\"vip\"]\nassign = \"alice\"\n\
+         [[rules]]\nname = \"ack\"\non = \"new-ticket\"\nauto_reply = \"ack\"\n",
+    );
+    let cfg = m.dir.path().join("rules.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "canned_dir = \"{}\"\nauto_reply_period = \"1h\"\n{}",
+            canned.display(),
+            std::fs::read_to_string(&base).unwrap()
+        ),
+    )
+    .unwrap();
+    let db = m.dir.path().join("r.db");
+    let from = |who: &str, id: &str, subject: &str, extra: &str| {
+        format!(
+            "From: {who}\r\nTo: support@example.test\r\nSubject: {subject}\r\n\
+             Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{id}>\r\n{extra}\r\nHello.\r\n"
+        )
+    };
+    m.deliver(
+        "support@example.test",
+        "1.r",
+        &from(
+            "Carol Customer <carol@example.net>",
+            "c1@example.net",
+            "Printer jams",
+            "",
+        ),
+    );
+    m.deliver(
+        "support@example.test",
+        "2.r",
+        &from(
+            "Carol Customer <carol@example.net>",
+            "c2@example.net",
+            "Also the scanner",
+            "",
+        ),
+    );
+    m.deliver(
+        "support@example.test",
+        "3.r",
+        &from(
+            "Dave <dave@example.net>",
+            "d1@example.net",
+            "Out of office",
+            "Auto-Submitted: auto-replied\r\n",
+        ),
+    );
+    m.deliver(
+        "support@example.test",
+        "4.r",
+        &from(
+            "MAILER-DAEMON@example.org",
+            "b1@example.org",
+            "Undelivered Mail",
+            "",
+        ),
+    );
+    m.deliver(
+        "support@example.test",
+        "5.r",
+        &from(
+            "Boss <boss@vip.example>",
+            "v1@vip.example",
+            "Contract renewal",
+            "",
+        ),
+    );
+    let (ok, _, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    let (ok, rep, err) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert!(ok, "{err}");
+    // Carol once (not twice), and the VIP; not the autoresponder, not the daemon.
+    assert_eq!(rep["sent"], 2, "{rep}");
+    let sent = m.spooled();
+    let to: Vec<&str> = sent.iter().map(|r| header(r, "To").unwrap()).collect();
+    assert!(to.iter().any(|t| t.contains("carol@example.net")), "{to:?}");
+    assert!(to.iter().any(|t| t.contains("boss@vip.example")), "{to:?}");
+    for raw in &sent {
+        assert_eq!(header(raw, "Auto-Submitted"), Some("auto-replied"), "{raw}");
+        assert!(raw.contains("we have your message [#"), "{raw}");
+    }
+
+    let (_, list, _) = echodesk(&cfg, &db, &["list", "--all"]);
+    let by_subject = |s: &str| -> i64 {
+        list["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["subject"] == s)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let show = |s: &str| echodesk(&cfg, &db, &["show", &by_subject(s).to_string()]).1;
+    // An acknowledgement leaves the ticket as it was and is no first response.
+    let first = show("Printer jams");
+    assert_eq!(first["state"], "new");
+    assert!(first["first_response_at"].is_null(), "{first}");
+    let kinds = |t: &Value| -> Vec<String> {
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(kinds(&first).contains(&"auto-reply".to_string()));
+    for s in ["Also the scanner", "Out of office", "Undelivered Mail"] {
+        let t = show(s);
+        assert!(
+            kinds(&t).contains(&"auto-reply-held".to_string()),
+            "{s}: {t}"
+        );
+        assert_eq!(
+            t["messages"].as_array().unwrap().len(),
+            1,
+            "{s}: nothing sent"
+        );
+    }
+    let vip = show("Contract renewal");
+    assert_eq!(vip["priority"], "urgent");
+    assert_eq!(vip["assignee"], "alice");
+    assert!(vip["tags"].as_array().unwrap().iter().any(|t| t == "vip"));
+    let by_rule: Vec<&Value> = vip["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["agent"] == "rule:vip")
+        .collect();
+    assert!(
+        by_rule.len() >= 3,
+        "priority, tag, assignee, summary: {vip}"
+    );
+    assert!(by_rule.iter().any(|e| e["rule"] == "vip"));
+
+    // A later poll with nothing new runs no rule twice.
+    let (ok, _, _) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok);
+    let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(rep["sent"], 0, "{rep}");
+}

@@ -34,6 +34,7 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
+    let rules = crate::rules::run_pending(&mut store, &ctx.config)?;
     if ctx.json {
         output::json(&out)?;
     } else {
@@ -55,6 +56,15 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    if !ctx.json && rules.fired > 0 {
+        println!(
+            "rules: {} fired on {} messages; {} automatic replies queued, {} held back by loop protection",
+            rules.fired, rules.messages, rules.auto_replies, rules.suppressed
+        );
+    }
+    for p in &rules.problems {
+        eprintln!("echodesk: {}", crate::sanitize::line(p));
     }
     if failures > 0 {
         anyhow::bail!("{failures} of {} accounts failed", accounts.len());

@@ -5,6 +5,7 @@
 //! short. Reads go through [`Store`]; every write goes through a [`Tx`] so a
 //! batch of changes commits or rolls back whole.
 
+mod automation;
 mod customers;
 pub mod fts;
 mod jobs;
@@ -24,6 +25,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
+pub use automation::Queued;
 pub use jobs::{Job, JobItem};
 pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};

@@ -26,6 +26,8 @@ pub struct OutboxItem {
     pub parent: Option<(String, Vec<String>)>,
     /// (file name, content type, bytes) to send with the text.
     pub attachments: Vec<(String, String, Vec<u8>)>,
+    /// Written by an automation rule: sent as `Auto-Submitted: auto-replied`.
+    pub automatic: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +63,8 @@ impl Tx<'_> {
                 params![now, id],
             )?;
             let item = self.tx.query_row(
-                "SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject
+                "SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject,
+                   coalesce(m.author, '') LIKE 'rule:%'
                  FROM outbox o JOIN messages m ON m.id = o.message_id JOIN tickets t ON t.id = o.ticket_id
                  WHERE o.id = ?",
                 [id],
@@ -78,6 +81,7 @@ impl Tx<'_> {
                         account: None,
                         parent: None,
                         attachments: Vec::new(),
+                        automatic: r.get(8)?,
                     })
                 },
             )?;

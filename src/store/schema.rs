@@ -193,8 +193,24 @@ CREATE TABLE job_items (
 ) WITHOUT ROWID;
 "#;
 
+/// Automation: customer messages waiting for the rules (written in the
+/// ingest transaction, so none is lost to a crash), and SLA deadlines on
+/// tickets (set from the policies at creation and on priority changes).
+const V4: &str = r#"
+CREATE TABLE rule_queue (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    ticket_id  INTEGER NOT NULL,
+    new_ticket INTEGER NOT NULL,
+    queued_at  INTEGER NOT NULL
+);
+ALTER TABLE tickets ADD COLUMN sla_policy TEXT;
+ALTER TABLE tickets ADD COLUMN first_response_due INTEGER;
+ALTER TABLE tickets ADD COLUMN resolution_due INTEGER;
+CREATE INDEX tickets_resolution_due ON tickets(resolution_due) WHERE resolution_due IS NOT NULL;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 #[cfg(test)]

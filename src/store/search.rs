@@ -81,9 +81,9 @@ enum Mode {
     Count,
 }
 
-struct Compiled {
-    where_sql: String,
-    params: Vec<Value>,
+pub(super) struct Compiled {
+    pub(super) where_sql: String,
+    pub(super) params: Vec<Value>,
     /// Set when the query is nothing but positive text terms: the hit count
     /// can then come from the FTS index alone.
     fts_only: Option<String>,
@@ -96,7 +96,7 @@ struct Compiled {
 const DENSE_FACTOR: i64 = 12;
 
 impl Store {
-    fn compile(&self, q: &Query, ctx: &SearchContext) -> Result<Compiled> {
+    pub(super) fn compile(&self, q: &Query, ctx: &SearchContext) -> Result<Compiled> {
         self.compile_with(q, ctx, Mode::Page)
     }
 

@@ -318,7 +318,7 @@ impl Store {
         let rows = self
             .conn
             .prepare_cached(
-                "SELECT id, ticket_id, at, agent, kind, old, new FROM events
+                "SELECT id, ticket_id, at, agent, kind, old, new, rule FROM events
                  WHERE ticket_id = ? ORDER BY id",
             )?
             .query_map([ticket_id], |r| {
@@ -330,6 +330,7 @@ impl Store {
                     kind: r.get(4)?,
                     old: r.get(5)?,
                     new: r.get(6)?,
+                    rule: r.get(7)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -392,7 +393,8 @@ impl Tx<'_> {
             attachments: &[],
         })?;
         self.touch(ticket, at)?;
-        if direction == crate::model::Direction::Out {
+        // Automatic replies (rules) are not a first response.
+        if direction == crate::model::Direction::Out && !agent.starts_with("rule:") {
             self.mark_first_response(ticket, at)?;
         }
         self.event(

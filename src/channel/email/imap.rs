@@ -394,7 +394,7 @@ async fn poll_mailbox(
     // `n:*` always includes the highest UID, even when it is below n.
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
     uids.sort_unstable();
-    let ingest = Ingest::new(store.settings());
+    let ingest = Ingest::new(store.settings()).live();
     for chunk in uids.chunks(cfg.batch) {
         let set = chunk
             .iter()

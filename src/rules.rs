@@ -1,0 +1,292 @@
+//! Automation rules: when a customer message arrives and its ticket
+//! matches a rule's query, the rule sets state, priority, tags or assignee,
+//! or answers with a canned reply.
+//!
+//! The ingest transaction queues every live customer message for the
+//! rules (`rule_queue`), and [`run_pending`] works the queue after the
+//! commit. The poller's batch stays fast, and a crash in between loses no
+//! rule run. Each message's rule actions commit together with its removal
+//! from the queue.
+//!
+//! Loop protection: there is never an automatic reply to auto-submitted
+//! mail, bounces, bulk or list mail, or mailer-daemon and no-reply
+//! senders. A customer gets at most one automatic reply per
+//! `auto_reply_period`. Automatic replies carry `Auto-Submitted:
+//! auto-replied` (RFC 3834), do not count as the first response for SLAs,
+//! and do not move the ticket to pending.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canned::Vars;
+use crate::config::Config;
+use crate::error::Result;
+use crate::model::{Direction, Priority};
+use crate::store::{SearchContext, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// Every customer message (new tickets and replies alike).
+    #[default]
+    Message,
+    /// Only a message that opened a new ticket.
+    NewTicket,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    #[serde(default)]
+    pub on: Trigger,
+    /// Which tickets, in the search language; empty matches every ticket.
+    #[serde(default)]
+    pub query: String,
+    pub set_state: Option<String>,
+    pub set_priority: Option<Priority>,
+    #[serde(default)]
+    pub add_tags: Vec<String>,
+    /// An agent name, or "none" to unassign.
+    pub assign: Option<String>,
+    /// A canned answer to send back (name or shortcut).
+    pub auto_reply: Option<String>,
+    /// Later rules are not tried for a message this rule matched.
+    #[serde(default)]
+    pub stop: bool,
+}
+
+impl Rule {
+    pub fn check(&self, config: &Config) -> std::result::Result<(), String> {
+        crate::query::parse(&self.query).map_err(|e| format!("query `{}`: {e}", self.query))?;
+        if let Some(s) = &self.set_state {
+            config.workflow.check_state(s).map_err(|e| e.to_string())?;
+        }
+        if self.set_state.is_none()
+            && self.set_priority.is_none()
+            && self.add_tags.is_empty()
+            && self.assign.is_none()
+            && self.auto_reply.is_none()
+        {
+            return Err(
+                "does nothing: give set_state, set_priority, add_tags, assign or auto_reply".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RulesReport {
+    pub messages: u64,
+    pub fired: u64,
+    pub auto_replies: u64,
+    /// Automatic replies held back by loop protection.
+    pub suppressed: u64,
+    pub problems: Vec<String>,
+}
+
+/// Why no automatic reply may go to this message, if any reason applies.
+pub fn no_auto_reply_reason(m: &crate::model::Message) -> Option<&'static str> {
+    if m.direction != Direction::In {
+        return Some("not a customer message");
+    }
+    if m.auto_kind.is_some() {
+        return Some("the message is automatic (auto-reply, bounce or bulk)");
+    }
+    let local = m
+        .from_addr
+        .rsplit_once('@')
+        .map_or(m.from_addr.as_str(), |(l, _)| l)
+        .to_ascii_lowercase();
+    let robot = [
+        "mailer-daemon",
+        "postmaster",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+    ];
+    if robot.contains(&local.as_str()) || local.contains("bounce") {
+        return Some("the sender is a robot address");
+    }
+    None
+}
+
+/// Works the queue of customer messages through the configured rules.
+pub fn run_pending(store: &mut Store, config: &Config) -> Result<RulesReport> {
+    let mut report = RulesReport::default();
+    if config.rules.is_empty() {
+        // Nothing to do, but do not let the queue grow.
+        loop {
+            let q = store.rule_queue(1000)?;
+            if q.is_empty() {
+                break;
+            }
+            let tx = store.transaction()?;
+            for e in &q {
+                tx.dequeue_for_rules(e.message_id)?;
+            }
+            tx.commit()?;
+        }
+        return Ok(report);
+    }
+    let rules: Vec<(Rule, crate::query::Query)> = config
+        .rules
+        .iter()
+        .filter_map(|r| crate::query::parse(&r.query).ok().map(|q| (r.clone(), q)))
+        .collect();
+    let canned = crate::canned::load_dir(&config.canned_path()).0;
+    let period = crate::query::parse_duration(&config.auto_reply_period).unwrap_or(86_400);
+    loop {
+        let queue = store.rule_queue(200)?;
+        if queue.is_empty() {
+            break;
+        }
+        for entry in queue {
+            report.messages += 1;
+            let now = crate::store::now();
+            let ctx = SearchContext {
+                me: String::new(),
+                now,
+            };
+            // Decide with reads first; then act in one transaction.
+            let message = store
+                .messages(entry.ticket_id)?
+                .into_iter()
+                .find(|m| m.id == entry.message_id);
+            let mut fired: Vec<&Rule> = Vec::new();
+            if let Some(_m) = &message {
+                for (rule, q) in &rules {
+                    if rule.on == Trigger::NewTicket && !entry.new_ticket {
+                        continue;
+                    }
+                    if store.ticket_matches(q, &ctx, entry.ticket_id)? {
+                        fired.push(rule);
+                        if rule.stop {
+                            break;
+                        }
+                    }
+                }
+            }
+            let head = store.ticket_head(entry.ticket_id).ok();
+            let tx = store.transaction()?;
+            if !tx.dequeue_for_rules(entry.message_id)? {
+                // Another process (a `poll` beside the daemon) took it.
+                continue;
+            }
+            if let (Some(m), Some(t)) = (&message, &head) {
+                for rule in fired {
+                    report.fired += 1;
+                    let agent = format!("rule:{}", rule.name);
+                    let mut did = Vec::new();
+                    if let Some(s) = &rule.set_state {
+                        let (from, _) = tx.ticket_state(t.summary.id)?;
+                        match config.workflow.check_transition(t.summary.id, &from, s) {
+                            Ok(()) if &from != s => {
+                                tx.set_state(t.summary.id, s, &agent, None)?;
+                                did.push(format!("state {from} → {s}"));
+                            }
+                            Ok(()) => {}
+                            Err(e) => report.problems.push(format!("rule `{}`: {e}", rule.name)),
+                        }
+                    }
+                    if let Some(p) = rule.set_priority {
+                        tx.set_priority(t.summary.id, p, &agent, None)?;
+                        did.push(format!("priority {p}"));
+                    }
+                    if !rule.add_tags.is_empty() {
+                        tx.tag(t.summary.id, &rule.add_tags, &[], &agent, None)?;
+                        did.push(format!("tags +{}", rule.add_tags.join(" +")));
+                    }
+                    if let Some(a) = &rule.assign {
+                        let who = (a != "none").then_some(a.as_str());
+                        tx.assign(t.summary.id, who, &agent, None)?;
+                        did.push(format!("assignee {a}"));
+                    }
+                    if let Some(name) = &rule.auto_reply {
+                        let customer = t.summary.customer_id;
+                        let held = match no_auto_reply_reason(m) {
+                            Some(why) => Some(why.to_string()),
+                            None if store_auto_replied(&tx, customer, now - period)? => {
+                                Some(format!(
+                                    "the customer had an automatic reply within {}",
+                                    config.auto_reply_period
+                                ))
+                            }
+                            None => None,
+                        };
+                        match held {
+                            Some(why) => {
+                                report.suppressed += 1;
+                                tx.rule_event(
+                                    t.summary.id,
+                                    Some(customer),
+                                    &rule.name,
+                                    "auto-reply-held",
+                                    &why,
+                                )?;
+                            }
+                            None => match canned.iter().find(|c| {
+                                &c.name == name || c.meta.shortcut.as_deref() == Some(name)
+                            }) {
+                                None => report.problems.push(format!(
+                                    "rule `{}`: no canned answer `{name}`",
+                                    rule.name
+                                )),
+                                Some(c) => {
+                                    let vars = Vars::new(
+                                        t,
+                                        &agent,
+                                        &config.signature,
+                                        &config.subject_tag,
+                                        now,
+                                    );
+                                    match c.render(&vars, t.summary.channel) {
+                                        Err(e) => report
+                                            .problems
+                                            .push(format!("rule `{}`: {e}", rule.name)),
+                                        Ok(text) => {
+                                            let (state, _) = tx.ticket_state(t.summary.id)?;
+                                            tx.queue_reply(t.summary.id, &text, &agent, None)?;
+                                            let (after, _) = tx.ticket_state(t.summary.id)?;
+                                            if after != state {
+                                                // An acknowledgement leaves the ticket where it was.
+                                                tx.apply_state(
+                                                    t.summary.id,
+                                                    &after,
+                                                    &state,
+                                                    &agent,
+                                                )?;
+                                            }
+                                            tx.rule_event(
+                                                t.summary.id,
+                                                Some(customer),
+                                                &rule.name,
+                                                "auto-reply",
+                                                name,
+                                            )?;
+                                            report.auto_replies += 1;
+                                            did.push(format!("auto-reply {name}"));
+                                        }
+                                    }
+                                }
+                            },
+                        }
+                    }
+                    if !did.is_empty() {
+                        tx.rule_event(t.summary.id, None, &rule.name, "rule", &did.join(", "))?;
+                    }
+                }
+            }
+            tx.commit()?;
+        }
+    }
+    for p in &report.problems {
+        tracing::warn!("{p}");
+    }
+    Ok(report)
+}
+
+fn store_auto_replied(tx: &crate::store::Tx<'_>, customer: i64, since: i64) -> Result<bool> {
+    tx.auto_replied_since(customer, since)
+}
