@@ -294,6 +294,8 @@ impl Bulk {
                         solved_at: None,
                         message_count: 0,
                         version: 0,
+                        first_response_due: None,
+                        resolution_due: None,
                     },
                     linked_ticket_id: None,
                     customer,

@@ -71,6 +71,10 @@ pub struct Config {
     pub rules: Vec<crate::rules::Rule>,
     /// At most one automatic reply per customer within this time (e.g. 24h).
     pub auto_reply_period: String,
+    /// SLA policies, first match wins (by priority and channel).
+    pub sla: Vec<crate::sla::Policy>,
+    /// The hours SLA policies with `business_hours = true` count.
+    pub business_hours: crate::sla::BusinessHours,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,6 +136,8 @@ impl Default for Config {
             bulk: BulkConfig::default(),
             rules: Vec::new(),
             auto_reply_period: "24h".into(),
+            sla: Vec::new(),
+            business_hours: Default::default(),
         }
     }
 }
@@ -235,6 +241,7 @@ impl Config {
             r.check(self)
                 .map_err(|e| invalid(format!("rule `{}`: {e}", r.name)))?;
         }
+        crate::sla::Sla::new(&self.sla, &self.business_hours).map_err(invalid)?;
         if self.bulk.chunk == 0 {
             return Err(invalid("key `bulk.chunk`: must be at least 1".into()));
         }

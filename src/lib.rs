@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod query;
 pub mod rules;
 pub mod sanitize;
+pub mod sla;
 pub mod store;
 pub mod tui;
 pub mod workflow;

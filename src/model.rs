@@ -114,6 +114,41 @@ pub struct TicketSummary {
     pub solved_at: Option<i64>,
     pub message_count: i64,
     pub version: i64,
+    /// SLA deadlines from the ticket's policy, if one applies.
+    pub first_response_due: Option<i64>,
+    pub resolution_due: Option<i64>,
+}
+
+impl TicketSummary {
+    /// The next SLA deadline still to meet: the first response while there
+    /// is none, the resolution while unsolved.
+    pub fn next_due(&self) -> Option<i64> {
+        let fr = self
+            .first_response_due
+            .filter(|_| self.first_response_at.is_none());
+        let res = self.resolution_due.filter(|_| self.solved_at.is_none());
+        match (fr, res) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The earliest SLA deadline missed (met late, or overdue at `now`).
+    pub fn missed(&self, now: i64) -> Option<i64> {
+        let late = |due: Option<i64>, done: Option<i64>| due.filter(|d| done.unwrap_or(now) > *d);
+        match (
+            late(self.first_response_due, self.first_response_at),
+            late(self.resolution_due, self.solved_at),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether a target was missed (or is overdue at `now`).
+    pub fn breached(&self, now: i64) -> bool {
+        self.missed(now).is_some()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -50,6 +50,8 @@ pub enum Is {
     Assigned,
     Auto,
     Snoozed,
+    /// An SLA target was missed (or is overdue now).
+    Breached,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,6 +70,12 @@ pub enum Filter {
     CreatedBefore(When),
     CreatedAfter(When),
     Is(Is),
+    /// The next SLA deadline is less (`true`) or more (`false`) than this
+    /// many seconds away, and not yet passed.
+    Sla {
+        within: bool,
+        secs: i64,
+    },
     HasAttachment,
     /// A bare word (a trailing `*` makes it a prefix).
     Word(String),
@@ -134,7 +142,7 @@ pub struct Query {
 }
 
 const KEYS: &str = "id, state, assignee, channel, tag, from, priority, customer, before, after, \
-created-before, created-after, is, has, sort";
+created-before, created-after, is, sla, has, sort";
 
 /// Parses a query string. An empty string is the query that matches all.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
@@ -317,12 +325,24 @@ fn keyed(key: &str, value: &str) -> Result<Filter, String> {
             "assigned" => Is::Assigned,
             "auto" => Is::Auto,
             "snoozed" => Is::Snoozed,
+            "breached" => Is::Breached,
             _ => {
                 return Err(format!(
-                    "unknown `is:{value}`; expected open, closed, unassigned, assigned, auto or snoozed"
+                    "unknown `is:{value}`; expected open, closed, unassigned, assigned, auto, snoozed or breached"
                 ))
             }
         }),
+        "sla" => {
+            let (within, rest) = match (lower.strip_prefix('<'), lower.strip_prefix('>')) {
+                (Some(r), _) => (true, r),
+                (_, Some(r)) => (false, r),
+                _ => return Err(format!("`sla:{value}`: expected sla:<2h or sla:>1d")),
+            };
+            Filter::Sla {
+                within,
+                secs: parse_duration(rest)?,
+            }
+        }
         "has" => match lower.as_str() {
             "attachment" | "attachments" => Filter::HasAttachment,
             _ => return Err(format!("unknown `has:{value}`; expected attachment")),

@@ -533,3 +533,24 @@ fn snooze_and_merge_from_the_keyboard() {
     assert_eq!(merged.linked_ticket_id, Some(sel[0]));
     assert!(merged.messages.is_empty());
 }
+
+#[test]
+fn sla_deadlines_show_in_the_queue_and_on_the_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg: Config = toml::from_str(
+        "[[sla]]\nname = \"standard\"\nfirst_response = \"3d\"\nresolution = \"20d\"\n",
+    )
+    .unwrap();
+    let report = echodesk::demo::build_at(dir.path(), 40, &cfg, NOW).unwrap();
+    let store = Store::open(&report.database, Settings::from(&cfg)).unwrap();
+    let theme = Theme::load("monochrome").unwrap();
+    let mut a = App::new(store, cfg, "alice".into(), theme).unwrap();
+    a.clock = Some(NOW);
+    let s = screen(&mut a, 100, 20);
+    insta::assert_snapshot!("queue_sla_100x20", s.clone());
+    // Overdue tickets are marked with `!` and how late they are.
+    assert!(s.lines().any(|l| l.contains(" !")), "{s}");
+    key(&mut a, KeyCode::Enter);
+    let t = screen(&mut a, 100, 30);
+    assert!(t.contains("SLA: "), "{t}");
+}

@@ -39,6 +39,7 @@ pub struct Settings {
     pub workflow: Workflow,
     pub default_region: String,
     pub subject_tag: String,
+    pub sla: crate::sla::Sla,
 }
 
 impl Default for Settings {
@@ -53,6 +54,8 @@ impl From<&Config> for Settings {
             workflow: c.workflow.clone(),
             default_region: c.default_region.clone(),
             subject_tag: c.subject_tag.clone(),
+            // Checked when the config was loaded.
+            sla: crate::sla::Sla::new(&c.sla, &c.business_hours).unwrap_or_default(),
         }
     }
 }

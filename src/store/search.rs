@@ -223,6 +223,28 @@ impl Store {
                     params.push(ctx.now.into());
                     "coalesce(t.snoozed_until, 0) > ?".into()
                 }
+                Filter::Is(Is::Breached) => {
+                    params.push(ctx.now.into());
+                    params.push(ctx.now.into());
+                    "((t.first_response_due IS NOT NULL AND coalesce(t.first_response_at, ?) > t.first_response_due)
+                      OR (t.resolution_due IS NOT NULL AND coalesce(t.solved_at, ?) > t.resolution_due))"
+                        .into()
+                }
+                Filter::Sla { within, secs } => {
+                    // The next deadline still ahead: the first response if
+                    // none yet, the resolution if not solved.
+                    let next = "min(coalesce(CASE WHEN t.first_response_at IS NULL THEN t.first_response_due END,
+                                              CASE WHEN t.solved_at IS NULL THEN t.resolution_due END),
+                                     coalesce(CASE WHEN t.solved_at IS NULL THEN t.resolution_due END,
+                                              CASE WHEN t.first_response_at IS NULL THEN t.first_response_due END))";
+                    params.push(ctx.now.into());
+                    params.push((ctx.now + secs).into());
+                    if *within {
+                        format!("({next} >= ? AND {next} < ?)")
+                    } else {
+                        format!("({next} >= ? AND {next} >= ?)")
+                    }
+                }
                 Filter::Is(Is::Unassigned) => "t.assignee IS NULL".into(),
                 Filter::Is(Is::Assigned) => "t.assignee IS NOT NULL".into(),
                 Filter::Is(Is::Auto) => {

@@ -20,7 +20,8 @@ pub(super) const SUMMARY_SELECT: &str = "SELECT t.id, t.subject, t.state, t.prio
     t.customer_id, c.name, t.assignee,
     (SELECT group_concat(tag, ',') FROM ticket_tags g WHERE g.ticket_id = t.id),
     t.created_at, t.updated_at, t.first_response_at, t.solved_at,
-    (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id), t.version
+    (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id), t.version,
+    t.first_response_due, t.resolution_due
     FROM tickets t JOIN customers c ON c.id = t.customer_id";
 
 pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
@@ -44,6 +45,8 @@ pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
         solved_at: r.get(12)?,
         message_count: r.get(13)?,
         version: r.get(14)?,
+        first_response_due: r.get(15)?,
+        resolution_due: r.get(16)?,
     })
 }
 
@@ -59,10 +62,16 @@ pub struct Change {
 impl Tx<'_> {
     pub fn create_ticket(&self, t: &NewTicket<'_>, agent: &str) -> Result<i64> {
         let state = &self.settings.workflow.initial;
+        let (policy, fr_due, res_due) = self
+            .settings
+            .sla
+            .deadlines(Priority::Normal, t.channel, t.at)
+            .map_or((None, None, None), |(p, a, b)| (Some(p), a, b));
         self.tx
             .prepare_cached(
                 "INSERT INTO tickets (subject, state, channel, customer_id, created_at, updated_at,
-                 linked_ticket_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 linked_ticket_id, sla_policy, first_response_due, resolution_due)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 t.subject,
@@ -71,7 +80,10 @@ impl Tx<'_> {
                 t.customer_id,
                 t.at,
                 t.at,
-                t.linked_ticket_id
+                t.linked_ticket_id,
+                policy,
+                fr_due,
+                res_due
             ])?;
         let id = self.tx.last_insert_rowid();
         self.mark_created(id);
@@ -199,6 +211,22 @@ impl Tx<'_> {
             self.tx.execute(
                 "UPDATE tickets SET priority = ?, version = version + 1 WHERE id = ?",
                 params![p.rank(), id],
+            )?;
+            // Deadlines follow the new priority's policy, from creation.
+            let (channel, created): (String, i64) = self.tx.query_row(
+                "SELECT channel, created_at FROM tickets WHERE id = ?",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let channel = Channel::parse(&channel).unwrap_or(Channel::Email);
+            let (policy, fr_due, res_due) = self
+                .settings
+                .sla
+                .deadlines(p, channel, created)
+                .map_or((None, None, None), |(p, a, b)| (Some(p), a, b));
+            self.tx.execute(
+                "UPDATE tickets SET sla_policy = ?, first_response_due = ?, resolution_due = ? WHERE id = ?",
+                params![policy, fr_due, res_due, id],
             )?;
             self.event(
                 Some(id),

@@ -46,12 +46,21 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
         .take(visible)
         .map(|(i, r)| {
             let marked = app.selection.contains(&r.id);
-            let wait = if r.first_response_at.is_none()
-                && app.store.settings().workflow.is_open(&r.state)
-            {
-                age(now, r.created_at)
-            } else {
-                String::new()
+            let open = app.store.settings().workflow.is_open(&r.state);
+            // With an SLA: time to the next deadline, or `!` and how late.
+            // Without: how long the customer has waited for a first answer.
+            let (wait, wait_style) = match (r.missed(now), r.next_due()) {
+                (Some(missed), _) if open => (format!("!{}", age(now, missed)), t.error()),
+                (None, Some(due)) if open => (
+                    age(due, now),
+                    if due - now < 2 * 3600 {
+                        t.warning()
+                    } else {
+                        t.dim()
+                    },
+                ),
+                _ if open && r.first_response_at.is_none() => (age(now, r.created_at), t.warning()),
+                _ => (String::new(), t.warning()),
             };
             let row = Row::new(vec![
                 Cell::from(if marked { "●" } else { " " }).style(t.marked()),
@@ -62,7 +71,7 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
                 Cell::from(sanitize::line(&r.customer_name)),
                 Cell::from(sanitize::line(&r.subject)),
                 Cell::from(age(now, r.updated_at)),
-                Cell::from(wait).style(t.warning()),
+                Cell::from(wait).style(wait_style),
                 Cell::from(sanitize::line(r.assignee.as_deref().unwrap_or("-"))).style(t.dim()),
             ]);
             if app.offset + i == app.cursor {

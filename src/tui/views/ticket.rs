@@ -57,6 +57,34 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
             t.dim(),
         ),
     ]));
+    let now = app.now();
+    let due = |what: &str, d: Option<i64>, done: Option<i64>| -> Option<Span<'static>> {
+        let d = d?;
+        let (text, style) = match done {
+            Some(at) if at > d => (format!("{what} missed by {}", age(at, d)), t.error()),
+            Some(_) => (format!("{what} met"), t.dim()),
+            None if now > d => (format!("{what} overdue by {}", age(now, d)), t.error()),
+            None => (format!("{what} due in {}", age(d, now)), t.warning()),
+        };
+        Some(Span::styled(text, style))
+    };
+    let sla: Vec<Span> = [
+        due("first response", s.first_response_due, s.first_response_at),
+        due("resolution", s.resolution_due, s.solved_at),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !sla.is_empty() {
+        let mut spans = vec![Span::styled("SLA: ", t.dim())];
+        for (i, sp) in sla.into_iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", t.dim()));
+            }
+            spans.push(sp);
+        }
+        lines.push(Line::from(spans));
+    }
     if let Some(l) = ticket.linked_ticket_id {
         lines.push(Line::styled(
             format!("follows up closed ticket #{l}"),
