@@ -61,8 +61,10 @@ pub struct Config {
     pub signature: String,
     /// TUI key overrides: action name → keys (see `echodesk` then `?`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
-    /// Email accounts (and, later, fax and SMS accounts).
+    /// Email accounts (and, later, fax accounts).
     pub accounts: Vec<crate::channel::email::account::Account>,
+    /// SMS gateway accounts.
+    pub sms: Vec<crate::channel::sms::account::SmsAccount>,
     /// `echodesk daemon`: log file and level, outbox check interval.
     pub daemon: DaemonConfig,
     /// `echodesk bulk` and `echodesk send`.
@@ -132,6 +134,7 @@ impl Default for Config {
             signature: "— {agent}".into(),
             keys: Default::default(),
             accounts: Vec::new(),
+            sms: Vec::new(),
             daemon: DaemonConfig::default(),
             bulk: BulkConfig::default(),
             rules: Vec::new(),
@@ -249,6 +252,16 @@ impl Config {
             return Err(invalid(
                 "key `daemon.outbox_interval`: must be at least 1 second".into(),
             ));
+        }
+        for a in &self.sms {
+            if !names.insert(a.name.as_str()) {
+                return Err(invalid(format!(
+                    "the account name `{}` is used twice",
+                    a.name
+                )));
+            }
+            a.check()
+                .map_err(|e| invalid(format!("sms account `{}`: {e}", a.name)))?;
         }
         for v in &self.views {
             crate::query::parse(&v.query)

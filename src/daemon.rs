@@ -60,7 +60,17 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
                     stop_any.clone(),
                 )));
             }
-            if opts.config.accounts.iter().any(|a| a.smtp.is_some()) {
+            for acct in &opts.config.sms {
+                let store = Store::open(&opts.db, settings.clone())?;
+                tasks.push(tokio::task::spawn_local(sms_loop(
+                    acct.clone(),
+                    store,
+                    opts.config.clone(),
+                    stop_any.clone(),
+                )));
+            }
+            if opts.config.accounts.iter().any(|a| a.smtp.is_some()) || !opts.config.sms.is_empty()
+            {
                 let store = Store::open(&opts.db, settings.clone())?;
                 tasks.push(tokio::task::spawn_local(outbox_loop(
                     opts.config.clone(),
@@ -212,6 +222,47 @@ async fn poll_loop(
         }
     }
     poller.logout().await;
+}
+
+/// Polls an SMS gateway every `poll_interval`; a gateway that is down is
+/// retried with the same backoff as IMAP, and nothing is lost meanwhile
+/// (the cursor only moves with what was stored).
+async fn sms_loop(
+    acct: crate::channel::sms::account::SmsAccount,
+    mut store: Store,
+    config: Config,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = Duration::from_secs(acct.poll_interval.max(1));
+    let mut backoff = Duration::from_secs(5);
+    while !*stop.borrow() {
+        let pass = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = crate::channel::sms::poll_account(&mut store, &acct) => r,
+        };
+        let pause = match pass {
+            Ok(r) => {
+                backoff = Duration::from_secs(5);
+                if r.fetched > 0 {
+                    tracing::info!(account = %acct.name, fetched = r.fetched, created = r.created, threaded = r.threaded, "sms polled");
+                }
+                if let Err(e) = crate::rules::run_pending(&mut store, &config) {
+                    tracing::error!("rules: {e}");
+                }
+                interval
+            }
+            Err(e) => {
+                tracing::warn!("{e}; next try in {} s", backoff.as_secs());
+                let b = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                b
+            }
+        };
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
 }
 
 async fn outbox_loop(config: Config, mut store: Store, mut stop: watch::Receiver<bool>) {

@@ -17,6 +17,8 @@ use serde::Serialize;
 
 use crate::channel::email::account::{Account, SmtpConfig};
 use crate::channel::email::smtp;
+use crate::channel::sms::twilio::Twilio;
+use crate::channel::sms::SmsError;
 use crate::config::Config;
 use crate::store::{OutboxItem, Store};
 
@@ -28,6 +30,9 @@ pub struct SendReport {
     pub recovered_unknown: u64,
     pub copied_to_sent: u64,
     pub copy_errors: Vec<String>,
+    /// SMS delivery reports fetched, and how many of them changed.
+    pub deliveries_checked: u64,
+    pub deliveries_changed: u64,
 }
 
 /// Seconds to wait before attempt `n + 1` after `n` failed attempts.
@@ -163,6 +168,7 @@ struct Session {
 pub struct Sender {
     config: Config,
     idle: HashMap<String, Vec<Session>>,
+    twilio: HashMap<String, Twilio>,
     stop: Arc<AtomicBool>,
     recovered: bool,
 }
@@ -181,6 +187,7 @@ impl Sender {
         Sender {
             config: config.clone(),
             idle: HashMap::new(),
+            twilio: HashMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
             recovered: false,
         }
@@ -236,7 +243,128 @@ impl Sender {
             let copies = self.send_batch(store, by_account, &mut report).await?;
             self.copy_to_sent(copies, &mut report).await;
         }
+        while !self.stop.load(Ordering::Relaxed) {
+            let items = {
+                let tx = store.transaction()?;
+                let mut items = tx.claim_due("sms", CLAIM)?;
+                for it in &mut items {
+                    let wrote_to = tx.inbound_account(it.ticket_id)?;
+                    it.account =
+                        crate::channel::sms::account_for(&self.config.sms, wrote_to.as_deref())
+                            .map(|a| a.name.clone());
+                }
+                tx.commit()?;
+                items
+            };
+            if items.is_empty() {
+                break;
+            }
+            for item in items {
+                let outcome = self.send_sms(&item).await;
+                let tx = store.transaction()?;
+                match outcome {
+                    Ok((sid, status)) => {
+                        record_in(&tx, &item, Ok(sid), &mut report)?;
+                        tx.set_delivery(item.id, &status, None)?;
+                    }
+                    Err(e) => record_in(&tx, &item, Err(e), &mut report)?,
+                }
+                tx.commit()?;
+            }
+        }
+        self.check_deliveries(store, &mut report).await?;
         Ok(report)
+    }
+
+    fn twilio(
+        &mut self,
+        acct: &crate::channel::sms::account::SmsAccount,
+    ) -> Result<&Twilio, SmsError> {
+        if !self.twilio.contains_key(&acct.name) {
+            let t = Twilio::new(acct)?;
+            self.twilio.insert(acct.name.clone(), t);
+        }
+        self.twilio
+            .get(&acct.name)
+            .ok_or_else(|| SmsError::new(&acct.name, "setup", "no client", true))
+    }
+
+    /// Ok((message SID, gateway status)) or Err((retry?, what happened)).
+    async fn send_sms(&mut self, item: &OutboxItem) -> Result<(String, String), (bool, String)> {
+        use crate::channel::sms::account::Kind;
+        let acct = item
+            .account
+            .as_deref()
+            .and_then(|n| self.config.sms.iter().find(|a| a.name == n))
+            .cloned()
+            .ok_or((false, "no [[sms]] account to send from".to_string()))?;
+        crate::channel::sms::check_length(&acct, &item.body).map_err(|e| (false, e))?;
+        match acct.kind {
+            Kind::Twilio => {
+                let api = self
+                    .twilio(&acct)
+                    .map_err(|e| (e.transient, e.to_string()))?;
+                let m = api
+                    .send(&item.recipient, &item.body)
+                    .await
+                    .map_err(|e| (e.transient, e.to_string()))?;
+                Ok((m.sid, m.status))
+            }
+            Kind::Smstools => crate::channel::sms::smstools::send(&acct, item)
+                .map(|name| (name, "queued".to_string()))
+                .map_err(|e| (e.transient, e.to_string())),
+        }
+    }
+
+    /// Asks the gateways what became of sent texts whose delivery is open.
+    async fn check_deliveries(
+        &mut self,
+        store: &mut Store,
+        report: &mut SendReport,
+    ) -> crate::Result<()> {
+        use crate::channel::sms::account::Kind;
+        let waiting = store.awaiting_delivery(200)?;
+        for w in waiting {
+            let Some(acct) = self
+                .config
+                .sms
+                .iter()
+                .find(|a| a.name == w.account)
+                .cloned()
+            else {
+                continue;
+            };
+            let found = match acct.kind {
+                Kind::Twilio => {
+                    let Ok(api) = self.twilio(&acct) else {
+                        continue;
+                    };
+                    match api.fetch(&w.provider_ref).await {
+                        Ok(m) => Some((
+                            m.status,
+                            m.error_code.map(|c| {
+                                format!("error {c}: {}", m.error_message.unwrap_or_default())
+                            }),
+                        )),
+                        Err(e) => {
+                            tracing::info!("delivery of outbox {}: {e}", w.outbox_id);
+                            None
+                        }
+                    }
+                }
+                Kind::Smstools => crate::channel::sms::smstools::delivery(&acct, &w.provider_ref),
+            };
+            report.deliveries_checked += 1;
+            if let Some((status, detail)) = found {
+                if w.delivery.as_deref() != Some(status.as_str()) {
+                    let tx = store.transaction()?;
+                    tx.set_delivery(w.outbox_id, &status, detail.as_deref())?;
+                    tx.commit()?;
+                    report.deliveries_changed += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sends a claimed batch over up to [`LANES`] sessions per account,

@@ -12,9 +12,9 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
         .filter(|a| a.imap.is_some())
         .cloned()
         .collect();
-    if accounts.is_empty() {
+    if accounts.is_empty() && ctx.config.sms.is_empty() {
         anyhow::bail!(
-            "no account with [accounts.imap] in {}",
+            "no account with [accounts.imap] and no [[sms]] account in {}",
             ctx.config_path.display()
         );
     }
@@ -34,10 +34,31 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
+    for a in &ctx.config.sms {
+        match rt.block_on(crate::channel::sms::poll_account(&mut store, a)) {
+            Ok(r) => out.push(serde_json::json!({ "account": a.name, "sms": r })),
+            Err(e) => {
+                failures += 1;
+                eprintln!("echodesk: {}", crate::sanitize::line(&e.to_string()));
+                out.push(serde_json::json!({ "account": a.name, "error": e.to_string() }));
+            }
+        }
+    }
     let rules = crate::rules::run_pending(&mut store, &ctx.config)?;
     if ctx.json {
         output::json(&out)?;
     } else {
+        for o in out.iter().filter(|o| o.get("sms").is_some()) {
+            let r = &o["sms"];
+            println!(
+                "{} (sms): {} fetched, {} new tickets, {} threaded, {} duplicates",
+                o["account"].as_str().unwrap_or(""),
+                r["fetched"],
+                r["created"],
+                r["threaded"],
+                r["duplicates"]
+            );
+        }
         for o in &out {
             for m in o["mailboxes"].as_array().into_iter().flatten() {
                 println!(
@@ -67,7 +88,10 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
         eprintln!("echodesk: {}", crate::sanitize::line(p));
     }
     if failures > 0 {
-        anyhow::bail!("{failures} of {} accounts failed", accounts.len());
+        anyhow::bail!(
+            "{failures} of {} accounts failed",
+            accounts.len() + ctx.config.sms.len()
+        );
     }
     Ok(())
 }
@@ -90,9 +114,21 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
+    let mut sms = Vec::new();
+    {
+        let tx = store.transaction()?;
+        for a in &ctx.config.sms {
+            let st: serde_json::Value = tx
+                .cursor(&a.name, "status")?
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or(serde_json::Value::Null);
+            sms.push(serde_json::json!({ "account": a.name, "kind": a.kind, "number": a.number, "status": st }));
+        }
+    }
     if ctx.json {
         return output::json(&serde_json::json!({
             "daemon": daemon,
+            "sms": sms,
             "mailboxes": rows,
             "outbox": { "queued": queued, "failed": failed }
         }));
@@ -120,6 +156,23 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
             "{}/{}: last poll {last} · {} fetched in all{err}",
             r["account"].as_str().unwrap_or(""),
             r["mailbox"].as_str().unwrap_or(""),
+            st["fetched_total"].as_u64().unwrap_or(0)
+        );
+    }
+    for r in &sms {
+        let st = &r["status"];
+        let last = st["last_poll"]
+            .as_i64()
+            .map(output::datetime)
+            .unwrap_or_else(|| "never".into());
+        let err = st["last_error"]
+            .as_str()
+            .map(|e| format!(" · last error: {}", crate::sanitize::line(e)))
+            .unwrap_or_default();
+        println!(
+            "{} (sms {}): last poll {last} · {} fetched in all{err}",
+            r["account"].as_str().unwrap_or(""),
+            r["number"].as_str().unwrap_or(""),
             st["fetched_total"].as_u64().unwrap_or(0)
         );
     }
@@ -183,6 +236,17 @@ pub fn reply(ctx: &Ctx, a: &ReplyArgs) -> anyhow::Result<()> {
     }
     let files = read_attachments(&a.attach)?;
     let mut store = ctx.open()?;
+    // Refuse an SMS too long for the gateway now, not at send time.
+    let (channel, _) = store.reply_recipient(id, None)?;
+    if channel == crate::model::Channel::Sms {
+        if let Some(acct) = ctx.config.sms.first() {
+            let seg = crate::channel::sms::check_length(acct, &body)
+                .map_err(|e| crate::error::Error::invalid("reply", format!("#{id}"), e))?;
+            if !ctx.json {
+                eprintln!("sms: {seg}");
+            }
+        }
+    }
     let tx = store.transaction()?;
     let before = tx.ticket_state(id)?.0;
     let msg = tx.queue_reply(id, &body, &ctx.agent, None)?;

@@ -277,7 +277,9 @@ impl Store {
     pub fn outbox_status(&self, message_id: i64) -> Result<Option<String>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT status FROM outbox WHERE message_id = ?")?
+            .prepare_cached(
+                "SELECT status || coalesce(' · ' || delivery, '') FROM outbox WHERE message_id = ?",
+            )?
             .query_row([message_id], |r| r.get(0))
             .optional()?)
     }

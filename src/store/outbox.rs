@@ -42,6 +42,9 @@ pub struct OutboxRow {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
     pub updated_at: i64,
+    /// SMS: what the gateway reports (queued, sent, delivered, undelivered, failed).
+    pub delivery: Option<String>,
+    pub delivery_detail: Option<String>,
 }
 
 impl Tx<'_> {
@@ -120,8 +123,9 @@ impl Tx<'_> {
 
     pub fn mark_sent(&self, item: &OutboxItem, server_reply: &str) -> Result<()> {
         self.tx.execute(
-            "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ? WHERE id = ?",
-            params![server_reply, self.now(), item.id],
+            "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
+             account = coalesce(?, account) WHERE id = ?",
+            params![server_reply, self.now(), item.account, item.id],
         )?;
         self.event(
             Some(item.ticket_id),
@@ -211,12 +215,86 @@ impl Tx<'_> {
     }
 }
 
+/// A sent SMS whose delivery is not final yet.
+#[derive(Debug, Clone)]
+pub struct AwaitingDelivery {
+    pub outbox_id: i64,
+    pub ticket_id: i64,
+    pub account: String,
+    pub provider_ref: String,
+    pub delivery: Option<String>,
+}
+
+impl Tx<'_> {
+    /// Records the gateway's delivery state; a failure also goes on the
+    /// ticket as an event.
+    pub fn set_delivery(&self, outbox_id: i64, delivery: &str, detail: Option<&str>) -> Result<()> {
+        let (ticket, old): (i64, Option<String>) = self.tx.query_row(
+            "SELECT ticket_id, delivery FROM outbox WHERE id = ?",
+            [outbox_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if old.as_deref() == Some(delivery) {
+            return Ok(());
+        }
+        self.tx.execute(
+            "UPDATE outbox SET delivery = ?, delivery_detail = ?, updated_at = ? WHERE id = ?",
+            params![delivery, detail, self.now(), outbox_id],
+        )?;
+        if matches!(delivery, "failed" | "undelivered") {
+            self.event(
+                Some(ticket),
+                "gateway",
+                "delivery-failed",
+                old.as_deref(),
+                Some(&format!("{delivery}: {}", detail.unwrap_or(""))),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The SMS account the customer last wrote to on this ticket.
+    pub fn inbound_account(&self, ticket: i64) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT account FROM messages WHERE ticket_id = ? AND direction = 'in'
+                 ORDER BY received_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row([ticket], |r| r.get(0))
+            .optional()?)
+    }
+}
+
 impl Store {
+    /// Sent SMS entries whose delivery is still open, oldest first.
+    pub fn awaiting_delivery(&self, limit: usize) -> Result<Vec<AwaitingDelivery>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT id, ticket_id, account, provider_ref, delivery FROM outbox
+                 WHERE channel = 'sms' AND status = 'sent' AND provider_ref IS NOT NULL
+                 AND coalesce(delivery, '') NOT IN ('delivered', 'undelivered', 'failed', 'read')
+                 ORDER BY id LIMIT ?",
+            )?
+            .query_map([limit as i64], |r| {
+                Ok(AwaitingDelivery {
+                    outbox_id: r.get(0)?,
+                    ticket_id: r.get(1)?,
+                    account: r.get(2)?,
+                    provider_ref: r.get(3)?,
+                    delivery: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     pub fn outbox_rows(&self, all: bool) -> Result<Vec<OutboxRow>> {
         let sql = if all {
-            "SELECT id, ticket_id, message_id, channel, recipient, status, attempts, next_attempt_at, last_error, updated_at FROM outbox ORDER BY id"
+            "SELECT id, ticket_id, message_id, channel, recipient, status, attempts, next_attempt_at, last_error, updated_at, delivery, delivery_detail FROM outbox ORDER BY id"
         } else {
-            "SELECT id, ticket_id, message_id, channel, recipient, status, attempts, next_attempt_at, last_error, updated_at FROM outbox WHERE status != 'sent' ORDER BY id"
+            "SELECT id, ticket_id, message_id, channel, recipient, status, attempts, next_attempt_at, last_error, updated_at, delivery, delivery_detail FROM outbox WHERE status != 'sent' ORDER BY id"
         };
         let rows = self
             .conn
@@ -233,6 +311,8 @@ impl Store {
                     next_attempt_at: r.get(7)?,
                     last_error: r.get(8)?,
                     updated_at: r.get(9)?,
+                    delivery: r.get(10)?,
+                    delivery_detail: r.get(11)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

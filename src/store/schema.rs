@@ -209,8 +209,16 @@ ALTER TABLE tickets ADD COLUMN resolution_due INTEGER;
 CREATE INDEX tickets_resolution_due ON tickets(resolution_due) WHERE resolution_due IS NOT NULL;
 "#;
 
+/// Delivery reports: what the gateway says happened to a sent SMS
+/// (queued, sent, delivered, undelivered, failed) and its error.
+const V5: &str = r#"
+ALTER TABLE outbox ADD COLUMN delivery TEXT;
+ALTER TABLE outbox ADD COLUMN delivery_detail TEXT;
+CREATE INDEX outbox_delivery ON outbox(channel, status, delivery) WHERE status = 'sent';
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ impl SmtpConfig {
 }
 
 /// A secret from a command's first output line or an environment variable.
-fn secret(command: Option<&str>, env: Option<&str>) -> Result<String, String> {
+pub fn secret(command: Option<&str>, env: Option<&str>) -> Result<String, String> {
     if let Some(var) = env {
         return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
     }

@@ -1,0 +1,130 @@
+//! SMS gateway accounts: `[[sms]]` in the config file.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Twilio's REST API (2010-04-01), or a provider that speaks it.
+    Twilio,
+    /// smstools (smsd) spool directories on this machine.
+    Smstools,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsAccount {
+    /// Short name, recorded on every message of the account.
+    pub name: String,
+    pub kind: Kind,
+    /// Our number in E.164: what customers text, and the sender of replies.
+    pub number: String,
+    /// Twilio: send through a Messaging Service instead of `number`.
+    pub messaging_service_sid: Option<String>,
+    /// Twilio: the account SID (user name for Basic auth).
+    pub account_sid: Option<String>,
+    /// Twilio: a command printing the auth token, or an environment variable.
+    pub token_command: Option<String>,
+    pub token_env: Option<String>,
+    /// Twilio-compatible providers and tests point this elsewhere.
+    #[serde(default = "twilio_base")]
+    pub base_url: String,
+    /// Plain http to a host other than loopback.
+    #[serde(default)]
+    pub allow_insecure: bool,
+    /// Extra CA certificate (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// smstools: the spool root with incoming/, outgoing/, sent/, failed/.
+    pub spool: Option<PathBuf>,
+    /// smstools: where read incoming files go [default: spool/processed].
+    pub processed_dir: Option<PathBuf>,
+    /// Seconds between polls in the daemon.
+    #[serde(default = "thirty")]
+    pub poll_interval: u64,
+    /// Seconds a request may take.
+    #[serde(default = "thirty")]
+    pub timeout: u64,
+    /// A longer reply is refused with an error naming its segment count.
+    #[serde(default = "four")]
+    pub max_segments: usize,
+}
+
+fn twilio_base() -> String {
+    "https://api.twilio.com".into()
+}
+fn thirty() -> u64 {
+    30
+}
+fn four() -> usize {
+    4
+}
+
+impl SmsAccount {
+    pub fn check(&self) -> Result<(), String> {
+        if !self.number.starts_with('+') || !self.number[1..].chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "number `{}` must be E.164, like +15005550006",
+                self.number
+            ));
+        }
+        match self.kind {
+            Kind::Twilio => {
+                if self.account_sid.is_none() {
+                    return Err("kind = \"twilio\" needs account_sid".into());
+                }
+                match (&self.token_command, &self.token_env) {
+                    (None, None) => return Err("twilio: set token_command or token_env".into()),
+                    (Some(_), Some(_)) => {
+                        return Err("twilio: set token_command or token_env, not both".into())
+                    }
+                    _ => {}
+                }
+                let rest = self
+                    .base_url
+                    .strip_prefix("http://")
+                    .map(|r| (false, r))
+                    .or_else(|| self.base_url.strip_prefix("https://").map(|r| (true, r)));
+                let Some((tls, rest)) = rest else {
+                    return Err(format!(
+                        "base_url `{}` must start with https://",
+                        self.base_url
+                    ));
+                };
+                let host = rest.split(['/', ':']).next().unwrap_or("");
+                if !tls
+                    && !crate::channel::email::account::is_loopback(host)
+                    && !self.allow_insecure
+                {
+                    return Err(format!(
+                        "base_url `{}` is plain http to {host}; use https, or set allow_insecure = true",
+                        self.base_url
+                    ));
+                }
+            }
+            Kind::Smstools => {
+                if self.spool.is_none() {
+                    return Err("kind = \"smstools\" needs spool (the directory with incoming/ and outgoing/)".into());
+                }
+            }
+        }
+        if self.max_segments == 0 {
+            return Err("max_segments must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn token(&self) -> Result<String, String> {
+        crate::channel::email::account::secret(
+            self.token_command.as_deref(),
+            self.token_env.as_deref(),
+        )
+    }
+
+    pub fn processed(&self) -> Option<PathBuf> {
+        self.processed_dir
+            .clone()
+            .or_else(|| self.spool.as_ref().map(|s| s.join("processed")))
+    }
+}

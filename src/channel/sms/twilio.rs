@@ -1,0 +1,351 @@
+//! Twilio's Programmable Messaging REST API (2010-04-01), and providers
+//! that speak it (`base_url`).
+//!
+//! Inbound: `GET …/Messages.json?To=<our number>&DateSent>=<day>`, newest
+//! first, following each page's `next_page_uri` as the server gives it.
+//! Dates filter by whole days in GMT, so a poll asks from the day before
+//! its cursor and drops what it already has by message SID. 429 waits for
+//! `Retry-After`, 5xx and timeouts are retried with backoff, and any other
+//! 4xx is the request's fault: a permanent error with Twilio's code and
+//! words.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::account::SmsAccount;
+use super::SmsError;
+
+/// A message resource, as much of it as echodesk reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwMessage {
+    pub sid: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub body: Option<String>,
+    pub direction: String,
+    pub status: String,
+    pub date_sent: Option<String>,
+    pub date_created: Option<String>,
+    pub num_media: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+}
+
+impl TwMessage {
+    /// When it was sent (RFC 2822 in the API), in Unix seconds.
+    pub fn sent_at(&self) -> Option<i64> {
+        self.date_sent
+            .as_deref()
+            .or(self.date_created.as_deref())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.timestamp())
+    }
+
+    pub fn media_count(&self) -> usize {
+        self.num_media
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    messages: Vec<TwMessage>,
+    next_page_uri: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MediaList {
+    media_list: Vec<MediaItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MediaItem {
+    sid: String,
+    content_type: String,
+    uri: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiError {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+pub struct Twilio {
+    acct: SmsAccount,
+    sid: String,
+    token: String,
+    http: reqwest::Client,
+    base: String,
+}
+
+/// Attempts for a request that meets 429, 5xx or a timeout.
+const TRIES: u32 = 4;
+
+impl Twilio {
+    pub fn new(acct: &SmsAccount) -> Result<Twilio, SmsError> {
+        let err = |m: String| SmsError::new(&acct.name, "setup", m, true);
+        let sid = acct
+            .account_sid
+            .clone()
+            .ok_or_else(|| err("no account_sid".into()))?;
+        let token = acct.token().map_err(err)?;
+        let tls =
+            crate::channel::email::tls::client_config(acct.ca_file.as_deref()).map_err(err)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .timeout(Duration::from_secs(acct.timeout))
+            .connect_timeout(Duration::from_secs(acct.timeout))
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Twilio {
+            base: acct.base_url.trim_end_matches('/').to_string(),
+            acct: acct.clone(),
+            sid,
+            token,
+            http,
+        })
+    }
+
+    fn messages_path(&self) -> String {
+        format!("/2010-04-01/Accounts/{}/Messages.json", self.sid)
+    }
+
+    /// Sends a request built by `make`, retrying what may pass on its own.
+    async fn call(
+        &self,
+        step: &'static str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SmsError> {
+        let name = &self.acct.name;
+        let mut wait = Duration::from_millis(500);
+        let mut last = String::new();
+        for attempt in 1..=TRIES {
+            let r = make().basic_auth(&self.sid, Some(&self.token)).send().await;
+            match r {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    let text = resp.text().await.unwrap_or_default();
+                    let api: Option<ApiError> = serde_json::from_str(&text).ok();
+                    let words = match &api {
+                        Some(ApiError {
+                            code: Some(c),
+                            message: Some(m),
+                        }) => format!("{status}: {m} (Twilio error {c})"),
+                        _ => format!("{status}: {}", text.chars().take(200).collect::<String>()),
+                    };
+                    if status.as_u16() == 429 {
+                        last = words;
+                        // Honour the server, but never hang a poll for long.
+                        let secs = retry_after.unwrap_or(wait.as_secs().max(1)).min(30);
+                        if attempt < TRIES {
+                            tokio::time::sleep(Duration::from_secs(secs)).await;
+                        }
+                        continue;
+                    }
+                    if status.is_server_error() {
+                        last = words;
+                        if attempt < TRIES {
+                            tokio::time::sleep(wait).await;
+                            wait *= 2;
+                        }
+                        continue;
+                    }
+                    // 4xx: this request is wrong and will stay wrong.
+                    return Err(SmsError::new(name, step, words, false));
+                }
+                Err(e) => {
+                    last = if e.is_timeout() {
+                        format!("no answer within {} s", self.acct.timeout)
+                    } else {
+                        e.to_string()
+                    };
+                    if attempt < TRIES {
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                    }
+                }
+            }
+        }
+        Err(SmsError::new(
+            name,
+            step,
+            format!("{last} (after {TRIES} tries)"),
+            true,
+        ))
+    }
+
+    /// Inbound messages to our number sent on or after `day` (GMT), every
+    /// page, oldest first.
+    pub async fn inbound_since(&self, day: chrono::NaiveDate) -> Result<Vec<TwMessage>, SmsError> {
+        let mut out = Vec::new();
+        let first = format!(
+            "{}{}?{}",
+            self.base,
+            self.messages_path(),
+            serde_urlencoded_pairs(&[
+                ("To", self.acct.number.as_str()),
+                ("DateSent>", &day.format("%Y-%m-%d").to_string()),
+                ("PageSize", "1000"),
+            ])
+        );
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let resp = self.call("list", || self.http.get(&url)).await?;
+            let page: Page = resp.json().await.map_err(|e| {
+                SmsError::new(
+                    &self.acct.name,
+                    "list",
+                    format!("unreadable page: {e}"),
+                    true,
+                )
+            })?;
+            out.extend(
+                page.messages
+                    .into_iter()
+                    .filter(|m| m.direction == "inbound"),
+            );
+            // The server's own link to the next page; never built by hand.
+            next = page.next_page_uri.map(|u| format!("{}{u}", self.base));
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// An MMS's media: (content type, bytes, media SID).
+    pub async fn media(
+        &self,
+        message_sid: &str,
+    ) -> Result<Vec<(String, Vec<u8>, String)>, SmsError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages/{message_sid}/Media.json",
+            self.base, self.sid
+        );
+        let list: MediaList = self
+            .call("media", || self.http.get(&url))
+            .await?
+            .json()
+            .await
+            .map_err(|e| SmsError::new(&self.acct.name, "media", e.to_string(), true))?;
+        let mut out = Vec::new();
+        for m in list.media_list {
+            let url = format!("{}{}", self.base, m.uri.trim_end_matches(".json"));
+            let bytes = self
+                .call("media", || self.http.get(&url))
+                .await?
+                .bytes()
+                .await
+                .map_err(|e| SmsError::new(&self.acct.name, "media", e.to_string(), true))?;
+            out.push((m.content_type, bytes.to_vec(), m.sid));
+        }
+        Ok(out)
+    }
+
+    /// Sends a text; the message resource Twilio answers with.
+    pub async fn send(&self, to: &str, body: &str) -> Result<TwMessage, SmsError> {
+        let url = format!("{}{}", self.base, self.messages_path());
+        let mut form: Vec<(&str, &str)> = vec![("To", to), ("Body", body)];
+        match &self.acct.messaging_service_sid {
+            Some(s) => form.push(("MessagingServiceSid", s)),
+            None => form.push(("From", &self.acct.number)),
+        }
+        let encoded = serde_urlencoded_pairs(&form);
+        self.call("send", || {
+            self.http
+                .post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(encoded.clone())
+        })
+        .await?
+        .json()
+        .await
+        .map_err(|e| {
+            SmsError::new(
+                &self.acct.name,
+                "send",
+                format!("unreadable answer: {e}"),
+                true,
+            )
+        })
+    }
+
+    /// A sent message's current state.
+    pub async fn fetch(&self, sid: &str) -> Result<TwMessage, SmsError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages/{sid}.json",
+            self.base, self.sid
+        );
+        self.call("status", || self.http.get(&url))
+            .await?
+            .json()
+            .await
+            .map_err(|e| SmsError::new(&self.acct.name, "status", e.to_string(), true))
+    }
+}
+
+/// application/x-www-form-urlencoded, as Twilio reads it.
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(b as char)
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_keeps_plus_and_unicode_safe() {
+        assert_eq!(
+            serde_urlencoded_pairs(&[("To", "+15005550006"), ("Body", "Hi 你好 & bye")]),
+            "To=%2B15005550006&Body=Hi+%E4%BD%A0%E5%A5%BD+%26+bye"
+        );
+        assert_eq!(
+            serde_urlencoded_pairs(&[("DateSent>", "2026-11-22")]),
+            "DateSent%3E=2026-11-22"
+        );
+    }
+
+    #[test]
+    fn dates_parse_from_the_api_format() {
+        let m = TwMessage {
+            sid: "SM1".into(),
+            from: None,
+            to: None,
+            body: None,
+            direction: "inbound".into(),
+            status: "received".into(),
+            date_sent: Some("Mon, 23 Nov 2026 02:15:00 +0000".into()),
+            date_created: None,
+            num_media: Some("2".into()),
+            error_code: None,
+            error_message: None,
+        };
+        assert_eq!(m.sent_at(), Some(1_795_400_100));
+        assert_eq!(m.media_count(), 2);
+    }
+}

@@ -1,0 +1,382 @@
+//! The SMS channel through the real binary: a Twilio-compatible gateway
+//! (tests/harness/twilio_fake.py, a stateful fake of the 2010-04-01 REST
+//! API) and smstools spool directories in smsd's own file format.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const SID: &str = "AC00000000000000000000000000000001";
+const OUR: &str = "+15005550006";
+
+struct Fake {
+    child: Child,
+    port: u16,
+}
+
+impl Fake {
+    fn start() -> Fake {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/twilio_fake.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args([SID, "secret-token"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Fake {
+            port: line.trim().parse().unwrap(),
+            child,
+        }
+    }
+
+    /// A request to the fake's control plane (plain HTTP/1.1 on loopback).
+    fn control(&self, method: &str, path: &str, body: &Value) -> Value {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let b = body.to_string();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        serde_json::from_str(body).unwrap_or(Value::Null)
+    }
+
+    fn inbound(&self, items: Value) {
+        self.control("POST", "/_fake/inbound", &items);
+    }
+
+    fn sent(&self) -> Vec<Value> {
+        self.control("GET", "/_fake/sent", &json!(null))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+    db: PathBuf,
+}
+
+impl Env {
+    fn new(config: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let db = dir.path().join("sms.db");
+        Env { dir, cfg, db }
+    }
+
+    fn run(&self, args: &[&str]) -> (Option<i32>, Value, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&self.cfg)
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--json")
+            .args(args)
+            .env("TWILIO_TOKEN", "secret-token")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let (code, v, err) = self.run(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        v
+    }
+
+    fn body(&self, text: &str) -> String {
+        let p = self.dir.path().join(format!("b{}.txt", text.len()));
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    fn ticket_of(&self, from: &str) -> Value {
+        let list = self.ok(&["list", "--query", &format!("from:{from}"), "--all"]);
+        let id = list["tickets"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no ticket from {from}: {list}"));
+        self.ok(&["show", &id.to_string()])
+    }
+}
+
+fn twilio_config(port: u16, extra: &str) -> String {
+    format!(
+        "[[sms]]\nname = \"twilio\"\nkind = \"twilio\"\nnumber = \"{OUR}\"\naccount_sid = \"{SID}\"\n\
+         token_env = \"TWILIO_TOKEN\"\nbase_url = \"http://127.0.0.1:{port}\"\ntimeout = 10\n{extra}"
+    )
+}
+
+fn ago(hours: i64) -> i64 {
+    chrono::Utc::now().timestamp() - hours * 3600
+}
+
+#[test]
+fn twilio_texts_become_tickets_and_replies_go_out_with_delivery_states() {
+    let fake = Fake::start();
+    let env = Env::new(&twilio_config(fake.port, "max_segments = 2\n"));
+    let jpeg = base64_encode(b"\xff\xd8\xff\xe0 not really a jpeg");
+    fake.inbound(json!([
+        {"from": "+14155550100", "to": OUR, "body": "Hi, my order 80301 still hasn't arrived", "date_sent": ago(30)},
+        {"from": "+14155550100", "to": OUR, "body": "Any news?", "date_sent": ago(2)},
+        {"from": "+14155550101", "to": OUR, "body": "", "date_sent": ago(1),
+         "media": [{"content_type": "image/jpeg", "data": jpeg}]},
+        {"from": "12345", "to": OUR, "body": "Your code is 9999", "date_sent": ago(1)},
+        {"from": "+14155550000", "to": OUR, "body": "", "date_sent": ago(1)},
+        {"from": "+14155550100", "to": "+15005550099", "body": "to another number", "date_sent": ago(1)},
+    ]));
+    let polled = env.ok(&["poll"]);
+    assert_eq!(polled[0]["sms"]["fetched"], 5, "{polled}");
+    assert_eq!(polled[0]["sms"]["created"], 4, "{polled}");
+    assert_eq!(polled[0]["sms"]["threaded"], 1, "{polled}");
+
+    // One customer, one ticket, both texts; the number is the identity.
+    let t = env.ticket_of("+14155550100");
+    assert_eq!(t["channel"], "sms");
+    assert_eq!(t["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(t["customer"]["identities"][0]["value"], "+14155550100");
+    // MMS media are attachments; an empty text is kept, marked as such.
+    let mms = env.ticket_of("+14155550101");
+    let atts = mms["messages"][0]["attachments"].as_array().unwrap();
+    assert_eq!(atts[0]["content_type"], "image/jpeg");
+    let empty = env.ticket_of("+14155550000");
+    assert_eq!(empty["messages"][0]["body_text"], "(empty message)");
+
+    // Polling again (from the day before the cursor) stores nothing twice.
+    let again = env.ok(&["poll"]);
+    assert_eq!(again[0]["sms"]["created"], 0, "{again}");
+    assert_eq!(again[0]["sms"]["threaded"], 0, "{again}");
+
+    // The gateway failing twice (500) and then throttling (429) is ridden out.
+    fake.control("POST", "/_fake/faults", &json!({"status": 500, "times": 2}));
+    fake.control(
+        "POST",
+        "/_fake/faults",
+        &json!({"status": 429, "times": 1, "retry_after": 1}),
+    );
+    fake.inbound(
+        json!([{"from": "+14155550100", "to": OUR, "body": "Hello??", "date_sent": ago(0)}]),
+    );
+    let polled = env.ok(&["poll"]);
+    assert_eq!(polled[0]["sms"]["threaded"], 1, "{polled}");
+
+    // A reply goes out form-encoded to the right number, and its delivery
+    // state follows the gateway: queued → sending → sent → delivered.
+    let id = t["id"].as_i64().unwrap().to_string();
+    env.ok(&[
+        "reply",
+        &id,
+        "--body-file",
+        &env.body("It ships today. 你好"),
+    ]);
+    let rep = env.ok(&["outbox", "send"]);
+    assert_eq!(rep["sent"], 1, "{rep}");
+    let sent = fake.sent();
+    assert_eq!(sent[0]["to"], "+14155550100");
+    assert_eq!(sent[0]["from"], OUR);
+    assert_eq!(sent[0]["body"], "It ships today. 你好");
+    for _ in 0..5 {
+        env.ok(&["outbox", "send"]);
+    }
+    let rows = env.ok(&["outbox", "list", "--all"]);
+    assert_eq!(rows[0]["delivery"], "delivered", "{rows}");
+    let shown = env.ok(&["show", &id]);
+    let last = shown["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["direction"], "out");
+
+    // Undeliverable: the failure and Twilio's code land on the ticket.
+    let dead_id = empty["id"].as_i64().unwrap();
+    let dead = dead_id.to_string();
+    env.ok(&[
+        "reply",
+        &dead,
+        "--body-file",
+        &env.body("Did you mean to write?"),
+    ]);
+    for _ in 0..6 {
+        env.ok(&["outbox", "send"]);
+    }
+    let rows = env.ok(&["outbox", "list", "--all"]);
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ticket_id"] == dead_id)
+        .unwrap();
+    assert_eq!(row["delivery"], "undelivered", "{rows}");
+    assert!(row["delivery_detail"].as_str().unwrap().contains("30003"));
+    let ev = env.ok(&["show", &dead]);
+    assert!(
+        ev["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "delivery-failed"),
+        "{ev}"
+    );
+
+    // A short code cannot be texted back: the gateway's 400 is permanent,
+    // with its words on the entry.
+    let code = env.ticket_of("12345")["id"].as_i64().unwrap().to_string();
+    env.ok(&["reply", &code, "--body-file", &env.body("Thanks")]);
+    let rep = env.ok(&["outbox", "send"]);
+    assert_eq!(rep["failed"], 1, "{rep}");
+    let rows = env.ok(&["outbox", "list"]);
+    let failed = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "failed")
+        .unwrap();
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("21211"),
+        "{failed}"
+    );
+
+    // Too long for max_segments = 2: refused at once, naming the count.
+    let (code, _, err) = env.run(&["reply", &id, "--body-file", &env.body(&"x".repeat(400))]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("segments"), "{err}");
+}
+
+#[test]
+fn wrong_token_is_a_clear_permanent_error() {
+    let fake = Fake::start();
+    let env = Env::new(&twilio_config(fake.port, "").replace("TWILIO_TOKEN", "WRONG_TOKEN"));
+    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(&env.cfg)
+        .arg("--db")
+        .arg(&env.db)
+        .arg("poll")
+        .env("WRONG_TOKEN", "nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sms account `twilio`") && err.contains("20003"),
+        "{err}"
+    );
+    assert!(!err.contains("nope"), "the token never shows: {err}");
+}
+
+#[test]
+fn smstools_spool_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    echodesk::channel::sms::smstools::make_spool(&spool).unwrap();
+    let env = Env::new(&format!(
+        "[[sms]]\nname = \"modem\"\nkind = \"smstools\"\nnumber = \"+4915100000000\"\nspool = \"{}\"\n",
+        spool.display()
+    ));
+    let mut ucs2 = b"From: 8613800138000\nFrom_TOA: 91 international, ISDN/telephone\nReceived: 26-11-23 10:00:05\nAlphabet: UCS2\n\n".to_vec();
+    ucs2.extend(
+        "你好，快递到了吗？"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes()),
+    );
+    std::fs::write(spool.join("incoming/GSM1.a1"), &ucs2).unwrap();
+    std::fs::write(
+        spool.join("incoming/GSM1.a2"),
+        b"From: 4915112345678\nFrom_TOA: 91 international\nReceived: 26-11-23 10:01:00\nAlphabet: ISO\n\nGr\xfc\xdfe, wo bleibt mein Paket?\n",
+    )
+    .unwrap();
+    let polled = env.ok(&["poll"]);
+    assert_eq!(polled[0]["sms"]["created"], 2, "{polled}");
+    // Moved only after the commit; none left behind.
+    assert_eq!(
+        std::fs::read_dir(spool.join("incoming")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(spool.join("processed")).unwrap().count(),
+        2
+    );
+    let zh = env.ticket_of("+8613800138000");
+    assert_eq!(zh["messages"][0]["body_text"], "你好，快递到了吗？");
+    let de = env.ticket_of("+4915112345678");
+    assert_eq!(
+        de["messages"][0]["body_text"],
+        "Grüße, wo bleibt mein Paket?"
+    );
+
+    // Replies become smsd outgoing files: UCS2 for Chinese.
+    let zh_id = zh["id"].as_i64().unwrap().to_string();
+    env.ok(&["reply", &zh_id, "--body-file", &env.body("今天发货")]);
+    let rep = env.ok(&["outbox", "send"]);
+    assert_eq!(rep["sent"], 1, "{rep}");
+    let files: Vec<PathBuf> = std::fs::read_dir(spool.join("outgoing"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read(&files[0]).unwrap();
+    let parsed =
+        echodesk::channel::sms::smstools::parse(&[b"From: x\n".as_slice(), &raw].concat()).unwrap();
+    assert_eq!(parsed.text, "今天发货");
+    assert!(String::from_utf8_lossy(&raw).starts_with("To: 8613800138000\nAlphabet: UCS2\n"));
+
+    // smsd gives up on it: the failure and its reason reach the entry.
+    let name = files[0].file_name().unwrap();
+    let mut failed = raw.clone();
+    failed.splice(
+        0..0,
+        b"Failed: 26-11-23 10:05:00\nFail_reason: No answer from modem\n"
+            .iter()
+            .copied(),
+    );
+    std::fs::write(spool.join("failed").join(name), failed).unwrap();
+    std::fs::remove_file(&files[0]).unwrap();
+    env.ok(&["outbox", "send"]);
+    let rows = env.ok(&["outbox", "list", "--all"]);
+    assert_eq!(rows[0]["delivery"], "failed", "{rows}");
+    assert_eq!(rows[0]["delivery_detail"], "No answer from modem");
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
