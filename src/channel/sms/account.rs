@@ -46,6 +46,9 @@ pub struct SmsAccount {
     /// Seconds a request may take.
     #[serde(default = "thirty")]
     pub timeout: u64,
+    /// Twilio: how many days back the very first poll reaches.
+    #[serde(default = "one")]
+    pub history_days: u32,
     /// A longer reply is refused with an error naming its segment count.
     #[serde(default = "four")]
     pub max_segments: usize,
@@ -56,6 +59,9 @@ fn twilio_base() -> String {
 }
 fn thirty() -> u64 {
     30
+}
+fn one() -> u32 {
+    1
 }
 fn four() -> usize {
     4

@@ -65,12 +65,15 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
         tx.cursor(&acct.name, CURSOR).map_err(err("store"))?
     };
     let today = chrono::Utc::now().date_naive();
-    let since = cursor
+    // From the day before the cursor (the API filters by whole GMT days);
+    // the first time, `history_days` back.
+    let since = match cursor
         .as_deref()
         .and_then(|c| chrono::NaiveDate::parse_from_str(c, "%Y-%m-%d").ok())
-        .unwrap_or(today)
-        .pred_opt()
-        .unwrap_or(today);
+    {
+        Some(day) => day.pred_opt().unwrap_or(day),
+        None => today - chrono::Duration::days(i64::from(acct.history_days)),
+    };
     let msgs = api.inbound_since(since).await?;
     let mut report = PollReport {
         account: acct.name.clone(),
