@@ -73,6 +73,9 @@ pub struct Config {
     pub rules: Vec<crate::rules::Rule>,
     /// At most one automatic reply per customer within this time (e.g. 24h).
     pub auto_reply_period: String,
+    /// A text (SMS, fax) to a ticket solved longer ago than this opens a
+    /// new ticket instead of reopening it.
+    pub reopen_window: String,
     /// SLA policies, first match wins (by priority and channel).
     pub sla: Vec<crate::sla::Policy>,
     /// The hours SLA policies with `business_hours = true` count.
@@ -139,6 +142,7 @@ impl Default for Config {
             bulk: BulkConfig::default(),
             rules: Vec::new(),
             auto_reply_period: "24h".into(),
+            reopen_window: "7d".into(),
             sla: Vec::new(),
             business_hours: Default::default(),
         }
@@ -231,6 +235,8 @@ impl Config {
                 self.daemon.log_level
             )));
         }
+        crate::query::parse_duration(&self.reopen_window)
+            .map_err(|e| invalid(format!("key `reopen_window`: {e}")))?;
         crate::query::parse_duration(&self.auto_reply_period)
             .map_err(|e| invalid(format!("key `auto_reply_period`: {e}")))?;
         let mut rule_names = std::collections::HashSet::new();

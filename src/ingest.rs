@@ -108,8 +108,12 @@ impl Ingest {
         if found.is_none() && m.channel != Channel::Email {
             // Phone-number channels have no headers: continue the customer's
             // latest conversation on the channel unless it is over.
-            if let Some((id, state, _)) = tx.latest_customer_ticket(customer, m.channel)? {
-                if wf.is_open(&state) || wf.on_customer_message(&state).is_some() {
+            if let Some((id, state, solved_at)) = tx.latest_customer_ticket(customer, m.channel)? {
+                // A solved conversation reopens only within the window;
+                // after it, the text starts a new ticket.
+                let recent =
+                    solved_at.is_none_or(|at| m.received_at - at <= settings.reopen_window);
+                if wf.is_open(&state) || (wf.on_customer_message(&state).is_some() && recent) {
                     found = Some(id);
                 }
             }
@@ -304,6 +308,41 @@ mod tests {
         sms2.from_addr = "+1 415 555 2671".into();
         assert!(matches!(run(&mut s, &sms2), Outcome::Threaded { ticket: t, .. } if t == st));
         assert_eq!(s.ticket_summary(st).unwrap().subject, "hello");
+    }
+
+    #[test]
+    fn a_text_reopens_a_solved_sms_ticket_only_within_the_window() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let mut sms = inbound("w1", "+14155550123", "");
+        sms.channel = Channel::Sms;
+        sms.message_id = None;
+        sms.received_at = 1_000_000;
+        let Outcome::Created { ticket, .. } = run(&mut s, &sms) else {
+            panic!()
+        };
+        let solve = |s: &mut Store, at: i64| {
+            let tx = s.transaction().unwrap();
+            tx.set_clock(Some(at));
+            let (state, _) = tx.ticket_state(ticket).unwrap();
+            if state != "solved" {
+                tx.set_state(ticket, "solved", "ann", None).unwrap();
+            }
+            tx.commit().unwrap();
+        };
+        solve(&mut s, 1_000_100);
+        // A day later: within the default week, the same ticket reopens.
+        let mut again = sms.clone();
+        again.provider_id = "w2".into();
+        again.received_at = 1_000_100 + 86_400;
+        assert!(
+            matches!(run(&mut s, &again), Outcome::Threaded { ticket: t, reopened: true, .. } if t == ticket)
+        );
+        solve(&mut s, 1_100_000);
+        // Eight days after it was solved: a new conversation.
+        let mut late = sms.clone();
+        late.provider_id = "w3".into();
+        late.received_at = 1_100_000 + 8 * 86_400;
+        assert!(matches!(run(&mut s, &late), Outcome::Created { ticket: t, .. } if t != ticket));
     }
 
     #[test]

@@ -313,6 +313,9 @@ impl Sender {
             Kind::Smstools => crate::channel::sms::smstools::send(&acct, item)
                 .map(|name| (name, "queued".to_string()))
                 .map_err(|e| (e.transient, e.to_string())),
+            Kind::Gammu => crate::channel::sms::gammu::send(&acct, item)
+                .map(|id| (id, "queued".to_string()))
+                .map_err(|e| (e.transient, e.to_string())),
         }
     }
 
@@ -353,6 +356,7 @@ impl Sender {
                     }
                 }
                 Kind::Smstools => crate::channel::sms::smstools::delivery(&acct, &w.provider_ref),
+                Kind::Gammu => crate::channel::sms::gammu::delivery(&acct, &w.provider_ref),
             };
             report.deliveries_checked += 1;
             if let Some((status, detail)) = found {

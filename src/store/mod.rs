@@ -40,6 +40,8 @@ pub struct Settings {
     pub default_region: String,
     pub subject_tag: String,
     pub sla: crate::sla::Sla,
+    /// Seconds after solving within which a text reopens an SMS or fax ticket.
+    pub reopen_window: i64,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl From<&Config> for Settings {
             subject_tag: c.subject_tag.clone(),
             // Checked when the config was loaded.
             sla: crate::sla::Sla::new(&c.sla, &c.business_hours).unwrap_or_default(),
+            reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
         }
     }
 }

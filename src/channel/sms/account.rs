@@ -11,6 +11,8 @@ pub enum Kind {
     Twilio,
     /// smstools (smsd) spool directories on this machine.
     Smstools,
+    /// Gammu SMSD with its SQL backend (an SQLite database).
+    Gammu,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +42,8 @@ pub struct SmsAccount {
     pub spool: Option<PathBuf>,
     /// smstools: where read incoming files go [default: spool/processed].
     pub processed_dir: Option<PathBuf>,
+    /// gammu: the SMSD SQLite database.
+    pub database: Option<PathBuf>,
     /// Seconds between polls in the daemon.
     #[serde(default = "thirty")]
     pub poll_interval: u64,
@@ -107,6 +111,11 @@ impl SmsAccount {
                         "base_url `{}` is plain http to {host}; use https, or set allow_insecure = true",
                         self.base_url
                     ));
+                }
+            }
+            Kind::Gammu => {
+                if self.database.is_none() {
+                    return Err("kind = \"gammu\" needs database (Gammu SMSD's SQLite file)".into());
                 }
             }
             Kind::Smstools => {

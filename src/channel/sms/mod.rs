@@ -2,6 +2,7 @@
 //! poll and send passes that connect them to ingest and the outbox.
 
 pub mod account;
+pub mod gammu;
 pub mod segments;
 pub mod smstools;
 pub mod twilio;
@@ -219,6 +220,7 @@ pub async fn poll_account(store: &mut Store, acct: &SmsAccount) -> Result<PollRe
     let r = match acct.kind {
         Kind::Twilio => poll_twilio(store, acct).await,
         Kind::Smstools => smstools::poll(store, acct),
+        Kind::Gammu => gammu::poll(store, acct),
     };
     record_status(store, acct, r.as_ref().ok(), r.as_ref().err());
     r

@@ -78,9 +78,58 @@ pub fn count(text: &str) -> Segments {
     }
 }
 
+/// The text cut into the parts a concatenated SMS is sent as (one part
+/// when it fits a single message). A character never straddles two parts:
+/// not a GSM-7 escape pair, not a UTF-16 surrogate pair.
+pub fn split(text: &str) -> Vec<String> {
+    let seg = count(text);
+    if seg.segments <= 1 {
+        return vec![text.to_string()];
+    }
+    let (part, cost): (usize, fn(char) -> usize) = match seg.encoding {
+        Encoding::Gsm7 => (153, |c| if EXTENSION.contains(c) { 2 } else { 1 }),
+        Encoding::Ucs2 => (67, char::len_utf16),
+    };
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let n = cost(c);
+        if used + n > part {
+            parts.push(std::mem::take(&mut cur));
+            used = 0;
+        }
+        cur.push(c);
+        used += n;
+    }
+    parts.push(cur);
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_respects_part_sizes_and_pairs() {
+        assert_eq!(split("short"), vec!["short"]);
+        let parts = split(&"a".repeat(307));
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![153, 153, 1]
+        );
+        // 152 plain + € (2 septets) does not fit part one's 153.
+        let t = format!("{}€{}", "a".repeat(152), "b".repeat(10));
+        let parts = split(&t);
+        assert_eq!(parts[0].len(), 152);
+        assert!(parts[1].starts_with('€'));
+        let zh = split(&"退".repeat(140));
+        assert_eq!(
+            zh.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
+            vec![67, 67, 6]
+        );
+        assert_eq!(zh.concat(), "退".repeat(140));
+    }
 
     #[test]
     fn gsm7_limits() {

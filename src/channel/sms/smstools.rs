@@ -273,7 +273,7 @@ mod tests {
         let t = parse(&raw).unwrap();
         assert_eq!(t.from, "+8613800138000");
         assert_eq!(t.text, "你好，快递到了吗？");
-        assert_eq!(t.received_at, Some(1_795_399_205));
+        assert_eq!(t.received_at, Some(1_795_428_005));
         let iso = b"From: 4915112345678\nFrom_TOA: 91 international\nAlphabet: ISO\n\nGr\xfc\xdfe, 5 \xa4\n";
         assert_eq!(parse(iso).unwrap().text, "Grüße, 5 €");
         assert!(parse(b"Alphabet: ISO\n\nno sender").is_err());
