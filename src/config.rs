@@ -228,6 +228,10 @@ impl Config {
                 smtp.check()
                     .map_err(|e| invalid(format!("account `{}`: {e}", a.name)))?;
             }
+            if let Some(fax) = &a.fax {
+                crate::channel::fax::Profile::from_config(fax)
+                    .map_err(|e| invalid(format!("account `{}`: fax: {e}", a.name)))?;
+            }
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.daemon.log_level.as_str()) {
             return Err(invalid(format!(

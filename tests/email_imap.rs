@@ -1134,3 +1134,84 @@ fn rules_act_on_new_mail_and_loop_protection_holds_auto_replies() {
     let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
     assert_eq!(rep["sent"], 0, "{rep}");
 }
+
+/// A fax-to-email mailbox with the HylaFAX preset, over the real Dovecot:
+/// genuine `faxrcvd` mail becomes fax tickets from the sending number with
+/// the document attached; ordinary mail there stays email, with a warning.
+#[test]
+fn hylafax_mail_becomes_fax_tickets_from_the_sending_number() {
+    let m = Mail::up();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (i, name) in ["hylafax-success-pdf.eml", "hylafax-success-tiff.eml"]
+        .iter()
+        .enumerate()
+    {
+        let raw = std::fs::read_to_string(fixtures.join(name)).unwrap();
+        m.deliver("fax@example.test", &format!("{i}.fax"), &raw);
+    }
+    m.deliver(
+        "fax@example.test",
+        "9.mail",
+        &mail(
+            "lost@example.net",
+            "Wrong address?",
+            "",
+            "Is this the fax line?",
+        ),
+    );
+    let cfg = m.dir.path().join("fax.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[accounts]]\nname = \"fax\"\naddress = \"fax@example.test\"\n\
+             [accounts.imap]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"fax@example.test\"\n\
+             password_env = \"ECHODESK_TEST_PW\"\nca_file = \"{}\"\n\
+             [accounts.fax]\nprofile = \"hylafax\"\n",
+            m.get("IMAPS_PORT"),
+            m.get("CA_CERT")
+        ),
+    )
+    .unwrap();
+    let db = m.dir.path().join("f.db");
+    let (ok, _, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    let (_, faxes, _) = echodesk(&cfg, &db, &["list", "--query", "channel:fax", "--all"]);
+    // Both faxes come from the same number: one customer, one conversation.
+    assert_eq!(faxes["total"], 1, "{faxes}");
+    let id = faxes["tickets"][0]["id"].as_i64().unwrap().to_string();
+    let (_, t, _) = echodesk(&cfg, &db, &["show", &id]);
+    assert_eq!(t["channel"], "fax");
+    let idents = t["customer"]["identities"].as_array().unwrap();
+    assert!(idents.iter().any(|i| i["kind"] == "fax"), "{t}");
+    let msgs = t["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{t}");
+    for msg in msgs {
+        let body = msg["body_text"].as_str().unwrap();
+        assert!(
+            body.starts_with("Fax from +15550199 (RIVERA CLINIC), 2 pages"),
+            "{body}"
+        );
+        assert!(body.contains("[image only, 2 pages]"), "{body}");
+        assert_eq!(msg["channel"], "fax");
+        assert!(!msg["attachments"].as_array().unwrap().is_empty());
+    }
+    let types: Vec<&str> = msgs
+        .iter()
+        .map(|m| m["attachments"][0]["content_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.iter().any(|t| t.contains("pdf")) && types.iter().any(|t| t.contains("tif")),
+        "{types:?}"
+    );
+    // Searchable by number and by the sender's name.
+    let (_, hits, _) = echodesk(&cfg, &db, &["list", "--query", "RIVERA"]);
+    assert_eq!(hits["total"], 1);
+
+    // Not a fax: kept as email, never dropped, with the reason.
+    let (_, mails, _) = echodesk(&cfg, &db, &["list", "--query", "channel:email"]);
+    assert_eq!(mails["total"], 1);
+    let id = mails["tickets"][0]["id"].as_i64().unwrap().to_string();
+    let (_, t, _) = echodesk(&cfg, &db, &["show", &id]);
+    let warn = t["messages"][0]["parse_error"].as_str().unwrap();
+    assert!(warn.contains("fax profile `hylafax`"), "{warn}");
+}

@@ -90,6 +90,8 @@ pub struct Account {
     pub display_name: Option<String>,
     pub imap: Option<ImapConfig>,
     pub smtp: Option<SmtpConfig>,
+    /// A fax-to-email mailbox: mail here is read with this fax profile.
+    pub fax: Option<crate::channel::fax::FaxConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

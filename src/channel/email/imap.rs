@@ -395,6 +395,11 @@ async fn poll_mailbox(
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
     uids.sort_unstable();
     let ingest = Ingest::new(store.settings()).live();
+    // Checked when the config was loaded.
+    let fax = acct
+        .fax
+        .as_ref()
+        .and_then(|c| crate::channel::fax::Profile::from_config(c).ok());
     for chunk in uids.chunks(cfg.batch) {
         let set = chunk
             .iter()
@@ -419,7 +424,11 @@ async fn poll_mailbox(
                 .internal_date()
                 .map_or_else(crate::store::now, |d| d.timestamp());
             let pid = format!("{validity}:{uid}");
-            parsed.push((uid, mime::parse(body, &acct.name, &pid, at)));
+            let mut m = mime::parse(body, &acct.name, &pid, at);
+            if let Some(p) = &fax {
+                crate::channel::fax::apply(p, &mut m);
+            }
+            parsed.push((uid, m));
         }
         let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
         let tx = store
