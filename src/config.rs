@@ -54,6 +54,9 @@ pub struct Config {
     pub views: Vec<View>,
     /// TUI theme: dark, light, high-contrast, monochrome, or a file path.
     pub theme: String,
+    /// Command that opens a file (`{file}`, or the path appended):
+    /// `echodesk attachment open`.
+    pub viewer: String,
     /// Directory of canned answers (one Markdown file each); the XDG data
     /// path's `canned/` when unset.
     pub canned_dir: Option<PathBuf>,
@@ -133,6 +136,7 @@ impl Default for Config {
             workflow: Workflow::default(),
             views: default_views(),
             theme: "dark".into(),
+            viewer: "xdg-open".into(),
             canned_dir: None,
             signature: "— {agent}".into(),
             keys: Default::default(),

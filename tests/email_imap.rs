@@ -1207,6 +1207,38 @@ fn hylafax_mail_becomes_fax_tickets_from_the_sending_number() {
     let (_, hits, _) = echodesk(&cfg, &db, &["list", "--query", "RIVERA"]);
     assert_eq!(hits["total"], 1);
 
+    // The documents can be listed and saved, byte for byte.
+    let (_, files, _) = echodesk(
+        &cfg,
+        &db,
+        &["attachment", "list", &faxes["tickets"][0]["id"].to_string()],
+    );
+    assert_eq!(files.as_array().unwrap().len(), 2, "{files}");
+    let out = m.dir.path().join("saved");
+    let (ok, saved, err) = echodesk(
+        &cfg,
+        &db,
+        &[
+            "attachment",
+            "save",
+            &faxes["tickets"][0]["id"].to_string(),
+            "--all",
+            "--to",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let heads: Vec<Vec<u8>> = saved
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| std::fs::read(p.as_str().unwrap()).unwrap()[..4].to_vec())
+        .collect();
+    assert!(
+        heads.contains(&b"%PDF".to_vec()) && heads.contains(&b"II*\0".to_vec()),
+        "{heads:?}"
+    );
+
     // Not a fax: kept as email, never dropped, with the reason.
     let (_, mails, _) = echodesk(&cfg, &db, &["list", "--query", "channel:email"]);
     assert_eq!(mails["total"], 1);
@@ -1214,4 +1246,167 @@ fn hylafax_mail_becomes_fax_tickets_from_the_sending_number() {
     let (_, t, _) = echodesk(&cfg, &db, &["show", &id]);
     let warn = t["messages"][0]["parse_error"].as_str().unwrap();
     assert!(warn.contains("fax profile `hylafax`"), "{warn}");
+}
+
+/// A PDF whose text layer says `text` (one page, Helvetica).
+fn text_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, c) in data.chunks(3).enumerate() {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            out.push(if k <= c.len() {
+                T[(n >> (18 - 6 * k) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+        if i % 19 == 18 {
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// eFax-shaped mail on a second fax account: a PDF with a text layer is
+/// searchable by its words; a fax notice without a document still makes a
+/// ticket, with a warning; a custom profile on the same server.
+#[test]
+fn efax_pdf_text_layer_no_attachment_and_a_custom_profile() {
+    let m = Mail::up();
+    let pdf = b64(&text_pdf(
+        "Please ship replacement valve 4711 to Rivera Clinic",
+    ));
+    let efax = |id: &str, subject: &str, attach: bool| {
+        let part = if attach {
+            format!(
+                "--B\r\nContent-Type: application/pdf; name=\"fax.pdf\"\r\nContent-Disposition: attachment; filename=\"fax.pdf\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n"
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "From: eFax <message@inbound.efax.com>\r\nTo: customer@example.test\r\nSubject: {subject}\r\n\
+             Message-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+             --B\r\nContent-Type: text/plain\r\n\r\nYou have received a fax.\r\n{part}--B--\r\n"
+        )
+    };
+    m.deliver(
+        "customer@example.test",
+        "1.e",
+        &efax(
+            "e1@efax",
+            "eFax from Rivera Clinic - 1 page(s), caller ID: +1 415 555 0142",
+            true,
+        ),
+    );
+    m.deliver(
+        "customer@example.test",
+        "2.e",
+        &efax(
+            "e2@efax",
+            "eFax from Acme - 2 page(s), caller ID: +1 212 555 0100",
+            false,
+        ),
+    );
+    m.deliver(
+        "support@example.test",
+        "3.c",
+        "From: Fax Robot <robot@faxgw.example.org>\r\nTo: support@example.test\r\nSubject: New fax\r\n\
+         Message-ID: <c1@faxgw>\r\n\r\nCalling station: +14155550177\r\nStation ID: HARBOR LOGISTICS\r\n",
+    );
+    let cfg = m.dir.path().join("efax.toml");
+    let account = |name: &str, user: &str, fax: &str| {
+        format!(
+            "[[accounts]]\nname = \"{name}\"\naddress = \"{user}\"\n[accounts.imap]\nhost = \"127.0.0.1\"\nport = {}\n\
+             user = \"{user}\"\npassword_env = \"ECHODESK_TEST_PW\"\nca_file = \"{}\"\n[accounts.fax]\n{fax}\n",
+            m.get("IMAPS_PORT"),
+            m.get("CA_CERT")
+        )
+    };
+    std::fs::write(
+        &cfg,
+        account("efax", "customer@example.test", "profile = \"efax\"")
+            + &account(
+                "gateway",
+                "support@example.test",
+                "sender = '@faxgw\\.example\\.org$'\nnumber = 'Calling station: (\\+?\\d+)'\ncsid = 'Station ID: (.+)'",
+            ),
+    )
+    .unwrap();
+    let db = m.dir.path().join("e.db");
+    let (ok, _, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    let (_, hits, _) = echodesk(&cfg, &db, &["list", "--query", "valve 4711"]);
+    assert_eq!(hits["total"], 1, "the PDF's text is searchable: {hits}");
+    let id = hits["tickets"][0]["id"].to_string();
+    let (_, t, _) = echodesk(&cfg, &db, &["show", &id]);
+    assert_eq!(t["channel"], "fax");
+    let body = t["messages"][0]["body_text"].as_str().unwrap();
+    assert!(
+        body.starts_with("Fax from +1 415 555 0142 (Rivera Clinic), 1 page"),
+        "{body}"
+    );
+    assert!(body.contains("replacement valve 4711"), "{body}");
+
+    let (_, acme, _) = echodesk(&cfg, &db, &["list", "--query", "Acme"]);
+    let (_, t, _) = echodesk(&cfg, &db, &["show", &acme["tickets"][0]["id"].to_string()]);
+    assert_eq!(t["channel"], "fax");
+    assert!(t["messages"][0]["body_text"]
+        .as_str()
+        .unwrap()
+        .contains("[no fax document attached]"));
+    assert!(t["messages"][0]["parse_error"]
+        .as_str()
+        .unwrap()
+        .contains("without a PDF or TIFF"));
+
+    let (_, harbor, _) = echodesk(&cfg, &db, &["list", "--query", "HARBOR"]);
+    let (_, t, _) = echodesk(
+        &cfg,
+        &db,
+        &["show", &harbor["tickets"][0]["id"].to_string()],
+    );
+    assert_eq!(t["channel"], "fax");
+    assert!(
+        t["customer"]["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "fax" && i["value"] == "+14155550177"),
+        "{t}"
+    );
 }

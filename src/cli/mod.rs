@@ -2,6 +2,7 @@
 //! table for people or JSON (`--json`) for scripts.
 
 mod admin;
+mod attachments;
 mod bulk;
 mod canned;
 mod customers;
@@ -77,6 +78,9 @@ pub enum Command {
     Bulk(bulk::BulkCmd),
     /// Open outbound tickets to many customers with one message (notices)
     Send(bulk::SendArgs),
+    /// A ticket's files: list, save, open (fax documents, MMS media, mail attachments)
+    #[command(subcommand)]
+    Attachment(attachments::AttachmentCmd),
     /// Canned answers: list, show, render for a ticket, check
     #[command(subcommand)]
     Canned(canned::CannedCmd),
@@ -218,6 +222,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Customer(c) => customers::run(&ctx, c),
         Command::Canned(c) => canned::run(&ctx, c),
         Command::Bulk(c) => bulk::run(&ctx, c),
+        Command::Attachment(c) => attachments::run(&ctx, c),
         Command::Send(a) => bulk::send(&ctx, &a),
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),

@@ -32,6 +32,10 @@ pub struct FaxConfig {
     pub csid: Option<String>,
     pub pages: Option<String>,
     pub received: Option<String>,
+    /// For faxes without a text layer: a command given the fax file's path
+    /// (as `{file}`, or appended) that prints its text, e.g.
+    /// `tesseract {file} - 2>/dev/null`.
+    pub ocr_command: Option<String>,
 }
 
 /// A profile with its patterns compiled.
@@ -44,6 +48,7 @@ pub struct Profile {
     csid: Vec<Regex>,
     pages: Vec<Regex>,
     received: Vec<Regex>,
+    ocr_command: Option<String>,
 }
 
 /// (sender, subject, number patterns, csid, pages, received).
@@ -178,6 +183,7 @@ impl Profile {
             csid: many("csid", &c.csid, pcsid)?,
             pages: many("pages", &c.pages, ppages)?,
             received: many("received", &c.received, precv)?,
+            ocr_command: c.ocr_command.clone(),
         };
         if p.sender.is_none() && p.subject.is_none() {
             return Err("a fax profile needs a preset, or a sender or subject pattern".into());
@@ -242,6 +248,78 @@ impl Profile {
     }
 }
 
+fn is_fax_document(a: &crate::inbound::InboundAttachment) -> bool {
+    let ct = a.content_type.to_ascii_lowercase();
+    let name = a.filename.to_ascii_lowercase();
+    ct.contains("pdf")
+        || ct.contains("tiff")
+        || name.ends_with(".pdf")
+        || name.ends_with(".tif")
+        || name.ends_with(".tiff")
+}
+
+fn is_pdf(a: &crate::inbound::InboundAttachment) -> bool {
+    a.content_type.to_ascii_lowercase().contains("pdf") || a.data.starts_with(b"%PDF")
+}
+
+/// The PDF's text layer, if it has words in it.
+pub fn pdf_text(data: &[u8]) -> Option<String> {
+    // A malformed PDF must not take the poller down with it.
+    let text =
+        std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(data).ok()).ok()??;
+    (text.split_whitespace().count() > 0).then(|| {
+        text.lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string()
+    })
+}
+
+/// The document's text: the PDF's text layer, else what the OCR command
+/// prints, else None (image only).
+fn document_text(
+    doc: &crate::inbound::InboundAttachment,
+    ocr: Option<&str>,
+) -> Result<Option<String>, String> {
+    if is_pdf(doc) {
+        if let Some(t) = pdf_text(&doc.data) {
+            return Ok(Some(t));
+        }
+    }
+    let Some(cmd) = ocr else { return Ok(None) };
+    let dir = std::env::temp_dir().join(format!("echodesk-ocr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ext = if is_pdf(doc) { "pdf" } else { "tif" };
+    let file = dir.join(format!("fax.{ext}"));
+    std::fs::write(&file, &doc.data).map_err(|e| format!("{}: {e}", file.display()))?;
+    let quoted = format!("'{}'", file.display().to_string().replace('\'', "'\\''"));
+    let line = if cmd.contains("{file}") {
+        cmd.replace("{file}", &quoted)
+    } else {
+        format!("{cmd} {quoted}")
+    };
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out.map_err(|e| format!("ocr_command: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ocr_command exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok((!text.is_empty()).then_some(text))
+}
+
 /// Turns a fax mail into a fax message from the sending number, or marks
 /// it as not fitting the profile (it stays an email).
 pub fn apply(profile: &Profile, m: &mut Inbound) {
@@ -256,12 +334,7 @@ pub fn apply(profile: &Profile, m: &mut Inbound) {
         });
         return;
     };
-    let has_image = m.attachments.iter().any(|a| {
-        let ct = a.content_type.to_ascii_lowercase();
-        ct.contains("pdf")
-            || ct.contains("tiff")
-            || a.filename.to_ascii_lowercase().ends_with(".tif")
-    });
+    let has_image = m.attachments.iter().any(is_fax_document);
     // The number is the identity; with only a CSID (or nothing), the fax
     // still makes a ticket under what there is.
     let who = info
@@ -281,10 +354,21 @@ pub fn apply(profile: &Profile, m: &mut Inbound) {
     if let Some(r) = &info.received {
         head.push_str(&format!(", received {r}"));
     }
-    let text = if has_image {
-        format!("[image only, {pages}]")
-    } else {
-        "[no fax document attached]".to_string()
+    let document = m.attachments.iter().find(|a| is_fax_document(a));
+    let text = match document {
+        None => "[no fax document attached]".to_string(),
+        Some(doc) => match document_text(doc, profile.ocr_command.as_deref()) {
+            Ok(Some(t)) => t,
+            Ok(None) => format!("[image only, {pages}]"),
+            Err(e) => {
+                let warn = format!("fax text: {e}");
+                m.parse_error = Some(match m.parse_error.take() {
+                    Some(p) => format!("{p}; {warn}"),
+                    None => warn,
+                });
+                format!("[image only, {pages}]")
+            }
+        },
     };
     m.body_text = format!(
         "{head}\n\n{text}\n\n--- delivery notice ---\n{}",
@@ -401,5 +485,66 @@ mod tests {
         assert!(Profile::from_config(&bad)
             .unwrap_err()
             .contains("subject pattern"));
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    /// A one-page PDF whose text layer says `text` (Helvetica, no images).
+    pub fn text_pdf(text: &str) -> Vec<u8> {
+        let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
+        ];
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        for off in offsets {
+            out.extend(format!("{off:010} 00000 n \n").as_bytes());
+        }
+        out.extend(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn the_text_layer_is_read_and_garbage_is_survived() {
+        let t = pdf_text(&text_pdf("Please ship order 4711 to Rivera Clinic")).unwrap();
+        assert!(t.contains("order 4711"), "{t}");
+        assert_eq!(pdf_text(b"%PDF-1.4 this is not a pdf"), None);
+        assert_eq!(pdf_text(b""), None);
+    }
+
+    #[test]
+    fn without_a_text_layer_the_ocr_command_fills_in() {
+        let doc = crate::inbound::InboundAttachment {
+            filename: "fax.tif".into(),
+            content_type: "image/tiff".into(),
+            data: b"II*\0 not a real tiff".to_vec(),
+        };
+        assert_eq!(document_text(&doc, None).unwrap(), None);
+        let ocr = "test -s {file} && printf 'Bestellung 4711\\n'";
+        assert_eq!(
+            document_text(&doc, Some(ocr)).unwrap().as_deref(),
+            Some("Bestellung 4711")
+        );
+        let err = document_text(&doc, Some("exit 3")).unwrap_err();
+        assert!(err.contains("ocr_command exited"), "{err}");
     }
 }
