@@ -217,10 +217,30 @@ impl Sender {
             tx.commit()?;
             self.recovered = true;
         }
+        // Email, and faxes (which leave as email to an email-to-fax gateway).
+        for channel in ["email", "fax"] {
+            self.send_mail_channel(store, channel, &mut report).await?;
+        }
+        self.send_sms_due(store, &mut report).await?;
+        self.check_deliveries(store, &mut report).await?;
+        Ok(report)
+    }
+
+    async fn send_mail_channel(
+        &mut self,
+        store: &mut Store,
+        channel: &str,
+        report: &mut SendReport,
+    ) -> crate::Result<()> {
         while !self.stop.load(Ordering::Relaxed) {
             let items = {
                 let tx = store.transaction()?;
-                let items = tx.claim_due("email", CLAIM)?;
+                let mut items = tx.claim_due(channel, CLAIM)?;
+                if channel == "fax" {
+                    for it in &mut items {
+                        it.account = tx.inbound_account(it.ticket_id)?;
+                    }
+                }
                 tx.commit()?;
                 items
             };
@@ -228,21 +248,80 @@ impl Sender {
                 break;
             }
             let mut by_account: HashMap<String, Vec<(OutboxItem, Message)>> = HashMap::new();
-            for p in self.prepare(store, items)? {
+            let prepared = if channel == "fax" {
+                self.prepare_faxes(store, items)?
+            } else {
+                self.prepare(store, items)?
+            };
+            for p in prepared {
                 match (p.message, p.account) {
                     (Ok(m), Some(a)) => by_account.entry(a).or_default().push((p.item, m)),
-                    (Err(e), _) => record(store, &p.item, Err((false, e)), &mut report)?,
+                    (Err(e), _) => record(store, &p.item, Err((false, e)), report)?,
                     (Ok(_), None) => record(
                         store,
                         &p.item,
                         Err((false, "no account to send from".into())),
-                        &mut report,
+                        report,
                     )?,
                 }
             }
-            let copies = self.send_batch(store, by_account, &mut report).await?;
-            self.copy_to_sent(copies, &mut report).await;
+            let copies = self.send_batch(store, by_account, report).await?;
+            self.copy_to_sent(copies, report).await;
         }
+        Ok(())
+    }
+
+    /// Renders each fax reply to PDF and wraps it in a mail to the fax
+    /// account's email-to-fax gateway.
+    fn prepare_faxes(
+        &self,
+        store: &mut Store,
+        items: Vec<OutboxItem>,
+    ) -> crate::Result<Vec<Prepared>> {
+        let tx = store.transaction()?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let with_fax = |a: &&Account| {
+                a.fax.as_ref().is_some_and(|f| f.send_to.is_some()) && a.smtp.is_some()
+            };
+            let acct = item
+                .account
+                .as_deref()
+                .and_then(|n| {
+                    self.config
+                        .accounts
+                        .iter()
+                        .filter(with_fax)
+                        .find(|a| a.name == n)
+                })
+                .or_else(|| self.config.accounts.iter().find(with_fax));
+            let message = match acct {
+                None => Err(
+                    "no account with [accounts.fax] send_to and [accounts.smtp] to fax from"
+                        .to_string(),
+                ),
+                Some(a) => {
+                    crate::channel::fax::outbound::build(&item, a, &self.config).map(|(m, id)| {
+                        let _ = tx.set_message_id(item.message_id, &id);
+                        m
+                    })
+                }
+            };
+            out.push(Prepared {
+                account: acct.map(|a| a.name.clone()),
+                item,
+                message,
+            });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    async fn send_sms_due(
+        &mut self,
+        store: &mut Store,
+        report: &mut SendReport,
+    ) -> crate::Result<()> {
         while !self.stop.load(Ordering::Relaxed) {
             let items = {
                 let tx = store.transaction()?;
@@ -264,16 +343,15 @@ impl Sender {
                 let tx = store.transaction()?;
                 match outcome {
                     Ok((sid, status)) => {
-                        record_in(&tx, &item, Ok(sid), &mut report)?;
+                        record_in(&tx, &item, Ok(sid), report)?;
                         tx.set_delivery(item.id, &status, None)?;
                     }
-                    Err(e) => record_in(&tx, &item, Err(e), &mut report)?,
+                    Err(e) => record_in(&tx, &item, Err(e), report)?,
                 }
                 tx.commit()?;
             }
         }
-        self.check_deliveries(store, &mut report).await?;
-        Ok(report)
+        Ok(())
     }
 
     fn twilio(

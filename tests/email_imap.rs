@@ -1359,7 +1359,16 @@ fn efax_pdf_text_layer_no_attachment_and_a_custom_profile() {
     };
     std::fs::write(
         &cfg,
-        account("efax", "customer@example.test", "profile = \"efax\"")
+        account(
+            "efax",
+            "customer@example.test",
+            &format!(
+                "profile = \"efax\"\nsend_to = \"efax\"\n[accounts.smtp]\nhost = \"127.0.0.1\"\nport = {}\n\
+                 tls = \"starttls\"\nca_file = \"{}\"\n",
+                m.get("SMTP_PORT"),
+                m.get("CA_CERT")
+            ),
+        )
             + &account(
                 "gateway",
                 "support@example.test",
@@ -1381,6 +1390,48 @@ fn efax_pdf_text_layer_no_attachment_and_a_custom_profile() {
         "{body}"
     );
     assert!(body.contains("replacement valve 4711"), "{body}");
+
+    // Reply by fax: a PDF through the eFax gateway address for the number,
+    // whose text is the reply under a cover line naming the ticket.
+    let body = m.dir.path().join("fax-reply.txt");
+    std::fs::write(
+        &body,
+        "The valve ships today.\n零件今天发货。部品は本日発送します。\n",
+    )
+    .unwrap();
+    let (ok, _, err) = echodesk(
+        &cfg,
+        &db,
+        &["reply", &id, "--body-file", body.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let (ok, rep, err) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert!(ok && rep["sent"] == 1, "{rep} {err}");
+    let sent = m.spooled();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        header(&sent[0], "To"),
+        Some("14155550142@efaxsend.com"),
+        "{}",
+        &sent[0][..400]
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(sent[0].as_bytes())
+        .unwrap();
+    let pdf = parsed
+        .attachments()
+        .find(|a| mail_parser::MimeHeaders::is_content_type(*a, "application", "pdf"))
+        .expect("a PDF attachment");
+    let text = echodesk::channel::fax::pdf_text(pdf.contents()).unwrap();
+    assert!(text.contains("The valve ships today."), "{text}");
+    assert!(
+        text.contains("零件今天发货。部品は本日発送します。"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("[#{}]", id.trim_matches('"'))),
+        "{text}"
+    );
 
     let (_, acme, _) = echodesk(&cfg, &db, &["list", "--query", "Acme"]);
     let (_, t, _) = echodesk(&cfg, &db, &["show", &acme["tickets"][0]["id"].to_string()]);

@@ -9,6 +9,9 @@
 //! account that does not fit its profile stays an ordinary email, with a
 //! warning on it: never dropped.
 
+pub mod outbound;
+pub mod pdf;
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +39,11 @@ pub struct FaxConfig {
     /// (as `{file}`, or appended) that prints its text, e.g.
     /// `tesseract {file} - 2>/dev/null`.
     pub ocr_command: Option<String>,
+    /// Replies by fax: a gateway preset (efax, ringcentral, srfax, faxplus,
+    /// faxtc) or an address pattern with `{number}`, `{national}` or `{e164}`.
+    pub send_to: Option<String>,
+    /// TrueType font for fax replies [default: WenQuanYi Micro Hei].
+    pub font: Option<std::path::PathBuf>,
 }
 
 /// A profile with its patterns compiled.
@@ -185,6 +193,9 @@ impl Profile {
             received: many("received", &c.received, precv)?,
             ocr_command: c.ocr_command.clone(),
         };
+        if let Some(t) = &c.send_to {
+            outbound::gateway_address(t, "+14155550100", "US")?;
+        }
         if p.sender.is_none() && p.subject.is_none() {
             return Err("a fax profile needs a preset, or a sender or subject pattern".into());
         }
