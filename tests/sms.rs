@@ -509,3 +509,67 @@ fn gammu_sql_inbox_outbox_and_sentitems() {
         "delivered"
     );
 }
+
+/// The daemon works an SMS gateway on its own: texts arrive within the
+/// poll interval, a reply goes out, and its delivery state moves on.
+#[test]
+fn the_daemon_polls_the_gateway_and_follows_delivery() {
+    let fake = Fake::start();
+    let env = Env::new(
+        &(twilio_config(fake.port, "poll_interval = 1\n") + "[daemon]\noutbox_interval = 1\n"),
+    );
+    let log = env.dir.path().join("daemon.log");
+    // Killed when the test ends, whatever happens, so no daemon outlives it.
+    struct Reaped(Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut daemon = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&env.cfg)
+            .arg("--db")
+            .arg(&env.db)
+            .args(["daemon", "--log"])
+            .arg(&log)
+            .env("TWILIO_TOKEN", "secret-token")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait = |what: &str, f: &mut dyn FnMut() -> bool| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < until {
+            if f() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!(
+            "timed out waiting for {what}; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+    fake.inbound(json!([{"from": "+14155550100", "to": OUR, "body": "Is my order on its way?", "date_sent": ago(0)}]));
+    wait("the text to become a ticket", &mut || {
+        env.run(&["list"]).1["total"] == 1
+    });
+    let t = env.ticket_of("+14155550100");
+    env.ok(&[
+        "reply",
+        &t["id"].to_string(),
+        "--body-file",
+        &env.body("Yes, it arrives tomorrow."),
+    ]);
+    wait("the reply to be delivered", &mut || {
+        env.run(&["outbox", "list", "--all"]).1[0]["delivery"] == "delivered"
+    });
+    assert_eq!(fake.sent()[0]["body"], "Yes, it arrives tomorrow.");
+    unsafe { libc::kill(daemon.0.id() as i32, libc::SIGTERM) };
+    let status = daemon.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
