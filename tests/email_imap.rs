@@ -626,6 +626,24 @@ impl Drop for Reaped {
     }
 }
 
+/// `echodesk daemon` on this config and database, logging to `log`.
+fn daemon(cfg: &Path, db: &Path, log: &Path) -> Reaped {
+    Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(cfg)
+            .arg("--db")
+            .arg(db)
+            .args(["daemon", "--log"])
+            .arg(log)
+            .env("ECHODESK_TEST_PW", "secret")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 fn wait_for(what: &str, secs: u64, f: impl FnMut() -> bool) {
     wait_logged(what, secs, None, f)
 }
@@ -667,19 +685,7 @@ fn the_daemon_receives_with_idle_sends_copies_to_sent_and_stops_on_sigterm() {
     );
     let db = m.dir.path().join("d.db");
     let log = m.dir.path().join("daemon.log");
-    let mut daemon = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_echodesk"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--db")
-            .arg(&db)
-            .args(["daemon", "--log"])
-            .arg(&log)
-            .env("ECHODESK_TEST_PW", "secret")
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = daemon(&cfg, &db, &log);
     let logged = |s: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -819,19 +825,7 @@ fn the_daemon_rides_out_a_dovecot_restart() {
     let cfg = m.config_with_smtp_and("poll_interval = 600\n", "");
     let db = m.dir.path().join("r.db");
     let log = m.dir.path().join("daemon.log");
-    let mut daemon = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_echodesk"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--db")
-            .arg(&db)
-            .args(["daemon", "--log"])
-            .arg(&log)
-            .env("ECHODESK_TEST_PW", "secret")
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = daemon(&cfg, &db, &log);
     m.deliver(
         "support@example.test",
         "1.x",
@@ -1258,25 +1252,7 @@ fn text_pdf(text: &str) -> Vec<u8> {
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
     ];
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for off in offsets {
-        out.extend(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    out.extend(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
+    echodesk::channel::fax::pdf::assemble(&objects.map(String::into_bytes))
 }
 
 fn b64(data: &[u8]) -> String {

@@ -100,28 +100,18 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let mut store = ctx.open()?;
     let (queued, failed) = store.outbox_health()?;
     let daemon = store.lease_holder(crate::daemon::LEASE)?;
-    let mut rows = Vec::new();
+    let (mut rows, mut sms) = (Vec::new(), Vec::new());
     {
         let tx = store.transaction()?;
         for a in &ctx.config.accounts {
             for m in a.imap.iter().flat_map(|i| i.mailboxes.iter()) {
-                let st: serde_json::Value = tx
-                    .cursor(&a.name, &format!("status:{m}"))?
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or(serde_json::Value::Null);
+                let st = tx.poll_status(&a.name, &format!("status:{m}"))?;
                 let cursor = tx.cursor(&a.name, &format!("uid:{m}"))?;
                 rows.push(serde_json::json!({ "account": a.name, "mailbox": m, "cursor": cursor, "status": st }));
             }
         }
-    }
-    let mut sms = Vec::new();
-    {
-        let tx = store.transaction()?;
         for a in &ctx.config.sms {
-            let st: serde_json::Value = tx
-                .cursor(&a.name, "status")?
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(serde_json::Value::Null);
+            let st = tx.poll_status(&a.name, "status")?;
             sms.push(serde_json::json!({ "account": a.name, "kind": a.kind, "number": a.number, "status": st }));
         }
     }
@@ -143,41 +133,40 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
         None => println!("daemon: not running"),
     }
     for r in &rows {
-        let st = &r["status"];
-        let last = st["last_poll"]
-            .as_i64()
-            .map(output::datetime)
-            .unwrap_or_else(|| "never".into());
-        let err = st["last_error"]
-            .as_str()
-            .map(|e| format!(" · last error: {}", crate::sanitize::line(e)))
-            .unwrap_or_default();
-        println!(
-            "{}/{}: last poll {last} · {} fetched in all{err}",
+        let name = format!(
+            "{}/{}",
             r["account"].as_str().unwrap_or(""),
-            r["mailbox"].as_str().unwrap_or(""),
-            st["fetched_total"].as_u64().unwrap_or(0)
+            r["mailbox"].as_str().unwrap_or("")
         );
+        print_poll_status(&name, &r["status"]);
     }
     for r in &sms {
-        let st = &r["status"];
-        let last = st["last_poll"]
-            .as_i64()
-            .map(output::datetime)
-            .unwrap_or_else(|| "never".into());
-        let err = st["last_error"]
-            .as_str()
-            .map(|e| format!(" · last error: {}", crate::sanitize::line(e)))
-            .unwrap_or_default();
-        println!(
-            "{} (sms {}): last poll {last} · {} fetched in all{err}",
+        let name = format!(
+            "{} (sms {})",
             r["account"].as_str().unwrap_or(""),
-            r["number"].as_str().unwrap_or(""),
-            st["fetched_total"].as_u64().unwrap_or(0)
+            r["number"].as_str().unwrap_or("")
         );
+        print_poll_status(&name, &r["status"]);
     }
     println!("outbox: {queued} waiting, {failed} failed or unknown");
     Ok(())
+}
+
+/// One line of `status`: when the source was last polled, and how it went.
+fn print_poll_status(name: &str, st: &serde_json::Value) {
+    let last = st["last_poll"]
+        .as_i64()
+        .map(output::datetime)
+        .unwrap_or_else(|| "never".into());
+    let err = st["last_error"]
+        .as_str()
+        .map(|e| format!(" · last error: {}", crate::sanitize::line(e)))
+        .unwrap_or_default();
+    println!(
+        "{}: last poll {last} · {} fetched in all{err}",
+        crate::sanitize::line(name),
+        st["fetched_total"].as_u64().unwrap_or(0)
+    );
 }
 
 #[derive(Debug, clap::Args)]

@@ -12,6 +12,35 @@ use crate::model::{Channel, Direction, IdentityKind};
 pub const PRESENCE_TTL: i64 = 30;
 
 impl Store {
+    /// Notes a poll of `account`/`scope` for `echodesk status`: how many
+    /// messages it fetched, or the error that stopped it. Bookkeeping: a
+    /// failure to record is not a reason to fail the poll.
+    pub fn record_poll(
+        &mut self,
+        account: &str,
+        scope: &str,
+        outcome: std::result::Result<u64, &str>,
+    ) {
+        let Ok(tx) = self.transaction() else { return };
+        let mut st: serde_json::Value = tx
+            .cursor(account, scope)
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_else(|| serde_json::json!({ "fetched_total": 0 }));
+        st["last_poll"] = now().into();
+        match outcome {
+            Ok(fetched) => {
+                st["fetched_total"] = (st["fetched_total"].as_u64().unwrap_or(0) + fetched).into();
+                st["last_error"] = serde_json::Value::Null;
+                st["last_success"] = now().into();
+            }
+            Err(e) => st["last_error"] = e.into(),
+        }
+        let _ = tx.set_cursor(account, scope, &st.to_string());
+        let _ = tx.commit();
+    }
+
     /// Records what this agent is doing; the TUI calls it on every tick.
     pub fn touch_presence(&self, agent: &str, ticket: Option<i64>, activity: &str) -> Result<()> {
         self.conn
@@ -117,6 +146,14 @@ impl Store {
 }
 
 impl Tx<'_> {
+    /// What [`Store::record_poll`] last noted, or null.
+    pub fn poll_status(&self, account: &str, scope: &str) -> Result<serde_json::Value> {
+        Ok(self
+            .cursor(account, scope)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null))
+    }
+
     /// Queues a reply: the outbound message and its outbox entry commit with
     /// the ticket's automatic transition, in this transaction. The outbox
     /// worker (the only sender) picks it up. `channel` defaults to the

@@ -188,7 +188,11 @@ impl Poller {
         };
         if let Err(e) = self.ensure_session(&cfg).await {
             for mailbox in &cfg.mailboxes {
-                record_status(store, &self.acct, mailbox, None, Some(&e.to_string()));
+                store.record_poll(
+                    &self.acct.name,
+                    &format!("status:{mailbox}"),
+                    Err(&e.to_string()),
+                );
             }
             return Err(e);
         }
@@ -202,13 +206,17 @@ impl Poller {
                     if reports.is_empty() {
                         self.seen = Some((r.uid_validity, r.uid_next));
                     }
-                    record_status(store, &self.acct, mailbox, Some(&r), None);
+                    store.record_poll(&self.acct.name, &format!("status:{mailbox}"), Ok(r.fetched));
                     reports.push(r);
                 }
                 Err(e) => {
                     // The connection state is unknown now: start over next time.
                     self.session = None;
-                    record_status(store, &self.acct, mailbox, None, Some(&e.to_string()));
+                    store.record_poll(
+                        &self.acct.name,
+                        &format!("status:{mailbox}"),
+                        Err(&e.to_string()),
+                    );
                     return Err(e);
                 }
             }
@@ -316,35 +324,6 @@ pub async fn append(acct: &Account, mailbox: &str, messages: &[Vec<u8>]) -> Resu
     }
     let _ = tokio::time::timeout(Duration::from_secs(cfg.timeout), session.logout()).await;
     Ok(())
-}
-
-fn record_status(
-    store: &mut Store,
-    acct: &Account,
-    mailbox: &str,
-    r: Option<&MailboxReport>,
-    error: Option<&str>,
-) {
-    let Ok(tx) = store.transaction() else { return };
-    let scope = format!("status:{mailbox}");
-    let mut status: serde_json::Value = tx
-        .cursor(&acct.name, &scope)
-        .ok()
-        .flatten()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_else(|| serde_json::json!({ "fetched_total": 0 }));
-    status["last_poll"] = crate::store::now().into();
-    match r {
-        Some(r) => {
-            let total = status["fetched_total"].as_u64().unwrap_or(0) + r.fetched;
-            status["fetched_total"] = total.into();
-            status["last_error"] = serde_json::Value::Null;
-            status["last_success"] = crate::store::now().into();
-        }
-        None => status["last_error"] = error.unwrap_or("").into(),
-    }
-    let _ = tx.set_cursor(&acct.name, &scope, &status.to_string());
-    let _ = tx.commit();
 }
 
 async fn poll_mailbox(

@@ -216,6 +216,12 @@ pub fn render(text: &str, font_path: &Path) -> Result<Vec<u8>, PdfError> {
             .into_bytes(),
         );
     }
+    Ok(assemble(&objects))
+}
+
+/// A PDF file from its objects, numbered from 1 in order (object 1 the
+/// catalog): header, bodies, cross-reference table and trailer.
+pub fn assemble(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
@@ -236,7 +242,7 @@ pub fn render(text: &str, font_path: &Path) -> Result<Vec<u8>, PdfError> {
         )
         .as_bytes(),
     );
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -222,33 +222,9 @@ pub async fn poll_account(store: &mut Store, acct: &SmsAccount) -> Result<PollRe
         Kind::Smstools => smstools::poll(store, acct),
         Kind::Gammu => gammu::poll(store, acct),
     };
-    record_status(store, acct, r.as_ref().ok(), r.as_ref().err());
-    r
-}
-
-fn record_status(
-    store: &mut Store,
-    acct: &SmsAccount,
-    r: Option<&PollReport>,
-    e: Option<&SmsError>,
-) {
-    let Ok(tx) = store.transaction() else { return };
-    let mut st: serde_json::Value = tx
-        .cursor(&acct.name, "status")
-        .ok()
-        .flatten()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_else(|| serde_json::json!({ "fetched_total": 0 }));
-    st["last_poll"] = crate::store::now().into();
-    match (r, e) {
-        (Some(r), _) => {
-            st["fetched_total"] = (st["fetched_total"].as_u64().unwrap_or(0) + r.fetched).into();
-            st["last_error"] = serde_json::Value::Null;
-            st["last_success"] = crate::store::now().into();
-        }
-        (_, Some(e)) => st["last_error"] = e.to_string().into(),
-        _ => {}
+    match &r {
+        Ok(rep) => store.record_poll(&acct.name, "status", Ok(rep.fetched)),
+        Err(e) => store.record_poll(&acct.name, "status", Err(&e.to_string())),
     }
-    let _ = tx.set_cursor(&acct.name, "status", &st.to_string());
-    let _ = tx.commit();
+    r
 }
