@@ -167,7 +167,15 @@ impl Twilio {
                     last = if e.is_timeout() {
                         format!("no answer within {} s", self.acct.timeout)
                     } else {
-                        e.to_string()
+                        // reqwest's own words hide the cause (connection
+                        // refused, DNS, TLS) in its sources.
+                        let mut words = e.to_string();
+                        let mut cause = std::error::Error::source(&e);
+                        while let Some(c) = cause {
+                            words.push_str(&format!(": {c}"));
+                            cause = c.source();
+                        }
+                        words
                     };
                     if attempt < TRIES {
                         tokio::time::sleep(wait).await;
