@@ -63,14 +63,12 @@ impl From<&Config> for Settings {
     }
 }
 
-/// (FTS expression, (data_version, total_changes), hits) of the last count.
-type FtsCount = (String, (i64, u64), i64);
-
 pub struct Store {
     conn: Connection,
     settings: Settings,
     path: Option<PathBuf>,
-    fts_cache: std::cell::RefCell<Option<FtsCount>>,
+    /// The hit set of the last text search, which `echodesk_hit()` reads.
+    hits: search::HitSlot,
 }
 
 /// Seconds since the epoch, the store's only time unit.
@@ -121,11 +119,13 @@ impl Store {
             }
         }
         conn.set_prepared_statement_cache_capacity(64);
+        let hits = search::HitSlot::default();
+        search::register_hit_function(&conn, &hits)?;
         Ok(Store {
             conn,
             settings,
             path,
-            fts_cache: std::cell::RefCell::new(None),
+            hits,
         })
     }
 
