@@ -2,8 +2,20 @@
 //!
 //! unicode61 splits on spaces and punctuation, so an unspaced Chinese or
 //! Japanese sentence would be one token and a two-character word inside it
-//! could never match. The store therefore writes each CJK character as its
-//! own token and turns a CJK query word into a phrase of adjacent tokens.
+//! could never match. The store therefore writes each run of CJK characters
+//! as overlapping two-character tokens (退款 → 退款; 我要退款 → 我要 要退
+//! 退款), plus the run's last character alone. A CJK query word becomes the
+//! same bigrams as a phrase: the common two-character word is one token
+//! and costs what a Latin word costs, where one token per character made
+//! every CJK word a positional phrase query. The trailing single character
+//! lets a one-character query find every occurrence: each character starts
+//! a bigram or ends its run.
+
+use std::borrow::Cow;
+
+/// The layout the search documents are written in. A store whose documents
+/// are older is re-indexed when it is opened.
+pub const LAYOUT: i64 = 2;
 
 fn is_cjk(c: char) -> bool {
     matches!(c,
@@ -16,41 +28,75 @@ fn is_cjk(c: char) -> bool {
         | '\u{20000}'..='\u{2FA1F}')
 }
 
-/// Text as indexed: CJK characters separated by spaces, the rest unchanged.
-pub fn segment(text: &str) -> std::borrow::Cow<'_, str> {
+/// Writes one CJK run as space-separated bigrams; `tail` adds the last
+/// character alone (documents), which queries must not ask for.
+fn push_run(out: &mut String, run: &[char], tail: bool) {
+    out.push(' ');
+    if run.len() == 1 {
+        out.push(run[0]);
+    } else {
+        for pair in run.windows(2) {
+            out.push(pair[0]);
+            out.push(pair[1]);
+            out.push(' ');
+        }
+        if tail {
+            out.push(run[run.len() - 1]);
+        }
+    }
+    out.push(' ');
+}
+
+fn bigrams(text: &str, tail: bool) -> Cow<'_, str> {
     // Escape sequences would glue their parameters to the words they wrap.
     let text = crate::sanitize::strip_escapes(text);
     if !text.chars().any(is_cjk) {
         return text;
     }
-    let mut out = String::with_capacity(text.len() * 2);
+    let mut out = String::with_capacity(text.len() * 3);
+    let mut run: Vec<char> = Vec::new();
     for c in text.chars() {
         if is_cjk(c) {
-            out.push(' ');
-            out.push(c);
-            out.push(' ');
-        } else {
-            out.push(c);
+            run.push(c);
+            continue;
         }
+        if !run.is_empty() {
+            push_run(&mut out, &run, tail);
+            run.clear();
+        }
+        out.push(c);
     }
-    std::borrow::Cow::Owned(out)
+    if !run.is_empty() {
+        push_run(&mut out, &run, tail);
+    }
+    Cow::Owned(out)
+}
+
+/// Text as indexed: CJK runs as bigrams plus their last character, the
+/// rest unchanged.
+pub fn segment(text: &str) -> Cow<'_, str> {
+    bigrams(text, true)
 }
 
 /// One user word or phrase as an FTS5 phrase string: quoted (so FTS5
-/// operators typed by the user are just text), CJK segmented, and a
+/// operators typed by the user are just text), CJK as bigrams, and a
 /// trailing `*` kept as a prefix search.
 pub fn phrase(text: &str, allow_prefix: bool) -> Option<String> {
     let (body, prefix) = match text.strip_suffix('*') {
         Some(b) if allow_prefix => (b, true),
         _ => (text, false),
     };
-    let seg = segment(body);
+    let seg = bigrams(body, false);
     let has_token = seg.chars().any(char::is_alphanumeric);
     if !has_token {
         return None;
     }
+    // A lone CJK character is the first half of bigrams or a run's last
+    // character: a prefix search finds both.
+    let mut chars = body.chars();
+    let lone_cjk = matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c));
     let quoted = format!("\"{}\"", seg.replace('"', "\"\""));
-    Some(if prefix {
+    Some(if prefix || lone_cjk {
         format!("{quoted} *")
     } else {
         quoted
@@ -62,9 +108,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cjk_is_split_and_latin_kept() {
+    fn cjk_runs_become_bigrams_and_latin_is_kept() {
         assert_eq!(segment("abc"), "abc");
-        assert_eq!(segment("我要退款 ok"), " 我  要  退  款  ok");
+        assert_eq!(segment("我要退款 ok"), " 我要 要退 退款 款  ok");
+        assert_eq!(segment("款"), " 款 ");
+        assert_eq!(segment("iPhone退款"), "iPhone 退款 款 ");
     }
 
     #[test]
@@ -72,7 +120,43 @@ mod tests {
         assert_eq!(phrase("refund", true).unwrap(), "\"refund\"");
         assert_eq!(phrase("ref*", true).unwrap(), "\"ref\" *");
         assert_eq!(phrase("a\"b", false).unwrap(), "\"a\"\"b\"");
-        assert_eq!(phrase("退款", false).unwrap(), "\" 退  款 \"");
+        assert_eq!(phrase("退款", false).unwrap(), "\" 退款  \"");
+        assert_eq!(phrase("ログイン", false).unwrap(), "\" ログ グイ イン  \"");
+        assert_eq!(phrase("款", false).unwrap(), "\" 款 \" *");
         assert!(phrase("--", false).is_none());
+    }
+
+    /// Every CJK word of a sentence, and every single character, finds the
+    /// sentence; a word that is not in it does not.
+    #[test]
+    fn cjk_words_match_inside_unspaced_sentences() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE f USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
+        )
+        .unwrap();
+        let doc = "我要退款，ログインできません";
+        conn.execute("INSERT INTO f (rowid, body) VALUES (1, ?)", [segment(doc)])
+            .unwrap();
+        let hits = |q: &str| -> i64 {
+            let p = phrase(q, true).unwrap();
+            conn.query_row("SELECT count(*) FROM f WHERE f MATCH ?", [p], |r| r.get(0))
+                .unwrap()
+        };
+        for q in [
+            "退款",
+            "我要退款",
+            "要",
+            "款",
+            "ログイン",
+            "ログ",
+            "ン",
+            "でき",
+        ] {
+            assert_eq!(hits(q), 1, "{q}");
+        }
+        for q in ["退货", "款我", "インロ"] {
+            assert_eq!(hits(q), 0, "{q}");
+        }
     }
 }

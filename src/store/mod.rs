@@ -121,16 +121,62 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         let hits = search::HitSlot::default();
         search::register_hit_function(&conn, &hits)?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             settings,
             path,
             hits,
-        })
+        };
+        store.upgrade_search_documents()?;
+        Ok(store)
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Rewrites every search document when they were written in an older
+    /// layout than this build's (`fts::LAYOUT`), once, on open.
+    fn upgrade_search_documents(&mut self) -> Result<()> {
+        let layout = |conn: &Connection| -> Result<i64> {
+            use rusqlite::OptionalExtension;
+            let v: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM store_meta WHERE key = 'fts_layout'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        };
+        if layout(&self.conn)? >= fts::LAYOUT {
+            return Ok(());
+        }
+        let tx = self.transaction()?;
+        // Another process may have done it while we waited for the lock.
+        if layout(&tx.tx)? >= fts::LAYOUT {
+            return Ok(());
+        }
+        tx.tx.execute(
+            "INSERT INTO tickets_fts (tickets_fts) VALUES ('delete-all')",
+            [],
+        )?;
+        let ids: Vec<i64> = tx
+            .tx
+            .prepare("SELECT id FROM tickets ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            // No document is left to delete.
+            tx.mark_created(id);
+            tx.reindex_ticket(id)?;
+        }
+        tx.tx.execute(
+            "INSERT INTO store_meta (key, value) VALUES ('fts_layout', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [fts::LAYOUT.to_string()],
+        )?;
+        tx.commit()
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -367,6 +413,53 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(fk, 1);
+    }
+
+    /// A store written by a build with one token per CJK character is
+    /// re-indexed on open, so CJK words match in the bigram layout.
+    #[test]
+    fn old_search_documents_are_rewritten_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let ctx = SearchContext {
+            me: "a".into(),
+            now: 0,
+        };
+        let refund = crate::query::parse("退款").unwrap();
+        {
+            let mut store = Store::open(&db, Settings::default()).unwrap();
+            let tx = store.transaction().unwrap();
+            let c = tx.create_customer("李", &[]).unwrap();
+            let t = tx
+                .create_ticket(
+                    &NewTicket {
+                        subject: "我要退款",
+                        channel: crate::model::Channel::Email,
+                        customer_id: c,
+                        at: 1,
+                        linked_ticket_id: None,
+                    },
+                    "a",
+                )
+                .unwrap();
+            tx.mark_dirty(t);
+            tx.commit().unwrap();
+            assert_eq!(store.count(&refund, &ctx).unwrap(), 1);
+            // Back to the first layout: characters one by one, no marker.
+            store
+                .conn
+                .execute_batch(&format!(
+                    "DELETE FROM store_meta;
+                     INSERT INTO tickets_fts (tickets_fts) VALUES ('delete-all');
+                     INSERT INTO tickets_fts (rowid, subject, body, customer)
+                     VALUES ({t}, ' 我  要  退  款 ', '', ' 李 ');"
+                ))
+                .unwrap();
+            store.forget_search_cache();
+            assert_eq!(store.count(&refund, &ctx).unwrap(), 0);
+        }
+        let store = Store::open(&db, Settings::default()).unwrap();
+        assert_eq!(store.count(&refund, &ctx).unwrap(), 1);
     }
 
     #[test]

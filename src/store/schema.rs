@@ -217,8 +217,24 @@ ALTER TABLE outbox ADD COLUMN delivery_detail TEXT;
 CREATE INDEX outbox_delivery ON outbox(channel, status, delivery) WHERE status = 'sent';
 "#;
 
+/// Facts about the store itself, such as the layout its search documents
+/// were written in (see `fts::LAYOUT`).
+const V6: &str = r#"
+CREATE TABLE store_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up(V4),
+        M::up(V5),
+        M::up(V6),
+    ])
 }
 
 #[cfg(test)]
