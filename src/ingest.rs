@@ -36,6 +36,11 @@ pub struct Ingest {
     /// Queue customer messages for the automation rules (live channels,
     /// not imports of old mail).
     live: bool,
+    /// Set for an import into an account that held no mail when it began:
+    /// a duplicate can then only come from the import itself, so it is
+    /// found in this set of provider ids and Message-IDs instead of by two
+    /// index lookups per message.
+    seen: Option<std::cell::RefCell<std::collections::HashSet<(bool, String)>>>,
 }
 
 impl Ingest {
@@ -53,7 +58,41 @@ impl Ingest {
         let tag = Regex::new(&pattern).unwrap_or_else(|_| {
             Regex::new(r"\[#(\d{1,18})\]").expect("the built-in tag pattern is valid")
         });
-        Ingest { tag, live: false }
+        Ingest {
+            tag,
+            live: false,
+            seen: None,
+        }
+    }
+
+    /// Marks this ingest as filling an account that holds no mail yet (see
+    /// [`Tx::account_is_empty`]): dedupe is done in memory.
+    pub fn into_empty_account(mut self) -> Ingest {
+        self.seen = Some(Default::default());
+        self
+    }
+
+    /// Is the message already stored (or, for an empty account, already
+    /// seen in this run)?
+    fn is_duplicate(&self, tx: &Tx<'_>, m: &Inbound) -> Result<bool> {
+        if let Some(seen) = &self.seen {
+            let mut seen = seen.borrow_mut();
+            let pid = (true, m.provider_id.clone());
+            let mid = m.message_id.clone().map(|id| (false, id));
+            if seen.contains(&pid) || mid.as_ref().is_some_and(|k| seen.contains(k)) {
+                return Ok(true);
+            }
+            seen.insert(pid);
+            seen.extend(mid);
+            return Ok(false);
+        }
+        if tx.has_provider_id(&m.account, &m.provider_id)? {
+            return Ok(true);
+        }
+        match &m.message_id {
+            Some(mid) => tx.has_message_id(&m.account, mid),
+            None => Ok(false),
+        }
     }
 
     /// Marks this ingest as live mail: customer messages go to the rules.
@@ -84,13 +123,8 @@ impl Ingest {
     }
 
     fn ingest_inner(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
-        if tx.has_provider_id(&m.account, &m.provider_id)? {
+        if self.is_duplicate(tx, m)? {
             return Ok(Outcome::Duplicate);
-        }
-        if let Some(mid) = &m.message_id {
-            if tx.has_message_id(&m.account, mid)? {
-                return Ok(Outcome::Duplicate);
-            }
         }
         let settings = tx.settings();
         let customer = self.customer(tx, m, settings)?;
@@ -282,6 +316,30 @@ mod tests {
         let o = ing.ingest(&tx, m).unwrap();
         tx.commit().unwrap();
         o
+    }
+
+    #[test]
+    fn an_empty_account_dedupes_in_memory_and_others_in_the_store() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let tx = s.transaction().unwrap();
+        assert!(tx.account_is_empty("test").unwrap());
+        let ing = Ingest::new(tx.settings()).into_empty_account();
+        let first = inbound("1", "a@x.com", "Help");
+        assert!(matches!(
+            ing.ingest(&tx, &first).unwrap(),
+            Outcome::Created { .. }
+        ));
+        assert_eq!(ing.ingest(&tx, &first).unwrap(), Outcome::Duplicate);
+        let mut same_mid = inbound("2", "a@x.com", "Help");
+        same_mid.message_id = first.message_id.clone();
+        assert_eq!(ing.ingest(&tx, &same_mid).unwrap(), Outcome::Duplicate);
+        tx.commit().unwrap();
+
+        let tx = s.transaction().unwrap();
+        assert!(!tx.account_is_empty("test").unwrap());
+        assert!(tx.account_is_empty("other").unwrap());
+        let ing = Ingest::new(tx.settings());
+        assert_eq!(ing.ingest(&tx, &same_mid).unwrap(), Outcome::Duplicate);
     }
 
     #[test]

@@ -230,6 +230,15 @@ impl Store {
         )?)
     }
 
+    /// Whether this connection checkpoints the write-ahead log itself at
+    /// commits (SQLite's default, 1,000 pages); off while a bulk writer
+    /// leaves that to a second connection.
+    pub fn set_auto_checkpoint(&self, on: bool) -> Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", if on { 1000 } else { 0 })?;
+        Ok(())
+    }
+
     /// Refreshes the planner's statistics; worth it after a large import.
     pub fn optimize(&self) -> Result<()> {
         self.conn.execute_batch("PRAGMA optimize; ANALYZE;")?;
