@@ -203,6 +203,10 @@ pub fn import(
     Ok(report)
 }
 
+/// How large the write-ahead log may grow during an import before the
+/// writer stops to empty it.
+const WAL_LIMIT: u64 = 64 << 20;
+
 /// Copies the write-ahead log into the database from a second connection
 /// while the import writes. Done by the writer itself at every commit past
 /// 1,000 pages, this was an eighth of the import's time on the writing
@@ -229,7 +233,8 @@ impl Checkpointer {
                 );
                 // PASSIVE never waits for the writer: it copies what is
                 // committed and leaves the rest for the next round.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                let mode = if done { "TRUNCATE" } else { "PASSIVE" };
+                let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
                 if done {
                     return;
                 }
@@ -251,6 +256,9 @@ fn write_batches(
     started: Instant,
     progress: &mut dyn FnMut(&ImportReport),
 ) -> Result<ImportReport> {
+    let wal = store
+        .path()
+        .map(|p| PathBuf::from(format!("{}-wal", p.display())));
     let mut report = ImportReport::default();
     let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
     let mut done = false;
@@ -287,6 +295,16 @@ fn write_batches(
             }
         }
         txn.commit()?;
+        // The log only starts over when a checkpoint has caught up as a
+        // write transaction begins, which a writer that never pauses does
+        // not allow. Past WAL_LIMIT, the writer finishes the checkpoint
+        // itself (little is left to copy) and empties the log.
+        if wal
+            .as_ref()
+            .is_some_and(|w| std::fs::metadata(w).is_ok_and(|m| m.len() > WAL_LIMIT))
+        {
+            store.checkpoint_truncate()?;
+        }
         report.elapsed = started.elapsed();
         progress(&report);
     }

@@ -35,6 +35,22 @@ pub struct NewMessage<'a> {
     pub attachments: &'a [NewAttachment<'a>],
 }
 
+/// A stable 64-bit hash (FNV-1a) of a lookup value, indexed in place of
+/// the text. Collisions only cost a comparison: lookups check the text.
+pub(crate) fn lookup_key(text: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// The lookup key of a provider id, which is unique per account.
+pub(crate) fn provider_key(account: &str, provider_id: &str) -> i64 {
+    lookup_key(&format!("{account}\0{provider_id}"))
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
     let mut s = String::with_capacity(64);
@@ -62,8 +78,8 @@ impl Tx<'_> {
             .prepare_cached(
                 "INSERT INTO messages (ticket_id, direction, channel, account, provider_id,
                  message_id, refs, from_addr, from_name, to_addr, subject, body_text, body_html,
-                 received_at, author, auto_kind, parse_error, raw_sha256)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 received_at, author, auto_kind, parse_error, raw_sha256, provider_key, mid_key)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 m.ticket_id,
@@ -84,6 +100,8 @@ impl Tx<'_> {
                 m.auto_kind.map(AutoKind::as_str),
                 m.parse_error,
                 raw_sha,
+                m.provider_id.map(|p| provider_key(m.account, p)),
+                m.message_id.map(lookup_key),
             ])?;
         let id = self.tx.last_insert_rowid();
         self.mark_dirty(m.ticket_id);
@@ -129,8 +147,14 @@ impl Tx<'_> {
     pub fn has_provider_id(&self, account: &str, provider_id: &str) -> Result<bool> {
         Ok(self
             .tx
-            .prepare_cached("SELECT 1 FROM messages WHERE account = ? AND provider_id = ?")?
-            .exists([account, provider_id])?)
+            .prepare_cached(
+                "SELECT 1 FROM messages WHERE provider_key = ? AND account = ? AND provider_id = ?",
+            )?
+            .exists(params![
+                provider_key(account, provider_id),
+                account,
+                provider_id
+            ])?)
     }
 
     /// Does the account hold no mail at all: nothing received under it
@@ -148,19 +172,25 @@ impl Tx<'_> {
     pub fn has_message_id(&self, account: &str, message_id: &str) -> Result<bool> {
         Ok(self
             .tx
-            .prepare_cached("SELECT 1 FROM messages WHERE message_id = ? AND account = ?")?
-            .exists([message_id, account])?)
+            .prepare_cached(
+                "SELECT 1 FROM messages WHERE mid_key = ? AND message_id = ? AND account = ?",
+            )?
+            .exists(params![lookup_key(message_id), message_id, account])?)
     }
 
     /// The ticket of the newest stored message whose Message-ID is among
     /// `ids` (the In-Reply-To and References of an incoming message).
     pub fn ticket_by_message_ids(&self, ids: &[String]) -> Result<Option<i64>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT ticket_id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1",
+            "SELECT ticket_id FROM messages WHERE mid_key = ? AND message_id = ?
+             ORDER BY id DESC LIMIT 1",
         )?;
         // The last reference is the direct parent: try it first.
         for id in ids.iter().rev() {
-            if let Some(t) = stmt.query_row([id], |r| r.get(0)).optional()? {
+            if let Some(t) = stmt
+                .query_row(params![lookup_key(id), id], |r| r.get(0))
+                .optional()?
+            {
                 return Ok(Some(t));
             }
         }
@@ -254,9 +284,12 @@ impl Store {
         let ticket: Option<(i64, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT ticket_id, id FROM messages WHERE message_id = ? ORDER BY id DESC LIMIT 1",
+                "SELECT ticket_id, id FROM messages WHERE mid_key = ? AND message_id = ?
+                 ORDER BY id DESC LIMIT 1",
             )?
-            .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![lookup_key(message_id), message_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let Some((ticket, id)) = ticket else {
             return Ok(None);

@@ -239,6 +239,14 @@ impl Store {
         Ok(())
     }
 
+    /// Copies the whole write-ahead log into the database and empties it,
+    /// waiting for readers and other checkpointers as needed.
+    pub fn checkpoint_truncate(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Refreshes the planner's statistics; worth it after a large import.
     pub fn optimize(&self) -> Result<()> {
         self.conn.execute_batch("PRAGMA optimize; ANALYZE;")?;

@@ -115,8 +115,8 @@ impl Tx<'_> {
     /// customer's answer threads back.
     pub fn set_message_id(&self, message: i64, message_id: &str) -> Result<()> {
         self.tx.execute(
-            "UPDATE messages SET message_id = ? WHERE id = ?",
-            params![message_id, message],
+            "UPDATE messages SET message_id = ?, mid_key = ? WHERE id = ?",
+            params![message_id, super::messages::lookup_key(message_id), message],
         )?;
         Ok(())
     }

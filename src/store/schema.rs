@@ -226,6 +226,49 @@ CREATE TABLE store_meta (
 );
 "#;
 
+/// Lookup keys: provider ids (71-character hashes for imports) and
+/// Message-IDs were indexed as text. Random long keys dirty a different
+/// index page for nearly every message a batch stores, so those two
+/// indexes were much of what an import wrote to the WAL. They are now
+/// 64-bit hashes of the text (`messages::lookup_key`), and a lookup
+/// compares the text itself too.
+const V7: &str = r#"
+ALTER TABLE messages ADD COLUMN provider_key INTEGER;
+ALTER TABLE messages ADD COLUMN mid_key INTEGER;
+DROP INDEX messages_provider;
+DROP INDEX messages_message_id;
+"#;
+
+/// Run after V7's SQL: fill the keys, then index them.
+fn v7_keys(tx: &rusqlite::Transaction) -> rusqlite_migration::HookResult {
+    {
+        let mut update =
+            tx.prepare("UPDATE messages SET provider_key = ?, mid_key = ? WHERE id = ?")?;
+        let mut select = tx.prepare(
+            "SELECT id, account, provider_id, message_id FROM messages
+             WHERE provider_id IS NOT NULL OR message_id IS NOT NULL",
+        )?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let account: String = r.get(1)?;
+            let pid: Option<String> = r.get(2)?;
+            let mid: Option<String> = r.get(3)?;
+            update.execute(rusqlite::params![
+                pid.map(|p| super::messages::provider_key(&account, &p)),
+                mid.map(|m| super::messages::lookup_key(&m)),
+                id
+            ])?;
+        }
+    }
+    tx.execute_batch(
+        "CREATE INDEX messages_provider_key ON messages(provider_key)
+             WHERE provider_key IS NOT NULL;
+         CREATE INDEX messages_mid_key ON messages(mid_key) WHERE mid_key IS NOT NULL;",
+    )?;
+    Ok(())
+}
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -234,6 +277,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up_with_hook(V7, v7_keys),
     ])
 }
 
@@ -242,5 +286,51 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    /// Messages stored before V7 get their lookup keys, and the keyed
+    /// indexes answer the lookups.
+    #[test]
+    fn v7_fills_lookup_keys_of_existing_messages() {
+        use crate::store::messages::{lookup_key, provider_key};
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let m = super::migrations();
+        m.to_version(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO customers (id, name, created_at) VALUES (1, 'c', 1);
+             INSERT INTO tickets (id, subject, state, channel, customer_id, created_at, updated_at)
+             VALUES (1, 's', 'new', 'email', 1, 1, 1);
+             INSERT INTO messages (ticket_id, direction, channel, account, provider_id,
+                                   message_id, from_addr, received_at)
+             VALUES (1, 'in', 'email', 'acct', 'sha256:ab', 'x@y', 'a@b', 1),
+                    (1, 'out', 'email', 'acct', NULL, NULL, 'me@b', 2);",
+        )
+        .unwrap();
+        m.to_latest(&mut conn).unwrap();
+        let keys: Vec<(Option<i64>, Option<i64>)> = conn
+            .prepare("SELECT provider_key, mid_key FROM messages ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                (
+                    Some(provider_key("acct", "sha256:ab")),
+                    Some(lookup_key("x@y"))
+                ),
+                (None, None)
+            ]
+        );
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT 1 FROM messages WHERE mid_key = 5 AND message_id = 'x'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("messages_mid_key"), "{plan}");
     }
 }
