@@ -265,11 +265,15 @@ impl Store {
                     for s in &wf.open_states {
                         params.push(s.clone().into());
                     }
-                    // For a page, unary + keeps the state index out of it:
-                    // with an IN list it would force a sort of every open
-                    // ticket, while the (updated_at, id) index yields pages
-                    // in order. A count has no order and wants the index.
-                    let plus = if matches!(mode, Mode::Count | Mode::CountDense) {
+                    // Unary + keeps the state index out of it: for a page,
+                    // an IN list would force a sort of every open ticket,
+                    // while the (updated_at, id) index yields pages in
+                    // order. A dense text count wants the index: walking it
+                    // and testing the hit set beats a row lookup per hit.
+                    // A plain count keeps the +: counting through the index
+                    // made the TUI's count worker slow its page loads
+                    // (benches/tui.rs, key p99 2.7 → 7.6 ms).
+                    let plus = if mode == Mode::CountDense {
                         ""
                     } else {
                         "+"
