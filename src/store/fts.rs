@@ -47,7 +47,13 @@ fn push_run(out: &mut String, run: &[char], tail: bool) {
     out.push(' ');
 }
 
-fn bigrams(text: &str, tail: bool) -> Cow<'_, str> {
+/// `query`: the text is a search phrase, not a document. A document's run
+/// always gets its last character as a token. In a phrase, a run that
+/// other text follows ends where the document's run ends, so it gets that
+/// token too, or the phrase would skip a position (问题 + 题 + 887573 in
+/// 发票问题（887573）). A run at the end of a phrase may continue in the
+/// document, so it does not.
+fn bigrams(text: &str, query: bool) -> Cow<'_, str> {
     // Escape sequences would glue their parameters to the words they wrap.
     let text = crate::sanitize::strip_escapes(text);
     if !text.chars().any(is_cjk) {
@@ -61,13 +67,13 @@ fn bigrams(text: &str, tail: bool) -> Cow<'_, str> {
             continue;
         }
         if !run.is_empty() {
-            push_run(&mut out, &run, tail);
+            push_run(&mut out, &run, true);
             run.clear();
         }
         out.push(c);
     }
     if !run.is_empty() {
-        push_run(&mut out, &run, tail);
+        push_run(&mut out, &run, !query);
     }
     Cow::Owned(out)
 }
@@ -75,7 +81,7 @@ fn bigrams(text: &str, tail: bool) -> Cow<'_, str> {
 /// Text as indexed: CJK runs as bigrams plus their last character, the
 /// rest unchanged.
 pub fn segment(text: &str) -> Cow<'_, str> {
-    bigrams(text, true)
+    bigrams(text, false)
 }
 
 /// One user word or phrase as an FTS5 phrase string: quoted (so FTS5
@@ -86,15 +92,17 @@ pub fn phrase(text: &str, allow_prefix: bool) -> Option<String> {
         Some(b) if allow_prefix => (b, true),
         _ => (text, false),
     };
-    let seg = bigrams(body, false);
+    let seg = bigrams(body, true);
     let has_token = seg.chars().any(char::is_alphanumeric);
     if !has_token {
         return None;
     }
-    // A lone CJK character is the first half of bigrams or a run's last
-    // character: a prefix search finds both.
-    let mut chars = body.chars();
-    let lone_cjk = matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c));
+    // A phrase that ends in a lone CJK character: in the document that
+    // character starts a bigram or ends its run, and a prefix search on
+    // the last token finds both.
+    let mut rev = body.chars().rev();
+    let lone_cjk =
+        matches!((rev.next(), rev.next()), (Some(c), p) if is_cjk(c) && !p.is_some_and(is_cjk));
     let quoted = format!("\"{}\"", seg.replace('"', "\"\""));
     Some(if prefix || lone_cjk {
         format!("{quoted} *")
@@ -158,5 +166,20 @@ mod tests {
         for q in ["退货", "款我", "インロ"] {
             assert_eq!(hits(q), 0, "{q}");
         }
+        // Runs that end inside the phrase, and a lone character after Latin.
+        conn.execute(
+            "INSERT INTO f (rowid, body) VALUES (2, ?)",
+            [segment("发票问题（887573） iPhone款式")],
+        )
+        .unwrap();
+        for q in [
+            "发票问题（887573）",
+            "问题（887573",
+            "iPhone款",
+            "iPhone款式",
+        ] {
+            assert_eq!(hits(q), 1, "{q}");
+        }
+        assert_eq!(hits("发票问（887573"), 0);
     }
 }
