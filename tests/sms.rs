@@ -363,6 +363,38 @@ fn smstools_spool_in_and_out() {
     assert_eq!(rows[0]["delivery_detail"], "No answer from modem");
 }
 
+/// The reply's length is checked against the account the customer wrote
+/// to, not the first configured one.
+#[test]
+fn a_reply_is_held_to_the_limit_of_the_account_the_customer_wrote_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (roomy, tight) = (dir.path().join("roomy"), dir.path().join("tight"));
+    for s in [&roomy, &tight] {
+        echodesk::channel::sms::smstools::make_spool(s).unwrap();
+    }
+    let env = Env::new(&format!(
+        "[[sms]]\nname = \"roomy\"\nkind = \"smstools\"\nnumber = \"+4915100000001\"\nspool = \"{}\"\nmax_segments = 10\n\
+         [[sms]]\nname = \"tight\"\nkind = \"smstools\"\nnumber = \"+4915100000002\"\nspool = \"{}\"\nmax_segments = 1\n",
+        roomy.display(),
+        tight.display()
+    ));
+    std::fs::write(
+        tight.join("incoming/GSM1.b1"),
+        b"From: 4915112345678\nFrom_TOA: 91 international\nReceived: 26-11-23 10:01:00\nAlphabet: ISO\n\nHallo?\n",
+    )
+    .unwrap();
+    env.ok(&["poll"]);
+    let id = env.ticket_of("+4915112345678")["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    // Two segments: fine for `roomy`, too long for `tight`.
+    let (code, _, err) = env.run(&["reply", &id, "--body-file", &env.body(&"x".repeat(200))]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("`tight`"), "{err}");
+    env.ok(&["reply", &id, "--body-file", &env.body("Ja, morgen.")]);
+}
+
 fn base64_encode(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();

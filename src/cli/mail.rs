@@ -225,10 +225,13 @@ pub fn reply(ctx: &Ctx, a: &ReplyArgs) -> anyhow::Result<()> {
     }
     let files = read_attachments(&a.attach)?;
     let mut store = ctx.open()?;
-    // Refuse an SMS too long for the gateway now, not at send time.
     let (channel, _) = store.reply_recipient(id, None)?;
+    let tx = store.transaction()?;
+    // Refuse an SMS too long for the gateway now, not at send time, by the
+    // limit of the account the reply will go out through.
     if channel == crate::model::Channel::Sms {
-        if let Some(acct) = ctx.config.sms.first() {
+        let wrote_to = tx.inbound_account(id)?;
+        if let Some(acct) = crate::channel::sms::account_for(&ctx.config.sms, wrote_to.as_deref()) {
             let seg = crate::channel::sms::check_length(acct, &body)
                 .map_err(|e| crate::error::Error::invalid("reply", format!("#{id}"), e))?;
             if !ctx.json {
@@ -236,7 +239,6 @@ pub fn reply(ctx: &Ctx, a: &ReplyArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let tx = store.transaction()?;
     let before = tx.ticket_state(id)?.0;
     let msg = tx.queue_reply(id, &body, &ctx.agent, None)?;
     for (name, ctype, data) in &files {
