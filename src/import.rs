@@ -173,14 +173,7 @@ pub fn import(
 ) -> Result<ImportReport> {
     let kind = detect(path)?;
     let started = Instant::now();
-    let mut ingest = Ingest::new(store.settings());
-    let empty = {
-        let tx = store.transaction()?;
-        tx.account_is_empty(account)?
-    };
-    if empty {
-        ingest = ingest.into_empty_account();
-    }
+    let ingest = Ingest::new(store.settings());
     let (tx, rx) = mpsc::sync_channel::<Item>(BATCH * 2);
     let path_buf = path.to_path_buf();
     let account_owned = account.to_string();

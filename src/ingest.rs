@@ -36,11 +36,6 @@ pub struct Ingest {
     /// Queue customer messages for the automation rules (live channels,
     /// not imports of old mail).
     live: bool,
-    /// Set for an import into an account that held no mail when it began:
-    /// a duplicate can then only come from the import itself, so it is
-    /// found in this set of provider ids and Message-IDs instead of by two
-    /// index lookups per message.
-    seen: Option<std::cell::RefCell<std::collections::HashSet<(bool, String)>>>,
 }
 
 impl Ingest {
@@ -58,34 +53,12 @@ impl Ingest {
         let tag = Regex::new(&pattern).unwrap_or_else(|_| {
             Regex::new(r"\[#(\d{1,18})\]").expect("the built-in tag pattern is valid")
         });
-        Ingest {
-            tag,
-            live: false,
-            seen: None,
-        }
+        Ingest { tag, live: false }
     }
 
-    /// Marks this ingest as filling an account that holds no mail yet (see
-    /// [`Tx::account_is_empty`]): dedupe is done in memory.
-    pub fn into_empty_account(mut self) -> Ingest {
-        self.seen = Some(Default::default());
-        self
-    }
-
-    /// Is the message already stored (or, for an empty account, already
-    /// seen in this run)?
+    /// Is the message already stored: the same provider id, or the same
+    /// Message-ID, on its account?
     fn is_duplicate(&self, tx: &Tx<'_>, m: &Inbound) -> Result<bool> {
-        if let Some(seen) = &self.seen {
-            let mut seen = seen.borrow_mut();
-            let pid = (true, m.provider_id.clone());
-            let mid = m.message_id.clone().map(|id| (false, id));
-            if seen.contains(&pid) || mid.as_ref().is_some_and(|k| seen.contains(k)) {
-                return Ok(true);
-            }
-            seen.insert(pid);
-            seen.extend(mid);
-            return Ok(false);
-        }
         if tx.has_provider_id(&m.account, &m.provider_id)? {
             return Ok(true);
         }
@@ -319,27 +292,22 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_account_dedupes_in_memory_and_others_in_the_store() {
+    fn duplicates_are_found_by_provider_id_or_message_id() {
         let mut s = Store::open_in_memory(Settings::default()).unwrap();
-        let tx = s.transaction().unwrap();
-        assert!(tx.account_is_empty("test").unwrap());
-        let ing = Ingest::new(tx.settings()).into_empty_account();
         let first = inbound("1", "a@x.com", "Help");
-        assert!(matches!(
-            ing.ingest(&tx, &first).unwrap(),
-            Outcome::Created { .. }
-        ));
-        assert_eq!(ing.ingest(&tx, &first).unwrap(), Outcome::Duplicate);
+        assert!(matches!(run(&mut s, &first), Outcome::Created { .. }));
+        assert_eq!(run(&mut s, &first), Outcome::Duplicate);
         let mut same_mid = inbound("2", "a@x.com", "Help");
         same_mid.message_id = first.message_id.clone();
-        assert_eq!(ing.ingest(&tx, &same_mid).unwrap(), Outcome::Duplicate);
-        tx.commit().unwrap();
-
-        let tx = s.transaction().unwrap();
-        assert!(!tx.account_is_empty("test").unwrap());
-        assert!(tx.account_is_empty("other").unwrap());
-        let ing = Ingest::new(tx.settings());
-        assert_eq!(ing.ingest(&tx, &same_mid).unwrap(), Outcome::Duplicate);
+        assert_eq!(run(&mut s, &same_mid), Outcome::Duplicate);
+        // The same provider id on another account is another message.
+        let mut elsewhere = first.clone();
+        elsewhere.account = "other".into();
+        elsewhere.message_id = None;
+        assert!(matches!(
+            run(&mut s, &elsewhere),
+            Outcome::Threaded { .. } | Outcome::Created { .. }
+        ));
     }
 
     #[test]

@@ -157,18 +157,6 @@ impl Tx<'_> {
             ])?)
     }
 
-    /// Does the account hold no mail at all: nothing received under it
-    /// (provider ids) and nothing sent from it (outbox)?
-    pub fn account_is_empty(&self, account: &str) -> Result<bool> {
-        let any: bool = self.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE account = ?1 AND provider_id IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM outbox WHERE account = ?1)",
-            [account],
-            |r| r.get(0),
-        )?;
-        Ok(!any)
-    }
-
     pub fn has_message_id(&self, account: &str, message_id: &str) -> Result<bool> {
         Ok(self
             .tx
