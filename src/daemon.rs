@@ -36,7 +36,8 @@ pub struct Options {
 /// Runs until `stop` turns true (the CLI wires SIGTERM/SIGINT to it).
 pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
     let settings = Settings::from(&opts.config);
-    let mut lease_store = Store::open(&opts.db, settings.clone())?;
+    let mut lease_store =
+        Store::open_noting(&opts.db, settings.clone(), &mut |n| tracing::info!("{n}"))?;
     let lease = lease_store.acquire_lease(LEASE, &opts.holder, LEASE_TTL)?;
     tracing::info!(
         holder = %lease.holder,

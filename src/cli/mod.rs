@@ -142,8 +142,10 @@ impl Ctx {
     }
 
     pub fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.db_path, Settings::from(&self.config))
-            .with_context(|| format!("opening the database {}", self.db_path.display()))
+        Store::open_noting(&self.db_path, Settings::from(&self.config), &mut |n| {
+            eprintln!("echodesk: {n}")
+        })
+        .with_context(|| format!("opening the database {}", self.db_path.display()))
     }
 
     pub fn search_ctx(&self) -> SearchContext {

@@ -80,6 +80,17 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
     pub fn open(path: &Path, settings: Settings) -> Result<Store> {
+        Store::open_noting(path, settings, &mut |_| {})
+    }
+
+    /// [`Store::open`], telling `note` about slow one-off work it is about
+    /// to do (re-indexing after an upgrade), so a front end can say why it
+    /// pauses.
+    pub fn open_noting(
+        path: &Path,
+        settings: Settings,
+        note: &mut dyn FnMut(&str),
+    ) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
@@ -90,14 +101,19 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
-        Store::setup(conn, settings, Some(path.to_path_buf()))
+        Store::setup(conn, settings, Some(path.to_path_buf()), note)
     }
 
     pub fn open_in_memory(settings: Settings) -> Result<Store> {
-        Store::setup(Connection::open_in_memory()?, settings, None)
+        Store::setup(Connection::open_in_memory()?, settings, None, &mut |_| {})
     }
 
-    fn setup(mut conn: Connection, settings: Settings, path: Option<PathBuf>) -> Result<Store> {
+    fn setup(
+        mut conn: Connection,
+        settings: Settings,
+        path: Option<PathBuf>,
+        note: &mut dyn FnMut(&str),
+    ) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -127,7 +143,7 @@ impl Store {
             path,
             hits,
         };
-        store.upgrade_search_documents()?;
+        store.upgrade_search_documents(note)?;
         Ok(store)
     }
 
@@ -137,7 +153,7 @@ impl Store {
 
     /// Rewrites every search document when they were written in an older
     /// layout than this build's (`fts::LAYOUT`), once, on open.
-    fn upgrade_search_documents(&mut self) -> Result<()> {
+    fn upgrade_search_documents(&mut self, note: &mut dyn FnMut(&str)) -> Result<()> {
         let layout = |conn: &Connection| -> Result<i64> {
             use rusqlite::OptionalExtension;
             let v: Option<String> = conn
@@ -166,6 +182,13 @@ impl Store {
             .prepare("SELECT id FROM tickets ORDER BY id")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
+        if !ids.is_empty() {
+            note(&format!(
+                "rewriting the search index of {} ticket{} for this version (once)…",
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" }
+            ));
+        }
         for id in ids {
             // No document is left to delete.
             tx.mark_created(id);
@@ -478,8 +501,18 @@ mod tests {
             store.forget_search_cache();
             assert_eq!(store.count(&refund, &ctx).unwrap(), 0);
         }
-        let store = Store::open(&db, Settings::default()).unwrap();
+        let mut notes = Vec::new();
+        let store =
+            Store::open_noting(&db, Settings::default(), &mut |n| notes.push(n.to_string()))
+                .unwrap();
         assert_eq!(store.count(&refund, &ctx).unwrap(), 1);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("1 ticket "), "{notes:?}");
+        // Once only.
+        drop(store);
+        notes.clear();
+        Store::open_noting(&db, Settings::default(), &mut |n| notes.push(n.to_string())).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
     }
 
     #[test]
