@@ -36,3 +36,29 @@ pub struct Inbound {
     /// Original bytes, kept when something could not be parsed.
     pub raw: Option<Vec<u8>>,
 }
+
+#[cfg(test)]
+impl Inbound {
+    /// A plain email on account `test` for unit tests; Message-ID
+    /// `{provider_id}@test`, body "hello", received at 1000.
+    pub(crate) fn test_email(provider_id: &str, from: &str, subject: &str) -> Inbound {
+        Inbound {
+            channel: Channel::Email,
+            account: "test".into(),
+            provider_id: provider_id.into(),
+            message_id: Some(format!("{provider_id}@test")),
+            refs: vec![],
+            from_addr: from.into(),
+            from_name: None,
+            to_addr: "support@x".into(),
+            subject: subject.into(),
+            body_text: "hello".into(),
+            body_html: None,
+            received_at: 1_000,
+            auto_kind: None,
+            attachments: vec![],
+            parse_error: None,
+            raw: None,
+        }
+    }
+}

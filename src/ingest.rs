@@ -263,24 +263,7 @@ mod tests {
     use crate::store::Store;
 
     fn inbound(pid: &str, from: &str, subject: &str) -> Inbound {
-        Inbound {
-            channel: Channel::Email,
-            account: "test".into(),
-            provider_id: pid.into(),
-            message_id: Some(format!("{pid}@test")),
-            refs: vec![],
-            from_addr: from.into(),
-            from_name: None,
-            to_addr: "support@x".into(),
-            subject: subject.into(),
-            body_text: "hello".into(),
-            body_html: None,
-            received_at: 1_000,
-            auto_kind: None,
-            attachments: vec![],
-            parse_error: None,
-            raw: None,
-        }
+        Inbound::test_email(pid, from, subject)
     }
 
     fn run(store: &mut Store, m: &Inbound) -> Outcome {

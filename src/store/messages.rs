@@ -38,17 +38,22 @@ pub struct NewMessage<'a> {
 /// A stable 64-bit hash (FNV-1a) of a lookup value, indexed in place of
 /// the text. Collisions only cost a comparison: lookups check the text.
 pub(crate) fn lookup_key(text: &str) -> i64 {
+    fnv1a(&[text.as_bytes()])
+}
+
+/// The lookup key of a provider id, which is unique per account: the hash
+/// of `account \0 provider_id`, without building that string per message.
+pub(crate) fn provider_key(account: &str, provider_id: &str) -> i64 {
+    fnv1a(&[account.as_bytes(), b"\0", provider_id.as_bytes()])
+}
+
+fn fnv1a(parts: &[&[u8]]) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h as i64
-}
-
-/// The lookup key of a provider id, which is unique per account.
-pub(crate) fn provider_key(account: &str, provider_id: &str) -> i64 {
-    lookup_key(&format!("{account}\0{provider_id}"))
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

@@ -113,7 +113,7 @@ impl HitSet {
 }
 
 /// The last hit set, shared with the SQL function.
-pub(super) type HitSlot = Arc<Mutex<Option<Arc<HitSet>>>>;
+pub(super) type HitSlot = Arc<Mutex<Option<HitSet>>>;
 
 /// `echodesk_hit(id)`: is ticket `id` in the current hit set?
 pub(super) fn register_hit_function(conn: &rusqlite::Connection, slot: &HitSlot) -> Result<()> {
@@ -174,18 +174,15 @@ impl Store {
             }
         }
         if !positive_text.is_empty() {
-            params.push(positive_text.join(" ").into());
             clauses.push(match mode {
-                // Many hits: walk the ordered index and probe the hit list,
-                // built once (the + stops SQLite driving from the list and
-                // sorting every hit). A per-row MATCH probe would re-run the
-                // whole FTS query for every row: far slower.
-                Mode::PageDense | Mode::CountDense => {
-                    params.pop();
-                    "echodesk_hit(t.id)".into()
-                }
+                // Many hits: SQLite walks an index (the sort's, or the
+                // filters') and each row is tested against the hit set the
+                // caller made with `fts_hits`. A per-row MATCH probe would
+                // re-run the whole FTS query for every row: far slower.
+                Mode::PageDense | Mode::CountDense => "echodesk_hit(t.id)".into(),
                 // Few hits: drive from the hit list.
                 Mode::Page | Mode::Count => {
+                    params.push(positive_text.join(" ").into());
                     "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into()
                 }
             });
@@ -495,12 +492,12 @@ impl Store {
             bits[i / 64] |= 1u64 << (i % 64);
             count += 1;
         }
-        *slot = Some(Arc::new(HitSet {
+        *slot = Some(HitSet {
             expr: expr.to_string(),
             version,
             count,
             bits,
-        }));
+        });
         Ok(count)
     }
 
@@ -575,28 +572,17 @@ mod tests {
     use super::*;
     use crate::inbound::Inbound;
     use crate::ingest::Ingest;
-    use crate::model::Channel;
     use crate::store::Settings;
 
     fn mail(i: i64, body: &str) -> Inbound {
-        Inbound {
-            channel: Channel::Email,
-            account: "t".into(),
-            provider_id: format!("p{i}"),
-            message_id: Some(format!("m{i}@t")),
-            refs: vec![],
-            from_addr: format!("c{i}@example.com"),
-            from_name: None,
-            to_addr: "support@x".into(),
-            subject: format!("case {i}"),
-            body_text: body.into(),
-            body_html: None,
-            received_at: 1_000 + i,
-            auto_kind: None,
-            attachments: vec![],
-            parse_error: None,
-            raw: None,
-        }
+        let mut m = Inbound::test_email(
+            &format!("p{i}"),
+            &format!("c{i}@example.com"),
+            &format!("case {i}"),
+        );
+        m.body_text = body.into();
+        m.received_at = 1_000 + i;
+        m
     }
 
     fn ids_of_all_pages(store: &Store, q: &str, ctx: &SearchContext) -> Vec<i64> {
