@@ -212,3 +212,52 @@ fn hylafax_sample_imports_as_mail_with_its_pdf() {
     let data = store.blob(&att[0].sha256).unwrap();
     assert!(data.starts_with(b"%PDF"));
 }
+
+/// An import into a file store writes its search documents from a second
+/// thread into the index file; an in-memory store writes them in each
+/// transaction. Both must find the same tickets, and the file store's
+/// queue must be settled when the import returns.
+#[test]
+fn the_background_indexer_finds_what_inline_indexing_finds() {
+    use echodesk::store::SearchContext;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e.db");
+    let mut file = Store::open(&db, Settings::default()).unwrap();
+    let mut memory = Store::open_in_memory(Settings::default()).unwrap();
+    run(&mut file, &corpus());
+    run(&mut memory, &corpus());
+    let ctx = SearchContext {
+        me: "a".into(),
+        now: 0,
+    };
+    let mut words: Vec<String> = manifest()
+        .iter()
+        .flat_map(|e| {
+            e.subject
+                .split_whitespace()
+                .filter(|w| w.chars().all(char::is_alphanumeric) && w.chars().count() > 3)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    words.sort();
+    words.dedup();
+    assert!(words.len() > 20, "{words:?}");
+    let mut found = 0;
+    for w in &words {
+        let q = echodesk::query::parse(w).unwrap();
+        let n = file.count(&q, &ctx).unwrap();
+        assert_eq!(n, memory.count(&q, &ctx).unwrap(), "{w}");
+        found += usize::from(n > 0);
+    }
+    assert_eq!(found, words.len(), "every subject word finds its ticket");
+    drop(file);
+    let mut notes = Vec::new();
+    Store::open_noting(&db, Settings::default(), &mut |n| notes.push(n.to_string())).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let waiting: i64 = conn
+        .query_row("SELECT count(*) FROM search_queue", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, 0, "the import settles its queue");
+}

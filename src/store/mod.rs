@@ -14,6 +14,7 @@ mod messages;
 mod outbox;
 mod schema;
 mod search;
+pub mod search_index;
 mod team;
 mod tickets;
 
@@ -69,7 +70,13 @@ pub struct Store {
     path: Option<PathBuf>,
     /// The hit set of the last text search, which `echodesk_hit()` reads.
     hits: search::HitSlot,
+    /// While a bulk import runs: where committed transactions send their
+    /// search documents, for the background indexer to write.
+    indexer: Option<std::sync::mpsc::SyncSender<Vec<search_index::Doc>>>,
 }
+
+/// The page size of new store and index files.
+pub(crate) const PAGE_SIZE: i64 = 16_384;
 
 /// Seconds since the epoch, the store's only time unit.
 pub fn now() -> i64 {
@@ -115,6 +122,10 @@ impl Store {
         note: &mut dyn FnMut(&str),
     ) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Only a new file takes it. Against 4 KiB pages, an import writes
+        // half the WAL frames (two write calls each) and the system time
+        // falls by a quarter (docs/performance.md).
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -135,6 +146,7 @@ impl Store {
             }
         }
         conn.set_prepared_statement_cache_capacity(64);
+        search_index::attach(&conn, path.as_deref())?;
         let hits = search::HitSlot::default();
         search::register_hit_function(&conn, &hits)?;
         let mut store = Store {
@@ -142,8 +154,9 @@ impl Store {
             settings,
             path,
             hits,
+            indexer: None,
         };
-        store.upgrade_search_documents(note)?;
+        store.sync_search_index(note)?;
         Ok(store)
     }
 
@@ -151,31 +164,66 @@ impl Store {
         &self.settings
     }
 
-    /// Rewrites every search document when they were written in an older
-    /// layout than this build's (`fts::LAYOUT`), once, on open.
-    fn upgrade_search_documents(&mut self, note: &mut dyn FnMut(&str)) -> Result<()> {
-        let layout = |conn: &Connection| -> Result<i64> {
+    /// Brings the search index file up to date with the store: rebuilt
+    /// whole when it is missing, from another build, or not this store's;
+    /// otherwise the tickets queued by transactions whose documents were
+    /// never written (a crash, a failed import) are indexed now.
+    fn sync_search_index(&mut self, note: &mut dyn FnMut(&str)) -> Result<()> {
+        let current = |conn: &Connection| -> Result<bool> {
             use rusqlite::OptionalExtension;
-            let v: Option<String> = conn
+            let ours: Option<String> = conn
                 .query_row(
-                    "SELECT value FROM store_meta WHERE key = 'fts_layout'",
+                    "SELECT value FROM main.store_meta WHERE key = 'search_epoch'",
                     [],
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+            let layout = search_index::meta(conn, "layout")?;
+            Ok(ours.is_some()
+                && ours == search_index::meta(conn, "epoch")?
+                && layout == Some(fts::LAYOUT.to_string()))
         };
-        if layout(&self.conn)? >= fts::LAYOUT {
-            return Ok(());
+        const PENDING: &str =
+            "FROM main.search_queue WHERE seq NOT IN (SELECT seq FROM search.search_done)";
+        if current(&self.conn)? {
+            let pending: i64 =
+                self.conn
+                    .query_row(&format!("SELECT count(*) {PENDING}"), [], |r| r.get(0))?;
+            if pending == 0 {
+                return Ok(());
+            }
         }
+        let epoch = sha256_hex(
+            format!(
+                "{:?} {} {:?}",
+                std::time::SystemTime::now(),
+                std::process::id(),
+                self.path
+            )
+            .as_bytes(),
+        );
         let tx = self.transaction()?;
         // Another process may have done it while we waited for the lock.
-        if layout(&tx.tx)? >= fts::LAYOUT {
-            return Ok(());
+        if current(&tx.tx)? {
+            let tickets: Vec<i64> = tx
+                .tx
+                .prepare(&format!("SELECT DISTINCT ticket_id {PENDING}"))?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in tickets {
+                tx.mark_dirty(id);
+            }
+            // Answered by the documents this transaction writes.
+            tx.tx.execute(
+                &format!("INSERT INTO search.search_done (seq) SELECT seq {PENDING}"),
+                [],
+            )?;
+            return tx.commit();
         }
-        tx.tx.execute(
-            "INSERT INTO tickets_fts (tickets_fts) VALUES ('delete-all')",
-            [],
+        tx.tx.execute_batch(
+            "INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');
+             DELETE FROM search.search_done;
+             DELETE FROM main.search_queue;",
         )?;
         let ids: Vec<i64> = tx
             .tx
@@ -184,7 +232,7 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         if !ids.is_empty() {
             note(&format!(
-                "rewriting the search index of {} ticket{} for this version (once)…",
+                "building the search index of {} ticket{} (once)…",
                 ids.len(),
                 if ids.len() == 1 { "" } else { "s" }
             ));
@@ -192,14 +240,51 @@ impl Store {
         for id in ids {
             // No document is left to delete.
             tx.mark_created(id);
-            tx.reindex_ticket(id)?;
+            tx.mark_dirty(id);
         }
         tx.tx.execute(
-            "INSERT INTO store_meta (key, value) VALUES ('fts_layout', ?)
+            "INSERT INTO main.store_meta (key, value) VALUES ('search_epoch', ?)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [fts::LAYOUT.to_string()],
+            [&epoch],
+        )?;
+        tx.tx.execute(
+            "INSERT INTO search.search_meta (key, value) VALUES ('epoch', ?), ('layout', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [&epoch, &fts::LAYOUT.to_string()],
         )?;
         tx.commit()
+    }
+
+    /// Hands search documents to a background indexer until
+    /// [`Store::end_background_indexing`]: transactions then lock the store
+    /// file only and send their documents to `to` once committed.
+    pub(crate) fn begin_background_indexing(
+        &mut self,
+        to: std::sync::mpsc::SyncSender<Vec<search_index::Doc>>,
+    ) -> Result<()> {
+        search_index::detach(&self.conn)?;
+        self.indexer = Some(to);
+        Ok(())
+    }
+
+    /// Back to writing documents in each transaction: stops sending,
+    /// lets `drain` wait for the indexer to write what it was sent, then
+    /// settles the queue entries it answered.
+    pub(crate) fn end_background_indexing(
+        &mut self,
+        drain: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        if self.indexer.take().is_none() {
+            return drain();
+        }
+        let drained = drain();
+        search_index::attach(&self.conn, self.path.as_deref())?;
+        drained?;
+        // The queue entries the indexer answered.
+        let tx = self.transaction()?;
+        tx.settle_search_queue()?;
+        tx.tx.commit()?;
+        Ok(())
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -213,6 +298,7 @@ impl Store {
         Ok(Tx {
             tx,
             settings: &self.settings,
+            indexer: self.indexer.as_ref(),
             clock: std::cell::Cell::new(None),
             dirty: std::cell::RefCell::new(std::collections::BTreeSet::new()),
             created: std::cell::RefCell::new(std::collections::HashSet::new()),
@@ -223,9 +309,16 @@ impl Store {
     /// Changes whenever another connection commits; front ends poll it to
     /// refresh without a keypress.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
+        let main: i64 = self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            .query_row("PRAGMA main.data_version", [], |r| r.get(0))?;
+        // Detached while a bulk import indexes in the background. Both
+        // only grow, so the sum changes whenever either does.
+        let search: i64 = self
+            .conn
+            .query_row("PRAGMA search.data_version", [], |r| r.get(0))
+            .unwrap_or(0);
+        Ok(main + search)
     }
 
     /// A consistent copy of the live database, safe while others write.
@@ -238,8 +331,14 @@ impl Store {
             ));
         }
         let mut out = Connection::open(dest)?;
-        let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
-        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
+            backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        }
+        // The copy has no index file of its own: forgetting which index it
+        // had makes the first open build one, even where a stale index
+        // file sits beside it.
+        out.execute("DELETE FROM store_meta WHERE key = 'search_epoch'", [])?;
         Ok(())
     }
 
@@ -284,6 +383,8 @@ impl Store {
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     settings: &'a Settings,
+    /// Set during a bulk import: documents go to the background indexer.
+    indexer: Option<&'a std::sync::mpsc::SyncSender<Vec<search_index::Doc>>>,
     clock: std::cell::Cell<Option<i64>>,
     /// Tickets whose search document must be rebuilt before commit; a batch
     /// adding three messages to one ticket indexes it once.
@@ -298,10 +399,41 @@ pub struct Tx<'a> {
 impl Tx<'_> {
     pub fn commit(self) -> Result<()> {
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        let mut docs = Vec::new();
+        if !dirty.is_empty() && self.indexer.is_none() {
+            self.settle_search_queue()?;
+        }
         for id in dirty {
-            self.reindex_ticket(id)?;
+            self.tx
+                .prepare_cached("INSERT INTO main.search_queue (ticket_id) VALUES (?)")?
+                .execute([id])?;
+            let doc = self.document(id, self.tx.last_insert_rowid())?;
+            if self.indexer.is_some() {
+                docs.push(doc);
+            } else {
+                search_index::write(&self.tx, "search", &doc)?;
+            }
         }
         self.tx.commit()?;
+        if let Some(to) = self.indexer.filter(|_| !docs.is_empty()) {
+            // Committed and queued: should the indexer have stopped, the
+            // next open indexes these tickets.
+            to.send(docs).map_err(|_| {
+                Error::Other(
+                    "the search indexer stopped; the store indexes the rest when next opened"
+                        .into(),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Drops the queue entries whose documents the index file holds.
+    fn settle_search_queue(&self) -> Result<()> {
+        self.tx.execute_batch(
+            "DELETE FROM main.search_queue WHERE seq IN (SELECT seq FROM search.search_done);
+             DELETE FROM search.search_done;",
+        )?;
         Ok(())
     }
 
@@ -328,15 +460,9 @@ impl Tx<'_> {
         doc.push('\n');
     }
 
-    /// Rebuilds one ticket's search document from the stored text.
-    fn reindex_ticket(&self, id: i64) -> Result<()> {
-        // A contentless-delete table records a tombstone even for a rowid it
-        // never held, so skip the delete for tickets born in this batch.
-        if !self.created.borrow().contains(&id) {
-            self.tx
-                .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?")?
-                .execute([id])?;
-        }
+    /// One ticket's search document, from the stored text.
+    fn document(&self, id: i64, seq: i64) -> Result<search_index::Doc> {
+        let fresh = self.created.borrow().contains(&id);
         let head: Option<(String, String, String)> = {
             use rusqlite::OptionalExtension;
             self.tx
@@ -348,40 +474,38 @@ impl Tx<'_> {
                 .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?
         };
-        let Some((subject, name, idents)) = head else {
-            return Ok(());
+        let mut doc = search_index::Doc {
+            seq,
+            ticket: id,
+            fresh,
+            text: None,
         };
-        let fresh = self.new_text.borrow_mut().remove(&id);
-        let mut body = String::new();
-        if let Some(text) = fresh {
-            body = text;
-        } else {
-            let mut stmt = self.tx.prepare_cached(
-                "SELECT subject, body_text FROM messages WHERE ticket_id = ? ORDER BY id",
-            )?;
-            let mut rows = stmt.query([id])?;
-            while let Some(r) = rows.next()? {
-                let s: String = r.get(0)?;
-                if s != subject {
-                    body.push_str(&s);
+        let Some((subject, name, idents)) = head else {
+            return Ok(doc);
+        };
+        let fresh_text = self.new_text.borrow_mut().remove(&id);
+        let body = match fresh_text {
+            Some(text) => text,
+            None => {
+                let mut body = String::new();
+                let mut stmt = self.tx.prepare_cached(
+                    "SELECT subject, body_text FROM messages WHERE ticket_id = ? ORDER BY id",
+                )?;
+                let mut rows = stmt.query([id])?;
+                while let Some(r) = rows.next()? {
+                    let s: String = r.get(0)?;
+                    if s != subject {
+                        body.push_str(&s);
+                        body.push('\n');
+                    }
+                    body.push_str(r.get_ref(1)?.as_str().unwrap_or(""));
                     body.push('\n');
                 }
-                body.push_str(r.get_ref(1)?.as_str().unwrap_or(""));
-                body.push('\n');
+                body
             }
-        }
-        let customer = format!("{name} {idents}");
-        self.tx
-            .prepare_cached(
-                "INSERT INTO tickets_fts (rowid, subject, body, customer) VALUES (?, ?, ?, ?)",
-            )?
-            .execute(rusqlite::params![
-                id,
-                fts::segment(&subject),
-                fts::segment(&body),
-                fts::segment(&customer)
-            ])?;
-        Ok(())
+        };
+        doc.text = Some([subject, body, format!("{name} {idents}")]);
+        Ok(doc)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -458,61 +582,132 @@ mod tests {
         assert_eq!(fk, 1);
     }
 
-    /// A store written by a build with one token per CJK character is
-    /// re-indexed on open, so CJK words match in the bigram layout.
-    #[test]
-    fn old_search_documents_are_rewritten_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let ctx = SearchContext {
+    fn ctx() -> SearchContext {
+        SearchContext {
             me: "a".into(),
             now: 0,
-        };
+        }
+    }
+
+    /// One ticket, subject 我要退款, committed; returns its id.
+    fn refund_ticket(store: &mut Store) -> i64 {
+        let tx = store.transaction().unwrap();
+        let c = tx.create_customer("李", &[]).unwrap();
+        let t = tx
+            .create_ticket(
+                &NewTicket {
+                    subject: "我要退款",
+                    channel: crate::model::Channel::Email,
+                    customer_id: c,
+                    at: 1,
+                    linked_ticket_id: None,
+                },
+                "a",
+            )
+            .unwrap();
+        tx.mark_dirty(t);
+        tx.commit().unwrap();
+        t
+    }
+
+    fn open_noting(db: &Path) -> (Store, Vec<String>) {
+        let mut notes = Vec::new();
+        let store = Store::open_noting(db, Settings::default(), &mut |n| notes.push(n.to_string()))
+            .unwrap();
+        (store, notes)
+    }
+
+    /// An index written by a build with one token per CJK character is
+    /// rebuilt on open, so CJK words match in the bigram layout.
+    #[test]
+    fn an_index_in_an_old_layout_is_rebuilt_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
         let refund = crate::query::parse("退款").unwrap();
         {
             let mut store = Store::open(&db, Settings::default()).unwrap();
-            let tx = store.transaction().unwrap();
-            let c = tx.create_customer("李", &[]).unwrap();
-            let t = tx
-                .create_ticket(
-                    &NewTicket {
-                        subject: "我要退款",
-                        channel: crate::model::Channel::Email,
-                        customer_id: c,
-                        at: 1,
-                        linked_ticket_id: None,
-                    },
-                    "a",
-                )
-                .unwrap();
-            tx.mark_dirty(t);
-            tx.commit().unwrap();
-            assert_eq!(store.count(&refund, &ctx).unwrap(), 1);
-            // Back to the first layout: characters one by one, no marker.
+            let t = refund_ticket(&mut store);
+            assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
+            // Back to the first layout: characters one by one.
             store
                 .conn
                 .execute_batch(&format!(
-                    "DELETE FROM store_meta;
-                     INSERT INTO tickets_fts (tickets_fts) VALUES ('delete-all');
-                     INSERT INTO tickets_fts (rowid, subject, body, customer)
+                    "UPDATE search.search_meta SET value = '1' WHERE key = 'layout';
+                     INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');
+                     INSERT INTO search.tickets_fts (rowid, subject, body, customer)
                      VALUES ({t}, ' 我  要  退  款 ', '', ' 李 ');"
                 ))
                 .unwrap();
             store.forget_search_cache();
-            assert_eq!(store.count(&refund, &ctx).unwrap(), 0);
+            assert_eq!(store.count(&refund, &ctx()).unwrap(), 0);
         }
-        let mut notes = Vec::new();
-        let store =
-            Store::open_noting(&db, Settings::default(), &mut |n| notes.push(n.to_string()))
-                .unwrap();
-        assert_eq!(store.count(&refund, &ctx).unwrap(), 1);
+        let (store, notes) = open_noting(&db);
+        assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("1 ticket "), "{notes:?}");
         // Once only.
         drop(store);
-        notes.clear();
-        Store::open_noting(&db, Settings::default(), &mut |n| notes.push(n.to_string())).unwrap();
+        let (_, notes) = open_noting(&db);
         assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    /// A transaction whose store commit landed but whose index commit did
+    /// not (a crash between the two files) leaves its queue entry
+    /// unanswered, and the next open writes the document.
+    #[test]
+    fn a_document_lost_between_the_two_files_is_written_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let refund = crate::query::parse("退款").unwrap();
+        {
+            let mut store = Store::open(&db, Settings::default()).unwrap();
+            refund_ticket(&mut store);
+            store
+                .conn
+                .execute_batch(
+                    "DELETE FROM search.search_done;
+                     INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');",
+                )
+                .unwrap();
+            store.forget_search_cache();
+            assert_eq!(store.count(&refund, &ctx()).unwrap(), 0);
+        }
+        let (mut store, notes) = open_noting(&db);
+        // Caught up from the queue, not rebuilt.
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
+        // The next transaction that indexes settles the answered entries.
+        refund_ticket(&mut store);
+        let queued: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM search_queue", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(queued, 1, "only the newest entry waits for settling");
+    }
+
+    /// Without its index file (deleted, or a copy made by `backup`), a
+    /// store builds a new index when opened.
+    #[test]
+    fn a_missing_or_foreign_index_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let copy = dir.path().join("copy.db");
+        let refund = crate::query::parse("退款").unwrap();
+        {
+            let mut store = Store::open(&db, Settings::default()).unwrap();
+            refund_ticket(&mut store);
+            store.backup(&copy).unwrap();
+            // A stale index beside the copy, as if left from an older one.
+            std::fs::copy(search_index::path_for(&db), search_index::path_for(&copy)).unwrap();
+            refund_ticket(&mut store);
+        }
+        std::fs::remove_file(search_index::path_for(&db)).unwrap();
+        for path in [&db, &copy] {
+            let (store, notes) = open_noting(path);
+            assert_eq!(notes.len(), 1, "{}: {notes:?}", path.display());
+            let want = if path == &db { 2 } else { 1 };
+            assert_eq!(store.count(&refund, &ctx()).unwrap(), want);
+        }
     }
 
     #[test]

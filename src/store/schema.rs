@@ -146,12 +146,7 @@ CREATE TABLE presence (
     heartbeat_at INTEGER NOT NULL
 );
 
--- Full-text index: one document per ticket (rowid = ticket id) holding the
--- subject, every message's text and the customer's name and addresses, so
--- a search is one MATCH with no join and "all words somewhere in the
--- ticket" is what matches. Contentless: the text lives in messages and
--- customers; the store writes CJK-segmented copies here so Chinese and
--- Japanese words match inside unspaced sentences.
+-- Full-text index (moved to its own file by V8): one document per ticket.
 CREATE VIRTUAL TABLE tickets_fts USING fts5(
     subject, body, customer, content='', contentless_delete=1,
     tokenize='unicode61 remove_diacritics 2'
@@ -269,6 +264,19 @@ fn v7_keys(tx: &rusqlite::Transaction) -> rusqlite_migration::HookResult {
     Ok(())
 }
 
+/// The full-text index moves to its own file (`search_index.rs`), so a
+/// bulk import can write it from a second thread. The store keeps the
+/// queue of tickets whose documents are to be written; the new file is
+/// built when the store is next opened.
+const V8: &str = r#"
+DROP TABLE tickets_fts;
+DELETE FROM store_meta WHERE key = 'fts_layout';
+CREATE TABLE search_queue (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL
+);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -278,6 +286,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V5),
         M::up(V6),
         M::up_with_hook(V7, v7_keys),
+        M::up(V8),
     ])
 }
 

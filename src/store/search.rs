@@ -183,7 +183,8 @@ impl Store {
                 // Few hits: drive from the hit list.
                 Mode::Page | Mode::Count => {
                     params.push(positive_text.join(" ").into());
-                    "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into()
+                    "t.id IN (SELECT rowid FROM search.tickets_fts WHERE tickets_fts MATCH ?)"
+                        .into()
                 }
             });
         }
@@ -480,7 +481,7 @@ impl Store {
         let mut count = 0;
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?")?;
+            .prepare_cached("SELECT rowid FROM search.tickets_fts WHERE tickets_fts MATCH ?")?;
         let mut rows = stmt.query([expr])?;
         while let Some(r) = rows.next()? {
             let Ok(i) = usize::try_from(r.get::<_, i64>(0)?) else {
@@ -542,7 +543,7 @@ fn page_sql(where_sql: &str, keys: &[&str], desc: bool, limit: usize) -> String 
 
 fn text_clause(phrase: String, params: &mut Vec<Value>) -> String {
     params.push(phrase.into());
-    "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into()
+    "t.id IN (SELECT rowid FROM search.tickets_fts WHERE tickets_fts MATCH ?)".into()
 }
 
 fn sort_keys(s: Sort) -> (&'static [&'static str], bool) {

@@ -1,0 +1,201 @@
+//! The full-text index lives in its own file beside the store
+//! (`echodesk.db-search`), attached to every store connection as `search`.
+//!
+//! Why a second file: SQLite lets one connection write a database file at
+//! a time, and indexing text was nearly half of what a bulk import's
+//! writer did. In its own file the index has its own writer, so `import`
+//! hands each batch's documents to a second thread and the two cores
+//! share the work (see docs/performance.md).
+//!
+//! The index is derived data, so the store never waits on it for
+//! correctness. Every transaction that changes what a ticket's document
+//! holds adds the ticket to `search_queue` in the store file, atomically
+//! with the change. Whoever writes the document then records the queue
+//! entry's sequence number in `search_done` in the index file. Entries
+//! whose number is in `search_done` are deleted by the next transaction
+//! that queues more. So whatever a crash interrupts, opening the store
+//! finds the queue entries without a `search_done` row and re-indexes
+//! those tickets. An index file that is missing, written by another build
+//! (`fts::LAYOUT`), or not the one this store last wrote (the `epoch` both
+//! files hold) is rebuilt whole.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::fts;
+use crate::error::{Error, Result};
+
+/// The index file of the store at `db`.
+pub fn path_for(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-search");
+    PathBuf::from(p)
+}
+
+/// The index file's schema, created when it is missing. `{s}` is the
+/// schema name it is reached under: `search` when attached, `main` from
+/// the background indexer's own connection.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS {s}.search_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {s}.search_done (seq INTEGER PRIMARY KEY);
+-- One document per ticket (rowid = ticket id): the subject, every
+-- message's text and the customer's name and addresses, so a search is
+-- one MATCH and 'all words somewhere in the ticket' is what matches.
+-- Contentless: the text lives in the store; the documents are
+-- CJK-segmented copies (see fts.rs).
+CREATE VIRTUAL TABLE IF NOT EXISTS {s}.tickets_fts USING fts5(
+    subject, body, customer, content='', contentless_delete=1,
+    tokenize='unicode61 remove_diacritics 2'
+);
+";
+
+/// Attaches the index file (an in-memory one for an in-memory store) as
+/// `search` and creates its tables if they are missing.
+pub(super) fn attach(conn: &Connection, db: Option<&Path>) -> Result<()> {
+    let file = db.map_or_else(
+        || ":memory:".to_string(),
+        |p| path_for(p).display().to_string(),
+    );
+    conn.execute("ATTACH DATABASE ? AS search", [&file])?;
+    configure(conn, "search")?;
+    conn.execute_batch(&SCHEMA.replace("{s}", "search"))?;
+    Ok(())
+}
+
+fn configure(conn: &Connection, schema: &str) -> Result<()> {
+    conn.pragma_update(Some(schema), "page_size", super::PAGE_SIZE)?;
+    conn.pragma_update(Some(schema), "journal_mode", "WAL")?;
+    conn.pragma_update(Some(schema), "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// Detaches the index file so that this connection's write transactions
+/// lock the store file only, while a background indexer writes the index.
+pub(super) fn detach(conn: &Connection) -> Result<()> {
+    // Cached statements may name the index's tables.
+    conn.flush_prepared_statement_cache();
+    conn.execute_batch("DETACH DATABASE search")?;
+    Ok(())
+}
+
+/// One ticket's document, with the queue entry it answers.
+#[derive(Debug, Clone)]
+pub(crate) struct Doc {
+    pub seq: i64,
+    pub ticket: i64,
+    /// The ticket was created in the same transaction: it has no older
+    /// document to delete.
+    pub fresh: bool,
+    /// Subject, message text, customer; `None` when the ticket is gone.
+    pub text: Option<[String; 3]>,
+}
+
+/// Writes `doc` through `conn`, whose index schema is named `schema`.
+pub(super) fn write(conn: &Connection, schema: &str, doc: &Doc) -> Result<()> {
+    // A contentless-delete table records a tombstone even for a rowid it
+    // never held, so a ticket born in the same batch skips the delete.
+    if !doc.fresh {
+        conn.prepare_cached(&format!("DELETE FROM {schema}.tickets_fts WHERE rowid = ?"))?
+            .execute([doc.ticket])?;
+    }
+    if let Some([subject, body, customer]) = &doc.text {
+        conn.prepare_cached(&format!(
+            "INSERT INTO {schema}.tickets_fts (rowid, subject, body, customer) VALUES (?, ?, ?, ?)"
+        ))?
+        .execute(rusqlite::params![
+            doc.ticket,
+            fts::segment(subject),
+            fts::segment(body),
+            fts::segment(customer)
+        ])?;
+    }
+    conn.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO {schema}.search_done (seq) VALUES (?)"
+    ))?
+    .execute([doc.seq])?;
+    Ok(())
+}
+
+/// A value from the index file's `search_meta`.
+pub(super) fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT value FROM search.search_meta WHERE key = ?",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Writes the documents a bulk import produces, on its own thread and its
+/// own connection to the index file, one transaction per batch.
+pub(crate) struct Indexer {
+    tx: Option<mpsc::SyncSender<Vec<Doc>>>,
+    thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl Indexer {
+    pub fn start(db: &Path) -> Result<Indexer> {
+        let file = path_for(db);
+        let conn = Connection::open(&file)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        configure(&conn, "main")?;
+        conn.pragma_update(None, "cache_size", -16_000)?;
+        conn.execute_batch(&SCHEMA.replace("{s}", "main"))?;
+        // Two batches in flight keep the writer from waiting on the
+        // indexer's commit, without holding much text in memory.
+        let (tx, rx) = mpsc::sync_channel::<Vec<Doc>>(2);
+        let thread = std::thread::spawn(move || -> Result<()> {
+            for batch in rx {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                for doc in &batch {
+                    write(&conn, "main", doc).map_err(|e| {
+                        Error::Other(format!(
+                            "writing the search document of ticket {} to {}: {e}",
+                            doc.ticket,
+                            file.display()
+                        ))
+                    })?;
+                }
+                conn.execute_batch("COMMIT")?;
+            }
+            Ok(())
+        });
+        Ok(Indexer {
+            tx: Some(tx),
+            thread,
+        })
+    }
+
+    pub fn sender(&self) -> Option<mpsc::SyncSender<Vec<Doc>>> {
+        self.tx.clone()
+    }
+
+    /// Waits for every batch sent so far to be written.
+    pub fn finish(mut self) -> Result<()> {
+        self.tx = None;
+        self.thread
+            .join()
+            .map_err(|_| Error::Other("the search indexer thread panicked".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_file_sits_beside_the_store() {
+        assert_eq!(
+            path_for(Path::new("/d/echodesk.db")),
+            PathBuf::from("/d/echodesk.db-search")
+        );
+    }
+}
