@@ -29,7 +29,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn file_mb(db: &Path) -> f64 {
-    ["", "-wal"]
+    // The store and its search index file.
+    ["", "-wal", "-search", "-search-wal"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
         .map(|m| m.len() as f64 / 1_048_576.0)
@@ -48,8 +49,8 @@ fn bench_import(dir: &Path, n: usize) {
     let db = dir.join("import.db");
     // A kept BENCH_DIR holds the last run's stores: start them afresh, or
     // every message would be a duplicate.
-    for name in ["import.db", "raw-0.db", "raw-1.db", "raw-2.db"] {
-        for suffix in ["", "-wal", "-shm"] {
+    for name in ["import.db", "raw-0.db", "raw-1.db", "raw-2.db", "raw-3.db"] {
+        for suffix in ["", "-wal", "-shm", "-search", "-search-wal", "-search-shm"] {
             let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
         }
     }
@@ -89,11 +90,13 @@ fn bench_import(dir: &Path, n: usize) {
     // contentless layout echodesk itself uses; and, for reference, the
     // ordinary table over unsegmented text, where an unspaced CJK sentence
     // is a single token and so much cheaper to index.
+    // The last: the headline's table with the store's own page size.
     let mut rates = Vec::new();
-    for (name, ddl, rows) in [
-        ("raw table + ordinary FTS5", ORDINARY, &segmented),
+    for (name, page_size, ddl, rows) in [
+        ("raw table + ordinary FTS5", 4096, ORDINARY, &segmented),
         (
             "raw table + contentless FTS5",
+            4096,
             "CREATE TABLE m (id INTEGER PRIMARY KEY, subject TEXT, body TEXT);
              CREATE VIRTUAL TABLE f USING fts5(subject, body, content='', contentless_delete=1,
                  tokenize='unicode61 remove_diacritics 2');",
@@ -101,14 +104,23 @@ fn bench_import(dir: &Path, n: usize) {
         ),
         (
             "raw table + ordinary FTS5, CJK unsegmented",
+            4096,
             ORDINARY,
             &plain,
+        ),
+        (
+            "raw table + ordinary FTS5, 16 KiB pages",
+            16384,
+            ORDINARY,
+            &segmented,
         ),
     ] {
         let raw_db = dir.join(format!("raw-{}.db", rates.len()));
         let conn = rusqlite::Connection::open(&raw_db).expect("open raw");
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .expect("pragmas");
+        conn.execute_batch(&format!(
+            "PRAGMA page_size={page_size}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        ))
+        .expect("pragmas");
         conn.execute_batch(ddl).expect("schema");
         let t = Instant::now();
         for chunk in rows.chunks(echodesk::import::BATCH) {

@@ -389,8 +389,12 @@ pub fn build(dir: &Path, tickets: usize, config: &Config) -> Result<DemoReport> 
 pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result<DemoReport> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let db = dir.join("demo.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{suffix}", db.display()));
+    let search = crate::store::search_index::path_for(&db);
+    for (file, suffix) in [&db, &search]
+        .into_iter()
+        .flat_map(|f| ["", "-wal", "-shm"].map(|s| (f, s)))
+    {
+        let p = PathBuf::from(format!("{}{suffix}", file.display()));
         if p.exists() {
             std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
         }

@@ -80,20 +80,36 @@ fn mtime(p: &Path) -> (i64, PathBuf) {
     (t, p.to_path_buf())
 }
 
-fn list_files(dirs: &[PathBuf]) -> Vec<(i64, PathBuf)> {
+/// The delivery time a Maildir file name starts with (`1780000035.M1P2.host`).
+fn maildir_time(p: &Path) -> Option<i64> {
+    let name = p.file_name()?.to_str()?;
+    let (secs, _) = name.split_once('.')?;
+    secs.parse().ok().filter(|t| *t > 0)
+}
+
+/// The files in `dirs`, oldest first, so an original is stored before the
+/// replies to it. In a Maildir the name gives the delivery time, which
+/// saves a `stat` of every file (a tenth of the reader's time on 100k).
+fn list_files(dirs: &[PathBuf], maildir: bool) -> Vec<(i64, PathBuf)> {
     let mut files: Vec<(i64, PathBuf)> = dirs
         .iter()
         .filter_map(|d| std::fs::read_dir(d).ok())
-        .flat_map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        .flat_map(|rd| rd.filter_map(|e| e.ok()))
+        .filter(|e| {
+            !e.file_name().to_string_lossy().starts_with('.')
+                // A symlink is followed, as `is_file` would.
+                && e.file_type().is_ok_and(|t| {
+                    t.is_file() || (t.is_symlink() && e.path().is_file())
+                })
         })
-        .map(|p| mtime(&p))
+        .map(|e| {
+            let p = e.path();
+            match maildir.then(|| maildir_time(&p)).flatten() {
+                Some(t) => (t, p),
+                None => mtime(&p),
+            }
+        })
         .collect();
-    // Oldest first, so an original is stored before the replies to it.
     files.sort();
     files
 }
@@ -117,7 +133,7 @@ fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<I
             send_file(t, &p);
         }
         SourceKind::EmlDir => {
-            for (t, p) in list_files(&[path.to_path_buf()]) {
+            for (t, p) in list_files(&[path.to_path_buf()], false) {
                 if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml")) && !send_file(t, &p)
                 {
                     return;
@@ -125,7 +141,7 @@ fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<I
             }
         }
         SourceKind::Maildir => {
-            for (t, p) in list_files(&[path.join("cur"), path.join("new")]) {
+            for (t, p) in list_files(&[path.join("cur"), path.join("new")], true) {
                 if !send_file(t, &p) {
                     return;
                 }
@@ -316,4 +332,33 @@ fn write_batches(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maildir_files_are_ordered_by_the_time_in_their_names() {
+        assert_eq!(
+            maildir_time(Path::new("new/1780000035.M1P2.host:2,S")),
+            Some(1_780_000_035)
+        );
+        assert_eq!(maildir_time(Path::new("new/notes.txt")), None);
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new");
+        std::fs::create_dir(&new).unwrap();
+        // Written newest first, so modification times disagree with names.
+        for name in ["300.c.h", "200.b.h", "100.a.h", "odd-name", ".hidden"] {
+            std::fs::write(new.join(name), b"x").unwrap();
+        }
+        let names: Vec<(i64, String)> = list_files(&[new], true)
+            .into_iter()
+            .map(|(t, p)| (t, p.file_name().unwrap().to_string_lossy().into_owned()))
+            .collect();
+        let order: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(order, ["100.a.h", "200.b.h", "300.c.h", "odd-name"]);
+        // A name without a time falls back to the file's modification time.
+        assert!(names[3].0 > 1_000_000_000, "{names:?}");
+    }
 }

@@ -57,7 +57,13 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
         }
     }
 
-    let html = msg.body_html(0).map(|h| h.into_owned());
+    // mail-parser offers a text part as the HTML body when there is no
+    // HTML part, converted to HTML: only a real HTML part is the original.
+    let html = msg
+        .html_part(0)
+        .is_some_and(|p| p.is_text_html())
+        .then(|| msg.body_html(0).map(|h| h.into_owned()))
+        .flatten();
     let html_only =
         msg.text_part(0).is_some_and(|p| p.is_text_html()) || msg.text_body_count() == 0;
     let mut body_text = if html_only {
@@ -109,7 +115,7 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
         }
     }
 
-    let body_html = html.filter(|_| msg.html_body_count() > 0);
+    let body_html = html;
 
     let attachments = msg
         .attachments()
@@ -294,6 +300,21 @@ Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n";
         assert_eq!(m.received_at, 1_793_613_600);
         assert!(m.parse_error.is_none() && m.raw.is_none());
         assert_eq!(m.body_text.trim(), "Hello");
+        // No HTML part: nothing to keep as the original HTML.
+        assert_eq!(m.body_html, None);
+    }
+
+    #[test]
+    fn the_html_part_of_an_alternative_is_kept() {
+        let raw = b"From: a@b.c\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+Plain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>Rich <b>words</b></p>\r\n--b--\r\n";
+        let m = parse(raw, "a", "1", 0);
+        assert_eq!(m.body_text.trim(), "Plain words");
+        assert!(m
+            .body_html
+            .as_deref()
+            .is_some_and(|h| h.contains("<b>words</b>")));
     }
 
     #[test]
