@@ -222,6 +222,7 @@ impl Store {
         }
         tx.tx.execute_batch(
             "INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');
+             DELETE FROM search.search_docs;
              DELETE FROM search.search_done;
              DELETE FROM main.search_queue;",
         )?;
@@ -238,8 +239,6 @@ impl Store {
             ));
         }
         for id in ids {
-            // No document is left to delete.
-            tx.mark_created(id);
             tx.mark_dirty(id);
         }
         tx.tx.execute(
@@ -389,7 +388,8 @@ pub struct Tx<'a> {
     /// Tickets whose search document must be rebuilt before commit; a batch
     /// adding three messages to one ticket indexes it once.
     dirty: std::cell::RefCell<std::collections::BTreeSet<i64>>,
-    /// Tickets created in this transaction: they have no document to delete.
+    /// Tickets created in this transaction: their text is noted as it is
+    /// stored rather than read back.
     created: std::cell::RefCell<std::collections::HashSet<i64>>,
     /// The message text of tickets created in this transaction, so their
     /// documents need not be read back from the table at commit.
@@ -462,7 +462,6 @@ impl Tx<'_> {
 
     /// One ticket's search document, from the stored text.
     fn document(&self, id: i64, seq: i64) -> Result<search_index::Doc> {
-        let fresh = self.created.borrow().contains(&id);
         let head: Option<(String, String, String)> = {
             use rusqlite::OptionalExtension;
             self.tx
@@ -477,7 +476,6 @@ impl Tx<'_> {
         let mut doc = search_index::Doc {
             seq,
             ticket: id,
-            fresh,
             text: None,
         };
         let Some((subject, name, idents)) = head else {
@@ -666,6 +664,7 @@ mod tests {
                 .conn
                 .execute_batch(
                     "DELETE FROM search.search_done;
+                     DELETE FROM search.search_docs;
                      INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');",
                 )
                 .unwrap();
@@ -683,6 +682,43 @@ mod tests {
             .query_row("SELECT count(*) FROM search_queue", [], |r| r.get(0))
             .unwrap();
         assert_eq!(queued, 1, "only the newest entry waits for settling");
+    }
+
+    /// While an import's indexer lags, another process writes a note on a
+    /// ticket the import just stored. The note's document is newer, so the
+    /// import's document, written after it, must not replace it.
+    #[test]
+    fn a_lagging_indexer_does_not_undo_a_newer_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let mut importer = Store::open(&db, Settings::default()).unwrap();
+        let (to, held) = std::sync::mpsc::sync_channel(8);
+        importer.begin_background_indexing(to).unwrap();
+        let t = refund_ticket(&mut importer);
+        let docs: Vec<search_index::Doc> = held.try_recv().unwrap();
+        assert_eq!(docs.len(), 1);
+
+        // The agent's process: opening it writes the waiting document
+        // itself, then the note's.
+        let mut agent = Store::open(&db, Settings::default()).unwrap();
+        let tx = agent.transaction().unwrap();
+        tx.add_agent_message(t, crate::model::Direction::Note, "zebra crossing", "a", 2)
+            .unwrap();
+        tx.commit().unwrap();
+
+        // The indexer catches up with the import's document.
+        let conn = Connection::open(search_index::path_for(&db)).unwrap();
+        for d in &docs {
+            search_index::write(&conn, "main", d).unwrap();
+        }
+        importer.end_background_indexing(|| Ok(())).unwrap();
+        let zebra = crate::query::parse("zebra").unwrap();
+        let refund = crate::query::parse("退款").unwrap();
+        for store in [&importer, &agent] {
+            store.forget_search_cache();
+            assert_eq!(store.count(&zebra, &ctx()).unwrap(), 1);
+            assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
+        }
     }
 
     /// Without its index file (deleted, or a copy made by `backup`), a

@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS {s}.search_meta (
     value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {s}.search_done (seq INTEGER PRIMARY KEY);
+-- The queue entry each ticket's document was written for, and whether
+-- the ticket had one: a document is never replaced by an older one.
+CREATE TABLE IF NOT EXISTS {s}.search_docs (
+    ticket_id INTEGER PRIMARY KEY,
+    seq       INTEGER NOT NULL,
+    present   INTEGER NOT NULL
+);
 -- One document per ticket (rowid = ticket id): the subject, every
 -- message's text and the customer's name and addresses, so a search is
 -- one MATCH and 'all words somewhere in the ticket' is what matches.
@@ -58,14 +65,22 @@ CREATE VIRTUAL TABLE IF NOT EXISTS {s}.tickets_fts USING fts5(
 /// Attaches the index file (an in-memory one for an in-memory store) as
 /// `search` and creates its tables if they are missing.
 pub(super) fn attach(conn: &Connection, db: Option<&Path>) -> Result<()> {
-    let file = db.map_or_else(
-        || ":memory:".to_string(),
-        |p| path_for(p).display().to_string(),
-    );
-    conn.execute("ATTACH DATABASE ? AS search", [&file])?;
-    configure(conn, "search")?;
-    conn.execute_batch(&SCHEMA.replace("{s}", "search"))?;
-    Ok(())
+    let file = db.map_or_else(|| PathBuf::from(":memory:"), path_for);
+    let attached = || -> Result<()> {
+        conn.execute(
+            "ATTACH DATABASE ? AS search",
+            [file.to_string_lossy().as_ref()],
+        )?;
+        configure(conn, "search")?;
+        conn.execute_batch(&SCHEMA.replace("{s}", "search"))?;
+        Ok(())
+    };
+    attached().map_err(|e| in_file(&file, e))
+}
+
+/// Names the index file in an error from it.
+fn in_file(file: &Path, e: Error) -> Error {
+    Error::Other(format!("search index {}: {e}", file.display()))
 }
 
 fn configure(conn: &Connection, schema: &str) -> Result<()> {
@@ -89,21 +104,44 @@ pub(super) fn detach(conn: &Connection) -> Result<()> {
 pub(crate) struct Doc {
     pub seq: i64,
     pub ticket: i64,
-    /// The ticket was created in the same transaction: it has no older
-    /// document to delete.
-    pub fresh: bool,
     /// Subject, message text, customer; `None` when the ticket is gone.
     pub text: Option<[String; 3]>,
 }
 
-/// Writes `doc` through `conn`, whose index schema is named `schema`.
+/// Writes `doc` through `conn`, whose index schema is named `schema`,
+/// unless the index holds a newer document for the ticket.
+///
+/// Newer means a later queue entry: entries are numbered in the store's
+/// commit order, so a later one was built from a later state. The order
+/// matters while an import's indexer lags behind its writer: an agent's
+/// note on a just-imported ticket writes the ticket's document before the
+/// indexer gets to the import's older one.
 pub(super) fn write(conn: &Connection, schema: &str, doc: &Doc) -> Result<()> {
-    // A contentless-delete table records a tombstone even for a rowid it
-    // never held, so a ticket born in the same batch skips the delete.
-    if !doc.fresh {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO {schema}.search_done (seq) VALUES (?)"
+    ))?
+    .execute([doc.seq])?;
+    let held: Option<(i64, bool)> = conn
+        .prepare_cached(&format!(
+            "SELECT seq, present FROM {schema}.search_docs WHERE ticket_id = ?"
+        ))?
+        .query_row([doc.ticket], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if held.is_some_and(|(seq, _)| seq > doc.seq) {
+        return Ok(());
+    }
+    // Only a document that is there is deleted: a contentless-delete table
+    // records a tombstone even for a rowid it never held.
+    if held.is_some_and(|(_, present)| present) {
         conn.prepare_cached(&format!("DELETE FROM {schema}.tickets_fts WHERE rowid = ?"))?
             .execute([doc.ticket])?;
     }
+    conn.prepare_cached(&format!(
+        "INSERT INTO {schema}.search_docs (ticket_id, seq, present) VALUES (?, ?, ?)
+         ON CONFLICT (ticket_id) DO UPDATE SET seq = excluded.seq, present = excluded.present"
+    ))?
+    .execute(rusqlite::params![doc.ticket, doc.seq, doc.text.is_some()])?;
     if let Some([subject, body, customer]) = &doc.text {
         conn.prepare_cached(&format!(
             "INSERT INTO {schema}.tickets_fts (rowid, subject, body, customer) VALUES (?, ?, ?, ?)"
@@ -115,10 +153,6 @@ pub(super) fn write(conn: &Connection, schema: &str, doc: &Doc) -> Result<()> {
             fts::segment(customer)
         ])?;
     }
-    conn.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO {schema}.search_done (seq) VALUES (?)"
-    ))?
-    .execute([doc.seq])?;
     Ok(())
 }
 
@@ -144,27 +178,32 @@ pub(crate) struct Indexer {
 impl Indexer {
     pub fn start(db: &Path) -> Result<Indexer> {
         let file = path_for(db);
-        let conn = Connection::open(&file)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        configure(&conn, "main")?;
-        conn.pragma_update(None, "cache_size", -16_000)?;
-        conn.execute_batch(&SCHEMA.replace("{s}", "main"))?;
+        let open = || -> Result<Connection> {
+            let conn = Connection::open(&file)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            configure(&conn, "main")?;
+            conn.pragma_update(None, "cache_size", -16_000)?;
+            conn.execute_batch(&SCHEMA.replace("{s}", "main"))?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|e| in_file(&file, e))?;
         // Two batches in flight keep the writer from waiting on the
         // indexer's commit, without holding much text in memory.
         let (tx, rx) = mpsc::sync_channel::<Vec<Doc>>(2);
         let thread = std::thread::spawn(move || -> Result<()> {
             for batch in rx {
-                conn.execute_batch("BEGIN IMMEDIATE")?;
+                conn.execute_batch("BEGIN IMMEDIATE")
+                    .map_err(|e| in_file(&file, e.into()))?;
                 for doc in &batch {
                     write(&conn, "main", doc).map_err(|e| {
-                        Error::Other(format!(
-                            "writing the search document of ticket {} to {}: {e}",
-                            doc.ticket,
-                            file.display()
-                        ))
+                        in_file(
+                            &file,
+                            Error::Other(format!("ticket #{}'s document: {e}", doc.ticket)),
+                        )
                     })?;
                 }
-                conn.execute_batch("COMMIT")?;
+                conn.execute_batch("COMMIT")
+                    .map_err(|e| in_file(&file, e.into()))?;
             }
             Ok(())
         });
@@ -190,6 +229,48 @@ impl Indexer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hits(conn: &Connection, word: &str) -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?",
+            [word],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    fn doc(seq: i64, word: Option<&str>) -> Doc {
+        Doc {
+            seq,
+            ticket: 7,
+            text: word.map(|w| ["subject".into(), w.into(), "customer".into()]),
+        }
+    }
+
+    /// A document built from an older state of the store never replaces
+    /// a newer one, whatever order they arrive in; either way its queue
+    /// entry counts as answered.
+    #[test]
+    fn an_older_document_does_not_replace_a_newer_one() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&SCHEMA.replace("{s}", "main")).unwrap();
+        write(&conn, "main", &doc(2, Some("newer"))).unwrap();
+        write(&conn, "main", &doc(1, Some("older"))).unwrap();
+        assert_eq!((hits(&conn, "newer"), hits(&conn, "older")), (1, 0));
+        write(&conn, "main", &doc(3, Some("newest"))).unwrap();
+        assert_eq!((hits(&conn, "newer"), hits(&conn, "newest")), (0, 1));
+        write(&conn, "main", &doc(4, None)).unwrap();
+        write(&conn, "main", &doc(5, Some("back"))).unwrap();
+        assert_eq!((hits(&conn, "newest"), hits(&conn, "back")), (0, 1));
+        let done: Vec<i64> = conn
+            .prepare("SELECT seq FROM search_done ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(done, [1, 2, 3, 4, 5]);
+    }
 
     #[test]
     fn the_index_file_sits_beside_the_store() {
