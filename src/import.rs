@@ -216,8 +216,9 @@ pub fn import(
         c.stop();
         store.set_auto_checkpoint(true)?;
     }
-    let mut report = result?;
+    // An indexer that failed stopped the writer too; its error says why.
     indexed?;
+    let mut report = result?;
     report.elapsed = started.elapsed();
     producer
         .join()

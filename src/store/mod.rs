@@ -130,7 +130,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.pragma_update(None, "cache_size", -16_000)?;
+        // 8 MiB a connection, and a TUI has two. With 16 KiB pages a
+        // 16 MiB cache filled up and took the TUI to 50 MB resident; an
+        // import is no faster with more (docs/performance.md).
+        conn.pragma_update(None, "cache_size", -8_000)?;
         // Two processes opening a new file at once both try to migrate;
         // the loser fails on the winner's tables, and a second look finds
         // the schema current.

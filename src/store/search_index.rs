@@ -182,7 +182,6 @@ impl Indexer {
             let conn = Connection::open(&file)?;
             conn.busy_timeout(Duration::from_secs(10))?;
             configure(&conn, "main")?;
-            conn.pragma_update(None, "cache_size", -16_000)?;
             conn.execute_batch(&SCHEMA.replace("{s}", "main"))?;
             Ok(conn)
         };
