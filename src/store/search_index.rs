@@ -15,9 +15,10 @@
 //! whose number is in `search_done` are deleted by the next transaction
 //! that queues more. So whatever a crash interrupts, opening the store
 //! finds the queue entries without a `search_done` row and re-indexes
-//! those tickets. An index file that is missing, written by another build
-//! (`fts::LAYOUT`), or not the one this store last wrote (the `epoch` both
-//! files hold) is rebuilt whole.
+//! those tickets. `search_docs` keeps a late, older document from
+//! replacing a newer one (see `write`). An index file that is missing,
+//! written by another build (`fts::LAYOUT`), or not the one this store
+//! last wrote (the `epoch` both files hold) is rebuilt whole.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
