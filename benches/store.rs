@@ -154,6 +154,12 @@ fn bench_import(dir: &Path, n: usize) {
             import_rate / rate
         );
     }
+    if n < 50_000 {
+        println!(
+            "(at {n} messages, starting the threads and the first batch weigh on the \
+             ratio; the target is for 100,000)"
+        );
+    }
 }
 
 fn build_large(db: &Path, messages: usize) -> Store {

@@ -724,6 +724,45 @@ mod tests {
         }
     }
 
+    /// An import whose indexer died: the rows are committed and queued,
+    /// the commit says the indexer stopped, and the next open writes the
+    /// documents.
+    #[test]
+    fn documents_a_failed_indexer_never_wrote_are_written_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        let refund = crate::query::parse("退款").unwrap();
+        {
+            let mut importer = Store::open(&db, Settings::default()).unwrap();
+            let (to, dead) = std::sync::mpsc::sync_channel(1);
+            drop(dead);
+            importer.begin_background_indexing(to).unwrap();
+            let tx = importer.transaction().unwrap();
+            let c = tx.create_customer("李", &[]).unwrap();
+            let t = tx
+                .create_ticket(
+                    &NewTicket {
+                        subject: "我要退款",
+                        channel: crate::model::Channel::Email,
+                        customer_id: c,
+                        at: 1,
+                        linked_ticket_id: None,
+                    },
+                    "a",
+                )
+                .unwrap();
+            tx.mark_dirty(t);
+            let err = tx.commit().unwrap_err().to_string();
+            assert!(err.contains("indexer stopped"), "{err}");
+            importer.end_background_indexing(|| Ok(())).unwrap();
+            assert_eq!(importer.totals().unwrap().0, 1, "the rows are committed");
+            assert_eq!(importer.count(&refund, &ctx()).unwrap(), 0);
+        }
+        let (store, notes) = open_noting(&db);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
+    }
+
     /// Without its index file (deleted, or a copy made by `backup`), a
     /// store builds a new index when opened.
     #[test]
