@@ -726,6 +726,47 @@ mod tests {
         }
     }
 
+    /// A store from before the index file (migration 7, the index inside
+    /// the store) opens with its in-store index dropped and a new index
+    /// file built from the stored text, saying so first.
+    #[test]
+    fn a_store_with_the_index_inside_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.db");
+        {
+            let mut conn = Connection::open(&db).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            schema::migrations().to_version(&mut conn, 7).unwrap();
+            conn.execute_batch(
+                "INSERT INTO customers (id, name, created_at) VALUES (1, 'Ana Lima', 1);
+                 INSERT INTO tickets (id, subject, state, channel, customer_id, created_at, updated_at)
+                 VALUES (1, 'Kettle leaks', 'new', 'email', 1, 1, 1);
+                 INSERT INTO messages (ticket_id, direction, channel, account, from_addr,
+                                       subject, body_text, received_at)
+                 VALUES (1, 'in', 'email', 'a', 'ana@x.org', 'Kettle leaks', 'Water on the counter', 1);
+                 INSERT INTO tickets_fts (rowid, subject, body, customer)
+                 VALUES (1, 'Kettle leaks', 'Water on the counter', 'Ana Lima');",
+            )
+            .unwrap();
+        }
+        let (store, notes) = open_noting(&db);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("1 ticket "), "{notes:?}");
+        for word in ["counter", "kettle", "lima"] {
+            let q = crate::query::parse(word).unwrap();
+            assert_eq!(store.count(&q, &ctx()).unwrap(), 1, "{word}");
+        }
+        let in_store: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM main.sqlite_master WHERE name LIKE 'tickets_fts%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(in_store, 0, "the in-store index is gone");
+    }
+
     /// An import whose indexer died: the rows are committed and queued,
     /// the commit says the indexer stopped, and the next open writes the
     /// documents.
