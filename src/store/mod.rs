@@ -595,6 +595,13 @@ mod tests {
     /// One ticket, subject 我要退款, committed; returns its id.
     fn refund_ticket(store: &mut Store) -> i64 {
         let tx = store.transaction().unwrap();
+        let t = add_refund_ticket(&tx);
+        tx.commit().unwrap();
+        t
+    }
+
+    /// One ticket, subject 我要退款, in `tx`, its document due at commit.
+    fn add_refund_ticket(tx: &Tx<'_>) -> i64 {
         let c = tx.create_customer("李", &[]).unwrap();
         let t = tx
             .create_ticket(
@@ -609,7 +616,6 @@ mod tests {
             )
             .unwrap();
         tx.mark_dirty(t);
-        tx.commit().unwrap();
         t
     }
 
@@ -781,20 +787,7 @@ mod tests {
             drop(dead);
             importer.begin_background_indexing(to).unwrap();
             let tx = importer.transaction().unwrap();
-            let c = tx.create_customer("李", &[]).unwrap();
-            let t = tx
-                .create_ticket(
-                    &NewTicket {
-                        subject: "我要退款",
-                        channel: crate::model::Channel::Email,
-                        customer_id: c,
-                        at: 1,
-                        linked_ticket_id: None,
-                    },
-                    "a",
-                )
-                .unwrap();
-            tx.mark_dirty(t);
+            add_refund_ticket(&tx);
             let err = tx.commit().unwrap_err().to_string();
             assert!(err.contains("indexer stopped"), "{err}");
             importer.end_background_indexing(|| Ok(())).unwrap();
