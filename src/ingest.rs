@@ -207,6 +207,16 @@ impl Ingest {
     /// Finds or creates the customer behind the sender.
     fn customer(&self, tx: &Tx<'_>, m: &Inbound, settings: &Settings) -> Result<i64> {
         let kind = m.channel.identity_kind();
+        if m.from_addr.trim().is_empty() {
+            // No sender to know them by: a customer of their own, with no
+            // identity, so that strangers without an address never merge.
+            let name = m
+                .from_name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| format!("Unknown sender ({})", m.channel.as_str()));
+            return tx.create_customer(&name, &[]);
+        }
         let value = identity::normalise(kind, &m.from_addr, &settings.default_region)
             .unwrap_or_else(|_| fallback_identity(&m.from_addr));
         if let Some(id) = tx.find_identity(kind, &value)? {

@@ -17,6 +17,7 @@ pub mod identity;
 pub mod import;
 pub mod inbound;
 pub mod ingest;
+pub mod isolate;
 pub mod model;
 pub mod outbox;
 pub mod query;

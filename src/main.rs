@@ -9,6 +9,12 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A child for parsing an untrusted file (see `isolate`): no clap, no
+    // config, just the task on stdin.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == echodesk::isolate::HELPER_ARG) {
+        std::process::exit(echodesk::isolate::helper_main(args.next()));
+    }
     let cli = echodesk::cli::Cli::parse();
     std::process::exit(echodesk::cli::run(cli));
 }

@@ -405,7 +405,7 @@ async fn poll_mailbox(
             let pid = format!("{validity}:{uid}");
             let mut m = mime::parse(body, &acct.name, &pid, at);
             if let Some(p) = &fax {
-                crate::channel::fax::apply(p, &mut m);
+                crate::channel::fax::apply(p, &mut m, &store.settings().default_region);
             }
             parsed.push((uid, m));
         }

@@ -11,6 +11,7 @@
 
 pub mod outbound;
 pub mod pdf;
+pub mod text;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -25,8 +26,13 @@ pub struct FaxConfig {
     /// hylafax, efax, ringcentral, metrofax, srfax, generic; or none, with
     /// the patterns below.
     pub profile: Option<String>,
-    /// Matches the From address of fax mail.
+    /// Matches the From address (or name) of fax mail: a regular
+    /// expression. Replaces the preset's.
     pub sender: Option<String>,
+    /// The addresses fax mail comes from, exactly (`fax@gw.example.com`)
+    /// or by domain (`@gw.example.com`). When set, mail from anyone else
+    /// is not a fax, whatever it says.
+    pub senders: Option<Vec<String>>,
     /// Matches the Subject of fax mail; may capture `number`, `csid`, `pages`.
     pub subject: Option<String>,
     /// Captures the sender's fax number (group `number` or the first group),
@@ -39,6 +45,10 @@ pub struct FaxConfig {
     /// (as `{file}`, or appended) that prints its text, e.g.
     /// `tesseract {file} - 2>/dev/null`.
     pub ocr_command: Option<String>,
+    /// How the PDF's text layer is read: `builtin` (default; echodesk's
+    /// own reader, in a child process with limits), `pdftotext` (poppler's,
+    /// under the same limits), or `none`.
+    pub pdf_text: Option<String>,
     /// Replies by fax: a gateway preset (efax, ringcentral, srfax, faxplus,
     /// faxtc) or an address pattern with `{number}`, `{national}` or `{e164}`.
     pub send_to: Option<String>,
@@ -51,6 +61,8 @@ pub struct FaxConfig {
 pub struct Profile {
     pub name: String,
     sender: Option<Regex>,
+    senders: Vec<String>,
+    pdf_text: PdfText,
     subject: Option<Regex>,
     number: Vec<Regex>,
     csid: Vec<Regex>,
@@ -69,16 +81,23 @@ type Preset = (
     &'static [&'static str],
 );
 
+/// A fax number as services print it: digit groups separated by single
+/// spaces, dots, dashes or slashes, an area code in parentheses, an
+/// optional `+`. It stops at anything else, so a page count after it
+/// (`+15551234 (2 pages)`, `+1 555 6715 - 12 page(s)`) stays out.
+const NUMBER: &str = r"\+?(?:\(\d{1,5}\) ?)?\d[\d./-]*(?: (?:\(\d{1,5}\) ?)?\d[\d./-]*)*";
+
 fn preset(name: &str) -> Option<Preset> {
     Some(match name {
         // faxrcvd: `Fax received from "<TSI>"` (older: "facsimile received
         // from"), then Sender:/Pages:/Received:/CallID lines.
         "hylafax" => (
-            "",
+            // faxrcvd mails as FROMADDR, `faxmaster` unless changed.
+            r"(?i)^(?:faxmaster|fax|hylafax|uucp)@|hylafax",
             r#"(?i)^(?:facsimile|fax) received from "?(?P<csid>[^"]*)"?"#,
             &[
-                r"(?m)^\s*CallID1:\s*(?P<number>\+?[\d ()./-]{5,})\s*$",
-                r"(?m)^\s*Sender:\s*(?P<number>\+?[\d ()./-]{5,})\s*$",
+                r"(?m)^\s*CallID1:\s*(?P<number>{N})\s*$",
+                r"(?m)^\s*Sender:\s*(?P<number>{N})\s*$",
             ],
             &[
                 r"(?m)^\s*CallID2:\s*(?P<csid>.+?)\s*$",
@@ -87,11 +106,12 @@ fn preset(name: &str) -> Option<Preset> {
             &[r"(?m)^\s*Pages:\s*(?P<pages>\d+)"],
             &[r"(?m)^\s*Received:\s*(?P<received>.+?)\s*$"],
         ),
-        // `eFax from <name> - N page(s), caller ID: <number>`
+        // `eFax from <name> - N page(s), caller ID: <number>`, also
+        // `eFax from "<name>" - N page(s), Caller-ID: XXX-XXX-XXXX`.
         "efax" => (
             r"(?i)efax",
-            r"(?i)^efax from (?P<csid>.*?) - (?P<pages>\d+) page\(s\)",
-            &[r"(?i)caller id:\s*(?P<number>\+?[\d ()./-]{5,})"],
+            r#"(?i)^efax from "?(?P<csid>.*?)"? - (?P<pages>\d+) page\(s\)"#,
+            &[r"(?i)caller[ -]?id:\s*(?P<number>{N})"],
             &[],
             &[],
             &[],
@@ -101,8 +121,8 @@ fn preset(name: &str) -> Option<Preset> {
             r"(?i)ringcentral",
             r"(?i)^new fax message (?:from|on) (?P<csid>.+)",
             &[
-                r"(?mi)^\s*From:\s*(?P<number>\+?[\d ()./-]{7,})",
-                r"(?i)new fax message from (?P<number>\+?[\d ()./-]{7,})",
+                r"(?mi)^\s*From:\s*(?P<number>{N})",
+                r"(?i)new fax message from (?P<number>{N})",
             ],
             &[],
             &[r"(?mi)^\s*Pages:\s*(?P<pages>\d+)"],
@@ -111,7 +131,7 @@ fn preset(name: &str) -> Option<Preset> {
         "metrofax" => (
             r"(?i)metrofax",
             r"(?i)fax",
-            &[r"(?i)(?:from|caller id|sender)\W+(?P<number>\+?[\d ()./-]{7,})"],
+            &[r"(?i)(?:from|caller[ -]?id|sender)[^\w(+]*(?P<number>{N})"],
             &[],
             &[r"(?i)(?P<pages>\d+)\s*page"],
             &[],
@@ -119,7 +139,7 @@ fn preset(name: &str) -> Option<Preset> {
         "srfax" => (
             r"(?i)srfax",
             r"(?i)fax",
-            &[r"(?i)(?:from|caller id|sender|cid)\W+(?P<number>\+?[\d ()./-]{7,})"],
+            &[r"(?i)(?:from|caller[ -]?id|sender|cid)[^\w(+]*(?P<number>{N})"],
             &[r"(?mi)^\s*(?:remote id|csid):\s*(?P<csid>.+?)\s*$"],
             &[
                 r"(?i)pages?\W+(?P<pages>\d+)",
@@ -127,10 +147,14 @@ fn preset(name: &str) -> Option<Preset> {
             ],
             &[],
         ),
+        // Any fax service: the sender's address or name says fax.
         "generic" => (
-            "",
+            r"(?i)fax",
             r"(?i)\bfax\b",
-            &[r"(?i)(?:from|caller id|sender|fax number|cid)\W+(?P<number>\+?[\d ()./-]{7,})"],
+            &[
+                r"(?mi)^\s*caller[ -]?id:\s*(?P<number>{N})",
+                r"(?i)(?:from|caller[ -]?id|sender|fax number|cid)[^\w(+]*(?P<number>{N})",
+            ],
             &[r"(?mi)^\s*(?:csid|tsi|remote id):\s*(?P<csid>.+?)\s*$"],
             &[
                 r"(?i)pages?\W+(?P<pages>\d+)",
@@ -152,6 +176,7 @@ pub const PRESETS: &[&str] = &[
 ];
 
 fn compile(what: &str, p: &str) -> Result<Regex, String> {
+    let p = &p.replace("{N}", NUMBER);
     Regex::new(p).map_err(|e| format!("{what} pattern `{p}`: {e}"))
 }
 
@@ -192,7 +217,32 @@ impl Profile {
             pages: many("pages", &c.pages, ppages)?,
             received: many("received", &c.received, precv)?,
             ocr_command: c.ocr_command.clone(),
+            senders: c
+                .senders
+                .iter()
+                .flatten()
+                .map(|a| a.trim().to_lowercase())
+                .collect(),
+            pdf_text: match c.pdf_text.as_deref() {
+                None | Some("builtin") => PdfText::Builtin,
+                Some("pdftotext") => PdfText::Pdftotext,
+                Some("none") => PdfText::None,
+                Some(other) => {
+                    return Err(format!(
+                        "pdf_text `{other}`: expected builtin, pdftotext or none"
+                    ))
+                }
+            },
         };
+        if let Some(bad) = p
+            .senders
+            .iter()
+            .find(|a| !a.contains('@') || a.chars().any(char::is_whitespace))
+        {
+            return Err(format!(
+                "senders: `{bad}` is neither an address nor an @domain"
+            ));
+        }
         if let Some(t) = &c.send_to {
             outbound::gateway_address(t, "+14155550100", "US")?;
         }
@@ -226,8 +276,26 @@ fn capture(res: &[Regex], hay: &str, name: &str) -> Option<String> {
 
 impl Profile {
     /// Whether the mail is a fax by this profile, and what it says.
+    /// Whether the mail comes from where this profile's faxes come from.
+    fn accepts_sender(&self, m: &Inbound) -> bool {
+        if !self.senders.is_empty() {
+            let from = m.from_addr.trim().to_lowercase();
+            return self.senders.iter().any(|a| {
+                if a.starts_with('@') {
+                    from.ends_with(a.as_str())
+                } else {
+                    from == *a
+                }
+            });
+        }
+        true
+    }
+
     pub fn read(&self, m: &Inbound) -> Option<FaxInfo> {
-        if let Some(re) = &self.sender {
+        if !self.accepts_sender(m) {
+            return None;
+        }
+        if let Some(re) = self.sender.as_ref().filter(|_| self.senders.is_empty()) {
             if !re.is_match(&m.from_addr) && !re.is_match(m.from_name.as_deref().unwrap_or("")) {
                 return None;
             }
@@ -273,92 +341,174 @@ fn is_pdf(a: &crate::inbound::InboundAttachment) -> bool {
     a.content_type.to_ascii_lowercase().contains("pdf") || a.data.starts_with(b"%PDF")
 }
 
-/// The PDF's text layer, if it has words in it.
+/// Who reads a PDF's text layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PdfText {
+    /// echodesk's own reader ([`text`]), in its helper child.
+    #[default]
+    Builtin,
+    /// poppler's `pdftotext`, under the same limits.
+    Pdftotext,
+    /// Not read: every fax is image only (OCR may still run).
+    None,
+}
+
+/// The PDF's text layer, read in this process: for PDFs echodesk made
+/// itself and for tests. Mail from outside goes through [`layer_text`].
 pub fn pdf_text(data: &[u8]) -> Option<String> {
-    // A malformed PDF must not take the poller down with it.
-    let text =
-        std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(data).ok()).ok()??;
-    (text.split_whitespace().count() > 0).then(|| {
-        text.lines()
-            .map(str::trim_end)
-            .collect::<Vec<_>>()
-            .join("\n")
-            .trim()
-            .to_string()
-    })
+    text::extract(data)
+        .ok()
+        .filter(|t| t.split_whitespace().next().is_some())
+}
+
+/// Tidies what a reader printed: pages (form feeds) as blank lines, no
+/// trailing blanks, no runs of empty lines.
+fn tidy(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut blank = 0;
+    for line in raw.replace('\u{c}', "\n\n").lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+/// The PDF's text layer by the profile's reader, isolated. `Ok(None)`: no
+/// text in it (image only); `Err`: why it could not be read.
+pub fn layer_text(data: &[u8], how: PdfText) -> Result<Option<String>, String> {
+    let raw = match how {
+        PdfText::None => return Ok(None),
+        PdfText::Builtin => text::extract_isolated(data).map_err(|e| e.to_string())?,
+        PdfText::Pdftotext => {
+            let mut cmd = std::process::Command::new("pdftotext");
+            cmd.args(["-q", "-enc", "UTF-8", "-", "-"]);
+            let out = crate::isolate::run(cmd, "pdftotext", data, crate::isolate::Limits::PARSER)
+                .map_err(|e| e.to_string())?;
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let text = tidy(&raw);
+    Ok(text.split_whitespace().next().is_some().then_some(text))
 }
 
 /// The document's text: the PDF's text layer, else what the OCR command
-/// prints, else None (image only).
+/// prints, else None (image only). Problems are returned beside the text,
+/// so that a failed step still lets the next one try.
 fn document_text(
     doc: &crate::inbound::InboundAttachment,
+    how: PdfText,
     ocr: Option<&str>,
-) -> Result<Option<String>, String> {
+) -> (Option<String>, Vec<String>) {
+    let mut problems = Vec::new();
     if is_pdf(doc) {
-        if let Some(t) = pdf_text(&doc.data) {
-            return Ok(Some(t));
+        match layer_text(&doc.data, how) {
+            Ok(Some(t)) => return (Some(t), problems),
+            Ok(None) => {}
+            Err(e) => problems.push(format!("PDF text layer not read: {e}")),
         }
     }
-    let Some(cmd) = ocr else { return Ok(None) };
-    let dir = std::env::temp_dir().join(format!("echodesk-ocr-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let ext = if is_pdf(doc) { "pdf" } else { "tif" };
-    let file = dir.join(format!("fax.{ext}"));
-    std::fs::write(&file, &doc.data).map_err(|e| format!("{}: {e}", file.display()))?;
-    let quoted = format!("'{}'", file.display().to_string().replace('\'', "'\\''"));
-    let line = if cmd.contains("{file}") {
-        cmd.replace("{file}", &quoted)
-    } else {
-        format!("{cmd} {quoted}")
+    let Some(cmd) = ocr else {
+        return (None, problems);
     };
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&line)
-        .output();
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = out.map_err(|e| format!("ocr_command: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ocr_command exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .next()
-                .unwrap_or("")
-        ));
+    match run_ocr(cmd, doc) {
+        Ok(t) => (t, problems),
+        Err(e) => {
+            problems.push(e);
+            (None, problems)
+        }
     }
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+}
+
+/// Runs the OCR command on the document, saved in a private temporary
+/// directory. The path reaches the shell as `$1`, never inside the
+/// command line, so nothing from the mail is ever shell syntax.
+fn run_ocr(cmd: &str, doc: &crate::inbound::InboundAttachment) -> Result<Option<String>, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("echodesk-ocr-")
+        .tempdir()
+        .map_err(|e| format!("ocr_command: temporary directory: {e}"))?;
+    let ext = if is_pdf(doc) { "pdf" } else { "tif" };
+    let file = dir.path().join(format!("fax.{ext}"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &doc.data))
+        .map_err(|e| format!("ocr_command: {}: {e}", file.display()))?;
+    let line = if cmd.contains("{file}") {
+        cmd.replace("'{file}'", "\"$1\"")
+            .replace("\"{file}\"", "\"$1\"")
+            .replace("{file}", "\"$1\"")
+    } else {
+        format!("{cmd} \"$1\"")
+    };
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(&line).arg("sh").arg(&file);
+    let out = crate::isolate::run(command, "ocr_command", b"", crate::isolate::Limits::OCR)
+        .map_err(|e| e.to_string())?;
+    let text = tidy(&String::from_utf8_lossy(&out.stdout));
     Ok((!text.is_empty()).then_some(text))
 }
 
+/// The sender's number in E.164, when what the profile found is a number.
+fn e164(raw: &str, region: &str) -> Option<String> {
+    let digits = raw.chars().filter(char::is_ascii_digit).count();
+    if digits < 5 || raw.chars().any(char::is_alphabetic) {
+        return None;
+    }
+    crate::identity::normalise_phone(raw, region).ok()
+}
+
 /// Turns a fax mail into a fax message from the sending number, or marks
-/// it as not fitting the profile (it stays an email).
-pub fn apply(profile: &Profile, m: &mut Inbound) {
+/// it as not fitting the profile (it stays an email). National numbers are
+/// read in `region`.
+pub fn apply(profile: &Profile, m: &mut Inbound, region: &str) {
+    let mut problems: Vec<String> = Vec::new();
     let Some(info) = profile.read(m) else {
-        let warn = format!(
-            "on a fax account but does not fit fax profile `{}`: kept as email",
+        problems.push(format!(
+            "on a fax account but does not fit fax profile `{}` (or its senders): kept as email",
             profile.name
-        );
-        m.parse_error = Some(match m.parse_error.take() {
-            Some(e) => format!("{e}; {warn}"),
-            None => warn,
-        });
+        ));
+        note(m, problems);
         return;
     };
     let has_image = m.attachments.iter().any(is_fax_document);
-    // The number is the identity; with only a CSID (or nothing), the fax
-    // still makes a ticket under what there is.
-    let who = info
+    // The number is the identity. A station id that is a number will do;
+    // a name (or nothing) is no identity at all: such a fax gets its own
+    // customer and ticket rather than joining everyone else's "RECEPTION".
+    let number = info
         .number
+        .as_deref()
+        .and_then(|n| e164(n, region))
+        .or_else(|| info.csid.as_deref().and_then(|c| e164(c, region)));
+    if number.is_none() {
+        if let Some(n) = &info.number {
+            problems.push(format!("fax number `{n}` is not a usable number"));
+        }
+        problems.push("fax without a usable sender number: filed on its own".into());
+    }
+    let station = info
+        .csid
         .clone()
-        .or_else(|| info.csid.clone())
-        .unwrap_or_else(|| "anonymous".into());
+        .filter(|c| e164(c, region).is_none_or(|c| Some(c) != number));
     let pages = info
         .pages
         .map(|p| format!("{p} page{}", if p == 1 { "" } else { "s" }))
         .unwrap_or_else(|| "pages unknown".into());
+    let who = number
+        .clone()
+        .or_else(|| station.clone())
+        .unwrap_or_else(|| "an unknown number".into());
     let mut head = format!("Fax from {who}");
-    if let (Some(c), Some(_)) = (&info.csid, &info.number) {
+    if let (Some(c), Some(_)) = (&station, &number) {
         head.push_str(&format!(" ({c})"));
     }
     head.push_str(&format!(", {pages}"));
@@ -368,34 +518,41 @@ pub fn apply(profile: &Profile, m: &mut Inbound) {
     let document = m.attachments.iter().find(|a| is_fax_document(a));
     let text = match document {
         None => "[no fax document attached]".to_string(),
-        Some(doc) => match document_text(doc, profile.ocr_command.as_deref()) {
-            Ok(Some(t)) => t,
-            Ok(None) => format!("[image only, {pages}]"),
-            Err(e) => {
-                let warn = format!("fax text: {e}");
-                m.parse_error = Some(match m.parse_error.take() {
-                    Some(p) => format!("{p}; {warn}"),
-                    None => warn,
-                });
-                format!("[image only, {pages}]")
+        Some(doc) => {
+            let (text, trouble) = document_text(doc, profile.pdf_text, profile.ocr_command.as_deref());
+            let reason = trouble.first().cloned();
+            problems.extend(trouble.into_iter().map(|t| format!("fax text: {t}")));
+            match (text, reason) {
+                (Some(t), _) => t,
+                (None, None) => format!("[image only, {pages}]"),
+                (None, Some(_)) => format!("[no text: the document could not be read, {pages}]"),
             }
-        },
+        }
     };
     m.body_text = format!(
         "{head}\n\n{text}\n\n--- delivery notice ---\n{}",
         m.body_text
     );
     m.subject = format!("Fax from {who}");
-    m.from_addr = who;
-    m.from_name = info.csid.clone().filter(|_| info.number.is_some());
+    m.from_addr = number.clone().unwrap_or_default();
+    m.from_name = station;
     m.channel = Channel::Fax;
     if !has_image {
-        let warn = "fax mail without a PDF or TIFF attachment".to_string();
-        m.parse_error = Some(match m.parse_error.take() {
-            Some(e) => format!("{e}; {warn}"),
-            None => warn,
-        });
+        problems.push("fax mail without a PDF or TIFF attachment".into());
     }
+    note(m, problems);
+}
+
+/// Adds problems to the message's parse error.
+fn note(m: &mut Inbound, problems: Vec<String>) {
+    if problems.is_empty() {
+        return;
+    }
+    let add = problems.join("; ");
+    m.parse_error = Some(match m.parse_error.take() {
+        Some(e) => format!("{e}; {add}"),
+        None => add,
+    });
 }
 
 #[cfg(test)]
@@ -431,28 +588,96 @@ mod tests {
         }
     }
 
-    #[test]
-    fn efax_subject_carries_name_pages_and_caller_id() {
-        let p = Profile::from_config(&FaxConfig {
-            profile: Some("efax".into()),
+    fn profile(name: &str) -> Profile {
+        Profile::from_config(&FaxConfig {
+            profile: Some(name.into()),
+            pdf_text: Some("none".into()),
             ..Default::default()
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn efax_subject_carries_name_pages_and_caller_id() {
+        let p = profile("efax");
         let mut m = mail(
             "message@inbound.efax.com",
             "eFax from Rivera Clinic - 3 page(s), caller ID: +1 555 010 0199",
             "",
             true,
         );
-        apply(&p, &mut m);
+        apply(&p, &mut m, "US");
         assert_eq!(m.channel, Channel::Fax);
-        assert_eq!(m.from_addr, "+1 555 010 0199");
+        assert_eq!(m.from_addr, "+15550100199");
+        assert_eq!(m.subject, "Fax from +15550100199");
         assert_eq!(m.from_name.as_deref(), Some("Rivera Clinic"));
         assert!(
             m.body_text.contains("[image only, 3 pages]"),
             "{}",
             m.body_text
         );
+        // The quoted form with a hyphenated Caller-ID and a national number.
+        let mut m = mail(
+            "message@inbound.efax.com",
+            "eFax from \"ACME LOGISTICS\" - 2 page(s), Caller-ID: 415-555-0123",
+            "",
+            true,
+        );
+        apply(&p, &mut m, "US");
+        assert_eq!(m.from_addr, "+14155550123");
+        assert_eq!(m.from_name.as_deref(), Some("ACME LOGISTICS"));
+    }
+
+    #[test]
+    fn page_counts_never_join_the_number() {
+        let p = profile("generic");
+        for (subject, number) in [
+            ("Fax from +15555432 (2 pages)", "+15555432"),
+            ("[eFax] Fax from +1 555 6715 - 12 page(s)", "+15556715"),
+            ("New fax received from +15559876", "+15559876"),
+            ("Fax from (415) 555-0123, 3 pages", "+14155550123"),
+        ] {
+            let mut m = mail("noreply@fax-provider.example", subject, "", true);
+            apply(&p, &mut m, "US");
+            assert_eq!((subject, m.from_addr.as_str()), (subject, number));
+            assert!(m.body_text.starts_with(&format!("Fax from {number}")), "{}", m.body_text);
+        }
+    }
+
+    #[test]
+    fn only_fax_senders_make_faxes() {
+        // A customer's own mail quoting fax lines stays email.
+        for name in ["hylafax", "generic"] {
+            let mut forged = mail(
+                "mallory@example.com",
+                "Fax received from \"+1 555 0199\"",
+                "CallID1: +1 555 0199\nPages: 1",
+                true,
+            );
+            apply(&profile(name), &mut forged, "US");
+            assert_eq!(forged.channel, Channel::Email, "{name}");
+            assert!(forged.parse_error.unwrap().contains("does not fit"));
+        }
+        // `senders` names the gateway exactly.
+        let p = Profile::from_config(&FaxConfig {
+            profile: Some("hylafax".into()),
+            senders: Some(vec!["@gw.example.org".into()]),
+            pdf_text: Some("none".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut ok = mail("faxmaster@gw.example.org", "Fax received from \"X\"", "CallID1: +15550199", true);
+        apply(&p, &mut ok, "US");
+        assert_eq!((ok.channel, ok.from_addr.as_str()), (Channel::Fax, "+15550199"));
+        let mut other = mail("faxmaster@elsewhere.example", "Fax received from \"X\"", "CallID1: +15550199", true);
+        apply(&p, &mut other, "US");
+        assert_eq!(other.channel, Channel::Email);
+        let bad = FaxConfig {
+            profile: Some("hylafax".into()),
+            senders: Some(vec!["gateway".into()]),
+            ..Default::default()
+        };
+        assert!(Profile::from_config(&bad).unwrap_err().contains("senders"));
     }
 
     #[test]
@@ -467,14 +692,22 @@ mod tests {
         let mut m = mail(
             "robot@faxgw.example.org",
             "New fax",
-            "Station ID: ACME\nPages 1",
+            "Station ID: RECEPTION\nPages 1",
             true,
         );
-        apply(&p, &mut m);
-        // Only a CSID: still a fax ticket, under the CSID.
-        assert_eq!((m.channel, m.from_addr.as_str()), (Channel::Fax, "ACME"));
+        apply(&p, &mut m, "US");
+        // Only a station id: a fax of its own, with no identity to share.
+        assert_eq!(m.channel, Channel::Fax);
+        assert_eq!(m.from_addr, "");
+        assert_eq!(m.from_name.as_deref(), Some("RECEPTION"));
+        assert_eq!(m.subject, "Fax from RECEPTION");
+        assert!(m.parse_error.as_deref().unwrap().contains("filed on its own"));
+        // A station id that is a number is the number.
+        let mut m = mail("robot@faxgw.example.org", "New fax", "Station ID: +49 30 1234567", true);
+        apply(&p, &mut m, "US");
+        assert_eq!(m.from_addr, "+49301234567");
         let mut other = mail("someone@example.com", "Hello", "", false);
-        apply(&p, &mut other);
+        apply(&p, &mut other, "US");
         assert_eq!(other.channel, Channel::Email);
         assert!(other.parse_error.unwrap().contains("does not fit"));
     }
@@ -531,13 +764,29 @@ mod text_tests {
             content_type: "image/tiff".into(),
             data: b"II*\0 not a real tiff".to_vec(),
         };
-        assert_eq!(document_text(&doc, None).unwrap(), None);
+        assert_eq!(document_text(&doc, PdfText::Builtin, None), (None, vec![]));
         let ocr = "test -s {file} && printf 'Bestellung 4711\\n'";
         assert_eq!(
-            document_text(&doc, Some(ocr)).unwrap().as_deref(),
+            document_text(&doc, PdfText::Builtin, Some(ocr)).0.as_deref(),
             Some("Bestellung 4711")
         );
-        let err = document_text(&doc, Some("exit 3")).unwrap_err();
-        assert!(err.contains("ocr_command exited"), "{err}");
+        let (text, problems) = document_text(&doc, PdfText::Builtin, Some("exit 3"));
+        assert_eq!(text, None);
+        assert!(problems[0].contains("ocr_command exited"), "{problems:?}");
+    }
+
+    #[test]
+    fn the_ocr_path_is_an_argument_never_shell_text() {
+        // Every quoting form a user might write around {file}.
+        let doc = crate::inbound::InboundAttachment {
+            filename: "a$(touch PWNED).tif".into(),
+            content_type: "image/tiff".into(),
+            data: b"II*\0".to_vec(),
+        };
+        for cmd in ["printf '%s' {file}", "printf '%s' '{file}'", "printf '%s' \"{file}\"", "printf '%s'"] {
+            let (text, problems) = document_text(&doc, PdfText::Builtin, Some(cmd));
+            let text = text.unwrap_or_else(|| panic!("{cmd}: {problems:?}"));
+            assert!(text.ends_with("/fax.tif") && text.contains("echodesk-ocr-"), "{cmd}: {text}");
+        }
     }
 }
