@@ -24,6 +24,8 @@ const MAX_OPERATIONS: u64 = 4_000_000;
 const MAX_PAGES: usize = 500;
 /// Text kept, in bytes.
 const MAX_TEXT: usize = 2 << 20;
+/// A content stream inflated, at most; a bigger one (a Flate bomb) is cut.
+const MAX_STREAM: u64 = 32 << 20;
 
 /// Why there is no text.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub enum TextError {
     Encrypted,
     #[error("the PDF draws more than {MAX_OPERATIONS} operations (a drawing loop?)")]
     TooComplex,
+    #[error("a content stream inflates to more than {} MiB", MAX_STREAM >> 20)]
+    TooLarge,
 }
 
 /// The document's text, pages separated by a blank line. Empty when the
@@ -358,9 +362,13 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        let Ok(content) = doc.get_page_content(page_id) else {
-            return Ok(());
-        };
+        let mut content = Vec::new();
+        for id in doc.get_page_contents(page_id) {
+            if let Ok(s) = doc.get_object(id).and_then(Object::as_stream) {
+                content.extend(inflate(s)?);
+                content.push(b'\n');
+            }
+        }
         self.stream(&content, &scope, Matrix::IDENTITY, runs)
     }
 
@@ -532,15 +540,7 @@ impl<'a> Walker<'a> {
         if !is_form || self.forms.len() >= MAX_FORM_DEPTH || self.forms.contains(&id) {
             return Ok(());
         }
-        let Ok(content) = stream.decompressed_content().or_else(|_| {
-            if stream.dict.has(b"Filter") {
-                Err(())
-            } else {
-                Ok(stream.content.clone())
-            }
-        }) else {
-            return Ok(());
-        };
+        let content = inflate(stream)?;
         let matrix = stream
             .dict
             .get(b"Matrix")
@@ -596,6 +596,28 @@ impl<'a> Walker<'a> {
             height,
             text,
         });
+    }
+}
+
+/// A stream's data with its filters undone. Flate alone (what content
+/// streams use) is inflated here with a cap; other filters go to lopdf.
+fn inflate(stream: &lopdf::Stream) -> Result<Vec<u8>, TextError> {
+    use std::io::Read;
+    let filters = stream.filters().unwrap_or_default();
+    let predictor = stream.dict.has(b"DecodeParms");
+    match filters.as_slice() {
+        [] => Ok(stream.content.clone()),
+        [b"FlateDecode"] if !predictor => {
+            let mut out = Vec::new();
+            let mut z = flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(MAX_STREAM + 1);
+            // A damaged stream keeps what inflated before the damage.
+            let _ = z.read_to_end(&mut out);
+            if out.len() as u64 > MAX_STREAM {
+                return Err(TextError::TooLarge);
+            }
+            Ok(out)
+        }
+        _ => Ok(stream.decompressed_content().unwrap_or_default()),
     }
 }
 
