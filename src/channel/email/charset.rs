@@ -35,6 +35,19 @@ pub fn redecode(bytes: &[u8]) -> Option<(String, &'static str)> {
 }
 
 pub fn redecode_enc(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
+    // Firefox's detector first: it weighs the whole text, where the list
+    // below takes the first charset that merely decodes without errors.
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
+    detector.feed(bytes, true);
+    let guess = detector.guess(None, chardetng::Utf8Detection::Allow);
+    let (text, had_errors) = guess.decode_without_bom_handling(bytes);
+    if !had_errors && clean(&text) {
+        return Some((text.into_owned(), guess));
+    }
+    candidates(bytes)
+}
+
+fn candidates(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
     // Multi-byte charsets put non-ASCII bytes in runs of two or more; lone
     // high bytes between ASCII letters mean a single-byte charset, which a
     // permissive double-byte decoder would otherwise happily mangle.
@@ -51,6 +64,24 @@ pub fn redecode_enc(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
         let (text, had_errors) = enc.decode_without_bom_handling(bytes);
         (!had_errors && clean(&text)).then(|| (text.into_owned(), enc))
     })
+}
+
+/// Decodes a raw 8-bit header: as UTF-8 when it is, else in `hint` (the
+/// body's charset) when that decodes it cleanly, else as detected.
+pub fn decode_8bit(bytes: &[u8], hint: Option<&'static Encoding>) -> Option<(String, &'static Encoding)> {
+    if bytes.is_ascii() {
+        return None;
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Some((s.to_string(), UTF_8));
+    }
+    if let Some(enc) = hint.filter(|e| *e != UTF_8) {
+        let (text, bad) = enc.decode_without_bom_handling(bytes);
+        if !bad && clean(&text) {
+            return Some((text.into_owned(), enc));
+        }
+    }
+    redecode_enc(bytes)
 }
 
 /// Re-decodes RFC 2047 encoded words (`=?cs?B?...?=`) whose charset was

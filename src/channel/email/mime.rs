@@ -7,13 +7,58 @@ use super::charset;
 use crate::inbound::{Inbound, InboundAttachment};
 use crate::model::{AutoKind, Channel};
 
-/// Parses one message. `fallback_time` is used when there is no usable Date
-/// (the IMAP INTERNALDATE or the file's mtime).
-pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -> Inbound {
+/// How far a Date header may be ahead of the delivery time before it is
+/// not believed (clocks drift; a message from the future is a lie).
+pub const DATE_SKEW: i64 = 24 * 3600;
+
+/// Parses one message. `delivered` is when it reached us (the IMAP
+/// INTERNALDATE, the file's mtime, the import time): used when there is
+/// no usable Date, and as the upper bound of a Date that is.
+///
+/// Never panics and never fails: a message the parser chokes on is kept
+/// raw with the reason, so one bad message never stops the ones after it.
+pub fn parse(raw: &[u8], account: &str, provider_id: &str, delivered: i64) -> Inbound {
+    let attempt = std::panic::catch_unwind(|| parse_inner(raw, account, provider_id, delivered, true));
+    match attempt {
+        Ok(m) => m,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no reason given".into());
+            let mut m = unparseable(raw, account, provider_id, delivered);
+            m.parse_error = Some(format!(
+                "the MIME parser failed on this message ({}): kept as it came",
+                crate::sanitize::line(&why)
+            ));
+            m
+        }
+    }
+}
+
+fn parse_inner(
+    raw: &[u8],
+    account: &str,
+    provider_id: &str,
+    fallback_time: i64,
+    may_repair: bool,
+) -> Inbound {
     let mut problems: Vec<String> = Vec::new();
     let Some(msg) = MessageParser::default().parse(raw) else {
         return unparseable(raw, account, provider_id, fallback_time);
     };
+    if may_repair {
+        if let Some((fixed, problem)) = repair_boundary(&msg, raw) {
+            let mut m = parse_inner(&fixed, account, provider_id, fallback_time, false);
+            m.parse_error = Some(match m.parse_error.take() {
+                Some(e) => format!("{problem}; {e}"),
+                None => problem,
+            });
+            m.raw = Some(raw.to_vec());
+            return m;
+        }
+    }
 
     let (from_addr, from_name) = match msg.from().and_then(|a| a.first()) {
         Some(a) => (
@@ -34,8 +79,21 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
         .unwrap_or_default()
         .to_string();
 
-    let received_at = match msg.date() {
-        Some(d) => d.to_timestamp(),
+    // Without a delivery time (0), now is the bound.
+    let bound = if fallback_time > 0 {
+        fallback_time
+    } else {
+        crate::store::now()
+    };
+    let received_at = match msg.date().map(|d| d.to_timestamp()) {
+        Some(t) if t > bound + DATE_SKEW || t < 0 => {
+            problems.push(format!(
+                "Date header `{}` is not believable; filed at the delivery time",
+                crate::sanitize::line(header_text(&msg, "Date").unwrap_or_default())
+            ));
+            bound
+        }
+        Some(t) => t,
         None => {
             problems.push("no Date header; using the delivery time".into());
             fallback_time
@@ -97,6 +155,34 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
     }
     let mut subject = msg.subject().unwrap_or_default().to_string();
     let relabel_ref = relabel.as_ref().map(|(l, e)| (l.as_str(), *e));
+    // Old mailers send headers as raw bytes in the body's charset, with no
+    // encoded-word: decode them as the body is, else as detected.
+    let body_charset = msg
+        .text_part(0)
+        .and_then(|p| p.content_type())
+        .and_then(|ct| ct.attribute("charset"))
+        .and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()))
+        .or(relabel_ref.map(|(_, e)| e));
+    let mut from_name = from_name;
+    if charset::suspicious(&subject) {
+        if let Some((fixed, enc)) = raw_header(raw, "Subject").and_then(|b| charset::decode_8bit(&b, body_charset)) {
+            problems.push(format!("raw 8-bit Subject decoded as {}", enc.name()));
+            subject = fixed;
+        }
+    }
+    if from_name.as_deref().is_some_and(charset::suspicious) {
+        if let Some((fixed, _)) = raw_header(raw, "From").and_then(|b| charset::decode_8bit(&b, body_charset)) {
+            // The decoded header is plain text now: let the parser find the
+            // name in it again.
+            let again = format!("From: {fixed}\r\n\r\n");
+            if let Some(name) = MessageParser::default()
+                .parse(again.as_bytes())
+                .and_then(|m| m.from().and_then(|a| a.first()).and_then(|a| a.name().map(str::to_string)))
+            {
+                from_name = Some(name);
+            }
+        }
+    }
     if charset::suspicious(&subject) || subject.contains("=?") || relabel_ref.is_some() {
         let repaired = msg
             .header_raw("Subject")
@@ -169,6 +255,94 @@ pub fn parse(raw: &[u8], account: &str, provider_id: &str, fallback_time: i64) -
     }
 }
 
+/// A header's raw bytes, unfolded: the first `name:` field in the header
+/// block, before any decoding.
+fn raw_header(raw: &[u8], name: &str) -> Option<Vec<u8>> {
+    let end = find(raw, b"\r\n\r\n")
+        .or_else(|| find(raw, b"\n\n"))
+        .unwrap_or(raw.len());
+    let head = &raw[..end];
+    let mut lines = head.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let n = name.len();
+        if line.len() > n && line[..n].eq_ignore_ascii_case(name.as_bytes()) && line[n] == b':' {
+            let mut value = trim_cr(&line[n + 1..]).to_vec();
+            while let Some(next) = lines.peek() {
+                if next.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                    value.extend_from_slice(trim_cr(next));
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            let start = value.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(value.len());
+            return Some(value[start..].to_vec());
+        }
+    }
+    None
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A multipart message whose declared boundary never appears (a mailer
+/// that wrote one boundary in the header and used another) comes out of
+/// the parser as one opaque part. Returns the message with the header's
+/// boundary replaced by the one the body uses, and what was wrong.
+fn repair_boundary(msg: &mail_parser::Message<'_>, raw: &[u8]) -> Option<(Vec<u8>, String)> {
+    let ct = msg.content_type()?;
+    if !ct.ctype().eq_ignore_ascii_case("multipart") {
+        return None;
+    }
+    let declared = ct.attribute("boundary")?;
+    let head_end = find(raw, b"\r\n\r\n")
+        .map(|e| e + 4)
+        .or_else(|| find(raw, b"\n\n").map(|e| e + 2))?;
+    let body = &raw[head_end..];
+    let marker = format!("--{declared}");
+    if find(body, marker.as_bytes()).is_some() {
+        return None;
+    }
+    // The first delimiter-looking line of the body is the real boundary.
+    let used = body.split(|&b| b == b'\n').map(trim_cr).find_map(|l| {
+        let b = l.strip_prefix(b"--")?;
+        let b = b.strip_suffix(b"--").unwrap_or(b);
+        (!b.is_empty() && b.len() <= 70 && b.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
+            .then(|| String::from_utf8_lossy(b).trim_end().to_string())
+    });
+    let problem = |what: String| format!("broken MIME structure: {what}");
+    match used {
+        Some(b) => {
+            let head = String::from_utf8_lossy(&raw[..head_end]).replace(declared, &b);
+            let mut fixed = head.into_bytes();
+            fixed.extend_from_slice(body);
+            Some((
+                fixed,
+                problem(format!(
+                    "the declared boundary `{}` never appears; parts read by `{}`",
+                    crate::sanitize::line(declared),
+                    crate::sanitize::line(&b)
+                )),
+            ))
+        }
+        None => {
+            // No parts at all: the body is the text.
+            let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+            let head = regex::Regex::new(r"(?i)multipart/[a-z0-9.+-]+")
+                .map(|re| re.replace_all(&head, "text/plain").into_owned())
+                .unwrap_or(head);
+            let mut fixed = head.into_bytes();
+            fixed.extend_from_slice(body);
+            Some((fixed, problem("a multipart message without parts; its text kept as it came".into())))
+        }
+    }
+}
+
 /// A part's body bytes after transfer decoding, before charset decoding.
 fn part_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
     let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
@@ -223,7 +397,7 @@ fn text_list(v: &HeaderValue<'_>) -> Vec<String> {
 
 /// Renders HTML-only mail as readable text.
 pub fn html_to_text(html: &str) -> String {
-    html2text::from_read(html.as_bytes(), 100).unwrap_or_else(|_| html.to_string())
+    super::html::to_text(html)
 }
 
 fn header_text<'a>(msg: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'a str> {
@@ -361,6 +535,70 @@ Plain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>Rich <b>words</b></p>\r\
             0,
         );
         assert_eq!(m.auto_kind, None);
+    }
+
+    #[test]
+    fn raw_8bit_headers_are_decoded_as_the_body_or_as_detected() {
+        // Latin-1 headers, no encoded-word, body labelled iso-8859-1.
+        let raw = b"From: J\xfcrgen Gro\xdf <j@x.de>\r\nSubject: R\xfcckerstattung f\xfcr Bestellung\r\n\
+Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nGr\xfc\xdfe";
+        let m = parse(raw, "a", "1", 0);
+        assert_eq!(m.subject, "Rückerstattung für Bestellung");
+        assert_eq!(m.from_name.as_deref(), Some("Jürgen Groß"));
+        assert_eq!(m.from_addr, "j@x.de");
+        assert!(m.parse_error.unwrap().contains("raw 8-bit Subject"));
+        // Shift_JIS subject beside a Shift_JIS body.
+        let (subj, _, _) = encoding_rs::SHIFT_JIS.encode("返金のお願い");
+        let (body, _, _) = encoding_rs::SHIFT_JIS.encode("注文番号 4711");
+        let mut raw = b"From: a@b.jp\r\nSubject: ".to_vec();
+        raw.extend_from_slice(&subj);
+        raw.extend_from_slice(b"\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n");
+        raw.extend_from_slice(&body);
+        assert_eq!(parse(&raw, "a", "1", 0).subject, "返金のお願い");
+        // No label anywhere: the detector reads GBK.
+        let (subj, _, _) = encoding_rs::GBK.encode("我的订单还没有收到，请帮忙查询一下物流信息");
+        let mut raw = b"From: a@b.cn\r\nSubject: ".to_vec();
+        raw.extend_from_slice(&subj);
+        raw.extend_from_slice(b"\r\n\r\nhello");
+        assert_eq!(
+            parse(&raw, "a", "1", 0).subject,
+            "我的订单还没有收到，请帮忙查询一下物流信息"
+        );
+    }
+
+    #[test]
+    fn a_broken_boundary_keeps_the_text_searchable() {
+        // As populate.py --malformed-ratio writes it: declared one
+        // boundary, used another, never closed.
+        let raw = b"From: r@uni.example.edu\r\nSubject: Broken MIME structure\r\n\
+Date: Mon, 08 Jan 2024 09:52:52 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"declared-boundary\"\r\n\r\n\
+--other-boundary\r\nContent-Type: text/plain\r\n\r\nThe boundary used here is not the declared one.\r\n\
+--other-boundary\r\nContent-Type: application/pdf; name=x.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+JVBERi0xLjQK!!!not-base64\r\n";
+        let m = parse(raw, "a", "1", 0);
+        assert!(m.body_text.contains("not the declared one"), "{:?}", m.body_text);
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "x.pdf");
+        let e = m.parse_error.unwrap();
+        assert!(e.contains("declared boundary `declared-boundary` never appears"), "{e}");
+        assert!(m.raw.as_deref() == Some(&raw[..]));
+        // No parts at all: the body is the text.
+        let raw = b"From: r@x.test\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\nJust words here.\r\n";
+        let m = parse(raw, "a", "1", 0);
+        assert_eq!(m.body_text.trim(), "Just words here.");
+        assert!(m.parse_error.unwrap().contains("without parts"));
+    }
+
+    #[test]
+    fn a_date_from_the_future_is_filed_at_delivery() {
+        let raw = b"From: a@b.c\r\nSubject: x\r\nDate: Fri, 1 Jan 2099 00:00:00 +0000\r\n\r\nb";
+        let m = parse(raw, "a", "1", 1_800_000_000);
+        assert_eq!(m.received_at, 1_800_000_000);
+        assert!(m.parse_error.unwrap().contains("2099"));
+        // Within the skew, the sender's clock is believed.
+        let raw = b"From: a@b.c\r\nDate: Fri, 15 Jan 2027 10:00:00 +0000\r\n\r\nb";
+        assert_eq!(parse(raw, "a", "1", 1_800_000_000).received_at, 1_800_007_200);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod charset;
+pub mod html;
 pub mod imap;
 pub mod mime;
 pub mod smtp;
