@@ -306,7 +306,7 @@ fn write_batches(
                 Item::Unreadable(why) => report.unreadable.push(why.clone()),
                 Item::Msg(m) => {
                     report.seen += 1;
-                    match ingest.ingest(&txn, m)? {
+                    match ingest.ingest_or_keep(&txn, m)? {
                         Outcome::Created { .. } => report.created += 1,
                         Outcome::Threaded { .. } => report.threaded += 1,
                         Outcome::Duplicate => report.duplicates += 1,

@@ -37,6 +37,46 @@ pub struct Inbound {
     pub raw: Option<Vec<u8>>,
 }
 
+impl Inbound {
+    /// The message reduced to what cannot fail to store: its ids, its text
+    /// (up to 1 MiB) and its raw bytes, from nobody in particular, with
+    /// `why` as its error. For a message whose filing failed.
+    pub fn kept_raw(&self, why: &str) -> Inbound {
+        let mut body = self.body_text.clone();
+        if body.len() > 1 << 20 {
+            let mut cut = 1 << 20;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+        }
+        Inbound {
+            channel: self.channel,
+            account: self.account.clone(),
+            provider_id: self.provider_id.clone(),
+            message_id: None,
+            refs: Vec::new(),
+            from_addr: String::new(),
+            from_name: Some(format!(
+                "{} (as received)",
+                self.from_addr.chars().take(200).collect::<String>()
+            )),
+            to_addr: self.to_addr.chars().take(200).collect(),
+            subject: self.subject.chars().take(300).collect(),
+            body_text: body,
+            body_html: None,
+            received_at: self.received_at,
+            auto_kind: self.auto_kind,
+            attachments: Vec::new(),
+            parse_error: Some(match &self.parse_error {
+                Some(e) => format!("{why}; {e}"),
+                None => why.to_string(),
+            }),
+            raw: self.raw.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 impl Inbound {
     /// A plain email on account `test` for unit tests; Message-ID

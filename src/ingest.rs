@@ -95,6 +95,19 @@ impl Ingest {
         Ok(outcome)
     }
 
+    /// [`Ingest::ingest`], and when that fails for this message, the
+    /// message again as it came (raw, with the error), so that the poll or
+    /// import goes on and nothing is lost. A failure of the store itself
+    /// fails the second attempt too and is returned.
+    pub fn ingest_or_keep(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
+        let first = match tx.attempt(|tx| self.ingest(tx, m)) {
+            Ok(o) => return Ok(o),
+            Err(e) => e,
+        };
+        let kept = m.kept_raw(&format!("could not be filed: {first}"));
+        tx.attempt(|tx| self.ingest(tx, &kept)).map_err(|_| first)
+    }
+
     fn ingest_inner(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
         if self.is_duplicate(tx, m)? {
             return Ok(Outcome::Duplicate);
@@ -105,10 +118,18 @@ impl Ingest {
 
         // Which ticket does it belong to?
         let mut found = tx.ticket_by_message_ids(&m.refs)?;
+        // Anyone can type `[#1]` into a subject: the tag threads only the
+        // ticket's own people. A stranger's message opens a ticket of its
+        // own, linked to the one it named, with a note saying why.
+        let mut stranger_of = None;
         if found.is_none() {
             if let Some(id) = self.ticket_tag(&m.subject) {
                 if tx.ticket_exists(id)? {
-                    found = Some(id);
+                    if tx.is_on_ticket(id, customer, &m.from_addr)? {
+                        found = Some(id);
+                    } else {
+                        stranger_of = Some(id);
+                    }
                 }
             }
         }
@@ -163,11 +184,24 @@ impl Ingest {
                 channel: m.channel,
                 customer_id: customer,
                 at: m.received_at,
-                linked_ticket_id: linked,
+                linked_ticket_id: linked.or(stranger_of),
             },
             SYSTEM_AGENT,
         )?;
         let message = self.insert(tx, m, ticket)?;
+        if let Some(other) = stranger_of {
+            tx.add_agent_message(
+                ticket,
+                Direction::Note,
+                &format!(
+                    "The subject names ticket #{other}, but the sender is not its customer \
+                     and has not written on it, so this is a ticket of its own, linked to \
+                     #{other}. Merge it if they belong together."
+                ),
+                SYSTEM_AGENT,
+                m.received_at,
+            )?;
+        }
         Ok(Outcome::Created { ticket, message })
     }
 
@@ -285,6 +319,44 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_cannot_be_filed_is_kept_and_the_batch_goes_on() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let ing = Ingest::new(s.settings());
+        let tx = s.transaction().unwrap();
+        // A store that refuses one sender's messages stands in for any
+        // failure a message can cause.
+        tx.execute_batch(
+            "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages
+                 WHEN NEW.from_addr = 'poison@x.com' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+        )
+        .unwrap();
+        let good = inbound("1", "a@x.com", "before");
+        let bad = inbound("2", "poison@x.com", "the bad one");
+        let after = inbound("3", "b@x.com", "after");
+        for m in [&good, &bad, &after] {
+            assert!(matches!(
+                ing.ingest_or_keep(&tx, m).unwrap(),
+                Outcome::Created { .. }
+            ));
+        }
+        tx.commit().unwrap();
+        let kept = s.find_message("2@test").unwrap();
+        assert!(kept.is_none(), "the kept copy carries no Message-ID");
+        let tickets: Vec<_> = (1..=3).map(|id| s.ticket(id).unwrap()).collect();
+        assert_eq!(tickets[1].summary.subject, "the bad one");
+        let e = tickets[1].messages[0].parse_error.as_deref().unwrap();
+        assert!(
+            e.contains("could not be filed") && e.contains("poisoned"),
+            "{e}"
+        );
+        // Its half-written rows are gone: one customer each, no orphans.
+        assert_eq!(tickets[2].summary.subject, "after");
+        // Re-polling the same message is a duplicate, not a second copy.
+        let tx = s.transaction().unwrap();
+        assert_eq!(ing.ingest_or_keep(&tx, &bad).unwrap(), Outcome::Duplicate);
+    }
+
+    #[test]
     fn duplicates_are_found_by_provider_id_or_message_id() {
         let mut s = Store::open_in_memory(Settings::default()).unwrap();
         let first = inbound("1", "a@x.com", "Help");
@@ -312,9 +384,38 @@ mod tests {
         let mut reply = inbound("2", "a@x.com", "Re: Help");
         reply.refs = vec!["1@test".into()];
         assert!(matches!(run(&mut s, &reply), Outcome::Threaded { ticket: t, .. } if t == ticket));
-        let tagged = inbound("3", "other@y.com", &format!("Re: [#{ticket}] Help"));
+        // The customer's own tagged mail threads by the tag.
+        let tagged = inbound("3", "a@X.com", &format!("Re: [#{ticket}] Help"));
         assert!(matches!(run(&mut s, &tagged), Outcome::Threaded { ticket: t, .. } if t == ticket));
         assert_eq!(run(&mut s, &reply), Outcome::Duplicate);
+        // A stranger's does not: a new ticket, linked, with a note.
+        let stranger = inbound("4", "mallory@y.com", &format!("Re: [#{ticket}] Help"));
+        let Outcome::Created { ticket: own, .. } = run(&mut s, &stranger) else {
+            panic!("a stranger joined ticket {ticket} by its tag")
+        };
+        let t = s.ticket(own).unwrap();
+        assert_eq!(t.linked_ticket_id, Some(ticket));
+        assert!(s
+            .messages(own)
+            .unwrap()
+            .iter()
+            .any(|m| m.direction == Direction::Note
+                && m.body_text.contains(&format!("names ticket #{ticket}"))));
+        let (state, _) = {
+            let tx = s.transaction().unwrap();
+            tx.ticket_state(ticket).unwrap()
+        };
+        assert_eq!(state, "new", "the named ticket was not touched");
+        // Someone who already wrote on the ticket may use the tag.
+        let mut cc = inbound("5", "colleague@x.com", "Re: Help");
+        cc.refs = vec!["1@test".into()];
+        run(&mut s, &cc);
+        let tagged = inbound(
+            "6",
+            "colleague@x.com",
+            &format!("[#{ticket}] one more thing"),
+        );
+        assert!(matches!(run(&mut s, &tagged), Outcome::Threaded { ticket: t, .. } if t == ticket));
 
         let mut sms = inbound("s1", "(415) 555-2671", "");
         sms.channel = Channel::Sms;

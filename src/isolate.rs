@@ -53,11 +53,7 @@ pub enum IsolateError {
     #[error("{what} did not finish within {secs} s and was stopped")]
     Timeout { what: String, secs: u64 },
     #[error("{what} was stopped by signal {signal} (crashed, or hit the {mib} MiB memory limit)")]
-    Killed {
-        what: String,
-        signal: i32,
-        mib: u64,
-    },
+    Killed { what: String, signal: i32, mib: u64 },
     #[error("{what} exited with status {code}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
     Failed {
         what: String,
@@ -340,7 +336,13 @@ mod tests {
             matches!(e, IsolateError::Failed { .. } | IsolateError::Killed { .. }),
             "{e}"
         );
-        let e = run(sh("echo 'bad \x1b[2Jthing' >&2; exit 3"), "tool", b"", tight).unwrap_err();
+        let e = run(
+            sh("echo 'bad \x1b[2Jthing' >&2; exit 3"),
+            "tool",
+            b"",
+            tight,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "tool exited with status 3: bad thing");
         let e = run(Command::new("/nonexistent/tool"), "tool", b"", tight).unwrap_err();
         assert!(matches!(e, IsolateError::Spawn { .. }), "{e}");

@@ -12,7 +12,10 @@ fn main() {
     // A child for parsing an untrusted file (see `isolate`): no clap, no
     // config, just the task on stdin.
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == echodesk::isolate::HELPER_ARG) {
+    if args
+        .next()
+        .is_some_and(|a| a == echodesk::isolate::HELPER_ARG)
+    {
         std::process::exit(echodesk::isolate::helper_main(args.next()));
     }
     let cli = echodesk::cli::Cli::parse();

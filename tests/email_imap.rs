@@ -1362,7 +1362,7 @@ fn efax_pdf_text_layer_no_attachment_and_a_custom_profile() {
     assert_eq!(t["channel"], "fax");
     let body = t["messages"][0]["body_text"].as_str().unwrap();
     assert!(
-        body.starts_with("Fax from +1 415 555 0142 (Rivera Clinic), 1 page"),
+        body.starts_with("Fax from +14155550142 (Rivera Clinic), 1 page"),
         "{body}"
     );
     assert!(body.contains("replacement valve 4711"), "{body}");

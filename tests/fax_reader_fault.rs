@@ -20,7 +20,10 @@ fn a_reader_that_dies_or_hangs_is_reported_not_fatal() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf/reportlab-letter.pdf")).unwrap();
+    let data = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf/reportlab-letter.pdf"),
+    )
+    .unwrap();
     // SAFETY: the only test in this binary, so no other thread reads the
     // environment meanwhile.
     unsafe { std::env::set_var("ECHODESK_HELPER", &crash) };

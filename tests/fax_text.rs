@@ -158,21 +158,27 @@ fn hostile_pdfs_cost_seconds_and_the_fax_is_still_filed() {
             let started = Instant::now();
             fax::apply(&profile, &mut m, "US");
             let took = started.elapsed();
-            assert!(
-                took < Duration::from_secs(15),
-                "{how} {name}: {took:?}"
-            );
+            assert!(took < Duration::from_secs(15), "{how} {name}: {took:?}");
             // Filed as a fax from the number whatever the document did.
             assert_eq!(m.channel, Channel::Fax, "{how} {name}");
             assert_eq!(m.from_addr, "+15550199", "{how} {name}");
-            assert!(m.body_text.starts_with("Fax from +15550199"), "{how} {name}");
+            assert!(
+                m.body_text.starts_with("Fax from +15550199"),
+                "{how} {name}"
+            );
             if name.starts_with("flate-bomb") && how == "builtin" {
                 let e = m.parse_error.as_deref().unwrap_or("");
                 assert!(e.contains("inflates to more than"), "{name}: {e}");
-                assert!(m.body_text.contains("[no text: the document could not be read"));
+                assert!(m
+                    .body_text
+                    .contains("[no text: the document could not be read"));
             }
             if name == "self-drawing-form.pdf" {
-                assert!(m.body_text.contains("self drawing form"), "{how}: {}", m.body_text);
+                assert!(
+                    m.body_text.contains("self drawing form"),
+                    "{how}: {}",
+                    m.body_text
+                );
             }
         }
     }

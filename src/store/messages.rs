@@ -197,6 +197,25 @@ impl Tx<'_> {
             .exists([id])?)
     }
 
+    /// Whether someone may join ticket `id` by its subject tag: its
+    /// customer, or whoever already wrote on it from `addr`.
+    pub fn is_on_ticket(&self, id: i64, customer_id: i64, addr: &str) -> Result<bool> {
+        let own: bool = self
+            .tx
+            .prepare_cached("SELECT 1 FROM tickets WHERE id = ? AND customer_id = ?")?
+            .exists(params![id, customer_id])?;
+        if own || addr.trim().is_empty() {
+            return Ok(own);
+        }
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM messages WHERE ticket_id = ? AND direction = 'in'
+                   AND from_addr = ? COLLATE NOCASE LIMIT 1",
+            )?
+            .exists(params![id, addr.trim()])?)
+    }
+
     /// The customer's most recently active ticket on this channel, with its
     /// state; used to thread phone-number channels that have no headers.
     pub fn latest_customer_ticket(

@@ -433,6 +433,35 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Raw SQL, for tests that need the store to misbehave.
+    #[cfg(test)]
+    pub(crate) fn execute_batch(&self, sql: &str) -> Result<()> {
+        Ok(self.tx.execute_batch(sql)?)
+    }
+
+    /// Runs `f` in a savepoint: when it fails, everything it wrote is
+    /// undone and the transaction goes on without it. One bad message in a
+    /// batch then costs that message, not the batch.
+    pub fn attempt<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.tx.execute_batch("SAVEPOINT attempt")?;
+        match f(self) {
+            Ok(v) => {
+                self.tx.execute_batch("RELEASE attempt")?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.tx
+                    .execute_batch("ROLLBACK TO attempt; RELEASE attempt")?;
+                // Text noted for a ticket the rollback removed (whose id a
+                // later ticket may get) must not reach a document: read
+                // every new ticket's text back at commit instead.
+                self.created.borrow_mut().clear();
+                self.new_text.borrow_mut().clear();
+                Err(e)
+            }
+        }
+    }
+
     /// Drops the queue entries whose documents the index file holds.
     fn settle_search_queue(&self) -> Result<()> {
         self.tx.execute_batch(

@@ -68,7 +68,10 @@ fn candidates(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
 
 /// Decodes a raw 8-bit header: as UTF-8 when it is, else in `hint` (the
 /// body's charset) when that decodes it cleanly, else as detected.
-pub fn decode_8bit(bytes: &[u8], hint: Option<&'static Encoding>) -> Option<(String, &'static Encoding)> {
+pub fn decode_8bit(
+    bytes: &[u8],
+    hint: Option<&'static Encoding>,
+) -> Option<(String, &'static Encoding)> {
     if bytes.is_ascii() {
         return None;
     }

@@ -28,8 +28,20 @@ pub fn to_text(html: &str) -> String {
 fn is_void(name: &str) -> bool {
     matches!(
         name,
-        "area" | "base" | "br" | "col" | "embed" | "hr" | "img" | "input" | "link" | "meta"
-            | "param" | "source" | "track" | "wbr"
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
     )
 }
 
@@ -71,9 +83,29 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 fn is_block(name: &str) -> bool {
     matches!(
         name,
-        "p" | "div" | "br" | "li" | "tr" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4"
-            | "h5" | "h6" | "blockquote" | "hr" | "pre" | "section" | "article" | "header"
-            | "footer" | "dd" | "dt" | "title"
+        "p" | "div"
+            | "br"
+            | "li"
+            | "tr"
+            | "table"
+            | "ul"
+            | "ol"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "blockquote"
+            | "hr"
+            | "pre"
+            | "section"
+            | "article"
+            | "header"
+            | "footer"
+            | "dd"
+            | "dt"
+            | "title"
     )
 }
 
@@ -118,11 +150,10 @@ pub fn strip(html: &str) -> String {
         i = end;
         if !close && (name == "script" || name == "style") {
             let closing = format!("</{name}");
-            i = find_ci(&html[i..], &closing)
-                .map_or(b.len(), |e| {
-                    let k = i + e;
-                    memchr(b'>', &b[k..]).map_or(b.len(), |g| k + g + 1)
-                });
+            i = find_ci(&html[i..], &closing).map_or(b.len(), |e| {
+                let k = i + e;
+                memchr(b'>', &b[k..]).map_or(b.len(), |g| k + g + 1)
+            });
         }
         if is_block(&name) && !out.ends_with('\n') {
             out.push('\n');
@@ -219,7 +250,10 @@ mod tests {
     #[test]
     fn ordinary_mail_reads_as_before() {
         let t = to_text("<p>Hello <b>there</b></p><ul><li>one</li></ul>");
-        assert!(t.contains("Hello") && t.contains("there") && t.contains("one"), "{t}");
+        assert!(
+            t.contains("Hello") && t.contains("there") && t.contains("one"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -234,13 +268,27 @@ mod tests {
     #[test]
     fn deep_and_huge_html_costs_well_under_a_second() {
         let cases = [
-            format!("{}deep text{}", "<div>".repeat(200_000), "</div>".repeat(200_000)),
+            format!(
+                "{}deep text{}",
+                "<div>".repeat(200_000),
+                "</div>".repeat(200_000)
+            ),
             format!("{}list text", "<ul><li>".repeat(50_000)),
-            format!("<table>{}</table>", "<tr><td>cell</td></tr>".repeat(100_000)),
+            format!(
+                "<table>{}</table>",
+                "<tr><td>cell</td></tr>".repeat(100_000)
+            ),
             "<p>x</p>".repeat(400_000),
             // Just under the size limit, so html2text lays it out.
-            format!("<table>{}</table>", "<tr><td>cell</td><td>two</td></tr>".repeat(30_000)),
-            format!("{}deep text{}", "<div>".repeat(MAX_DEPTH), "</div>".repeat(MAX_DEPTH)),
+            format!(
+                "<table>{}</table>",
+                "<tr><td>cell</td><td>two</td></tr>".repeat(30_000)
+            ),
+            format!(
+                "{}deep text{}",
+                "<div>".repeat(MAX_DEPTH),
+                "</div>".repeat(MAX_DEPTH)
+            ),
         ];
         for html in &cases {
             let started = Instant::now();
@@ -248,7 +296,11 @@ mod tests {
             let took = started.elapsed();
             assert!(t.contains("text") || t.contains("cell") || t.contains('x'));
             // Debug builds are ~10x slower than release.
-            assert!(took < Duration::from_secs(2), "{} bytes: {took:?}", html.len());
+            assert!(
+                took < Duration::from_secs(2),
+                "{} bytes: {took:?}",
+                html.len()
+            );
         }
     }
 }

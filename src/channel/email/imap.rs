@@ -416,7 +416,7 @@ async fn poll_mailbox(
         for (_, m) in &parsed {
             report.fetched += 1;
             match ingest
-                .ingest(&tx, m)
+                .ingest_or_keep(&tx, m)
                 .map_err(|e| err("store")(e.to_string()))?
             {
                 Outcome::Created { .. } => report.created += 1,

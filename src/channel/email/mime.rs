@@ -18,7 +18,8 @@ pub const DATE_SKEW: i64 = 24 * 3600;
 /// Never panics and never fails: a message the parser chokes on is kept
 /// raw with the reason, so one bad message never stops the ones after it.
 pub fn parse(raw: &[u8], account: &str, provider_id: &str, delivered: i64) -> Inbound {
-    let attempt = std::panic::catch_unwind(|| parse_inner(raw, account, provider_id, delivered, true));
+    let attempt =
+        std::panic::catch_unwind(|| parse_inner(raw, account, provider_id, delivered, true));
     match attempt {
         Ok(m) => m,
         Err(panic) => {
@@ -165,19 +166,27 @@ fn parse_inner(
         .or(relabel_ref.map(|(_, e)| e));
     let mut from_name = from_name;
     if charset::suspicious(&subject) {
-        if let Some((fixed, enc)) = raw_header(raw, "Subject").and_then(|b| charset::decode_8bit(&b, body_charset)) {
+        if let Some((fixed, enc)) =
+            raw_header(raw, "Subject").and_then(|b| charset::decode_8bit(&b, body_charset))
+        {
             problems.push(format!("raw 8-bit Subject decoded as {}", enc.name()));
             subject = fixed;
         }
     }
     if from_name.as_deref().is_some_and(charset::suspicious) {
-        if let Some((fixed, _)) = raw_header(raw, "From").and_then(|b| charset::decode_8bit(&b, body_charset)) {
+        if let Some((fixed, _)) =
+            raw_header(raw, "From").and_then(|b| charset::decode_8bit(&b, body_charset))
+        {
             // The decoded header is plain text now: let the parser find the
             // name in it again.
             let again = format!("From: {fixed}\r\n\r\n");
             if let Some(name) = MessageParser::default()
                 .parse(again.as_bytes())
-                .and_then(|m| m.from().and_then(|a| a.first()).and_then(|a| a.name().map(str::to_string)))
+                .and_then(|m| {
+                    m.from()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.name().map(str::to_string))
+                })
             {
                 from_name = Some(name);
             }
@@ -275,7 +284,10 @@ fn raw_header(raw: &[u8], name: &str) -> Option<Vec<u8>> {
                     break;
                 }
             }
-            let start = value.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(value.len());
+            let start = value
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(value.len());
             return Some(value[start..].to_vec());
         }
     }
@@ -338,7 +350,10 @@ fn repair_boundary(msg: &mail_parser::Message<'_>, raw: &[u8]) -> Option<(Vec<u8
                 .unwrap_or(head);
             let mut fixed = head.into_bytes();
             fixed.extend_from_slice(body);
-            Some((fixed, problem("a multipart message without parts; its text kept as it came".into())))
+            Some((
+                fixed,
+                problem("a multipart message without parts; its text kept as it came".into()),
+            ))
         }
     }
 }
@@ -577,11 +592,18 @@ Content-Type: multipart/mixed; boundary=\"declared-boundary\"\r\n\r\n\
 --other-boundary\r\nContent-Type: application/pdf; name=x.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
 JVBERi0xLjQK!!!not-base64\r\n";
         let m = parse(raw, "a", "1", 0);
-        assert!(m.body_text.contains("not the declared one"), "{:?}", m.body_text);
+        assert!(
+            m.body_text.contains("not the declared one"),
+            "{:?}",
+            m.body_text
+        );
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename, "x.pdf");
         let e = m.parse_error.unwrap();
-        assert!(e.contains("declared boundary `declared-boundary` never appears"), "{e}");
+        assert!(
+            e.contains("declared boundary `declared-boundary` never appears"),
+            "{e}"
+        );
         assert!(m.raw.as_deref() == Some(&raw[..]));
         // No parts at all: the body is the text.
         let raw = b"From: r@x.test\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\nJust words here.\r\n";
@@ -598,7 +620,10 @@ JVBERi0xLjQK!!!not-base64\r\n";
         assert!(m.parse_error.unwrap().contains("2099"));
         // Within the skew, the sender's clock is believed.
         let raw = b"From: a@b.c\r\nDate: Fri, 15 Jan 2027 10:00:00 +0000\r\n\r\nb";
-        assert_eq!(parse(raw, "a", "1", 1_800_000_000).received_at, 1_800_007_200);
+        assert_eq!(
+            parse(raw, "a", "1", 1_800_000_000).received_at,
+            1_800_007_200
+        );
     }
 
     #[test]

@@ -519,7 +519,8 @@ pub fn apply(profile: &Profile, m: &mut Inbound, region: &str) {
     let text = match document {
         None => "[no fax document attached]".to_string(),
         Some(doc) => {
-            let (text, trouble) = document_text(doc, profile.pdf_text, profile.ocr_command.as_deref());
+            let (text, trouble) =
+                document_text(doc, profile.pdf_text, profile.ocr_command.as_deref());
             let reason = trouble.first().cloned();
             problems.extend(trouble.into_iter().map(|t| format!("fax text: {t}")));
             match (text, reason) {
@@ -640,7 +641,11 @@ mod tests {
             let mut m = mail("noreply@fax-provider.example", subject, "", true);
             apply(&p, &mut m, "US");
             assert_eq!((subject, m.from_addr.as_str()), (subject, number));
-            assert!(m.body_text.starts_with(&format!("Fax from {number}")), "{}", m.body_text);
+            assert!(
+                m.body_text.starts_with(&format!("Fax from {number}")),
+                "{}",
+                m.body_text
+            );
         }
     }
 
@@ -666,10 +671,23 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let mut ok = mail("faxmaster@gw.example.org", "Fax received from \"X\"", "CallID1: +15550199", true);
+        let mut ok = mail(
+            "faxmaster@gw.example.org",
+            "Fax received from \"X\"",
+            "CallID1: +15550199",
+            true,
+        );
         apply(&p, &mut ok, "US");
-        assert_eq!((ok.channel, ok.from_addr.as_str()), (Channel::Fax, "+15550199"));
-        let mut other = mail("faxmaster@elsewhere.example", "Fax received from \"X\"", "CallID1: +15550199", true);
+        assert_eq!(
+            (ok.channel, ok.from_addr.as_str()),
+            (Channel::Fax, "+15550199")
+        );
+        let mut other = mail(
+            "faxmaster@elsewhere.example",
+            "Fax received from \"X\"",
+            "CallID1: +15550199",
+            true,
+        );
         apply(&p, &mut other, "US");
         assert_eq!(other.channel, Channel::Email);
         let bad = FaxConfig {
@@ -701,9 +719,18 @@ mod tests {
         assert_eq!(m.from_addr, "");
         assert_eq!(m.from_name.as_deref(), Some("RECEPTION"));
         assert_eq!(m.subject, "Fax from RECEPTION");
-        assert!(m.parse_error.as_deref().unwrap().contains("filed on its own"));
+        assert!(m
+            .parse_error
+            .as_deref()
+            .unwrap()
+            .contains("filed on its own"));
         // A station id that is a number is the number.
-        let mut m = mail("robot@faxgw.example.org", "New fax", "Station ID: +49 30 1234567", true);
+        let mut m = mail(
+            "robot@faxgw.example.org",
+            "New fax",
+            "Station ID: +49 30 1234567",
+            true,
+        );
         apply(&p, &mut m, "US");
         assert_eq!(m.from_addr, "+49301234567");
         let mut other = mail("someone@example.com", "Hello", "", false);
@@ -767,7 +794,9 @@ mod text_tests {
         assert_eq!(document_text(&doc, PdfText::Builtin, None), (None, vec![]));
         let ocr = "test -s {file} && printf 'Bestellung 4711\\n'";
         assert_eq!(
-            document_text(&doc, PdfText::Builtin, Some(ocr)).0.as_deref(),
+            document_text(&doc, PdfText::Builtin, Some(ocr))
+                .0
+                .as_deref(),
             Some("Bestellung 4711")
         );
         let (text, problems) = document_text(&doc, PdfText::Builtin, Some("exit 3"));
@@ -783,10 +812,18 @@ mod text_tests {
             content_type: "image/tiff".into(),
             data: b"II*\0".to_vec(),
         };
-        for cmd in ["printf '%s' {file}", "printf '%s' '{file}'", "printf '%s' \"{file}\"", "printf '%s'"] {
+        for cmd in [
+            "printf '%s' {file}",
+            "printf '%s' '{file}'",
+            "printf '%s' \"{file}\"",
+            "printf '%s'",
+        ] {
             let (text, problems) = document_text(&doc, PdfText::Builtin, Some(cmd));
             let text = text.unwrap_or_else(|| panic!("{cmd}: {problems:?}"));
-            assert!(text.ends_with("/fax.tif") && text.contains("echodesk-ocr-"), "{cmd}: {text}");
+            assert!(
+                text.ends_with("/fax.tif") && text.contains("echodesk-ocr-"),
+                "{cmd}: {text}"
+            );
         }
     }
 }

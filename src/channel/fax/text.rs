@@ -298,10 +298,9 @@ fn cid_widths(doc: &Document, w: &[Object]) -> Vec<(u32, u32, f32)> {
                 i += 2;
             }
             Some(Ok(_)) => {
-                let (Some(last), Some(v)) = (
-                    w.get(i + 1).and_then(get),
-                    w.get(i + 2).and_then(get),
-                ) else {
+                let (Some(last), Some(v)) =
+                    (w.get(i + 1).and_then(get), w.get(i + 2).and_then(get))
+                else {
                     break;
                 };
                 out.push((first, last as u32, v));
@@ -373,7 +372,12 @@ impl<'a> Walker<'a> {
     }
 
     /// Finds a named resource of `kind` (Font, XObject) in scope.
-    fn resource(&self, scope: &Scope<'a>, kind: &[u8], name: &[u8]) -> Option<(ObjectId, &'a Object)> {
+    fn resource(
+        &self,
+        scope: &Scope<'a>,
+        kind: &[u8],
+        name: &[u8],
+    ) -> Option<(ObjectId, &'a Object)> {
         let doc = self.doc;
         scope.iter().find_map(|res| {
             let table = res.get_deref(kind, doc).ok()?.as_dict().ok()?;
@@ -563,11 +567,22 @@ impl<'a> Walker<'a> {
         result
     }
 
-    fn show(&mut self, bytes: &[u8], ts: &TextState, tm: &mut Matrix, ctm: Matrix, runs: &mut Vec<Run>) {
+    fn show(
+        &mut self,
+        bytes: &[u8],
+        ts: &TextState,
+        tm: &mut Matrix,
+        ctm: Matrix,
+        runs: &mut Vec<Run>,
+    ) {
         let Some(font) = ts.font.and_then(|id| self.fonts.get(&id)) else {
             return;
         };
-        let render = |tm: Matrix| Matrix([ts.size * ts.scale, 0.0, 0.0, ts.size, 0.0, ts.rise]).mul(tm).mul(ctm);
+        let render = |tm: Matrix| {
+            Matrix([ts.size * ts.scale, 0.0, 0.0, ts.size, 0.0, ts.rise])
+                .mul(tm)
+                .mul(ctm)
+        };
         let start = render(*tm);
         let mut advance = 0.0;
         for code in font.codes(bytes) {
@@ -609,7 +624,8 @@ fn inflate(stream: &lopdf::Stream) -> Result<Vec<u8>, TextError> {
         [] => Ok(stream.content.clone()),
         [b"FlateDecode"] if !predictor => {
             let mut out = Vec::new();
-            let mut z = flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(MAX_STREAM + 1);
+            let mut z =
+                flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(MAX_STREAM + 1);
             // A damaged stream keeps what inflated before the damage.
             let _ = z.read_to_end(&mut out);
             if out.len() as u64 > MAX_STREAM {
@@ -673,7 +689,12 @@ mod tests {
             "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
         ];
         objects.extend(extra.iter().map(|s| s.to_string()));
-        assemble(&objects.into_iter().map(String::into_bytes).collect::<Vec<_>>())
+        assemble(
+            &objects
+                .into_iter()
+                .map(String::into_bytes)
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn form(content: &str) -> String {
@@ -712,7 +733,10 @@ mod tests {
         assert_eq!(t, "from the form");
         // A form that draws itself.
         let selfish = form("BT /F1 12 Tf 72 600 Td (loop) Tj ET /X1 Do");
-        assert_eq!(extract(&pdf("/X1 Do", &[&selfish, &form("")])).unwrap(), "loop");
+        assert_eq!(
+            extract(&pdf("/X1 Do", &[&selfish, &form("")])).unwrap(),
+            "loop"
+        );
         // Two forms that draw each other twice: 2^12 chains before the
         // depth stops them, each a few operations; it ends quickly either
         // way.
@@ -727,7 +751,10 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_crash() {
         assert!(matches!(extract(b""), Err(TextError::Unreadable(_))));
-        assert!(matches!(extract(b"%PDF-1.4 junk"), Err(TextError::Unreadable(_))));
+        assert!(matches!(
+            extract(b"%PDF-1.4 junk"),
+            Err(TextError::Unreadable(_))
+        ));
         let t = extract(&pdf("BT /F1 12 Tf (unclosed", &[])).unwrap();
         assert_eq!(t, "");
     }

@@ -161,7 +161,7 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         m.parse_error = note.clone();
         report.fetched += 1;
         match ingest
-            .ingest(&tx, &m)
+            .ingest_or_keep(&tx, &m)
             .map_err(|e| SmsError::new(&acct.name, "store", e.to_string(), true))?
         {
             Outcome::Created { .. } => report.created += 1,

@@ -128,7 +128,7 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
     let tx = store.transaction().map_err(err("store"))?;
     for m in &parsed {
         report.fetched += 1;
-        match ingest.ingest(&tx, m).map_err(err("store"))? {
+        match ingest.ingest_or_keep(&tx, m).map_err(err("store"))? {
             Outcome::Created { .. } => report.created += 1,
             Outcome::Threaded { .. } => report.threaded += 1,
             Outcome::Duplicate => report.duplicates += 1,

@@ -167,7 +167,7 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         };
         report.fetched += 1;
         match ingest
-            .ingest(&tx, &inbound)
+            .ingest_or_keep(&tx, &inbound)
             .map_err(|e| err("store")(e.to_string()))?
         {
             Outcome::Created { .. } => report.created += 1,
