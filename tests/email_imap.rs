@@ -1437,3 +1437,208 @@ fn efax_pdf_text_layer_no_attachment_and_a_custom_profile() {
         "{t}"
     );
 }
+
+/// A hostile fixture, un-gzipped when stored compressed.
+fn hostile_mail(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/mail");
+    match std::fs::read(dir.join(name)) {
+        Ok(raw) => raw,
+        Err(_) => {
+            use std::io::Read;
+            let gz = std::fs::read(dir.join(format!("{name}.gz"))).unwrap();
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(gz.as_slice())
+                .read_to_end(&mut out)
+                .unwrap();
+            out
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ExpectedFax {
+    file: String,
+    kind: String,
+    number: Option<String>,
+    order: Option<String>,
+}
+
+/// A fax mailbox as populate.py fills it (all four shapes), the genuine
+/// HylaFAX samples, a forged "fax" from a customer and hostile messages
+/// in the middle of small batches: every number in E.164, every text
+/// layer searchable, nothing stopped by the hostile ones.
+#[test]
+fn a_populated_fax_mailbox_comes_in_with_every_number_and_text_right() {
+    let m = Mail::up();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let expected: Vec<ExpectedFax> =
+        std::fs::read_to_string(fixtures.join("fax-mailbox/expected.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(expected.len(), 40);
+    let mut n = 0;
+    let mut put = |raw: &[u8]| {
+        n += 1;
+        m.deliver(
+            "fax@example.test",
+            &format!("{n:04}.fax"),
+            &String::from_utf8_lossy(raw),
+        );
+    };
+    for (i, e) in expected.iter().enumerate() {
+        put(&std::fs::read(fixtures.join("fax-mailbox").join(&e.file)).unwrap());
+        if i == 10 {
+            put(&hostile_mail("fax-self-drawing.eml"));
+            put(&hostile_mail("fax-flate-bomb.eml"));
+            put(&hostile_mail("nested-divs.eml"));
+        }
+    }
+    for name in [
+        "hylafax-success-pdf.eml",
+        "hylafax-success-tiff.eml",
+        "hylafax-error-pdf.eml",
+    ] {
+        put(&std::fs::read(fixtures.join(name)).unwrap());
+    }
+    // A customer's own mail that quotes a HylaFAX notice.
+    put(mail(
+        "mallory@example.net",
+        "Fax received from \"+1 555 0199\"",
+        "",
+        "CallID1: +1 555 0199\r\nPages: 1\r\n",
+    )
+    .as_bytes());
+    let total = n;
+    let cfg = m.dir.path().join("fax.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[accounts]]\nname = \"fax\"\naddress = \"fax@example.test\"\n\
+             [accounts.imap]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"fax@example.test\"\n\
+             password_env = \"ECHODESK_TEST_PW\"\nca_file = \"{}\"\nbatch = 7\n\
+             [accounts.fax]\nprofile = \"auto\"\n",
+            m.get("IMAPS_PORT"),
+            m.get("CA_CERT")
+        ),
+    )
+    .unwrap();
+    let db = m.dir.path().join("f.db");
+    let started = std::time::Instant::now();
+    let (ok, report, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    assert_eq!(mailbox_total(&report).0, total as u64, "{report}");
+
+    // Each populate.py fax: a fax ticket from its number in E.164, or, with
+    // no number, one of its own; its text layer searchable.
+    let (_, all, _) = echodesk(
+        &cfg,
+        &db,
+        &["list", "--query", "channel:fax", "--all", "-n", "500"],
+    );
+    let fax_tickets = all["tickets"].as_array().unwrap();
+    for e in &expected {
+        match &e.number {
+            Some(num) => {
+                let (_, hits, _) = echodesk(
+                    &cfg,
+                    &db,
+                    &["list", "--query", &format!("channel:fax {num}"), "--all"],
+                );
+                assert!(
+                    hits["total"].as_i64().unwrap() >= 1,
+                    "{} ({}): {num} not found",
+                    e.file,
+                    e.kind
+                );
+                let id = hits["tickets"][0]["id"].to_string();
+                let (_, t, _) = echodesk(&cfg, &db, &["show", &id]);
+                let idents = t["customer"]["identities"].as_array().unwrap();
+                assert!(
+                    idents
+                        .iter()
+                        .any(|i| i["kind"] == "fax" && i["value"] == num.as_str()),
+                    "{}: {t}",
+                    e.file
+                );
+                let msgs = t["messages"].as_array().unwrap();
+                assert!(
+                    msgs.iter().any(|mm| mm["body_text"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(&format!("Fax from {num}"))),
+                    "{}: {t}",
+                    e.file
+                );
+            }
+            None => {
+                // A name but no number: its own customer with no identity.
+                let who = fax_tickets
+                    .iter()
+                    .filter(|t| {
+                        t["customer_name"]
+                            .as_str()
+                            .is_some_and(|c| c == "ACME LOGISTICS")
+                    })
+                    .count();
+                assert!(who >= 1, "{}: {all}", e.file);
+            }
+        }
+        if let Some(order) = &e.order {
+            let (_, hits, _) = echodesk(
+                &cfg,
+                &db,
+                &["list", "--query", &format!("channel:fax {order}"), "--all"],
+            );
+            assert!(
+                hits["total"].as_i64().unwrap() >= 1,
+                "{}: order {order} not searchable",
+                e.file
+            );
+        }
+    }
+    // Every fax identity is a number in E.164.
+    for t in fax_tickets {
+        let (_, d, _) = echodesk(&cfg, &db, &["show", &t["id"].to_string()]);
+        for i in d["customer"]["identities"].as_array().unwrap() {
+            let v = i["value"].as_str().unwrap();
+            assert!(
+                v.starts_with('+') && v[1..].chars().all(|c| c.is_ascii_digit()),
+                "not E.164: {v}"
+            );
+        }
+    }
+    // The hostile fax documents still made fax tickets, with the reason.
+    let (_, bomb, _) = echodesk(
+        &cfg,
+        &db,
+        &["list", "--query", "channel:fax +15550123", "--all"],
+    );
+    let id = bomb["tickets"][0]["id"].to_string();
+    let (_, t, _) = echodesk(&cfg, &db, &["show", &id]);
+    let msgs = t["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{t}");
+    assert!(msgs.iter().any(|mm| mm["body_text"]
+        .as_str()
+        .unwrap()
+        .contains("self drawing form")));
+    assert!(msgs.iter().any(|mm| mm["parse_error"]
+        .as_str()
+        .is_some_and(|e| e.contains("inflates to more than"))));
+    // HTML hostile mail in a fax mailbox: an email with a warning, text kept.
+    let (_, deep, _) = echodesk(
+        &cfg,
+        &db,
+        &["list", "--query", "channel:email 4711", "--all"],
+    );
+    assert_eq!(deep["total"], 1, "{deep}");
+    // The forged fax stayed an email from its sender.
+    let (_, forged, _) = echodesk(
+        &cfg,
+        &db,
+        &["list", "--query", "channel:email mallory", "--all"],
+    );
+    assert_eq!(forged["total"], 1, "{forged}");
+}

@@ -10,6 +10,7 @@
 //! When UIDVALIDITY changes the mailbox is scanned again from UID 1, with
 //! the same dedupe.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use tokio::net::TcpStream;
 
 use super::account::{Account, ImapConfig, PostAction, TlsMode};
 use super::mime;
+use crate::inbound::Inbound;
 use crate::ingest::{Ingest, Outcome};
 use crate::store::Store;
 
@@ -326,6 +328,79 @@ pub async fn append(acct: &Account, mailbox: &str, messages: &[Vec<u8>]) -> Resu
     Ok(())
 }
 
+/// A batch's bytes, at most (one bigger message is a batch of its own).
+const BATCH_BYTES: u64 = 32 << 20;
+/// A message bigger than this is fetched as its headers only.
+pub const MAX_MESSAGE_BYTES: u64 = 64 << 20;
+
+/// A UID set in IMAP syntax, runs as ranges: `1:5,7,9:12`.
+fn join_uids(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let mut j = i;
+        while j + 1 < uids.len() && uids[j + 1] == uids[j] + 1 {
+            j += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if j > i {
+            out.push_str(&format!("{}:{}", uids[i], uids[j]));
+        } else {
+            out.push_str(&uids[i].to_string());
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// Splits UIDs (in order) into batches of at most `count` messages and
+/// `bytes` bytes.
+fn batches(uids: &[u32], sizes: &HashMap<u32, u64>, count: usize, bytes: u64) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut cur: Vec<u32> = Vec::new();
+    let mut cur_bytes = 0u64;
+    for &u in uids {
+        let size = sizes.get(&u).copied().unwrap_or(0).min(MAX_MESSAGE_BYTES);
+        if !cur.is_empty() && (cur.len() >= count || cur_bytes + size > bytes) {
+            out.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur.push(u);
+        cur_bytes += size;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// RFC822.SIZE of each message, a thousand UIDs per command.
+async fn message_sizes(
+    cfg: &ImapConfig,
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<HashMap<u32, u64>, String> {
+    let mut sizes = HashMap::with_capacity(uids.len());
+    for part in uids.chunks(1000) {
+        let got: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
+            session
+                .uid_fetch(join_uids(part), "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        for f in got {
+            if let (Some(u), Some(s)) = (f.uid, f.size) {
+                sizes.insert(u, u64::from(s));
+            }
+        }
+    }
+    Ok(sizes)
+}
+
 async fn poll_mailbox(
     store: &mut Store,
     acct: &Account,
@@ -379,36 +454,78 @@ async fn poll_mailbox(
         .fax
         .as_ref()
         .and_then(|c| crate::channel::fax::Profile::from_config(c).ok());
-    for chunk in uids.chunks(cfg.batch) {
-        let set = chunk
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let fetched: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
-            session
-                .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
-                .await?
-                .try_collect()
-                .await
-        })
+    let region = store.settings().default_region.clone();
+    // Sizes first, so that a batch is bounded by bytes as well as by
+    // count: twenty 50 MB messages must not be in memory at once.
+    let sizes = message_sizes(cfg, session, &uids)
         .await
         .map_err(err("fetch"))?;
-        let mut parsed = Vec::with_capacity(fetched.len());
-        for f in &fetched {
-            let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+    for chunk in batches(&uids, &sizes, cfg.batch, BATCH_BYTES) {
+        let (whole, oversized): (Vec<u32>, Vec<u32>) = chunk
+            .iter()
+            .partition(|u| sizes.get(u).is_none_or(|s| *s <= MAX_MESSAGE_BYTES));
+        let mut fetched: Vec<(u32, i64, Vec<u8>, bool)> = Vec::with_capacity(chunk.len());
+        for (part, query, whole_message) in [
+            (&whole, "(UID INTERNALDATE BODY.PEEK[])", true),
+            // Too big to take whole: the headers make a ticket that says
+            // so, and the message stays on the server.
+            (&oversized, "(UID INTERNALDATE BODY.PEEK[HEADER])", false),
+        ] {
+            if part.is_empty() {
                 continue;
-            };
-            let at = f
-                .internal_date()
-                .map_or_else(crate::store::now, |d| d.timestamp());
-            let pid = format!("{validity}:{uid}");
-            let mut m = mime::parse(body, &acct.name, &pid, at);
-            if let Some(p) = &fax {
-                crate::channel::fax::apply(p, &mut m, &store.settings().default_region);
             }
-            parsed.push((uid, m));
+            let got: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
+                session
+                    .uid_fetch(join_uids(part), query)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await
+            .map_err(err("fetch"))?;
+            for f in got {
+                let Some(uid) = f.uid else { continue };
+                let bytes = if whole_message { f.body() } else { f.header() };
+                let Some(bytes) = bytes else { continue };
+                let at = f
+                    .internal_date()
+                    .map_or_else(crate::store::now, |d| d.timestamp());
+                fetched.push((uid, at, bytes.to_vec(), whole_message));
+            }
         }
+        // Parsing (and a fax's PDF reader) is CPU work that may take a
+        // while on hostile mail: off the async thread, so the daemon's
+        // other tasks keep running.
+        let (account, profile, region2, validity2) =
+            (acct.name.clone(), fax.clone(), region.clone(), validity);
+        let sizes2: Vec<u64> = fetched
+            .iter()
+            .map(|(u, ..)| sizes.get(u).copied().unwrap_or(0))
+            .collect();
+        let parsed: Vec<(u32, Inbound)> = tokio::task::spawn_blocking(move || {
+            fetched
+                .into_iter()
+                .zip(sizes2)
+                .map(|((uid, at, bytes, whole_message), size)| {
+                    let pid = format!("{validity2}:{uid}");
+                    let mut m = mime::parse(&bytes, &account, &pid, at);
+                    if !whole_message {
+                        m.parse_error = Some(format!(
+                            "the message is {} MiB, over the {} MiB limit: only its headers were fetched; it stays on the server",
+                            size >> 20,
+                            MAX_MESSAGE_BYTES >> 20
+                        ));
+                        m.raw = Some(bytes);
+                    }
+                    if let Some(p) = &profile {
+                        crate::channel::fax::apply(p, &mut m, &region2);
+                    }
+                    (uid, m)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| err("parse")(e.to_string()))?;
         let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
         let tx = store
             .transaction()
@@ -432,6 +549,7 @@ async fn poll_mailbox(
         tx.commit().map_err(|e| err("store")(e.to_string()))?;
         last = max_uid;
         // Only now, with the batch safe in the store, tell the server.
+        let set = join_uids(&chunk);
         match cfg.post_action {
             PostAction::None => {}
             PostAction::Seen => {

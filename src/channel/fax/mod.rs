@@ -56,19 +56,26 @@ pub struct FaxConfig {
     pub font: Option<std::path::PathBuf>,
 }
 
-/// A profile with its patterns compiled.
+/// A profile with its patterns compiled: one set of patterns per preset
+/// it covers (`auto` covers them all, tried in order).
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub name: String,
-    sender: Option<Regex>,
+    variants: Vec<Variant>,
     senders: Vec<String>,
     pdf_text: PdfText,
+    ocr_command: Option<String>,
+}
+
+/// One service's patterns.
+#[derive(Debug, Clone)]
+struct Variant {
+    sender: Option<Regex>,
     subject: Option<Regex>,
     number: Vec<Regex>,
     csid: Vec<Regex>,
     pages: Vec<Regex>,
     received: Vec<Regex>,
-    ocr_command: Option<String>,
 }
 
 /// (sender, subject, number patterns, csid, pages, received).
@@ -167,6 +174,7 @@ fn preset(name: &str) -> Option<Preset> {
 }
 
 pub const PRESETS: &[&str] = &[
+    "auto",
     "hylafax",
     "efax",
     "ringcentral",
@@ -182,15 +190,24 @@ fn compile(what: &str, p: &str) -> Result<Regex, String> {
 
 impl Profile {
     pub fn from_config(c: &FaxConfig) -> Result<Profile, String> {
-        let base = match c.profile.as_deref() {
-            Some(name) => Some(preset(name).ok_or_else(|| {
+        // `auto`: every service preset in turn, the catch-all last.
+        let names: Vec<&str> = match c.profile.as_deref() {
+            Some("auto") => PRESETS[1..].to_vec(),
+            Some(name) => vec![name],
+            None => vec![],
+        };
+        let mut bases = Vec::new();
+        for name in &names {
+            bases.push(preset(name).ok_or_else(|| {
                 format!(
                     "unknown fax profile `{name}`; presets: {}",
                     PRESETS.join(", ")
                 )
-            })?),
-            None => None,
-        };
+            })?);
+        }
+        if bases.is_empty() {
+            bases.push(("", "", &[], &[], &[], &[]));
+        }
         let one = |what: &str,
                    own: &Option<String>,
                    preset: Option<&str>|
@@ -207,15 +224,27 @@ impl Profile {
                     None => preset.iter().map(|p| compile(what, p)).collect(),
                 }
             };
-        let (ps, psub, pnum, pcsid, ppages, precv) = base.unwrap_or(("", "", &[], &[], &[], &[]));
+        let mut variants = Vec::new();
+        for (ps, psub, pnum, pcsid, ppages, precv) in bases {
+            let v = Variant {
+                sender: one("sender", &c.sender, Some(ps))?,
+                subject: one("subject", &c.subject, Some(psub))?,
+                number: many("number", &c.number, pnum)?,
+                csid: many("csid", &c.csid, pcsid)?,
+                pages: many("pages", &c.pages, ppages)?,
+                received: many("received", &c.received, precv)?,
+            };
+            if v.sender.is_none() && v.subject.is_none() {
+                return Err("a fax profile needs a preset, or a sender or subject pattern".into());
+            }
+            if v.number.is_empty() && v.csid.is_empty() {
+                return Err("a custom fax profile needs a number or csid pattern".into());
+            }
+            variants.push(v);
+        }
         let p = Profile {
             name: c.profile.clone().unwrap_or_else(|| "custom".into()),
-            sender: one("sender", &c.sender, Some(ps))?,
-            subject: one("subject", &c.subject, Some(psub))?,
-            number: many("number", &c.number, pnum)?,
-            csid: many("csid", &c.csid, pcsid)?,
-            pages: many("pages", &c.pages, ppages)?,
-            received: many("received", &c.received, precv)?,
+            variants,
             ocr_command: c.ocr_command.clone(),
             senders: c
                 .senders
@@ -245,12 +274,6 @@ impl Profile {
         }
         if let Some(t) = &c.send_to {
             outbound::gateway_address(t, "+14155550100", "US")?;
-        }
-        if p.sender.is_none() && p.subject.is_none() {
-            return Err("a fax profile needs a preset, or a sender or subject pattern".into());
-        }
-        if p.number.is_empty() && p.csid.is_empty() {
-            return Err("a custom fax profile needs a number or csid pattern".into());
         }
         Ok(p)
     }
@@ -295,7 +318,17 @@ impl Profile {
         if !self.accepts_sender(m) {
             return None;
         }
-        if let Some(re) = self.sender.as_ref().filter(|_| self.senders.is_empty()) {
+        self.variants
+            .iter()
+            .find_map(|v| v.read(m, self.senders.is_empty()))
+    }
+}
+
+impl Variant {
+    /// `check_sender`: whether this variant's sender pattern applies (the
+    /// profile's `senders` list replaces it).
+    fn read(&self, m: &Inbound, check_sender: bool) -> Option<FaxInfo> {
+        if let Some(re) = self.sender.as_ref().filter(|_| check_sender) {
             if !re.is_match(&m.from_addr) && !re.is_match(m.from_name.as_deref().unwrap_or("")) {
                 return None;
             }

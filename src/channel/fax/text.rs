@@ -427,11 +427,7 @@ impl<'a> Walker<'a> {
             let args = &op.operands;
             let num = |i: usize| args.get(i).and_then(number).filter(|v| v.is_finite());
             match op.operator.as_str() {
-                "q" => {
-                    if stack.len() < 256 {
-                        stack.push((ctm, ts.clone()));
-                    }
-                }
+                "q" if stack.len() < 256 => stack.push((ctm, ts.clone())),
                 "Q" => {
                     if let Some((m, t)) = stack.pop() {
                         ctm = m;
