@@ -127,3 +127,46 @@ fn an_import_with_every_hostile_message_in_the_middle_loses_nothing() {
     let q = echodesk::query::parse("\"fine 999\"").unwrap();
     assert_eq!(store.count(&q, &ctx).unwrap(), 1);
 }
+
+#[test]
+fn an_mbox_with_every_hostile_message_in_the_middle_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mbox = Vec::new();
+    let mut n = 0;
+    let mut add = |raw: &[u8]| {
+        mbox.extend_from_slice(b"From someone@example.com Mon Nov  2 10:00:00 2026\n");
+        for line in raw.split_inclusive(|b| *b == b'\n') {
+            // mboxrd: a body line that looks like a separator is quoted.
+            let bare = line.iter().skip_while(|b| **b == b'>').collect::<Vec<_>>();
+            if bare.starts_with(&[&b'F', &b'r', &b'o', &b'm', &b' ']) {
+                mbox.push(b'>');
+            }
+            mbox.extend_from_slice(line);
+        }
+        if !mbox.ends_with(b"\n") {
+            mbox.push(b'\n');
+        }
+        mbox.push(b'\n');
+        n += 1;
+    };
+    for (i, (_, raw)) in hostile().iter().enumerate() {
+        add(format!(
+            "From: c{i}@example.com\nSubject: good {i}\nMessage-ID: <mgood{i}@x>\n\nfine {i}\n"
+        )
+        .as_bytes());
+        add(raw);
+    }
+    add(b"From: last@example.com\nSubject: the last one\nMessage-ID: <mlast@x>\n\nfinal words 8642\n");
+    let path = dir.path().join("hostile.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let mut store = Store::open(&dir.path().join("e.db"), Settings::default()).unwrap();
+    let r = import(&mut store, &path, "import", |_| {}).unwrap();
+    assert_eq!(r.seen, n as u64, "{r:?}");
+    assert_eq!(r.created + r.threaded, n as u64, "{r:?}");
+    let ctx = SearchContext {
+        me: "tester".into(),
+        now: 1_800_000_000,
+    };
+    let q = echodesk::query::parse("8642").unwrap();
+    assert_eq!(store.count(&q, &ctx).unwrap(), 1);
+}

@@ -365,6 +365,79 @@ fn smstools_spool_in_and_out() {
 
 /// The reply's length is checked against the account the customer wrote
 /// to, not the first configured one.
+/// Hostile files in the middle of a spool: a symlink to a file outside,
+/// a huge file, garbage, two broken files from different senders. The
+/// texts around them come in; the symlink's target never does; the broken
+/// files do not merge into one customer.
+#[test]
+fn a_hostile_smstools_spool_stops_nothing_and_imports_no_outside_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    echodesk::channel::sms::smstools::make_spool(&spool).unwrap();
+    let env = Env::new(&format!(
+        "[[sms]]\nname = \"modem\"\nkind = \"smstools\"\nnumber = \"+4915100000000\"\nspool = \"{}\"\n",
+        spool.display()
+    ));
+    let text = |from: &str, body: &str| {
+        format!("From: {from}\nFrom_TOA: 91 international\nReceived: 26-11-23 10:01:00\nAlphabet: ISO\n\n{body}\n")
+    };
+    let inc = spool.join("incoming");
+    std::fs::write(inc.join("GSM1.a1"), text("4915112345678", "first text")).unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, text("4915199999999", "SECRET-OUTSIDE-FILE")).unwrap();
+    std::os::unix::fs::symlink(&secret, inc.join("GSM1.a2")).unwrap();
+    std::fs::write(inc.join("GSM1.a3"), vec![b'x'; 5 << 20]).unwrap();
+    std::fs::write(inc.join("GSM1.a4"), b"\x00\xff\xfe garbage with no headers").unwrap();
+    std::fs::write(
+        inc.join("GSM1.a5"),
+        b"Received: 26-11-23 10:02:00\n\nno sender one",
+    )
+    .unwrap();
+    std::fs::write(inc.join("GSM1.a6"), b"Alphabet: ISO\n\nno sender two").unwrap();
+    std::fs::write(inc.join("GSM1.a7"), text("4915187654321", "last text")).unwrap();
+    let started = std::time::Instant::now();
+    let polled = env.ok(&["poll"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(polled[0]["sms"]["fetched"], 6, "{polled}");
+    assert_eq!(
+        env.ticket_of("+4915112345678")["messages"][0]["body_text"],
+        "first text"
+    );
+    assert_eq!(
+        env.ticket_of("+4915187654321")["messages"][0]["body_text"],
+        "last text"
+    );
+    let (_, hits, _) = env.run(&["list", "--query", "SECRET-OUTSIDE-FILE", "--all"]);
+    assert_eq!(hits["total"], 0, "a symlinked file was imported: {hits}");
+    let (_, all, _) = env.run(&["list", "--query", "channel:sms", "--all"]);
+    assert_eq!(all["total"], 6, "{all}");
+    let mut customers: Vec<String> = all["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["customer_id"].to_string())
+        .collect();
+    customers.sort();
+    customers.dedup();
+    assert_eq!(
+        customers.len(),
+        6,
+        "broken files merged into one customer: {all}"
+    );
+    let (_, big, _) = env.run(&["list", "--query", "channel:sms xxxx*", "--all"]);
+    let id = big["tickets"][0]["id"].to_string();
+    let (_, t, _) = env.run(&["show", &id]);
+    assert!(
+        t["messages"][0]["parse_error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1 MiB"),
+        "{t}"
+    );
+    // The symlink is left where it was planted, for a person to look at.
+    assert!(std::fs::symlink_metadata(inc.join("GSM1.a2")).is_ok());
+}
+
 #[test]
 fn a_reply_is_held_to_the_limit_of_the_account_the_customer_wrote_to() {
     let dir = tempfile::tempdir().unwrap();

@@ -68,6 +68,11 @@ struct Row {
 /// A whole text: (its inbox row IDs, sender, time, text, what is missing).
 type Joined = (Vec<i64>, String, i64, String, Option<String>);
 
+/// Gammu's `ReceivingDateTime`, as Unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    gammu_time(s)
+}
+
 fn gammu_time(s: &str) -> Option<i64> {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
         .ok()

@@ -113,7 +113,9 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         .map_err(|e| err("spool")(format!("{}: {e}", incoming.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.is_file()
+            // Regular files only: a symlink planted in incoming/ must not
+            // import whatever it points at.
+            std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file())
                 && p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| !n.starts_with('.') && !n.ends_with(".LOCK"))
@@ -134,9 +136,14 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let raw =
-            std::fs::read(path).map_err(|e| err("spool")(format!("{}: {e}", path.display())))?;
-        let inbound = match parse(&raw) {
+        // One file that cannot be read, or is far too big for a text, is
+        // filed with its problem; the files after it still come in.
+        let (raw, problem) = read_spool_file(path);
+        let parsed = match problem {
+            Some(p) => Err(p),
+            None => parse(&raw),
+        };
+        let inbound = match parsed {
             Ok(t) if t.status_report => {
                 done.push(path.clone());
                 continue;
@@ -151,14 +158,10 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
             ),
             Err(e) => {
                 // Kept, raw, with its problem: never dropped.
-                let mut m = super::text_message(
-                    acct,
-                    &name,
-                    "unknown",
-                    "",
-                    crate::store::now(),
-                    Vec::new(),
-                );
+                // No sender: a customer of its own, never a shared
+                // "unknown" that every broken file would join.
+                let mut m =
+                    super::text_message(acct, &name, "", "", crate::store::now(), Vec::new());
                 m.parse_error = Some(format!("{name}: {e}"));
                 m.raw = Some(raw.clone());
                 m.body_text = String::from_utf8_lossy(&raw).into_owned();
@@ -177,14 +180,44 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         done.push(path.clone());
     }
     tx.commit().map_err(|e| err("store")(e.to_string()))?;
-    // Only now, with the texts safe in the store, move the files.
+    // Only now, with the texts safe in the store, move the files. A file
+    // that cannot be moved is filed already: the next poll sees it as a
+    // duplicate, so this is worth a warning, not a failed poll.
     for p in done {
         if let Some(name) = p.file_name() {
-            std::fs::rename(&p, processed.join(name))
-                .map_err(|e| err("spool")(format!("moving {}: {e}", p.display())))?;
+            if let Err(e) = std::fs::rename(&p, processed.join(name)) {
+                tracing::warn!(account = %acct.name, "moving {}: {e}", p.display());
+            }
         }
     }
     Ok(report)
+}
+
+/// An SMS spool file is a few hundred bytes; more than this is not a text.
+const MAX_SPOOL_FILE: u64 = 1 << 20;
+
+/// The file's bytes (at most [`MAX_SPOOL_FILE`]), and what was wrong.
+fn read_spool_file(path: &std::path::Path) -> (Vec<u8>, Option<String>) {
+    use std::io::Read;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (Vec::new(), Some(format!("could not be read: {e}"))),
+    };
+    let mut raw = Vec::new();
+    if let Err(e) = (&mut f).take(MAX_SPOOL_FILE + 1).read_to_end(&mut raw) {
+        return (raw, Some(format!("could not be read: {e}")));
+    }
+    if raw.len() as u64 > MAX_SPOOL_FILE {
+        raw.truncate(64 << 10);
+        return (
+            raw,
+            Some(format!(
+                "larger than {} MiB, not a text message; its start is kept",
+                MAX_SPOOL_FILE >> 20
+            )),
+        );
+    }
+    (raw, None)
 }
 
 fn outgoing_file(item: &OutboxItem) -> String {

@@ -50,10 +50,74 @@ impl TwMessage {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Page {
-    messages: Vec<TwMessage>,
+/// A list page, each message read on its own: one entry the gateway
+/// garbled must not cost the page.
+#[derive(Debug)]
+pub struct Page {
+    pub messages: Vec<Result<TwMessage, BadEntry>>,
+    pub next_page_uri: Option<String>,
+}
+
+/// A message entry that did not have the documented shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadEntry {
+    pub sid: Option<String>,
+    pub error: String,
+    pub raw: String,
+}
+
+#[derive(Deserialize)]
+struct RawPage {
+    messages: Vec<serde_json::Value>,
     next_page_uri: Option<String>,
+}
+
+/// Reads a Messages list page.
+pub fn parse_page(bytes: &[u8]) -> Result<Page, String> {
+    let raw: RawPage =
+        serde_json::from_slice(bytes).map_err(|e| format!("unreadable page: {e}"))?;
+    let messages = raw
+        .messages
+        .into_iter()
+        .map(|v| {
+            TwMessage::deserialize(&v).map_err(|e| BadEntry {
+                sid: v.get("sid").and_then(|s| s.as_str()).map(str::to_string),
+                error: e.to_string(),
+                raw: v.to_string().chars().take(2000).collect(),
+            })
+        })
+        .collect();
+    Ok(Page {
+        messages,
+        next_page_uri: raw.next_page_uri,
+    })
+}
+
+impl BadEntry {
+    /// The entry as an inbound text that says what was wrong, so that it
+    /// is seen (and deduped by its SID) rather than lost. None without a
+    /// SID: such an entry cannot be told apart from the next poll's copy.
+    pub fn as_message(&self) -> Option<TwMessage> {
+        let sid = self.sid.clone()?;
+        let v: serde_json::Value = serde_json::from_str(&self.raw).unwrap_or_default();
+        let text = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_string);
+        Some(TwMessage {
+            sid,
+            from: text("from"),
+            to: text("to"),
+            body: Some(format!(
+                "[the gateway sent this message in a shape echodesk cannot read: {}]\n{}",
+                self.error, self.raw
+            )),
+            direction: text("direction").unwrap_or_else(|| "inbound".into()),
+            status: "received".into(),
+            date_sent: text("date_sent"),
+            date_created: text("date_created"),
+            num_media: None,
+            error_code: None,
+            error_message: None,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,19 +273,35 @@ impl Twilio {
         let mut next = Some(first);
         while let Some(url) = next.take() {
             let resp = self.call("list", || self.http.get(&url)).await?;
-            let page: Page = resp.json().await.map_err(|e| {
+            let body = resp.bytes().await.map_err(|e| {
                 SmsError::new(
                     &self.acct.name,
                     "list",
-                    format!("unreadable page: {e}"),
+                    format!("reading the page: {e}"),
                     true,
                 )
             })?;
-            out.extend(
-                page.messages
-                    .into_iter()
-                    .filter(|m| m.direction == "inbound"),
-            );
+            let page =
+                parse_page(&body).map_err(|e| SmsError::new(&self.acct.name, "list", e, true))?;
+            for entry in page.messages {
+                let m = match entry {
+                    Ok(m) => m,
+                    Err(bad) => match bad.as_message() {
+                        Some(m) => m,
+                        None => {
+                            tracing::warn!(
+                                account = %self.acct.name,
+                                "skipped a message entry without a sid: {}",
+                                bad.error
+                            );
+                            continue;
+                        }
+                    },
+                };
+                if m.direction == "inbound" {
+                    out.push(m);
+                }
+            }
             // The server's own link to the next page; never built by hand.
             next = page.next_page_uri.map(|u| format!("{}{u}", self.base));
         }
@@ -355,5 +435,29 @@ mod tests {
         };
         assert_eq!(m.sent_at(), Some(1_795_400_100));
         assert_eq!(m.media_count(), 2);
+    }
+
+    #[test]
+    fn a_garbled_entry_costs_only_itself() {
+        let page = br#"{"messages":[
+            {"sid":"SM1","from":"+14155550100","body":"fine","direction":"inbound","status":"received"},
+            {"sid":"SM2","from":"+14155550101","body":7,"direction":"inbound","status":"received"},
+            {"from":"+14155550102","body":"no sid"},
+            {"sid":"SM4","from":"+14155550103","body":"after","direction":"inbound","status":"received"}
+        ],"next_page_uri":null}"#;
+        let p = parse_page(page).unwrap();
+        assert_eq!(p.messages.len(), 4);
+        assert!(p.messages[0].is_ok() && p.messages[3].is_ok());
+        let bad = p.messages[1].as_ref().unwrap_err();
+        let m = bad.as_message().unwrap();
+        assert_eq!(
+            (m.sid.as_str(), m.from.as_deref()),
+            ("SM2", Some("+14155550101"))
+        );
+        assert!(m.body.unwrap().contains("cannot read"));
+        assert!(p.messages[2].as_ref().unwrap_err().as_message().is_none());
+        assert!(parse_page(b"<html>502</html>")
+            .unwrap_err()
+            .contains("unreadable page"));
     }
 }
