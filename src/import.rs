@@ -22,6 +22,59 @@ use crate::store::{search_index, sha256_hex, Store};
 
 /// Messages per transaction.
 pub const BATCH: usize = 2000;
+/// Bytes of parsed messages per transaction, at most (a batch of one
+/// bigger message excepted).
+pub const BATCH_BYTES: u64 = 32 << 20;
+/// Bytes of parsed messages between the reader and the writer, at most:
+/// the import's memory follows this, not the number of messages.
+pub const IN_FLIGHT_BYTES: u64 = 64 << 20;
+/// A file larger than this is reported, not read: no mail is that big.
+pub const MAX_FILE: u64 = 512 << 20;
+
+/// The bytes parsed messages hold between the reader and the writer. The
+/// reader waits while the budget is spent; the writer gives it back when
+/// a batch is committed. One message always fits, however big.
+#[derive(Default)]
+struct Budget {
+    used: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+    waiting: std::sync::atomic::AtomicBool,
+}
+
+impl Budget {
+    fn take(&self, n: u64) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && *used + n > IN_FLIGHT_BYTES {
+            self.waiting
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        self.waiting
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        *used += n;
+    }
+
+    fn give(&self, n: u64) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
+    /// Whether the reader is waiting for the writer to commit.
+    fn reader_waits(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// What a parsed message costs in memory, near enough.
+fn weight(m: &Inbound) -> u64 {
+    let atts: usize = m.attachments.iter().map(|a| a.data.len()).sum();
+    (m.body_text.len()
+        + m.body_html.as_ref().map_or(0, String::len)
+        + m.raw.as_ref().map_or(0, Vec::len)
+        + atts
+        + 512) as u64
+}
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ImportReport {
@@ -67,8 +120,24 @@ pub fn detect(path: &Path) -> Result<SourceKind> {
 }
 
 enum Item {
-    Msg(Box<Inbound>),
+    Msg(Box<Inbound>, u64),
     Unreadable(String),
+}
+
+impl Item {
+    fn weight(&self) -> u64 {
+        match self {
+            Item::Msg(_, w) => *w,
+            Item::Unreadable(_) => 0,
+        }
+    }
+}
+
+/// A parsed message, once the budget has room for it.
+fn message(m: Inbound, budget: &Budget) -> Item {
+    let w = weight(&m);
+    budget.take(w);
+    Item::Msg(Box::new(m), w)
 }
 
 fn mtime(p: &Path) -> (i64, PathBuf) {
@@ -119,11 +188,26 @@ fn parse_bytes(raw: &[u8], account: &str, at: i64) -> Inbound {
     mime::parse(raw, account, &pid, at)
 }
 
-fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<Item>) {
+fn produce(
+    path: &Path,
+    kind: SourceKind,
+    account: &str,
+    tx: &mpsc::SyncSender<Item>,
+    budget: &Budget,
+) {
     let send_file = |t: i64, p: &Path| -> bool {
-        let item = match std::fs::read(p) {
-            Ok(raw) => Item::Msg(Box::new(parse_bytes(&raw, account, t))),
-            Err(e) => Item::Unreadable(format!("{}: {e}", p.display())),
+        let too_big = std::fs::metadata(p).is_ok_and(|m| m.len() > MAX_FILE);
+        let item = if too_big {
+            Item::Unreadable(format!(
+                "{}: larger than {} MiB; not imported",
+                p.display(),
+                MAX_FILE >> 20
+            ))
+        } else {
+            match std::fs::read(p) {
+                Ok(raw) => message(parse_bytes(&raw, account, t), budget),
+                Err(e) => Item::Unreadable(format!("{}: {e}", p.display())),
+            }
         };
         tx.send(item).is_ok()
     };
@@ -165,7 +249,7 @@ fn produce(path: &Path, kind: SourceKind, account: &str, tx: &mpsc::SyncSender<I
                             0 => now,
                             t => t as i64,
                         };
-                        Item::Msg(Box::new(parse_bytes(m.contents(), account, at)))
+                        message(parse_bytes(m.contents(), account, at), budget)
                     }
                     Err(_) => Item::Unreadable(format!(
                         "{}: message {} could not be read",
@@ -195,7 +279,10 @@ pub fn import(
     let (tx, rx) = mpsc::sync_channel::<Item>(BATCH * 2);
     let path_buf = path.to_path_buf();
     let account_owned = account.to_string();
-    let producer = std::thread::spawn(move || produce(&path_buf, kind, &account_owned, &tx));
+    let budget = std::sync::Arc::new(Budget::default());
+    let reader_budget = budget.clone();
+    let producer =
+        std::thread::spawn(move || produce(&path_buf, kind, &account_owned, &tx, &reader_budget));
 
     let checkpointer = store.path().map(|p| Checkpointer::start(p.to_path_buf()));
     if checkpointer.is_some() {
@@ -209,7 +296,7 @@ pub fn import(
     if let Some(sender) = indexer.as_ref().and_then(|i| i.sender()) {
         store.begin_background_indexing(sender)?;
     }
-    let result = write_batches(store, &ingest, &rx, started, &mut progress);
+    let result = write_batches(store, &ingest, &rx, &budget, started, &mut progress);
     // Whatever the writer's outcome, what it committed gets indexed.
     let indexed = store.end_background_indexing(|| indexer.map_or(Ok(()), |i| i.finish()));
     if let Some(c) = checkpointer {
@@ -276,6 +363,7 @@ fn write_batches(
     store: &mut Store,
     ingest: &Ingest,
     rx: &mpsc::Receiver<Item>,
+    budget: &Budget,
     started: Instant,
     progress: &mut dyn FnMut(&ImportReport),
 ) -> Result<ImportReport> {
@@ -287,14 +375,24 @@ fn write_batches(
     let mut done = false;
     while !done {
         batch.clear();
+        let mut bytes = 0;
         match rx.recv() {
-            Ok(item) => batch.push(item),
+            Ok(item) => {
+                bytes += item.weight();
+                batch.push(item);
+            }
             Err(_) => break,
         }
-        while batch.len() < BATCH {
-            match rx.recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => {
+        while batch.len() < BATCH && bytes < BATCH_BYTES {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(item) => {
+                    bytes += item.weight();
+                    batch.push(item);
+                }
+                // The reader waits for memory this batch holds: commit it.
+                Err(mpsc::RecvTimeoutError::Timeout) if budget.reader_waits() => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
                     done = true;
                     break;
                 }
@@ -304,7 +402,7 @@ fn write_batches(
         for item in &batch {
             match item {
                 Item::Unreadable(why) => report.unreadable.push(why.clone()),
-                Item::Msg(m) => {
+                Item::Msg(m, _) => {
                     report.seen += 1;
                     match ingest.ingest_or_keep(&txn, m)? {
                         Outcome::Created { .. } => report.created += 1,
@@ -318,6 +416,8 @@ fn write_batches(
             }
         }
         txn.commit()?;
+        batch.clear();
+        budget.give(bytes);
         // The log only starts over when a checkpoint has caught up as a
         // write transaction begins, which a writer that never pauses does
         // not allow. Past WAL_LIMIT, the writer finishes the checkpoint

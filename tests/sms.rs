@@ -486,6 +486,50 @@ fn base64_encode(data: &[u8]) -> String {
     out
 }
 
+/// Rows another program wrote badly: invalid UTF-8 in a TEXT column, a
+/// blob sender, a time that is not one, a UDH that is not hex. The good rows around
+/// them come in and nothing stops the poll.
+#[test]
+fn gammu_rows_that_are_not_what_the_schema_says_stop_nothing() {
+    let schema = std::fs::read_to_string("/usr/share/doc/gammu-smsd/examples/sqlite.sql")
+        .expect("Gammu's schema: install the Debian package gammu-smsd (scripts/test does)");
+    let dir = tempfile::tempdir().unwrap();
+    let gdb = dir.path().join("smsd.db");
+    let g = rusqlite::Connection::open(&gdb).unwrap();
+    g.execute_batch(&schema).unwrap();
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    g.execute_batch(&format!(
+        "INSERT INTO inbox (ReceivingDateTime, Text, SenderNumber, Coding, UDH, TextDecoded, RecipientID)
+         VALUES ('{now}', '', '+4915111111111', 'Default_No_Compression', '', 'good before', 'modem');
+         INSERT INTO inbox (ReceivingDateTime, Text, SenderNumber, Coding, UDH, TextDecoded, RecipientID)
+         VALUES ('{now}', '', '+4915122222222', 'Default_No_Compression', '', CAST(X'4761726261676520FFFE' AS TEXT), 'modem');
+         INSERT INTO inbox (ReceivingDateTime, Text, SenderNumber, Coding, UDH, TextDecoded, RecipientID)
+         VALUES ('not a time', '', X'2B3439313533333333', 'Default_No_Compression', 'ZZZZ', 'blob sender', 'modem');
+         INSERT INTO inbox (ReceivingDateTime, Text, SenderNumber, Coding, UDH, TextDecoded, RecipientID)
+         VALUES ('{now}', '', '+4915144444444', 'Default_No_Compression', '', 'good after', 'modem');"
+    ))
+    .unwrap();
+    let env = Env::new(&format!(
+        "[[sms]]\nname = \"gammu\"\nkind = \"gammu\"\nnumber = \"+4915100000000\"\ndatabase = \"{}\"\n",
+        gdb.display()
+    ));
+    let polled = env.ok(&["poll"]);
+    assert_eq!(polled[0]["sms"]["fetched"], 4, "{polled}");
+    assert_eq!(
+        env.ticket_of("+4915111111111")["messages"][0]["body_text"],
+        "good before"
+    );
+    assert_eq!(
+        env.ticket_of("+4915144444444")["messages"][0]["body_text"],
+        "good after"
+    );
+    let bad = env.ticket_of("+4915122222222");
+    assert!(bad["messages"][0]["body_text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Garbage "));
+}
+
 /// Gammu SMSD's SQL backend, on a database made from Gammu's own schema
 /// (shipped by Debian's gammu-smsd).
 #[test]

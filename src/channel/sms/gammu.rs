@@ -79,6 +79,18 @@ fn gammu_time(s: &str) -> Option<i64> {
         .map(|d| d.and_utc().timestamp())
 }
 
+/// A column as text whatever the row holds: SQLite does not check that
+/// TEXT is UTF-8, and a NULL or a blob in one row must not fail the poll.
+fn lossy(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(i)? {
+        ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Null => String::new(),
+    })
+}
+
 /// One pass over unprocessed `inbox` rows.
 pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError> {
     let err = |step: &'static str| {
@@ -94,14 +106,10 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         .query_map([], |r| {
             Ok(Row {
                 id: r.get(0)?,
-                sender: r.get(1)?,
-                received: r.get::<_, rusqlite::types::Value>(2).map(|v| match v {
-                    rusqlite::types::Value::Text(t) => t,
-                    rusqlite::types::Value::Integer(i) => i.to_string(),
-                    _ => String::new(),
-                })?,
-                text: r.get(3)?,
-                udh: r.get(4)?,
+                sender: lossy(r, 1)?,
+                received: lossy(r, 2)?,
+                text: lossy(r, 3)?,
+                udh: lossy(r, 4)?,
             })
         })
         .map_err(err("inbox"))?
