@@ -211,6 +211,25 @@ fn parse_inner(
     }
 
     let body_html = html;
+    // A body that came out empty while an unnamed text part sits among the
+    // attachments (a mailer that marked its only text part as an
+    // attachment): that part is the text, or nothing would be searchable.
+    if body_text.trim().is_empty() && body_html.is_none() {
+        let unnamed_text = msg.attachments().find(|p| {
+            p.attachment_name().is_none()
+                && p.content_type().is_none_or(|ct| {
+                    ct.ctype().eq_ignore_ascii_case("text")
+                        && ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain"))
+                })
+        });
+        if let Some(t) = unnamed_text
+            .and_then(|p| p.text_contents())
+            .filter(|t| !t.trim().is_empty())
+        {
+            problems.push("the text was in an unnamed attachment".into());
+            body_text = t.to_string();
+        }
+    }
 
     let attachments = msg
         .attachments()
@@ -610,6 +629,16 @@ JVBERi0xLjQK!!!not-base64\r\n";
         let m = parse(raw, "a", "1", 0);
         assert_eq!(m.body_text.trim(), "Just words here.");
         assert!(m.parse_error.unwrap().contains("without parts"));
+    }
+
+    #[test]
+    fn text_marked_as_an_attachment_is_the_body() {
+        let raw = b"From: a@b.c\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\
+Content-Disposition: attachment\r\n\r\nthe words 5150\r\n--b--\r\n";
+        let m = parse(raw, "a", "1", 0);
+        assert_eq!(m.body_text.trim(), "the words 5150");
+        assert!(m.parse_error.unwrap().contains("unnamed attachment"));
     }
 
     #[test]
