@@ -780,7 +780,7 @@ mod tests {
         };
         assert!(Profile::from_config(&unknown)
             .unwrap_err()
-            .contains("presets: hylafax"));
+            .contains("presets: auto, hylafax"));
         let bad = FaxConfig {
             subject: Some("(unclosed".into()),
             number: Some("x".into()),
