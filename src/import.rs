@@ -196,16 +196,22 @@ fn produce(
     budget: &Budget,
 ) {
     let send_file = |t: i64, p: &Path| -> bool {
-        let too_big = std::fs::metadata(p).is_ok_and(|m| m.len() > MAX_FILE);
-        let item = if too_big {
+        let size = std::fs::metadata(p).map_or(0, |m| m.len());
+        let item = if size > MAX_FILE {
             Item::Unreadable(format!(
                 "{}: larger than {} MiB; not imported",
                 p.display(),
                 MAX_FILE >> 20
             ))
         } else {
-            match std::fs::read(p) {
-                Ok(raw) => message(parse_bytes(&raw, account, t), budget),
+            // The file's size is spoken for before it is read, so that a
+            // waiting reader holds nothing; the parsed message's own weight
+            // replaces it once known.
+            budget.take(size);
+            let parsed = std::fs::read(p).map(|raw| parse_bytes(&raw, account, t));
+            budget.give(size);
+            match parsed {
+                Ok(m) => message(m, budget),
                 Err(e) => Item::Unreadable(format!("{}: {e}", p.display())),
             }
         };
