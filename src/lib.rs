@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod query;
 pub mod rules;
 pub mod sanitize;
+pub mod shell;
 pub mod sla;
 pub mod store;
 pub mod tui;

@@ -347,3 +347,58 @@ fn snooze_hides_from_open_views_and_merge_folds_tickets() {
     assert_eq!(gone["state"], "closed");
     assert_eq!(gone["linked_ticket_id"].as_i64(), Some(open[1]));
 }
+
+/// An attachment named to run a command, opened with every quoting of
+/// `{file}` a user might write: the viewer gets the path, the shell never
+/// runs the name.
+#[test]
+fn a_hostile_attachment_name_runs_nothing_in_the_viewer() {
+    let env = Env::empty();
+    let mail = env.dir.path().join("m.eml");
+    std::fs::write(
+        &mail,
+        "From: m@example.net\r\nSubject: scan\r\nMessage-ID: <pwn@x>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --B\r\nContent-Type: application/pdf; name=\"a$(touch PWNED).pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"a$(touch PWNED)`touch PWNED2`.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--B--\r\n",
+    )
+    .unwrap();
+    env.json(&["import", mail.to_str().unwrap()]);
+    let cfg = env.dir.path().join("cfg/echodesk/config.toml");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    let work = env.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    for viewer in [r#"echo "{file}""#, "echo '{file}'", "echo {file}", "echo"] {
+        let toml = viewer.replace('\\', "\\\\").replace('"', "\\\"");
+        std::fs::write(&cfg, format!("viewer = \"{toml}\"\n")).unwrap();
+        let out = env
+            .cmd()
+            .current_dir(&work)
+            .args(["attachment", "open", "1", "1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{viewer}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(printed.contains("echodesk-view-"), "{viewer}: {printed}");
+        for planted in ["PWNED", "PWNED2"] {
+            assert!(
+                !work.join(planted).exists(),
+                "{viewer}: the name ran `touch {planted}`"
+            );
+        }
+        // The private directory is the user's alone.
+        let dir = std::path::Path::new(printed.trim())
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -137,20 +137,26 @@ pub fn run(ctx: &Ctx, cmd: AttachmentCmd) -> anyhow::Result<()> {
                 )
             })?;
             let store = ctx.open()?;
-            let dir = std::env::temp_dir().join(format!("echodesk-view-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            // A private directory (0700, a random name, made new): nothing
+            // planted beforehand can redirect the write. It stays after the
+            // viewer returns, since viewers such as xdg-open return before
+            // the program they start has read the file.
+            let dir = tempfile::Builder::new()
+                .prefix("echodesk-view-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(|e| Error::Other(format!("temporary directory: {e}")))?
+                .keep();
             let path = dir.join(safe_name(&a.filename, "attachment"));
-            std::fs::write(&path, store.blob(&a.sha256)?).map_err(|e| Error::io(&path, e))?;
+            let data = store.blob(&a.sha256)?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &data))
+                .map_err(|e| Error::io(&path, e))?;
             let viewer = ctx.config.viewer.clone();
-            let quoted = format!("'{}'", path.display().to_string().replace('\'', "'\\''"));
-            let line = if viewer.contains("{file}") {
-                viewer.replace("{file}", &quoted)
-            } else {
-                format!("{viewer} {quoted}")
-            };
-            let status = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&line)
+            let status = crate::shell::command_with_file(&viewer, &path)
                 .status()
                 .map_err(|e| Error::Other(format!("viewer `{viewer}`: {e}")))?;
             if !status.success() {

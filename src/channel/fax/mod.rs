@@ -466,6 +466,7 @@ fn document_text(
 fn run_ocr(cmd: &str, doc: &crate::inbound::InboundAttachment) -> Result<Option<String>, String> {
     let dir = tempfile::Builder::new()
         .prefix("echodesk-ocr-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| format!("ocr_command: temporary directory: {e}"))?;
     let ext = if is_pdf(doc) { "pdf" } else { "tif" };
@@ -476,15 +477,7 @@ fn run_ocr(cmd: &str, doc: &crate::inbound::InboundAttachment) -> Result<Option<
         .open(&file)
         .and_then(|mut f| std::io::Write::write_all(&mut f, &doc.data))
         .map_err(|e| format!("ocr_command: {}: {e}", file.display()))?;
-    let line = if cmd.contains("{file}") {
-        cmd.replace("'{file}'", "\"$1\"")
-            .replace("\"{file}\"", "\"$1\"")
-            .replace("{file}", "\"$1\"")
-    } else {
-        format!("{cmd} \"$1\"")
-    };
-    let mut command = std::process::Command::new("sh");
-    command.arg("-c").arg(&line).arg("sh").arg(&file);
+    let command = crate::shell::command_with_file(cmd, &file);
     let out = crate::isolate::run(command, "ocr_command", b"", crate::isolate::Limits::OCR)
         .map_err(|e| e.to_string())?;
     let text = tidy(&String::from_utf8_lossy(&out.stdout));
