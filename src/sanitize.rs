@@ -17,6 +17,21 @@ fn is_dangerous(c: char) -> bool {
     )
 }
 
+/// Invisible characters that can make one name look like another
+/// ("Pay\u{200B}Pal"). The joiners are kept where scripts and emoji need
+/// them: ZWJ after a pictograph (family emoji), ZWNJ after a letter of a
+/// script that uses it (Persian, the Indic scripts).
+fn is_invisible(c: char, prev: Option<char>) -> bool {
+    match c {
+        '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{180E}' | '\u{2061}'..='\u{2064}' => true,
+        '\u{200D}' => !prev.is_some_and(
+            |p| matches!(p, '\u{1F000}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{FE0F}'),
+        ),
+        '\u{200C}' => !prev.is_some_and(|p| p >= '\u{0590}' && p.is_alphabetic()),
+        _ => false,
+    }
+}
+
 /// Removes terminal escape sequences whole (CSI `ESC [ … final`, OSC
 /// `ESC ] … BEL|ST`, and two-character `ESC x`), so that what they wrapped
 /// reads as plain text. Lone control characters are left for the callers.
@@ -78,12 +93,17 @@ pub fn strip_escapes(s: &str) -> std::borrow::Cow<'_, str> {
 /// For one-line fields (subject, name, file name): every control character,
 /// including newline and tab, becomes visible and harmless.
 pub fn line(s: &str) -> String {
+    let mut prev = None;
     strip_escapes(s)
         .chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => ' ',
-            c if is_dangerous(c) => REPLACEMENT,
-            c => c,
+        .map(|c| {
+            let out = match c {
+                '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => ' ',
+                c if is_dangerous(c) || is_invisible(c, prev) => REPLACEMENT,
+                c => c,
+            };
+            prev = Some(c);
+            out
         })
         .collect()
 }
@@ -92,14 +112,16 @@ pub fn line(s: &str) -> String {
 /// neutralises everything else.
 pub fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    let mut prev = None;
     for c in strip_escapes(s).chars() {
         match c {
-            '\n' => out.push('\n'),
+            '\n' | '\u{2028}' | '\u{2029}' => out.push('\n'),
             '\r' => {}
             '\t' => out.push_str("    "),
-            c if is_dangerous(c) => out.push(REPLACEMENT),
+            c if is_dangerous(c) || is_invisible(c, prev) => out.push(REPLACEMENT),
             c => out.push(c),
         }
+        prev = Some(c);
     }
     out
 }
@@ -135,6 +157,25 @@ mod tests {
     #[test]
     fn bidi_overrides_are_neutralised() {
         assert_eq!(line("abc\u{202E}def"), format!("abc{REPLACEMENT}def"));
+    }
+
+    #[test]
+    fn invisible_characters_show_but_scripts_and_emoji_keep_their_joiners() {
+        assert_eq!(line("Pay\u{200B}Pal"), format!("Pay{REPLACEMENT}Pal"));
+        assert_eq!(line("Pay\u{200D}Pal"), format!("Pay{REPLACEMENT}Pal"));
+        assert_eq!(
+            line("\u{FEFF}Bob\u{2060}"),
+            format!("{REPLACEMENT}Bob{REPLACEMENT}")
+        );
+        assert_eq!(line("a\u{2028}b\u{2029}c"), "a b c");
+        assert_eq!(text("a\u{2028}b"), "a\nb");
+        // 👨‍👩‍👧 and the Persian "mi-khaham" keep their joiners.
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(line(family), family);
+        assert_eq!(
+            line("\u{0645}\u{06CC}\u{200C}\u{062E}"),
+            "\u{0645}\u{06CC}\u{200C}\u{062E}"
+        );
     }
 
     #[test]
