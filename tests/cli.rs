@@ -166,6 +166,11 @@ fn assign_tag_priority_and_note() {
         !ids(&env.json(&["list", "--query", "assignee:me", "--limit", "500"])).contains(&open[0])
     );
 
+    // Controls and invisible characters are refused at input, naming them.
+    let err = env.fails(&["tag", &a, "+\x1b]0;pwned\x07vip"], 6);
+    assert!(err.contains("U+001B") && !err.contains('\x1b'), "{err}");
+    let err = env.fails(&["assign", &a, "ali\u{200B}ce"], 6);
+    assert!(err.contains("U+200B"), "{err}");
     let out = env.json(&["tag", &a, "+outage", "+vip", "-vip"]);
     assert_eq!(
         out["tickets"][0]["tags"]

@@ -170,6 +170,9 @@ impl Tx<'_> {
         agent: &str,
         expected_version: Option<i64>,
     ) -> Result<Change> {
+        if let Some(a) = assignee {
+            check_label("agent name", a)?;
+        }
         self.check_version(id, expected_version)?;
         let old: Option<String> =
             self.tx
@@ -253,6 +256,9 @@ impl Tx<'_> {
         agent: &str,
         expected_version: Option<i64>,
     ) -> Result<Vec<String>> {
+        for t in add {
+            check_label("tag", t)?;
+        }
         self.check_version(id, expected_version)?;
         let mut changed = false;
         for t in add {
@@ -525,4 +531,28 @@ impl Tx<'_> {
         self.mark_dirty(into);
         Ok(moved)
     }
+}
+
+/// Tags and agent names are typed by people and shown everywhere: no
+/// control or invisible characters (an ESC in a tag would reach every
+/// terminal that lists it), and nothing blank.
+pub(crate) fn check_label(what: &'static str, v: &str) -> Result<()> {
+    let bad = v.chars().find(|c| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{2028}' | '\u{2029}')
+    });
+    if let Some(c) = bad {
+        return Err(Error::invalid(
+            what,
+            crate::sanitize::line(v),
+            format!(
+                "contains the control or invisible character U+{:04X}",
+                c as u32
+            ),
+        ));
+    }
+    if v.trim().is_empty() {
+        return Err(Error::invalid(what, v, "is empty"));
+    }
+    Ok(())
 }
