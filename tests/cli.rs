@@ -307,6 +307,42 @@ fn output_never_carries_escape_sequences() {
     let out = env.cmd().args(["show", &id]).output().unwrap();
     assert!(!out.stdout.contains(&0x1b), "ESC reached show");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Blinking red"));
+
+    // A canned answer rendered for a customer whose name carries OSC 52
+    // (clipboard), OSC 0 (title) and CSI 2J.
+    let mail = env.dir.path().join("osc.eml");
+    std::fs::write(
+        &mail,
+        "From: =?UTF-8?B?RXZlG101MjtjO2FHaz0HIBtdMDtwd25lZAcbWzJKbA==?= <evil@example.net>\r\n\
+         Subject: hello\r\nMessage-ID: <osc@x>\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    env.json(&["import", mail.to_str().unwrap()]);
+    let canned = env.dir.path().join("data/echodesk/canned");
+    std::fs::create_dir_all(&canned).unwrap();
+    std::fs::write(
+        canned.join("hi.md"),
+        "+++\ntitle = \"Hi\"\n+++\nHello {{ customer.name }}\n",
+    )
+    .unwrap();
+    let t = env.json(&["list", "--query", "from:evil@example.net", "--limit", "1"]);
+    let id = ids(&t)[0].to_string();
+    let out = env
+        .cmd()
+        .args(["canned", "render", "hi", "--ticket", &id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Hello Eve"));
 }
 
 #[test]

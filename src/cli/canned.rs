@@ -69,7 +69,11 @@ pub fn run(ctx: &Ctx, cmd: CannedCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&c);
             }
-            println!("{} ({})", sanitize::line(&c.meta.title), c.path.display());
+            println!(
+                "{} ({})",
+                sanitize::line(&c.meta.title),
+                sanitize::line(&c.path.display().to_string())
+            );
             print!("{}", sanitize::text(&c.body));
             Ok(())
         }
@@ -95,7 +99,9 @@ pub fn run(ctx: &Ctx, cmd: CannedCmd) -> anyhow::Result<()> {
                     &serde_json::json!({ "name": c.name, "ticket": t.summary.id, "channel": channel, "text": text }),
                 );
             }
-            print!("{text}");
+            // The text carries the customer's name and subject: strangers'
+            // words, neutralised like every other output.
+            print!("{}", sanitize::text(&text));
             Ok(())
         }
         CannedCmd::Check => {
@@ -118,7 +124,7 @@ pub fn run(ctx: &Ctx, cmd: CannedCmd) -> anyhow::Result<()> {
                     "{} answers load cleanly, {} with errors ({})",
                     all.len(),
                     bad.len(),
-                    dir.display()
+                    sanitize::line(&dir.display().to_string())
                 );
             }
             if bad.is_empty() {
