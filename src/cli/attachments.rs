@@ -43,19 +43,80 @@ fn files(ctx: &Ctx, ticket: &str) -> anyhow::Result<Vec<(i64, crate::model::Atta
 }
 
 /// A file name safe to create: no directories, no control characters.
+/// Longest file name written, in bytes (most file systems allow 255).
+const MAX_NAME: usize = 200;
+
+/// A file name from a stranger made safe to create: the last path
+/// component only, no control, bidi or invisible characters, no leading
+/// dots, at most [`MAX_NAME`] bytes with the extension kept.
 fn safe_name(name: &str, fallback: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+        })
         .collect::<String>()
         .trim_start_matches('.')
+        .trim()
         .to_string();
-    if clean.trim().is_empty() {
-        fallback.to_string()
-    } else {
-        clean
+    if clean.is_empty() {
+        return fallback.to_string();
     }
+    shorten(&clean, MAX_NAME)
+}
+
+/// `name` cut to `max` bytes at a character boundary, its extension kept.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let ext = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut cut = max - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{ext}", &name[..cut])
+}
+
+/// `dir/name`, or `dir/stem-2.ext` and so on when that is taken or was
+/// written in this run.
+fn free_path(dir: &std::path::Path, name: &str, taken: &[PathBuf]) -> PathBuf {
+    let (stem, ext) = match name.rfind('.').filter(|i| *i > 0) {
+        Some(i) => (&name[..i], &name[i..]),
+        None => (name, ""),
+    };
+    let mut n = 1;
+    loop {
+        let candidate = if n == 1 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem}-{n}{ext}"))
+        };
+        let exists = std::fs::symlink_metadata(&candidate).is_ok();
+        if !exists && !taken.contains(&candidate) {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// Writes a new file: never through a symlink, never over a file.
+fn write_new(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
 }
 
 pub fn run(ctx: &Ctx, cmd: AttachmentCmd) -> anyhow::Result<()> {
@@ -104,26 +165,27 @@ pub fn run(ctx: &Ctx, cmd: AttachmentCmd) -> anyhow::Result<()> {
                 let name = safe_name(&a.filename, &format!("attachment-{}", i + 1));
                 let path = if target.is_dir() || all {
                     std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-                    target.join(name)
+                    // Two attachments called scan.pdf: scan.pdf, scan-2.pdf.
+                    free_path(&target, &name, &written)
                 } else {
+                    if std::fs::symlink_metadata(&target).is_ok() {
+                        return Err(Error::invalid(
+                            "destination",
+                            crate::sanitize::line(&target.display().to_string()),
+                            "already exists; choose another --to",
+                        )
+                        .into());
+                    }
                     target.clone()
                 };
-                if path.exists() {
-                    return Err(Error::invalid(
-                        "destination",
-                        path.display().to_string(),
-                        "already exists; choose another --to",
-                    )
-                    .into());
-                }
-                std::fs::write(&path, store.blob(&a.sha256)?).map_err(|e| Error::io(&path, e))?;
+                write_new(&path, &store.blob(&a.sha256)?).map_err(|e| Error::io(&path, e))?;
                 written.push(path);
             }
             if ctx.json {
                 return output::json(&written);
             }
             for p in written {
-                println!("{}", p.display());
+                println!("{}", crate::sanitize::line(&p.display().to_string()));
             }
             Ok(())
         }
@@ -175,5 +237,28 @@ mod tests {
         assert_eq!(super::safe_name("..", "x"), "x");
         assert_eq!(super::safe_name("fax\u{1b}[2J.pdf", "x"), "fax[2J.pdf");
         assert_eq!(super::safe_name("C:\\fax.pdf", "x"), "fax.pdf");
+        assert_eq!(
+            super::safe_name("invoice\u{202E}fdp.exe", "x"),
+            "invoicefdp.exe"
+        );
+        assert_eq!(super::safe_name("Pay\u{200B}Pal.pdf", "x"), "PayPal.pdf");
+        let long = format!("{}.pdf", "é".repeat(200));
+        let short = super::safe_name(&long, "x");
+        assert!(short.len() <= 200 && short.ends_with(".pdf"), "{short}");
+    }
+
+    #[test]
+    fn saving_never_follows_a_planted_link_and_renames_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let link = dir.path().join("scan.pdf");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(super::write_new(&link, b"evil").is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        let free = super::free_path(dir.path(), "scan.pdf", &[]);
+        assert_eq!(free, dir.path().join("scan-2.pdf"));
+        let next = super::free_path(dir.path(), "scan.pdf", &[free.clone()]);
+        assert_eq!(next, dir.path().join("scan-3.pdf"));
     }
 }
