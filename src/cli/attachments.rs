@@ -258,7 +258,7 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         let free = super::free_path(dir.path(), "scan.pdf", &[]);
         assert_eq!(free, dir.path().join("scan-2.pdf"));
-        let next = super::free_path(dir.path(), "scan.pdf", &[free.clone()]);
+        let next = super::free_path(dir.path(), "scan.pdf", std::slice::from_ref(&free));
         assert_eq!(next, dir.path().join("scan-3.pdf"));
     }
 }
