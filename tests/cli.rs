@@ -121,6 +121,15 @@ fn queries_filter_and_errors_point_at_the_column() {
         let s = t["state"].as_str().unwrap();
         assert!(["open", "pending", "on-hold"].contains(&s), "{s}");
     }
+    // A domain is a domain: LIKE's wildcards in it are plain characters.
+    let total = |q: &str| {
+        env.json(&["list", "--query", q, "--all"])["total"]
+            .as_i64()
+            .unwrap()
+    };
+    assert!(total("from:@example.com") > 0);
+    assert_eq!(total("from:@%"), 0);
+    assert_eq!(total("from:@_xample.com"), 0);
     // Chinese inside an unspaced sentence.
     let zh = env.json(&["list", "--query", "退款"]);
     assert!(!ids(&zh).is_empty());

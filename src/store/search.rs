@@ -342,8 +342,15 @@ impl Store {
 
     fn sender_clause(&self, v: &str, params: &mut Vec<Value>) -> String {
         if let Some(domain) = v.strip_prefix('@') {
-            params.push(format!("%@{domain}").into());
-            return "t.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value LIKE ?)".into();
+            // The value is a domain, not a pattern: `%` and `_` in it are
+            // themselves (`from:@%` matched every email customer).
+            let escaped = domain
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            params.push(format!("%@{escaped}").into());
+            return "t.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value LIKE ? ESCAPE '\\')".into();
         }
         let kind = identity::guess_kind(v);
         let normalised = identity::normalise(kind, v, &self.settings.default_region)
