@@ -170,3 +170,46 @@ fn an_mbox_with_every_hostile_message_in_the_middle_loses_nothing() {
     let q = echodesk::query::parse("8642").unwrap();
     assert_eq!(store.count(&q, &ctx).unwrap(), 1);
 }
+
+/// A message the store refuses (here a trigger stands in for any failure a
+/// message can cause) costs only itself: the batch is written again
+/// message by message and the refused one is kept raw with the error.
+#[test]
+fn an_import_batch_with_a_message_the_store_refuses_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("mail");
+    std::fs::create_dir(&src).unwrap();
+    for (i, from) in ["a@example.com", "poison@example.com", "b@example.com"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(
+            src.join(format!("{i}.eml")),
+            format!(
+                "From: {from}\r\nSubject: number {i}\r\nMessage-ID: <p{i}@x>\r\n\r\nbody {i}\r\n"
+            ),
+        )
+        .unwrap();
+    }
+    let db = dir.path().join("e.db");
+    let mut store = Store::open(&db, Settings::default()).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.from_addr = 'poison@example.com'
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+        )
+        .unwrap();
+    let r = import(&mut store, &src, "import", |_| {}).unwrap();
+    assert_eq!((r.seen, r.created), (3, 3), "{r:?}");
+    let ctx = SearchContext {
+        me: "tester".into(),
+        now: 1_800_000_000,
+    };
+    for word in ["\"body 0\"", "\"body 1\"", "\"body 2\""] {
+        let q = echodesk::query::parse(word).unwrap();
+        assert_eq!(store.count(&q, &ctx).unwrap(), 1, "{word}");
+    }
+    let again = import(&mut store, &src, "import", |_| {}).unwrap();
+    assert_eq!(again.duplicates, 3, "{again:?}");
+}
