@@ -357,6 +357,28 @@ mod tests {
     }
 
     #[test]
+    fn faxes_without_a_number_never_merge() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let fax = |pid: &str| {
+            let mut m = inbound(pid, "", "Fax from RECEPTION");
+            m.channel = Channel::Fax;
+            m.message_id = None;
+            m.from_name = Some("RECEPTION".into());
+            m
+        };
+        let Outcome::Created { ticket: a, .. } = run(&mut s, &fax("f1")) else {
+            panic!()
+        };
+        let Outcome::Created { ticket: b, .. } = run(&mut s, &fax("f2")) else {
+            panic!("the second RECEPTION fax joined the first")
+        };
+        let (ta, tb) = (s.ticket(a).unwrap(), s.ticket(b).unwrap());
+        assert_ne!(ta.customer.id, tb.customer.id);
+        assert!(ta.customer.identities.is_empty());
+        assert_eq!(ta.customer.name, "RECEPTION");
+    }
+
+    #[test]
     fn duplicates_are_found_by_provider_id_or_message_id() {
         let mut s = Store::open_in_memory(Settings::default()).unwrap();
         let first = inbound("1", "a@x.com", "Help");
