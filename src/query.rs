@@ -144,6 +144,10 @@ pub struct Query {
 const KEYS: &str = "id, state, assignee, channel, tag, from, priority, customer, before, after, \
 created-before, created-after, is, sla, has, sort";
 
+/// Terms one query may have. SQLite's expression tree is 1,000 deep at
+/// most, and each term is a few levels of it.
+pub const MAX_TERMS: usize = 200;
+
 /// Parses a query string. An empty string is the query that matches all.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
     let chars: Vec<char> = input.chars().collect();
@@ -254,6 +258,12 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
                 filter: Filter::Word(word),
             });
         }
+    }
+    if q.terms.len() > MAX_TERMS {
+        return Err(QueryError {
+            column: 1,
+            message: format!("{} terms; a query has at most {MAX_TERMS}", q.terms.len()),
+        });
     }
     Ok(q)
 }

@@ -198,7 +198,10 @@ impl Store {
                     "t.id = ?".to_string()
                 }
                 Filter::State(s) => {
-                    wf.check_state(s)?;
+                    // A state no workflow has is a mistake in the query.
+                    wf.check_state(s).map_err(|e| {
+                        crate::error::Error::invalid("query", format!("state:{s}"), e.to_string())
+                    })?;
                     params.push(s.clone().into());
                     "t.state = ?".into()
                 }
