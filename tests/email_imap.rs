@@ -1539,14 +1539,18 @@ fn a_populated_fax_mailbox_comes_in_with_every_number_and_text_right() {
         &["list", "--query", "channel:fax", "--all", "-n", "500"],
     );
     let fax_tickets = all["tickets"].as_array().unwrap();
+    let fax_hits = |words: &str| {
+        let (_, hits, _) = echodesk(
+            &cfg,
+            &db,
+            &["list", "--query", &format!("channel:fax {words}"), "--all"],
+        );
+        hits
+    };
     for e in &expected {
         match &e.number {
             Some(num) => {
-                let (_, hits, _) = echodesk(
-                    &cfg,
-                    &db,
-                    &["list", "--query", &format!("channel:fax {num}"), "--all"],
-                );
+                let hits = fax_hits(num);
                 assert!(
                     hits["total"].as_i64().unwrap() >= 1,
                     "{} ({}): {num} not found",
@@ -1587,11 +1591,7 @@ fn a_populated_fax_mailbox_comes_in_with_every_number_and_text_right() {
             }
         }
         if let Some(order) = &e.order {
-            let (_, hits, _) = echodesk(
-                &cfg,
-                &db,
-                &["list", "--query", &format!("channel:fax {order}"), "--all"],
-            );
+            let hits = fax_hits(order);
             assert!(
                 hits["total"].as_i64().unwrap() >= 1,
                 "{}: order {order} not searchable",

@@ -486,17 +486,24 @@ fn base64_encode(data: &[u8]) -> String {
     out
 }
 
-/// Rows another program wrote badly: invalid UTF-8 in a TEXT column, a
-/// blob sender, a time that is not one, a UDH that is not hex. The good rows around
-/// them come in and nothing stops the poll.
-#[test]
-fn gammu_rows_that_are_not_what_the_schema_says_stop_nothing() {
+/// A Gammu SMSD database made from Gammu's own schema (shipped by
+/// Debian's gammu-smsd): its directory, path and a connection.
+fn gammu_db() -> (tempfile::TempDir, PathBuf, rusqlite::Connection) {
     let schema = std::fs::read_to_string("/usr/share/doc/gammu-smsd/examples/sqlite.sql")
         .expect("Gammu's schema: install the Debian package gammu-smsd (scripts/test does)");
     let dir = tempfile::tempdir().unwrap();
     let gdb = dir.path().join("smsd.db");
     let g = rusqlite::Connection::open(&gdb).unwrap();
     g.execute_batch(&schema).unwrap();
+    (dir, gdb, g)
+}
+
+/// Rows another program wrote badly: invalid UTF-8 in a TEXT column, a
+/// blob sender, a time that is not one, a UDH that is not hex. The good rows around
+/// them come in and nothing stops the poll.
+#[test]
+fn gammu_rows_that_are_not_what_the_schema_says_stop_nothing() {
+    let (_dir, gdb, g) = gammu_db();
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     g.execute_batch(&format!(
         "INSERT INTO inbox (ReceivingDateTime, Text, SenderNumber, Coding, UDH, TextDecoded, RecipientID)
@@ -534,12 +541,7 @@ fn gammu_rows_that_are_not_what_the_schema_says_stop_nothing() {
 /// (shipped by Debian's gammu-smsd).
 #[test]
 fn gammu_sql_inbox_outbox_and_sentitems() {
-    let schema = std::fs::read_to_string("/usr/share/doc/gammu-smsd/examples/sqlite.sql")
-        .expect("Gammu's schema: install the Debian package gammu-smsd (scripts/test does)");
-    let dir = tempfile::tempdir().unwrap();
-    let gdb = dir.path().join("smsd.db");
-    let g = rusqlite::Connection::open(&gdb).unwrap();
-    g.execute_batch(&schema).unwrap();
+    let (_dir, gdb, g) = gammu_db();
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let add = |sender: &str, text: &str, udh: &str, coding: &str| {
         g.execute(

@@ -224,10 +224,12 @@ fn entity(name: &str) -> Option<char> {
     })
 }
 
-fn tidy(s: &str) -> String {
+/// Lines trimmed, pages (form feeds) and runs of empty lines as one blank
+/// line: text from a layout (HTML here, a PDF reader in fax) made tidy.
+pub fn tidy(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut blank = 0;
-    for line in s.lines() {
+    for line in s.split(['\n', '\u{c}']) {
         let line = line.trim();
         if line.is_empty() {
             blank += 1;

@@ -16,6 +16,7 @@ pub mod text;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::channel::email::html::tidy;
 use crate::inbound::Inbound;
 use crate::model::Channel;
 
@@ -392,26 +393,6 @@ pub fn pdf_text(data: &[u8]) -> Option<String> {
     text::extract(data)
         .ok()
         .filter(|t| t.split_whitespace().next().is_some())
-}
-
-/// Tidies what a reader printed: pages (form feeds) as blank lines, no
-/// trailing blanks, no runs of empty lines.
-fn tidy(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut blank = 0;
-    for line in raw.replace('\u{c}', "\n\n").lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            blank += 1;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
-        }
-        blank = 0;
-        out.push_str(line);
-    }
-    out
 }
 
 /// The PDF's text layer by the profile's reader, isolated. `Ok(None)`: no
