@@ -305,7 +305,7 @@ async fn outbox_loop(config: Config, mut store: Store, mut stop: watch::Receiver
             _ = tokio::time::sleep(every) => {}
         }
     }
-    sender.close().await;
+    sender.close(&mut store).await;
 }
 
 /// Sets up tracing to `file` (or standard error for `-`) at `level`.

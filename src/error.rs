@@ -60,6 +60,10 @@ pub enum Error {
     #[error("busy: {0}")]
     Busy(String),
 
+    /// Sending left entries failed or of unknown fate.
+    #[error("{0}")]
+    Undelivered(String),
+
     #[error("{0}")]
     Other(String),
 }
@@ -91,6 +95,7 @@ impl Error {
             Error::Db(_) | Error::Migration(_) => 7,
             Error::Busy(_) => 8,
             Error::Refused(_) => 9,
+            Error::Undelivered(_) => 10,
             Error::Io { .. } | Error::Other(_) => 1,
         }
     }

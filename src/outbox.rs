@@ -1,9 +1,13 @@
-//! The outbox worker: the only code that sends. It claims due entries
-//! (marking them `sending` in a committed transaction first), sends each,
-//! and records the result: 2xx → sent; 4xx or a connection problem → queued
-//! again with exponential backoff; 5xx → failed, with the server's words on
-//! the ticket. Email only for now; SMS and fax entries wait for their
-//! channels.
+//! The outbox worker: the only code that sends. Each entry is claimed
+//! (marked `sending` for this sender, committed) only when its send
+//! begins, and its result is committed as soon as it is known: a 2xx →
+//! sent; a 4xx, a timeout or a session problem → queued again with
+//! exponential backoff; a 55x refusal of the message → failed, with the
+//! server's words on the ticket. A crash therefore leaves at most one
+//! entry per session `sending`, and the next sender marks exactly those
+//! `unknown`. A sender holds a lease while it works (see
+//! `store::sender_lease`), so two senders at once never take each other's
+//! entries for interrupted ones.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,12 +26,16 @@ use crate::channel::sms::SmsError;
 use crate::config::Config;
 use crate::store::{OutboxItem, Store};
 
+pub mod resolve;
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SendReport {
     pub sent: u64,
     pub retrying: u64,
     pub failed: u64,
     pub recovered_unknown: u64,
+    /// Entries `unknown` in the store after the pass (any sender's).
+    pub unknown: u64,
     pub copied_to_sent: u64,
     pub copy_errors: Vec<String>,
     /// SMS delivery reports fetched, and how many of them changed.
@@ -135,26 +143,16 @@ pub fn build_message(
     Ok((msg, message_id))
 }
 
-fn account_for<'a>(item: &OutboxItem, config: &'a Config) -> Option<&'a Account> {
-    let with_smtp = |a: &&Account| a.smtp.is_some();
-    item.account
-        .as_deref()
-        .and_then(|n| {
-            config
-                .accounts
-                .iter()
-                .filter(with_smtp)
-                .find(|a| a.name == n)
-        })
-        .or_else(|| config.accounts.iter().find(with_smtp))
-}
-
-/// Entries claimed per round; small enough that a shutdown waits little.
-const CLAIM: usize = 64;
+/// Candidate entries read per round.
+const ROUND: usize = 256;
 /// SMTP sessions per account working at once.
 const LANES: usize = 4;
 /// A session idle longer than this is checked with NOOP before use.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
+/// How often a working sender renews its lease.
+const HEARTBEAT: Duration = Duration::from_secs(20);
+/// Longest pause for an account whose server could not be reached.
+const ACCOUNT_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// An open SMTP session kept between messages and passes.
 struct Session {
@@ -162,34 +160,74 @@ struct Session {
     used: Instant,
 }
 
+/// What became of one send.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Accepted; the provider's reply or reference.
+    Sent(String),
+    /// Not now: try again after a backoff.
+    Retry(String),
+    /// Refused for good.
+    Failed(String),
+}
+
+impl Outcome {
+    fn from_smtp(r: Result<String, smtp::SendError>) -> Outcome {
+        match r {
+            Ok(reply) => Outcome::Sent(reply),
+            Err(e) if e.permanent => Outcome::Failed(e.message),
+            Err(e) => Outcome::Retry(e.message),
+        }
+    }
+
+    fn from_sms(r: Result<(String, String), SmsError>) -> Outcome {
+        match r {
+            Ok((sid, _)) => Outcome::Sent(sid),
+            Err(e) if e.transient => Outcome::Retry(e.to_string()),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+}
+
+/// An account whose server could not be reached: skipped until `until`.
+struct Down {
+    until: Instant,
+    failures: u32,
+}
+
 /// Sends due outbox entries. Keeps its SMTP sessions open across passes,
 /// so the daemon reuses them instead of dialling for every message, and
 /// works up to [`LANES`] sessions per account at once.
 pub struct Sender {
     config: Config,
+    /// Names this sender in the entries it claims and in its lease.
+    owner: String,
     idle: HashMap<String, Vec<Session>>,
     twilio: HashMap<String, Twilio>,
     stop: Arc<AtomicBool>,
-    recovered: bool,
+    down: HashMap<String, Down>,
 }
 
-/// A claimed entry made ready to go: its message, or why it cannot be.
-struct Prepared {
-    item: OutboxItem,
-    account: Option<String>,
-    message: Result<Message, String>,
+/// A lane's request to the ledger: record my last result, give me the
+/// next entry to send (or `None`: stop).
+struct Ask {
+    account: String,
+    done: Option<(OutboxItem, Message, Outcome)>,
+    reply: tokio::sync::oneshot::Sender<Option<(OutboxItem, Message)>>,
 }
-
-type Outcome = Result<String, (bool, String)>;
 
 impl Sender {
     pub fn new(config: &Config) -> Sender {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         Sender {
             config: config.clone(),
+            owner: format!("{}-{:x}", std::process::id(), nanos & 0xffff_ffff_ffff),
             idle: HashMap::new(),
             twilio: HashMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
-            recovered: false,
+            down: HashMap::new(),
         }
     }
 
@@ -198,24 +236,46 @@ impl Sender {
         self.stop.clone()
     }
 
-    /// Says goodbye (QUIT) on the sessions kept open.
-    pub async fn close(&mut self) {
+    /// Says goodbye (QUIT) on the sessions kept open and gives up the
+    /// sender's lease.
+    pub async fn close(&mut self, store: &mut Store) {
         for (_, sessions) in self.idle.drain() {
             for mut s in sessions {
                 let _ = tokio::time::timeout(Duration::from_secs(5), s.conn.quit()).await;
             }
         }
+        if let Ok(tx) = store.transaction() {
+            if tx.sender_gone(&self.owner).is_ok() {
+                let _ = tx.commit();
+            }
+        }
     }
 
-    /// One pass: recover sends a crash interrupted (on the first pass),
-    /// then send everything due.
+    fn is_down(&self, account: &str) -> bool {
+        self.down
+            .get(account)
+            .is_some_and(|d| d.until > Instant::now())
+    }
+
+    fn mark_down(&mut self, account: &str) {
+        let d = self.down.entry(account.to_string()).or_insert(Down {
+            until: Instant::now(),
+            failures: 0,
+        });
+        d.failures += 1;
+        let wait = Duration::from_secs(5u64 << d.failures.min(6)).min(ACCOUNT_BACKOFF_CAP);
+        d.until = Instant::now() + wait;
+    }
+
+    /// One pass: renew this sender's lease, recover entries of senders
+    /// that are gone, then send everything due.
     pub async fn send_due(&mut self, store: &mut Store) -> crate::Result<SendReport> {
         let mut report = SendReport::default();
-        if !self.recovered {
+        {
             let tx = store.transaction()?;
+            tx.sender_heartbeat(&self.owner)?;
             report.recovered_unknown = tx.recover_interrupted()? as u64;
             tx.commit()?;
-            self.recovered = true;
         }
         // Email, and faxes (which leave as email to an email-to-fax gateway).
         for channel in ["email", "fax"] {
@@ -223,7 +283,25 @@ impl Sender {
         }
         self.send_sms_due(store, &mut report).await?;
         self.check_deliveries(store, &mut report).await?;
+        report.unknown = store.outbox_unknown()?;
         Ok(report)
+    }
+
+    /// The account an entry leaves through, decided before it is claimed.
+    fn mail_account(&self, channel: &str, wrote_to: Option<&str>) -> Option<&Account> {
+        let usable = |a: &&Account| {
+            a.smtp.is_some()
+                && (channel != "fax" || a.fax.as_ref().is_some_and(|f| f.send_to.is_some()))
+        };
+        wrote_to
+            .and_then(|n| {
+                self.config
+                    .accounts
+                    .iter()
+                    .filter(usable)
+                    .find(|a| a.name == n)
+            })
+            .or_else(|| self.config.accounts.iter().find(usable))
     }
 
     async fn send_mail_channel(
@@ -233,88 +311,175 @@ impl Sender {
         report: &mut SendReport,
     ) -> crate::Result<()> {
         while !self.stop.load(Ordering::Relaxed) {
-            let items = {
+            // Candidates by account; nothing is claimed yet.
+            let mut queues: HashMap<String, std::collections::VecDeque<i64>> = HashMap::new();
+            let mut orphans = Vec::new();
+            {
                 let tx = store.transaction()?;
-                let mut items = tx.claim_due(channel, CLAIM)?;
-                if channel == "fax" {
-                    for it in &mut items {
-                        it.account = tx.inbound_account(it.ticket_id)?;
+                for (id, ticket) in tx.due_ids(channel, ROUND)? {
+                    let wrote_to = if channel == "fax" {
+                        tx.inbound_account(ticket)?
+                    } else {
+                        tx.reply_parent_account(ticket)?
+                    };
+                    match self.mail_account(channel, wrote_to.as_deref()) {
+                        Some(a) if self.is_down(&a.name) => {}
+                        Some(a) => queues.entry(a.name.clone()).or_default().push_back(id),
+                        None => orphans.push(id),
+                    }
+                }
+                let why = if channel == "fax" {
+                    "no account with [accounts.fax] send_to and [accounts.smtp] to fax from"
+                } else {
+                    "no account with [accounts.smtp] to send from"
+                };
+                for id in orphans {
+                    if let Some(item) = tx.claim(id, &self.owner)? {
+                        record_in(&tx, &item, Outcome::Failed(why.into()), report)?;
                     }
                 }
                 tx.commit()?;
-                items
-            };
-            if items.is_empty() {
+            }
+            if queues.is_empty() {
                 break;
             }
-            let mut by_account: HashMap<String, Vec<(OutboxItem, Message)>> = HashMap::new();
-            let prepared = if channel == "fax" {
-                self.prepare_faxes(store, items)?
-            } else {
-                self.prepare(store, items)?
-            };
-            for p in prepared {
-                match (p.message, p.account) {
-                    (Ok(m), Some(a)) => by_account.entry(a).or_default().push((p.item, m)),
-                    (Err(e), _) => record(store, &p.item, Err((false, e)), report)?,
-                    (Ok(_), None) => record(
-                        store,
-                        &p.item,
-                        Err((false, "no account to send from".into())),
-                        report,
-                    )?,
-                }
-            }
-            let copies = self.send_batch(store, by_account, report).await?;
+            let copies = self.send_round(store, channel, queues, report).await?;
             self.copy_to_sent(copies, report).await;
         }
         Ok(())
     }
 
-    /// Renders each fax reply to PDF and wraps it in a mail to the fax
-    /// account's email-to-fax gateway.
-    fn prepare_faxes(
-        &self,
+    /// Works the candidate queues with up to [`LANES`] sessions per
+    /// account. The ledger (the only user of the store here) claims each
+    /// entry when a lane asks for work and records each result, batching
+    /// what arrives together into one transaction.
+    async fn send_round(
+        &mut self,
         store: &mut Store,
-        items: Vec<OutboxItem>,
-    ) -> crate::Result<Vec<Prepared>> {
-        let tx = store.transaction()?;
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let with_fax = |a: &&Account| {
-                a.fax.as_ref().is_some_and(|f| f.send_to.is_some()) && a.smtp.is_some()
+        channel: &str,
+        mut queues: HashMap<String, std::collections::VecDeque<i64>>,
+        report: &mut SendReport,
+    ) -> crate::Result<HashMap<String, Vec<Vec<u8>>>> {
+        let (ask_tx, mut ask_rx) = tokio::sync::mpsc::unbounded_channel::<Ask>();
+        let (fail_tx, mut fail_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut lanes = Vec::new();
+        for (name, ids) in &queues {
+            let Some(smtp) = self
+                .config
+                .accounts
+                .iter()
+                .find(|a| a.name == *name)
+                .and_then(|a| a.smtp.clone())
+            else {
+                continue;
             };
-            let acct = item
-                .account
-                .as_deref()
-                .and_then(|n| {
-                    self.config
-                        .accounts
-                        .iter()
-                        .filter(with_fax)
-                        .find(|a| a.name == n)
-                })
-                .or_else(|| self.config.accounts.iter().find(with_fax));
-            let message = match acct {
-                None => Err(
-                    "no account with [accounts.fax] send_to and [accounts.smtp] to fax from"
-                        .to_string(),
-                ),
-                Some(a) => {
-                    crate::channel::fax::outbound::build(&item, a, &self.config).map(|(m, id)| {
-                        let _ = tx.set_message_id(item.message_id, &id);
-                        m
-                    })
-                }
-            };
-            out.push(Prepared {
-                account: acct.map(|a| a.name.clone()),
-                item,
-                message,
-            });
+            let pool = self.idle.entry(name.clone()).or_default();
+            for _ in 0..LANES.min(ids.len()) {
+                lanes.push(lane(
+                    name.clone(),
+                    smtp.clone(),
+                    pool.pop(),
+                    ask_tx.clone(),
+                    fail_tx.clone(),
+                ));
+            }
         }
-        tx.commit()?;
-        Ok(out)
+        drop(ask_tx);
+        drop(fail_tx);
+        let wants_copy: std::collections::HashSet<String> = self
+            .config
+            .accounts
+            .iter()
+            .filter(|a| {
+                a.imap
+                    .as_ref()
+                    .is_some_and(|i| i.sent_mailbox.is_some() && !i.server_saves_sent)
+            })
+            .map(|a| a.name.clone())
+            .collect();
+        let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        let config = &self.config;
+        let owner = self.owner.clone();
+        let stop = self.stop.clone();
+        let mut unreachable: std::collections::HashSet<String> = Default::default();
+        let ledger = async {
+            let mut beat = tokio::time::interval(HEARTBEAT);
+            beat.tick().await;
+            loop {
+                let first = tokio::select! {
+                    a = ask_rx.recv() => match a { Some(a) => a, None => break },
+                    _ = beat.tick() => {
+                        let tx = store.transaction()?;
+                        tx.sender_heartbeat(&owner)?;
+                        tx.commit()?;
+                        continue;
+                    }
+                };
+                while let Ok(name) = fail_rx.try_recv() {
+                    unreachable.insert(name);
+                }
+                let mut batch = vec![first];
+                while batch.len() < 64 {
+                    match ask_rx.try_recv() {
+                        Ok(a) => batch.push(a),
+                        Err(_) => break,
+                    }
+                }
+                let tx = store.transaction()?;
+                let mut replies = Vec::with_capacity(batch.len());
+                for ask in batch {
+                    if let Some((item, message, outcome)) = ask.done {
+                        if matches!(outcome, Outcome::Sent(_)) && wants_copy.contains(&ask.account)
+                        {
+                            copies
+                                .entry(ask.account.clone())
+                                .or_default()
+                                .push(message.formatted());
+                        }
+                        record_in(&tx, &item, outcome, report)?;
+                    }
+                    let mut next = None;
+                    let stopping =
+                        stop.load(Ordering::Relaxed) || unreachable.contains(&ask.account);
+                    let queue = queues.get_mut(&ask.account);
+                    if let (false, Some(queue)) = (stopping, queue) {
+                        while let Some(id) = queue.pop_front() {
+                            let Some(mut item) = tx.claim(id, &owner)? else {
+                                continue;
+                            };
+                            match prepare(&tx, config, channel, &ask.account, &mut item)? {
+                                Ok(m) => {
+                                    next = Some((item, m));
+                                    break;
+                                }
+                                Err(e) => record_in(&tx, &item, Outcome::Failed(e), report)?,
+                            }
+                        }
+                    }
+                    replies.push((ask.reply, next));
+                }
+                tx.commit()?;
+                for (reply, next) in replies {
+                    if let Err(Some((item, _))) = reply.send(next) {
+                        // The lane is gone (it cannot be, short of a
+                        // panic): give the entry back rather than strand it.
+                        let tx = store.transaction()?;
+                        tx.mark_retry(&item, tx.now(), "not sent: its session ended")?;
+                        tx.commit()?;
+                    }
+                }
+            }
+            Ok::<(), crate::Error>(())
+        };
+        let (kept, recorded) = tokio::join!(futures::future::join_all(lanes), ledger);
+        for (name, session) in kept.into_iter().flatten() {
+            self.idle.entry(name).or_default().push(session);
+        }
+        recorded?;
+        for name in unreachable {
+            self.mark_down(&name);
+        }
+        Ok(copies)
     }
 
     async fn send_sms_due(
@@ -322,33 +487,59 @@ impl Sender {
         store: &mut Store,
         report: &mut SendReport,
     ) -> crate::Result<()> {
-        while !self.stop.load(Ordering::Relaxed) {
-            let items = {
+        let mut last_beat = Instant::now();
+        'rounds: while !self.stop.load(Ordering::Relaxed) {
+            let candidates = {
                 let tx = store.transaction()?;
-                let mut items = tx.claim_due("sms", CLAIM)?;
-                for it in &mut items {
-                    let wrote_to = tx.inbound_account(it.ticket_id)?;
-                    it.account =
+                let mut out = Vec::new();
+                for (id, ticket) in tx.due_ids("sms", ROUND)? {
+                    let wrote_to = tx.inbound_account(ticket)?;
+                    let acct =
                         crate::channel::sms::account_for(&self.config.sms, wrote_to.as_deref())
                             .map(|a| a.name.clone());
+                    if !acct.as_deref().is_some_and(|a| self.is_down(a)) {
+                        out.push((id, acct));
+                    }
                 }
                 tx.commit()?;
-                items
+                out
             };
-            if items.is_empty() {
+            if candidates.is_empty() {
                 break;
             }
-            for item in items {
-                let outcome = self.send_sms(&item).await;
-                let tx = store.transaction()?;
-                match outcome {
-                    Ok((sid, status)) => {
-                        record_in(&tx, &item, Ok(sid), report)?;
-                        tx.set_delivery(item.id, &status, None)?;
+            for (id, account) in candidates {
+                if self.stop.load(Ordering::Relaxed) {
+                    break 'rounds;
+                }
+                if account.as_deref().is_some_and(|a| self.is_down(a)) {
+                    continue;
+                }
+                let item = {
+                    let tx = store.transaction()?;
+                    if last_beat.elapsed() > HEARTBEAT {
+                        tx.sender_heartbeat(&self.owner)?;
+                        last_beat = Instant::now();
                     }
-                    Err(e) => record_in(&tx, &item, Err(e), report)?,
+                    let item = tx.claim(id, &self.owner)?;
+                    tx.commit()?;
+                    item
+                };
+                let Some(mut item) = item else { continue };
+                item.account.clone_from(&account);
+                let result = self.send_sms(&item).await;
+                let unreachable = matches!(&result, Err(e) if e.transient);
+                let status = result.as_ref().ok().map(|(_, st)| st.clone());
+                let tx = store.transaction()?;
+                record_in(&tx, &item, Outcome::from_sms(result), report)?;
+                if let Some(st) = status {
+                    tx.set_delivery(item.id, &st, None)?;
                 }
                 tx.commit()?;
+                if unreachable {
+                    if let Some(a) = &account {
+                        self.mark_down(a);
+                    }
+                }
             }
         }
         Ok(())
@@ -367,36 +558,30 @@ impl Sender {
             .ok_or_else(|| SmsError::new(&acct.name, "setup", "no client", true))
     }
 
-    /// Ok((message SID, gateway status)) or Err((retry?, what happened)).
-    async fn send_sms(&mut self, item: &OutboxItem) -> Result<(String, String), (bool, String)> {
+    /// The message SID (or spool name) and the gateway's status.
+    async fn send_sms(&mut self, item: &OutboxItem) -> Result<(String, String), SmsError> {
         use crate::channel::sms::account::Kind;
         let acct = item
             .account
             .as_deref()
             .and_then(|n| self.config.sms.iter().find(|a| a.name == n))
             .cloned()
-            .ok_or((false, "no [[sms]] account to send from".to_string()))?;
-        crate::channel::sms::check_length(&acct, &item.body).map_err(|e| (false, e))?;
+            .ok_or_else(|| {
+                SmsError::new("", "send", "no [[sms]] account to send from", false)
+            })?;
+        crate::channel::sms::check_length(&acct, &item.body)
+            .map_err(|e| SmsError::new(&acct.name, "send", &e, false))?;
         match acct.kind {
             Kind::Twilio => {
-                let api = self
-                    .twilio(&acct)
-                    .map_err(|e| (e.transient, e.to_string()))?;
-                let m = api
-                    .send(&item.recipient, &item.body)
-                    .await
-                    .map_err(|e| (e.transient, e.to_string()))?;
+                let m = self.twilio(&acct)?.send(&item.recipient, &item.body).await?;
                 Ok((m.sid, m.status))
             }
             Kind::Smstools => crate::channel::sms::smstools::send(&acct, item)
-                .map(|name| (name, "queued".to_string()))
-                .map_err(|e| (e.transient, e.to_string())),
+                .map(|name| (name, "queued".to_string())),
             Kind::Gammu => crate::channel::sms::gammu::send(&acct, item)
-                .map(|id| (id, "queued".to_string()))
-                .map_err(|e| (e.transient, e.to_string())),
+                .map(|id| (id, "queued".to_string())),
         }
     }
-
     /// Asks the gateways what became of sent texts whose delivery is open.
     async fn check_deliveries(
         &mut self,
@@ -449,105 +634,6 @@ impl Sender {
         Ok(())
     }
 
-    /// Sends a claimed batch over up to [`LANES`] sessions per account,
-    /// recording each result as it comes. Returns what to copy to Sent.
-    async fn send_batch(
-        &mut self,
-        store: &mut Store,
-        by_account: HashMap<String, Vec<(OutboxItem, Message)>>,
-        report: &mut SendReport,
-    ) -> crate::Result<HashMap<String, Vec<Vec<u8>>>> {
-        let (tx, mut rx) =
-            tokio::sync::mpsc::unbounded_channel::<(String, OutboxItem, Message, Outcome)>();
-        let mut lanes = Vec::new();
-        for (name, items) in by_account {
-            let Some(smtp) = self
-                .config
-                .accounts
-                .iter()
-                .find(|a| a.name == name)
-                .and_then(|a| a.smtp.clone())
-            else {
-                continue;
-            };
-            let n = LANES.min(items.len());
-            let mut queues: Vec<Vec<(OutboxItem, Message)>> = (0..n).map(|_| Vec::new()).collect();
-            for (i, it) in items.into_iter().enumerate() {
-                queues[i % n].push(it);
-            }
-            let pool = self.idle.entry(name.clone()).or_default();
-            for queue in queues {
-                let session = pool.pop();
-                lanes.push(lane(name.clone(), smtp.clone(), session, queue, tx.clone()));
-            }
-        }
-        drop(tx);
-        let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-        let wants_copy: std::collections::HashSet<String> = self
-            .config
-            .accounts
-            .iter()
-            .filter(|a| a.imap.as_ref().is_some_and(|i| i.sent_mailbox.is_some()))
-            .map(|a| a.name.clone())
-            .collect();
-        let recorder = async {
-            // Results that arrive together commit together: one transaction
-            // per wake-up rather than per message.
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < 64 {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
-                let tx = store.transaction()?;
-                for (name, item, message, outcome) in batch {
-                    if outcome.is_ok() && wants_copy.contains(&name) {
-                        copies.entry(name).or_default().push(message.formatted());
-                    }
-                    record_in(&tx, &item, outcome, report)?;
-                }
-                tx.commit()?;
-            }
-            Ok::<(), crate::Error>(())
-        };
-        let (kept, recorded) = tokio::join!(futures::future::join_all(lanes), recorder);
-        for (name, session) in kept.into_iter().flatten() {
-            self.idle.entry(name).or_default().push(session);
-        }
-        recorded?;
-        Ok(copies)
-    }
-
-    /// Builds each entry's message and records its Message-ID before it
-    /// leaves, so an answer that arrives at once still threads.
-    fn prepare(&self, store: &mut Store, items: Vec<OutboxItem>) -> crate::Result<Vec<Prepared>> {
-        let tx = store.transaction()?;
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let acct = account_for(&item, &self.config);
-            let message = match acct {
-                None => Err("no account with [accounts.smtp] to send from".to_string()),
-                Some(a) => build_message(&item, a, &self.config),
-            };
-            let message = match message {
-                Ok((m, id)) => {
-                    tx.set_message_id(item.message_id, &id)?;
-                    Ok(m)
-                }
-                Err(e) => Err(e),
-            };
-            out.push(Prepared {
-                account: acct.map(|a| a.name.clone()),
-                item,
-                message,
-            });
-        }
-        tx.commit()?;
-        Ok(out)
-    }
-
     /// Appends what was sent to each account's Sent mailbox, when one is
     /// configured. A failed copy is reported, never a reason to resend.
     async fn copy_to_sent(&self, copies: HashMap<String, Vec<Vec<u8>>>, report: &mut SendReport) {
@@ -569,16 +655,60 @@ impl Sender {
     }
 }
 
-/// Sends a queue of messages one after another over one session, opening
-/// it when needed; hands back the session if it is still good.
+/// Builds a claimed entry's message and records its Message-ID before it
+/// leaves, so an answer that arrives at once still threads. `Err` is why
+/// it can never be sent as it is.
+fn prepare(
+    tx: &crate::store::Tx<'_>,
+    config: &Config,
+    channel: &str,
+    account: &str,
+    item: &mut OutboxItem,
+) -> crate::Result<Result<Message, String>> {
+    item.account = Some(account.to_string());
+    let Some(acct) = config.accounts.iter().find(|a| a.name == account) else {
+        return Ok(Err(format!("account `{account}` is no longer configured")));
+    };
+    let built = if channel == "fax" {
+        crate::channel::fax::outbound::build(item, acct, config)
+    } else {
+        build_message(item, acct, config)
+    };
+    Ok(match built {
+        Ok((m, id)) => {
+            tx.set_message_id(item.message_id, &id)?;
+            Ok(m)
+        }
+        Err(e) => Err(e),
+    })
+}
+
+/// One SMTP session's worth of sending: asks the ledger for an entry,
+/// sends it, hands back the result with the next request. Opens the
+/// session when needed; if the server cannot be reached, says so on
+/// `unreachable` and stops, leaving the rest of the queue unclaimed.
+/// Returns the session if it is still good.
 async fn lane(
     account: String,
     smtp: SmtpConfig,
     mut session: Option<Session>,
-    queue: Vec<(OutboxItem, Message)>,
-    out: tokio::sync::mpsc::UnboundedSender<(String, OutboxItem, Message, Outcome)>,
+    asks: tokio::sync::mpsc::UnboundedSender<Ask>,
+    unreachable: tokio::sync::mpsc::UnboundedSender<String>,
 ) -> Option<(String, Session)> {
-    for (item, message) in queue {
+    let mut done = None;
+    loop {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let ask = Ask {
+            account: account.clone(),
+            done: done.take(),
+            reply,
+        };
+        if asks.send(ask).is_err() {
+            break;
+        }
+        let Ok(Some((item, message))) = answer.await else {
+            break;
+        };
         if let Some(s) = session.as_mut() {
             if s.used.elapsed() > IDLE_CHECK && !s.conn.test_connected().await {
                 session = None;
@@ -593,41 +723,22 @@ async fn lane(
                     })
                 }
                 Err(e) => {
-                    let _ = out.send((
-                        account.clone(),
-                        item,
-                        message,
-                        Err((!e.permanent, e.message)),
-                    ));
+                    let _ = unreachable.send(account.clone());
+                    done = Some((item, message, Outcome::Retry(e.message)));
                     continue;
                 }
             }
         }
         let Some(s) = session.as_mut() else { continue };
-        let outcome = smtp::send(&smtp, &mut s.conn, &message).await;
+        let outcome = Outcome::from_smtp(smtp::send(&smtp, &mut s.conn, &message).await);
         s.used = Instant::now();
-        if outcome.is_err() && s.conn.has_broken() {
+        if !matches!(outcome, Outcome::Sent(_)) {
+            // After a refusal or a timeout the session may be mid-transaction.
             session = None;
         }
-        let outcome = outcome.map_err(|e| (!e.permanent, e.message));
-        if outcome.is_err() {
-            // After a refusal the session may be mid-transaction.
-            session = None;
-        }
-        let _ = out.send((account.clone(), item, message, outcome));
+        done = Some((item, message, outcome));
     }
     session.map(|s| (account, s))
-}
-
-fn record(
-    store: &mut Store,
-    item: &OutboxItem,
-    outcome: Outcome,
-    report: &mut SendReport,
-) -> crate::Result<()> {
-    let tx = store.transaction()?;
-    record_in(&tx, item, outcome, report)?;
-    tx.commit()
 }
 
 fn record_in(
@@ -637,16 +748,16 @@ fn record_in(
     report: &mut SendReport,
 ) -> crate::Result<()> {
     match outcome {
-        Ok(reply) => {
+        Outcome::Sent(reply) => {
             tx.mark_sent(item, &reply)?;
             report.sent += 1;
         }
-        Err((true, e)) => {
+        Outcome::Retry(e) => {
             tracing::info!(outbox = item.id, ticket = item.ticket_id, "will retry: {e}");
             tx.mark_retry(item, tx.now() + backoff(item.attempts), &e)?;
             report.retrying += 1;
         }
-        Err((false, e)) => {
+        Outcome::Failed(e) => {
             tracing::warn!(outbox = item.id, ticket = item.ticket_id, "failed: {e}");
             tx.mark_failed(item, &e)?;
             report.failed += 1;
@@ -659,7 +770,7 @@ fn record_in(
 pub async fn send_due(store: &mut Store, config: &Config) -> crate::Result<SendReport> {
     let mut sender = Sender::new(config);
     let r = sender.send_due(store).await;
-    sender.close().await;
+    sender.close(store).await;
     r
 }
 

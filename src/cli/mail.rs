@@ -50,21 +50,21 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         for o in out.iter().filter(|o| o.get("sms").is_some()) {
             let r = &o["sms"];
-            println!(
-                "{} (sms): {} fetched, {} new tickets, {} threaded, {} duplicates",
-                o["account"].as_str().unwrap_or(""),
+            output::say(&format!(
+                "{} (sms): {} fetched: {} new tickets, {} threaded, {} already stored",
+                crate::sanitize::line(o["account"].as_str().unwrap_or("")),
                 r["fetched"],
                 r["created"],
                 r["threaded"],
                 r["duplicates"]
-            );
+            ));
         }
         for o in &out {
             for m in o["mailboxes"].as_array().into_iter().flatten() {
-                println!(
-                    "{}/{}: {} fetched, {} new tickets, {} threaded, {} duplicates{}",
-                    o["account"].as_str().unwrap_or(""),
-                    m["mailbox"].as_str().unwrap_or(""),
+                output::say(&format!(
+                    "{}/{}: {} fetched: {} new tickets, {} threaded, {} already stored{}",
+                    crate::sanitize::line(o["account"].as_str().unwrap_or("")),
+                    crate::sanitize::line(m["mailbox"].as_str().unwrap_or("")),
                     m["fetched"],
                     m["created"],
                     m["threaded"],
@@ -74,15 +74,15 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
                     } else {
                         ""
                     }
-                );
+                ));
             }
         }
     }
     if !ctx.json && rules.fired > 0 {
-        println!(
+        output::say(&format!(
             "rules: {} fired on {} messages; {} automatic replies queued, {} held back by loop protection",
             rules.fired, rules.messages, rules.auto_replies, rules.suppressed
-        );
+        ));
     }
     for p in &rules.problems {
         eprintln!("echodesk: {}", crate::sanitize::line(p));
@@ -274,10 +274,55 @@ pub enum OutboxCmd {
         #[arg(long)]
         all: bool,
     },
-    /// Send everything due now, once (what the daemon does continuously)
+    /// One entry: its state, delivery, provider reference and history
+    Show { id: i64 },
+    /// Send everything due now, once (what the daemon does continuously);
+    /// exits 10 if anything failed or is left unknown
     Send,
-    /// Queue an entry again: failed, unknown (check first!) or waiting
-    Retry { id: i64 },
+    /// Queue entries again: failed, unknown (check first!) or waiting
+    #[command(arg_required_else_help = true)]
+    Retry { ids: Vec<i64> },
+    /// Withdraw entries that are queued, failed or unknown: never sent
+    #[command(arg_required_else_help = true)]
+    Cancel { ids: Vec<i64> },
+    /// Find out whether unknown entries arrived, from the provider's own
+    /// records (the Sent mailbox, the gateway's message list); all unknown
+    /// entries when no id is given
+    Resolve {
+        ids: Vec<i64>,
+        /// Say what was found; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `sent · delivered`, `sent · undelivered (30003 …)`, or the plain state.
+pub fn outbox_state(r: &crate::store::OutboxRow) -> String {
+    match (&r.delivery, r.status.as_str()) {
+        (Some(d), "sent") if d != "sent" => match &r.delivery_detail {
+            Some(detail) if !detail.is_empty() => format!("sent · {d} ({detail})"),
+            _ => format!("sent · {d}"),
+        },
+        _ => r.status.clone(),
+    }
+}
+
+fn print_outbox_row(r: &crate::store::OutboxRow) {
+    let note = match (&r.last_error, r.status.as_str(), &r.provider_ref) {
+        (Some(e), s, _) if s != "sent" => e.clone(),
+        (_, "sent", Some(p)) => p.clone(),
+        _ => String::new(),
+    };
+    println!(
+        "{:>5}  #{:<6} {:<5} {:<22} {} attempts  {}  {}",
+        r.id,
+        r.ticket_id,
+        r.channel,
+        crate::sanitize::line(&outbox_state(r)),
+        r.attempts,
+        crate::sanitize::line(&r.recipient),
+        crate::sanitize::line(&note)
+    );
 }
 
 pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
@@ -288,41 +333,68 @@ pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&rows);
             }
-            for r in rows {
+            for r in &rows {
+                print_outbox_row(r);
+            }
+            Ok(())
+        }
+        OutboxCmd::Show { id } => {
+            let row = store.outbox_row(id)?.ok_or_else(|| {
+                crate::error::Error::invalid("outbox entry", id.to_string(), "no such entry")
+            })?;
+            let events = store.outbox_events(&row)?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "entry": row, "events": events }));
+            }
+            let line = |k: &str, v: &str| println!("{k:<10} {}", crate::sanitize::line(v));
+            line("entry", &format!("{} (ticket #{})", row.id, row.ticket_id));
+            line("state", &outbox_state(&row));
+            line("channel", &format!("{} via {}", row.channel, row.account));
+            line("to", &row.recipient);
+            line("attempts", &row.attempts.to_string());
+            if let Some(p) = &row.provider_ref {
+                line(
+                    if row.channel == "sms" { "sid" } else { "reply" },
+                    p,
+                );
+            }
+            if let Some(e) = &row.last_error {
+                line("error", e);
+            }
+            if row.status == "queued" {
+                line("next try", &output::datetime(row.next_attempt_at));
+            }
+            line("updated", &output::datetime(row.updated_at));
+            for e in events {
                 println!(
-                    "{:>5}  #{:<6} {:<5} {:<8} {} attempts  {}  {}",
-                    r.id,
-                    r.ticket_id,
-                    r.channel,
-                    r.status,
-                    r.attempts,
-                    crate::sanitize::line(&r.recipient),
-                    crate::sanitize::line(r.last_error.as_deref().unwrap_or(""))
+                    "  {}  {:<16} {}  {}",
+                    output::datetime(e.at),
+                    crate::sanitize::line(&e.kind),
+                    crate::sanitize::line(&e.agent),
+                    crate::sanitize::line(e.new.as_deref().unwrap_or(""))
                 );
             }
             Ok(())
         }
         OutboxCmd::Send => {
-            if let Some(l) = store.lease_holder(crate::daemon::LEASE)? {
-                return Err(crate::error::Error::Busy(format!(
-                    "the daemon (pid {} on {}) sends the outbox; leave it to it",
-                    l.pid, l.host
-                ))
-                .into());
-            }
+            super::keep_running_on_broken_sockets();
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let report = rt.block_on(crate::outbox::send_due(&mut store, &ctx.config))?;
             if ctx.json {
-                return output::json(&report);
-            }
-            println!(
-                "{} sent, {} will be retried, {} failed, {} interrupted earlier (now unknown)",
-                report.sent, report.retrying, report.failed, report.recovered_unknown
-            );
-            if report.copied_to_sent > 0 {
-                println!("{} copied to the Sent mailbox", report.copied_to_sent);
+                output::json(&report)?;
+            } else {
+                output::say(&format!(
+                    "{} sent, {} will be retried, {} failed, {} interrupted earlier (now unknown)",
+                    report.sent, report.retrying, report.failed, report.recovered_unknown
+                ));
+                if report.copied_to_sent > 0 {
+                    output::say(&format!(
+                        "{} copied to the Sent mailbox",
+                        report.copied_to_sent
+                    ));
+                }
             }
             for e in &report.copy_errors {
                 eprintln!(
@@ -330,16 +402,80 @@ pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
                     crate::sanitize::line(e)
                 );
             }
+            if report.failed > 0 || report.unknown > 0 {
+                let mut parts = Vec::new();
+                if report.failed > 0 {
+                    parts.push(format!("{} failed", report.failed));
+                }
+                if report.unknown > 0 {
+                    parts.push(format!(
+                        "{} of unknown fate (`echodesk outbox resolve`, then retry or cancel)",
+                        report.unknown
+                    ));
+                }
+                return Err(crate::error::Error::Undelivered(format!(
+                    "outbox: {} (see `echodesk outbox list`)",
+                    parts.join(", ")
+                ))
+                .into());
+            }
             Ok(())
         }
-        OutboxCmd::Retry { id } => {
+        OutboxCmd::Retry { ids } => {
             let tx = store.transaction()?;
-            tx.retry_outbox(id, &ctx.agent)?;
+            for id in &ids {
+                tx.retry_outbox(*id, &ctx.agent)?;
+            }
             tx.commit()?;
             if ctx.json {
-                return output::json(&serde_json::json!({ "id": id, "status": "queued" }));
+                return output::json(&serde_json::json!({ "ids": ids, "status": "queued" }));
             }
-            println!("outbox {id}: queued again");
+            for id in ids {
+                println!("outbox {id}: queued again");
+            }
+            Ok(())
+        }
+        OutboxCmd::Cancel { ids } => {
+            let tx = store.transaction()?;
+            for id in &ids {
+                tx.cancel_outbox(*id, &ctx.agent)?;
+            }
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "ids": ids, "status": "cancelled" }));
+            }
+            for id in ids {
+                println!("outbox {id}: cancelled; it will not be sent");
+            }
+            Ok(())
+        }
+        OutboxCmd::Resolve { ids, dry_run } => {
+            super::keep_running_on_broken_sockets();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let found = rt.block_on(crate::outbox::resolve::resolve(
+                &mut store,
+                &ctx.config,
+                &ids,
+                dry_run,
+                &ctx.agent,
+            ))?;
+            if ctx.json {
+                return output::json(&found);
+            }
+            for f in &found {
+                output::say(&format!(
+                    "outbox {}: {} — {}{}",
+                    f.id,
+                    f.verdict.as_str(),
+                    crate::sanitize::line(&f.how),
+                    if dry_run { " (dry run: unchanged)" } else { "" }
+                ));
+            }
+            if found.is_empty() {
+                output::say("no unknown entries");
+            }
             Ok(())
         }
     }

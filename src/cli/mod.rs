@@ -86,13 +86,14 @@ pub enum Command {
     Canned(canned::CannedCmd),
     /// Import an mbox, a Maildir, or .eml files through the ingest path
     Import(admin::ImportArgs),
-    /// Poll every IMAP account once, then exit (for cron and scripts)
+    /// Poll every account once, then exit (for cron and scripts): each
+    /// [accounts.imap] mailbox and each [[sms]] gateway, spool or database
     Poll,
     /// Poll and send continuously until SIGTERM (one per database)
     Daemon(mail::DaemonArgs),
     /// Queue a reply to the customer: reply ID --body-file F|-
     Reply(mail::ReplyArgs),
-    /// The send queue: list, send, retry
+    /// The send queue: list, show, send, retry, cancel, resolve
     #[command(subcommand)]
     Outbox(mail::OutboxCmd),
     /// Per account: last poll, last error, messages fetched; the outbox
@@ -200,7 +201,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
     if matches!(
         cli.command,
-        Some(Command::Poll | Command::Daemon(_) | Command::Outbox(_))
+        Some(Command::Poll | Command::Daemon(_))
     ) {
         keep_running_on_broken_sockets();
     }
@@ -240,7 +241,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 /// main() lets a closed stdout pipe end the process quietly (SIGPIPE's
 /// default); commands that talk to servers must instead see a dropped
 /// connection as an error on the write, or the daemon dies without a word.
-fn keep_running_on_broken_sockets() {
+pub(crate) fn keep_running_on_broken_sockets() {
     #[cfg(unix)]
     // SAFETY: ignoring SIGPIPE changes no memory; writes to a closed socket
     // or pipe then fail with EPIPE, which the callers handle.

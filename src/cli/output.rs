@@ -85,8 +85,21 @@ pub fn ticket_table(rows: &[TicketSummary], now: i64) -> String {
 }
 
 pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    say(&serde_json::to_string_pretty(v)?);
     Ok(())
+}
+
+/// Prints a line to standard output. A reader that went away (`| head`)
+/// ends the process quietly, as it would any Unix tool, also in the
+/// commands that ignore SIGPIPE for the sake of their network sockets.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn stamp(ts: i64) -> String {
         .unwrap_or_else(|| ts.to_string())
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -30,7 +30,7 @@ pub use automation::Queued;
 pub use jobs::{Job, JobItem};
 pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
-pub use outbox::{AwaitingDelivery, OutboxItem, OutboxRow};
+pub use outbox::{sender_lease, AwaitingDelivery, OutboxItem, OutboxRow, Verdict};
 pub use search::{Page, PageCursor, SearchContext};
 pub use tickets::{Change, NewTicket};
 

@@ -28,6 +28,8 @@ pub struct OutboxItem {
     pub attachments: Vec<(String, String, Vec<u8>)>,
     /// Written by an automation rule: sent as `Auto-Submitted: auto-replied`.
     pub automatic: bool,
+    /// The sender that claimed it (see [`sender_lease`]).
+    pub owner: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,70 +47,131 @@ pub struct OutboxRow {
     /// SMS: what the gateway reports (queued, sent, delivered, undelivered, failed).
     pub delivery: Option<String>,
     pub delivery_detail: Option<String>,
+    /// What the provider called it: the SMTP server's reply, the Twilio
+    /// message SID, the spool file or Gammu id.
+    pub provider_ref: Option<String>,
+    pub account: String,
+    /// When the last send began (the window `outbox resolve` searches).
+    pub claimed_at: Option<i64>,
 }
 
+/// The lease a sender holds while it works; recovery leaves the entries
+/// of a sender whose lease is live alone.
+pub fn sender_lease(owner: &str) -> String {
+    format!("sender:{owner}")
+}
+
+/// Seconds a sender's lease lives without a heartbeat.
+pub const SENDER_TTL: i64 = 90;
+
 impl Tx<'_> {
-    /// Due `queued` rows of a channel, marked `sending` in this transaction.
-    pub fn claim_due(&self, channel: &str, limit: usize) -> Result<Vec<OutboxItem>> {
-        let now = self.now();
-        let ids: Vec<i64> = self
+    /// Due `queued` rows of a channel, oldest due first: candidates only,
+    /// nothing is claimed (see [`Tx::claim`]).
+    pub fn due_ids(&self, channel: &str, limit: usize) -> Result<Vec<(i64, i64)>> {
+        Ok(self
             .tx
             .prepare_cached(
-                "SELECT id FROM outbox WHERE status = 'queued' AND channel = ? AND next_attempt_at <= ?
+                "SELECT id, ticket_id FROM outbox WHERE status = 'queued' AND channel = ? AND next_attempt_at <= ?
                  ORDER BY next_attempt_at, id LIMIT ?",
             )?
-            .query_map(params![channel, now, limit as i64], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut items = Vec::new();
-        for id in ids {
-            self.tx.execute(
-                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                params![now, id],
-            )?;
-            let item = self.tx.query_row(
-                "SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject,
-                   coalesce(m.author, '') LIKE 'rule:%'
-                 FROM outbox o JOIN messages m ON m.id = o.message_id JOIN tickets t ON t.id = o.ticket_id
-                 WHERE o.id = ?",
-                [id],
-                |r| {
-                    Ok(OutboxItem {
-                        id: r.get(0)?,
-                        message_id: r.get(1)?,
-                        ticket_id: r.get(2)?,
-                        channel: r.get(3)?,
-                        recipient: r.get(4)?,
-                        attempts: r.get(5)?,
-                        body: r.get(6)?,
-                        ticket_subject: r.get(7)?,
-                        account: None,
-                        parent: None,
-                        attachments: Vec::new(),
-                        automatic: r.get(8)?,
-                    })
-                },
-            )?;
-            let parent: Option<(String, Option<String>, String)> = self
-                .tx
-                .query_row(
-                    "SELECT account, refs, message_id FROM messages WHERE ticket_id = ? AND direction = 'in'
-                     AND message_id IS NOT NULL ORDER BY received_at DESC, id DESC LIMIT 1",
-                    [item.ticket_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let mut item = item;
-            item.attachments = self.attachment_files(item.message_id)?;
-            if let Some((account, refs, mid)) = parent {
-                item.account = Some(account);
-                let refs = refs
-                    .map(|r| r.split(' ').map(str::to_string).collect())
-                    .unwrap_or_default();
-                item.parent = Some((mid, refs));
-            }
-            items.push(item);
+            .query_map(params![channel, self.now(), limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks one due entry `sending` for `owner`, right before its send
+    /// begins, and returns what the send needs; `None` if another sender
+    /// took it first or it is no longer queued.
+    pub fn claim(&self, id: i64, owner: &str) -> Result<Option<OutboxItem>> {
+        let now = self.now();
+        let n = self.tx.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claim_owner = ?,
+               claimed_at = ?, updated_at = ?
+             WHERE id = ? AND status = 'queued' AND next_attempt_at <= ?",
+            params![owner, now, now, id, now],
+        )?;
+        if n == 0 {
+            return Ok(None);
         }
-        Ok(items)
+        let mut item = self.tx.query_row(
+            "SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject,
+               coalesce(m.author, '') LIKE 'rule:%'
+             FROM outbox o JOIN messages m ON m.id = o.message_id JOIN tickets t ON t.id = o.ticket_id
+             WHERE o.id = ?",
+            [id],
+            |r| {
+                Ok(OutboxItem {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    ticket_id: r.get(2)?,
+                    channel: r.get(3)?,
+                    recipient: r.get(4)?,
+                    attempts: r.get(5)?,
+                    body: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    ticket_subject: r.get(7)?,
+                    account: None,
+                    parent: None,
+                    attachments: Vec::new(),
+                    automatic: r.get(8)?,
+                    owner: owner.to_string(),
+                })
+            },
+        )?;
+        let parent: Option<(String, Option<String>, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT account, refs, message_id FROM messages WHERE ticket_id = ? AND direction = 'in'
+                 AND message_id IS NOT NULL ORDER BY received_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row([item.ticket_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        item.attachments = self.attachment_files(item.message_id)?;
+        if let Some((account, refs, mid)) = parent {
+            item.account = Some(account);
+            let refs = refs
+                .map(|r| r.split(' ').map(str::to_string).collect())
+                .unwrap_or_default();
+            item.parent = Some((mid, refs));
+        }
+        Ok(Some(item))
+    }
+
+    /// Claims up to `limit` due entries at once. Only for tests and tools
+    /// that simulate a sender: the worker claims one entry per send.
+    pub fn claim_due(&self, channel: &str, limit: usize, owner: &str) -> Result<Vec<OutboxItem>> {
+        let mut out = Vec::new();
+        for (id, _) in self.due_ids(channel, limit)? {
+            out.extend(self.claim(id, owner)?);
+        }
+        Ok(out)
+    }
+
+    /// Takes or renews a sender's lease inside this transaction.
+    pub fn sender_heartbeat(&self, owner: &str) -> Result<()> {
+        let now = self.now();
+        self.tx.execute(
+            "INSERT INTO leases (name, holder, pid, host, acquired_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET expires_at = excluded.expires_at",
+            params![
+                sender_lease(owner),
+                owner,
+                i64::from(std::process::id()),
+                super::lease::hostname(),
+                now,
+                now + SENDER_TTL
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a sender's lease (its entries, if any are left `sending`, are
+    /// then recovered as unknown by the next sender).
+    pub fn sender_gone(&self, owner: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM leases WHERE name = ?", [sender_lease(owner)])?;
+        Ok(())
     }
 
     /// Records the Message-ID an outgoing message is sent with, so the
@@ -121,12 +184,45 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Records a send the server accepted. If this sender was presumed
+    /// gone meanwhile (its entry made `unknown`, or queued again by an
+    /// agent), the send still happened: the entry becomes `sent`, so that
+    /// nobody sends it a second time, and the ticket says how.
     pub fn mark_sent(&self, item: &OutboxItem, server_reply: &str) -> Result<()> {
-        self.tx.execute(
+        let n = self.tx.execute(
             "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
-             account = coalesce(?, account) WHERE id = ?",
-            params![server_reply, self.now(), item.account, item.id],
+             account = coalesce(?, account), claim_owner = NULL
+             WHERE id = ? AND status = 'sending' AND claim_owner = ?",
+            params![server_reply, self.now(), item.account, item.id, item.owner],
         )?;
+        if n == 0 {
+            let was: Option<String> = self
+                .tx
+                .query_row(
+                    "SELECT status FROM outbox WHERE id = ?",
+                    [item.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if matches!(was.as_deref(), Some("unknown" | "queued" | "failed" | "cancelled")) {
+                self.tx.execute(
+                    "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
+                     account = coalesce(?, account), claim_owner = NULL WHERE id = ?",
+                    params![server_reply, self.now(), item.account, item.id],
+                )?;
+            }
+            self.event(
+                Some(item.ticket_id),
+                "outbox",
+                "sent-late",
+                was.as_deref(),
+                Some(&format!(
+                    "{}: its sender was presumed gone, but the server accepted it",
+                    item.message_id
+                )),
+            )?;
+            return Ok(());
+        }
         self.event(
             Some(item.ticket_id),
             "outbox",
@@ -136,17 +232,41 @@ impl Tx<'_> {
         )
     }
 
+    /// Whether this sender still holds the entry (nobody recovered it).
+    fn still_ours(&self, item: &OutboxItem) -> Result<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT status = 'sending' AND claim_owner IS ? FROM outbox WHERE id = ?",
+                params![item.owner, item.id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// A transient failure: queued again for `next_at`. Left alone if the
+    /// entry is no longer this sender's (it was recovered as unknown).
     pub fn mark_retry(&self, item: &OutboxItem, next_at: i64, error: &str) -> Result<()> {
+        if !self.still_ours(item)? {
+            return Ok(());
+        }
         self.tx.execute(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ?,
+             claim_owner = NULL WHERE id = ?",
             params![next_at, error, self.now(), item.id],
         )?;
         Ok(())
     }
 
+    /// A permanent failure, with the server's words on the ticket.
     pub fn mark_failed(&self, item: &OutboxItem, error: &str) -> Result<()> {
+        if !self.still_ours(item)? {
+            return Ok(());
+        }
         self.tx.execute(
-            "UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?",
+            "UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ?, claim_owner = NULL
+             WHERE id = ?",
             params![error, self.now(), item.id],
         )?;
         self.event(
@@ -158,17 +278,21 @@ impl Tx<'_> {
         )
     }
 
-    /// Rows left in `sending` by a worker that died: `unknown`, visible on
-    /// the ticket, never sent again by themselves.
+    /// Rows left in `sending` by a sender that is gone (its lease expired
+    /// or was never taken): `unknown`, visible on the ticket, never sent
+    /// again by themselves. A live sender's entries are left alone.
     pub fn recover_interrupted(&self) -> Result<usize> {
         let ids: Vec<(i64, i64)> = self
             .tx
-            .prepare("SELECT id, ticket_id FROM outbox WHERE status = 'sending'")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare(
+                "SELECT id, ticket_id FROM outbox o WHERE status = 'sending' AND NOT EXISTS (
+                   SELECT 1 FROM leases l WHERE l.name = 'sender:' || o.claim_owner AND l.expires_at > ?)",
+            )?
+            .query_map([self.now()], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (id, ticket) in &ids {
             self.tx.execute(
-                "UPDATE outbox SET status = 'unknown', last_error = 'interrupted while sending: check whether it arrived, then retry or cancel', updated_at = ? WHERE id = ?",
+                "UPDATE outbox SET status = 'unknown', last_error = 'interrupted while sending: check whether it arrived (`echodesk outbox resolve`), then retry or cancel', updated_at = ? WHERE id = ?",
                 params![self.now(), id],
             )?;
             self.event(
@@ -179,6 +303,11 @@ impl Tx<'_> {
                 Some(&id.to_string()),
             )?;
         }
+        // Expired sender leases are of no further use.
+        self.tx.execute(
+            "DELETE FROM leases WHERE name LIKE 'sender:%' AND expires_at <= ?",
+            [self.now()],
+        )?;
         Ok(ids.len())
     }
 
@@ -212,6 +341,111 @@ impl Tx<'_> {
             Some(&status),
             Some("queued"),
         )
+    }
+}
+
+impl Tx<'_> {
+    /// Withdraws a queued, failed or unknown entry: it will not be sent.
+    /// The reply stays in the ticket's history, marked cancelled.
+    pub fn cancel_outbox(&self, id: i64, agent: &str) -> Result<()> {
+        let row: Option<(String, i64)> = self
+            .tx
+            .query_row(
+                "SELECT status, ticket_id FROM outbox WHERE id = ?",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (status, ticket) =
+            row.ok_or_else(|| Error::invalid("outbox entry", id.to_string(), "no such entry"))?;
+        if !matches!(status.as_str(), "queued" | "failed" | "unknown") {
+            return Err(Error::invalid(
+                "outbox entry",
+                id.to_string(),
+                match status.as_str() {
+                    "sending" => "it is being sent right now".to_string(),
+                    other => format!("it is {other}"),
+                },
+            ));
+        }
+        self.tx.execute(
+            "UPDATE outbox SET status = 'cancelled', claim_owner = NULL, updated_at = ? WHERE id = ?",
+            params![self.now(), id],
+        )?;
+        self.event(
+            Some(ticket),
+            agent,
+            "outbox-cancelled",
+            Some(&status),
+            Some("cancelled"),
+        )
+    }
+}
+
+/// What `outbox resolve` found out about an unknown entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "verdict", content = "reference")]
+pub enum Verdict {
+    /// The provider has it: it was sent (with the provider's reference).
+    Sent(Option<String>),
+    /// The provider's record is complete and it is not there: safe to send.
+    NotSent,
+    /// No way to tell; it stays unknown for an agent to decide.
+    Unsure,
+}
+
+impl Verdict {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Sent(_) => "sent",
+            Verdict::NotSent => "not sent: queued again",
+            Verdict::Unsure => "still unknown",
+        }
+    }
+}
+
+impl Tx<'_> {
+    /// Settles an unknown entry by what the provider's records say, with an
+    /// event saying how it was decided. Anything not `unknown` any more is
+    /// left alone.
+    pub fn resolve_outbox(&self, id: i64, verdict: &Verdict, how: &str, agent: &str) -> Result<bool> {
+        let ticket: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT ticket_id FROM outbox WHERE id = ? AND status = 'unknown'",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(ticket) = ticket else {
+            return Ok(false);
+        };
+        let now = self.now();
+        match verdict {
+            Verdict::Sent(reference) => {
+                self.tx.execute(
+                    "UPDATE outbox SET status = 'sent', provider_ref = coalesce(?, provider_ref),
+                     last_error = NULL, updated_at = ? WHERE id = ?",
+                    params![reference, now, id],
+                )?;
+            }
+            Verdict::NotSent => {
+                self.tx.execute(
+                    "UPDATE outbox SET status = 'queued', next_attempt_at = ?, updated_at = ?,
+                     last_error = ? WHERE id = ?",
+                    params![now, now, format!("resolved as not sent: {how}"), id],
+                )?;
+            }
+            Verdict::Unsure => return Ok(false),
+        }
+        self.event(
+            Some(ticket),
+            agent,
+            "outbox-resolved",
+            Some("unknown"),
+            Some(&format!("{id}: {}: {how}", verdict.as_str())),
+        )?;
+        Ok(true)
     }
 }
 
@@ -253,6 +487,19 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The account of the customer's latest message with a Message-ID:
+    /// the one an email reply threads to and leaves through.
+    pub fn reply_parent_account(&self, ticket: i64) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT account FROM messages WHERE ticket_id = ? AND direction = 'in'
+                 AND message_id IS NOT NULL ORDER BY received_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row([ticket], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The SMS account the customer last wrote to on this ticket.
     pub fn inbound_account(&self, ticket: i64) -> Result<Option<String>> {
         Ok(self
@@ -290,32 +537,110 @@ impl Store {
         Ok(rows)
     }
 
-    pub fn outbox_rows(&self, all: bool) -> Result<Vec<OutboxRow>> {
-        let sql = if all {
-            "SELECT id, ticket_id, message_id, channel, recipient, status, attempts, next_attempt_at, last_error, updated_at, delivery, delivery_detail FROM outbox ORDER BY id"
-        } else {
-            "SELECT id, ticket_id, message_id, channel, recipient, status, attempts, next_attempt_at, last_error, updated_at, delivery, delivery_detail FROM outbox WHERE status != 'sent' ORDER BY id"
-        };
-        let rows = self
+    /// The events of an entry's ticket about sending (for `outbox show`).
+    pub fn outbox_events(&self, row: &OutboxRow) -> Result<Vec<crate::model::Event>> {
+        Ok(self
             .conn
-            .prepare(sql)?
-            .query_map([], |r| {
-                Ok(OutboxRow {
+            .prepare_cached(
+                "SELECT id, ticket_id, at, agent, kind, old, new, rule FROM events
+                 WHERE ticket_id = ? AND kind IN ('sent', 'sent-late', 'send-failed', 'send-unknown',
+                   'outbox-retry', 'outbox-cancelled', 'outbox-resolved', 'delivery-failed')
+                 ORDER BY id",
+            )?
+            .query_map([row.ticket_id], |r| {
+                Ok(crate::model::Event {
                     id: r.get(0)?,
                     ticket_id: r.get(1)?,
-                    message_id: r.get(2)?,
-                    channel: r.get(3)?,
-                    recipient: r.get(4)?,
-                    status: r.get(5)?,
-                    attempts: r.get(6)?,
-                    next_attempt_at: r.get(7)?,
-                    last_error: r.get(8)?,
-                    updated_at: r.get(9)?,
-                    delivery: r.get(10)?,
-                    delivery_detail: r.get(11)?,
+                    at: r.get(2)?,
+                    agent: r.get(3)?,
+                    kind: r.get(4)?,
+                    old: r.get(5)?,
+                    new: r.get(6)?,
+                    rule: r.get(7)?,
                 })
             })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A message's text.
+    pub fn message_body(&self, message: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT body_text FROM messages WHERE id = ?")?
+            .query_row([message], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// The Message-ID an outgoing message was (or was to be) sent with.
+    pub fn sent_message_id(&self, message: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT message_id FROM messages WHERE id = ?")?
+            .query_row([message], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Entries whose send was interrupted and is not resolved yet.
+    pub fn outbox_unknown(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE status = 'unknown'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    pub fn outbox_rows(&self, all: bool) -> Result<Vec<OutboxRow>> {
+        let filter = if all { "" } else { "WHERE status != 'sent'" };
+        let sql = format!("{OUTBOX_COLUMNS} {filter} ORDER BY id");
+        let rows = self
+            .conn
+            .prepare(&sql)?
+            .query_map([], outbox_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
+
+    /// One entry, whatever its state.
+    pub fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("{OUTBOX_COLUMNS} WHERE id = ?"))?
+            .query_row([id], outbox_row)
+            .optional()?)
+    }
+
+    /// The entries of one ticket, oldest first.
+    pub fn ticket_outbox(&self, ticket: i64) -> Result<Vec<OutboxRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("{OUTBOX_COLUMNS} WHERE ticket_id = ? ORDER BY id"))?
+            .query_map([ticket], outbox_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+const OUTBOX_COLUMNS: &str = "SELECT id, ticket_id, message_id, channel, recipient, status, attempts,
+    next_attempt_at, last_error, updated_at, delivery, delivery_detail, provider_ref, account, claimed_at
+    FROM outbox";
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        message_id: r.get(2)?,
+        channel: r.get(3)?,
+        recipient: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt_at: r.get(7)?,
+        last_error: r.get(8)?,
+        updated_at: r.get(9)?,
+        delivery: r.get(10)?,
+        delivery_detail: r.get(11)?,
+        provider_ref: r.get(12)?,
+        account: r.get(13)?,
+        claimed_at: r.get(14)?,
+    })
 }

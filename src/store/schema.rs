@@ -277,6 +277,14 @@ CREATE TABLE search_queue (
 );
 "#;
 
+/// Who is sending an outbox entry: a sender holds the lease
+/// `sender:<claim_owner>` while it works, so recovery marks `unknown` only
+/// the entries of a sender that is gone, never another live one's.
+const V9: &str = r#"
+ALTER TABLE outbox ADD COLUMN claim_owner TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -287,6 +295,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V6),
         M::up_with_hook(V7, v7_keys),
         M::up(V8),
+        M::up(V9),
     ])
 }
 

@@ -55,6 +55,12 @@ pub struct ImapConfig {
     pub move_to: Option<String>,
     /// Mailbox that gets a copy of every reply sent (e.g. "Sent"); none by default.
     pub sent_mailbox: Option<String>,
+    /// The SMTP server itself files every message it accepts in
+    /// `sent_mailbox` (as Gmail and some submission services do). echodesk
+    /// then makes no copy of its own, and `outbox resolve` may treat a
+    /// reply that is not there as never sent.
+    #[serde(default)]
+    pub server_saves_sent: bool,
     /// Wait for new mail with IMAP IDLE when the server offers it (the
     /// daemon; `poll_interval` still bounds each wait).
     #[serde(default = "yes")]
@@ -252,6 +258,7 @@ mod tests {
             post_action: PostAction::None,
             move_to: None,
             sent_mailbox: None,
+            server_saves_sent: false,
             idle: true,
             batch: 200,
             timeout: 60,

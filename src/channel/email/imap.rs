@@ -64,12 +64,55 @@ async fn timed<T, E: fmt::Display>(
 ) -> Result<T, String> {
     match tokio::time::timeout(Duration::from_secs(secs), f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Ok(Err(e)) => Err(format!("{what}: {}", server_words(&e.to_string()))),
         Err(_) => Err(format!("{what}: no answer within {secs} s")),
     }
 }
 
 type Session = async_imap::Session<Conn>;
+
+/// async-imap reports a server's NO or BAD with Rust's debug form of the
+/// response (`no response: code: None, info: Some("[AUTHENTICATIONFAILED]
+/// Authentication failed.")`). This turns it into the server's own words:
+/// `the server said NO: [AUTHENTICATIONFAILED] Authentication failed.`.
+/// Other errors pass unchanged.
+pub fn server_words(text: &str) -> String {
+    let (verdict, rest) = if let Some(r) = text.strip_prefix("no response: ") {
+        ("NO", r)
+    } else if let Some(r) = text.strip_prefix("bad response: ") {
+        ("BAD", r)
+    } else {
+        return text.to_string();
+    };
+    // Every quoted string in the debug text, unescaped: the server's words.
+    let mut words = Vec::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut w = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        w.push(n);
+                    }
+                }
+                '"' => break,
+                c => w.push(c),
+            }
+        }
+        if !w.trim().is_empty() {
+            words.push(w);
+        }
+    }
+    if words.is_empty() {
+        format!("the server said {verdict}")
+    } else {
+        format!("the server said {verdict}: {}", words.join(" "))
+    }
+}
 
 /// A mapper from a message to this account's error at `step`.
 fn fail(acct: &Account, step: &'static str) -> impl Fn(String) -> PollError {
@@ -125,7 +168,11 @@ async fn connect(acct: &Account, cfg: &ImapConfig, password: &str) -> Result<Ses
     {
         Ok(Ok(s)) => Ok(s),
         // The server's words, never the password.
-        Ok(Err((e, _))) => Err(err("login")(format!("{} refused: {e}", cfg.user))),
+        Ok(Err((e, _))) => Err(err("login")(format!(
+            "{} refused: {}",
+            cfg.user,
+            server_words(&e.to_string())
+        ))),
         Err(_) => Err(err("login")(format!("no answer within {} s", cfg.timeout))),
     }
 }
@@ -264,7 +311,7 @@ impl Poller {
             match tokio::time::timeout(max + Duration::from_secs(1), fut).await {
                 Ok(Ok(async_imap::extensions::idle::IdleResponse::NewData(_))) => Wake::Announced,
                 Ok(Ok(_)) | Err(_) => Wake::TimedOut,
-                Ok(Err(e)) => return Err(err("idle")(e.to_string())),
+                Ok(Err(e)) => return Err(err("idle")(server_words(&e.to_string()))),
             }
         };
         let session = timed(cfg.timeout, "DONE", handle.done())
@@ -326,6 +373,49 @@ pub async fn append(acct: &Account, mailbox: &str, messages: &[Vec<u8>]) -> Resu
     }
     let _ = tokio::time::timeout(Duration::from_secs(cfg.timeout), session.logout()).await;
     Ok(())
+}
+
+/// The mailboxes of the account that hold a message with this
+/// Message-ID (searched with `UID SEARCH HEADER Message-ID`), among
+/// `mailboxes`; a mailbox that does not exist is skipped.
+pub async fn find_message_id(
+    acct: &Account,
+    mailboxes: &[String],
+    message_id: &str,
+) -> Result<Vec<String>, PollError> {
+    let err = |step| fail(acct, step);
+    let cfg = acct
+        .imap
+        .as_ref()
+        .ok_or_else(|| err("search")("no [accounts.imap] to search".into()))?;
+    let password = cfg.password().map_err(err("password"))?;
+    let mut session = connect(acct, cfg, &password).await?;
+    // The id is ours (echodesk.N.N.hex@domain), but quote it as IMAP does.
+    let quoted = format!(
+        "\"<{}>\"",
+        message_id.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    let mut found = Vec::new();
+    for mb in mailboxes {
+        if timed(cfg.timeout, "EXAMINE", session.examine(mb))
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let hits = timed(
+            cfg.timeout,
+            "UID SEARCH",
+            session.uid_search(format!("HEADER Message-ID {quoted}")),
+        )
+        .await
+        .map_err(err("search"))?;
+        if !hits.is_empty() {
+            found.push(mb.clone());
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(cfg.timeout), session.logout()).await;
+    Ok(found)
 }
 
 /// A batch's bytes, at most (one bigger message is a batch of its own).
@@ -580,4 +670,25 @@ async fn poll_mailbox(
         tx.commit().map_err(|e| err("store")(e.to_string()))?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_as_the_servers_words() {
+        assert_eq!(
+            server_words(
+                r#"no response: code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "the server said NO: [AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(r#"bad response: code: None, info: Some("Say \"hi\" first")"#),
+            "the server said BAD: Say \"hi\" first"
+        );
+        assert_eq!(server_words("bad response: outcome: Bad"), "the server said BAD");
+        assert_eq!(server_words("connection lost"), "connection lost");
+    }
 }

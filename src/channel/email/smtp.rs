@@ -39,10 +39,25 @@ impl SendError {
         }
     }
 
-    fn from_lettre(host: &str, e: &lettre::transport::smtp::Error) -> Self {
+    /// An error while opening or preparing a session (greeting, EHLO,
+    /// STARTTLS, AUTH). Never permanent for the message: a server that is
+    /// busy, misconfigured or refuses our login says nothing about the
+    /// reply, which waits with backoff until the session works.
+    fn session(host: &str, e: &lettre::transport::smtp::Error) -> Self {
+        SendError::transient(format!("{host}: {}", describe(e)))
+    }
+
+    /// An error in the mail transaction itself (MAIL, RCPT, DATA). Only a
+    /// 55x reply refuses this message for good (no such mailbox, policy,
+    /// size, transaction failed); other 5xx codes are about the command
+    /// sequence or the session, and a retry on a fresh one may succeed.
+    fn transaction(host: &str, e: &lettre::transport::smtp::Error) -> Self {
+        let refused = e.is_permanent()
+            && e.status()
+                .is_some_and(|c| c.to_string().starts_with("55"));
         SendError {
-            permanent: e.is_permanent(),
-            message: format!("{host}: {e}"),
+            permanent: refused,
+            message: format!("{host}: {}", describe(e)),
         }
     }
 }
@@ -122,7 +137,7 @@ async fn open(smtp: &SmtpConfig) -> Result<AsyncSmtpConnection, SendError> {
     tcp.set_nodelay(true)
         .map_err(|e| SendError::transient(format!("{addr}: {e}")))?;
     let hello = ClientId::default();
-    let lettre_err = |e: lettre::transport::smtp::Error| SendError::from_lettre(&smtp.host, &e);
+    let lettre_err = |e: lettre::transport::smtp::Error| SendError::session(&smtp.host, &e);
     let mut conn = match smtp.tls {
         TlsMode::Implicit => {
             let tls = super::tls::wrap(&smtp.host, smtp.ca_file.as_deref(), tcp)
@@ -150,7 +165,7 @@ async fn open(smtp: &SmtpConfig) -> Result<AsyncSmtpConnection, SendError> {
             .await
             .map_err(|e| {
                 // The server's words, never the password.
-                SendError::from_lettre(&smtp.host, &e)
+                SendError::session(&smtp.host, &e)
             })?;
     }
     Ok(conn)
@@ -171,10 +186,26 @@ pub async fn send(
             resp.code(),
             resp.message().collect::<Vec<_>>().join(" ")
         )),
-        Ok(Err(e)) => Err(SendError::from_lettre(&smtp.host, &e)),
+        Ok(Err(e)) => Err(SendError::transaction(&smtp.host, &e)),
         Err(_) => Err(SendError::transient(format!(
             "{}: no answer within {} s",
             smtp.host, smtp.timeout
         ))),
     }
+}
+
+/// lettre's error as a sentence: its own text, then each cause (an I/O
+/// error's words, a TLS alert), never Rust's debug form.
+fn describe(e: &lettre::transport::smtp::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -90,6 +90,9 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
                 .has_provider_id(&acct.name, &m.sid)
                 .map_err(err("store"))?
             {
+                // Listed again (the API filters by whole days): fetched,
+                // and already stored.
+                report.fetched += 1;
                 report.duplicates += 1;
                 continue;
             }

@@ -221,7 +221,21 @@ fn read_spool_file(path: &std::path::Path) -> (Vec<u8>, Option<String>) {
 }
 
 fn outgoing_file(item: &OutboxItem) -> String {
-    format!("echodesk-{}", item.id)
+    file_name(item.id)
+}
+
+/// The spool file name of an outbox entry.
+pub fn file_name(outbox_id: i64) -> String {
+    format!("echodesk-{outbox_id}")
+}
+
+/// The spool directory an entry's file is in, if smsd has it anywhere.
+pub fn find_sent(acct: &SmsAccount, outbox_id: i64) -> Option<&'static str> {
+    let root = acct.spool.as_ref()?;
+    let name = file_name(outbox_id);
+    ["outgoing", "checked", "sent", "failed"]
+        .into_iter()
+        .find(|d| root.join(d).join(&name).exists())
 }
 
 /// Queues a text for smsd: written beside `outgoing/`, then renamed in.

@@ -259,16 +259,45 @@ impl Twilio {
     /// Inbound messages to our number sent on or after `day` (GMT), every
     /// page, oldest first.
     pub async fn inbound_since(&self, day: chrono::NaiveDate) -> Result<Vec<TwMessage>, SmsError> {
+        let day = day.format("%Y-%m-%d").to_string();
+        let all = self
+            .list(&[("To", self.acct.number.as_str()), ("DateSent>", &day)])
+            .await?;
+        Ok(all.into_iter().filter(|m| m.direction == "inbound").collect())
+    }
+
+    /// What we sent from our number to `to` on or after `day` (GMT),
+    /// oldest first: the gateway's own record, for resolving a send a
+    /// crash interrupted.
+    pub async fn sent_to(
+        &self,
+        to: &str,
+        day: chrono::NaiveDate,
+    ) -> Result<Vec<TwMessage>, SmsError> {
+        let day = day.format("%Y-%m-%d").to_string();
+        let all = self
+            .list(&[
+                ("From", self.acct.number.as_str()),
+                ("To", to),
+                ("DateSent>", &day),
+            ])
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|m| m.direction.starts_with("outbound"))
+            .collect())
+    }
+
+    /// Every page of the message list under `filters`, oldest first.
+    async fn list(&self, filters: &[(&str, &str)]) -> Result<Vec<TwMessage>, SmsError> {
         let mut out = Vec::new();
+        let mut pairs = filters.to_vec();
+        pairs.push(("PageSize", "1000"));
         let first = format!(
             "{}{}?{}",
             self.base,
             self.messages_path(),
-            serde_urlencoded_pairs(&[
-                ("To", self.acct.number.as_str()),
-                ("DateSent>", &day.format("%Y-%m-%d").to_string()),
-                ("PageSize", "1000"),
-            ])
+            serde_urlencoded_pairs(&pairs)
         );
         let mut next = Some(first);
         while let Some(url) = next.take() {
@@ -284,22 +313,16 @@ impl Twilio {
             let page =
                 parse_page(&body).map_err(|e| SmsError::new(&self.acct.name, "list", e, true))?;
             for entry in page.messages {
-                let m = match entry {
-                    Ok(m) => m,
+                match entry {
+                    Ok(m) => out.push(m),
                     Err(bad) => match bad.as_message() {
-                        Some(m) => m,
-                        None => {
-                            tracing::warn!(
-                                account = %self.acct.name,
-                                "skipped a message entry without a sid: {}",
-                                bad.error
-                            );
-                            continue;
-                        }
+                        Some(m) => out.push(m),
+                        None => tracing::warn!(
+                            account = %self.acct.name,
+                            "skipped a message entry without a sid: {}",
+                            bad.error
+                        ),
                     },
-                };
-                if m.direction == "inbound" {
-                    out.push(m);
                 }
             }
             // The server's own link to the next page; never built by hand.
