@@ -24,8 +24,20 @@ use crate::store::{NewTicket, Store};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Text {
+    /// A canned answer by name: what the command line gives. A job never
+    /// stores this; it stores the answer itself ([`Text::Template`]).
     Canned(String),
     Body(String),
+    /// A canned answer as it read when the job was created, so that a
+    /// resumed job sends the same text even if the file was edited or
+    /// renamed in between.
+    Template {
+        name: String,
+        title: String,
+        body: String,
+        #[serde(default)]
+        variants: std::collections::BTreeMap<Channel, String>,
+    },
 }
 
 /// What a job does to each target.
@@ -181,6 +193,26 @@ impl Bulk {
                 c.check()?;
                 Some(c)
             }
+            Some(Text::Template {
+                name,
+                title,
+                body,
+                variants,
+            }) => {
+                let c = Canned {
+                    name: name.clone(),
+                    path: format!("{name} (as stored with the job)").into(),
+                    meta: FrontMatter {
+                        title: title.clone(),
+                        variants: variants.clone(),
+                        ..Default::default()
+                    },
+                    body: body.clone(),
+                    body_line: 1,
+                };
+                c.check()?;
+                Some(c)
+            }
         };
         // A canned answer's own state and tags apply unless the command
         // line says otherwise; folded into the action, a resumed job keeps them.
@@ -202,6 +234,19 @@ impl Bulk {
                 if !add_tags.contains(t) {
                     add_tags.push(t.clone());
                 }
+            }
+        }
+        // The answer's text goes into the job's spec with the rest.
+        if let (Action::Reply { text, .. } | Action::Send { text, .. }, Some(c)) =
+            (&mut action, &template)
+        {
+            if matches!(text, Text::Canned(_)) {
+                *text = Text::Template {
+                    name: c.name.clone(),
+                    title: c.meta.title.clone(),
+                    body: c.body.clone(),
+                    variants: c.meta.variants.clone(),
+                };
             }
         }
         Ok(Bulk {
@@ -246,13 +291,22 @@ impl Bulk {
                 step.channel = Some(ch);
                 step.recipient = Some(to);
                 let mut change = Vec::new();
-                if let Some(s) = state {
-                    // The reply itself moves the ticket first (to pending).
-                    let after = workflow
-                        .on_agent_reply(&t.summary.state)
-                        .unwrap_or(&t.summary.state);
-                    workflow.check_transition(step.target, after, s)?;
-                    change.push(format!("{after} → {s}"));
+                // The reply itself moves the ticket first (to pending),
+                // then the requested state applies: both show.
+                let before = t.summary.state.as_str();
+                let after = workflow.on_agent_reply(before).unwrap_or(before);
+                let last = match state {
+                    Some(s) => {
+                        workflow.check_transition(step.target, after, s)?;
+                        s.as_str()
+                    }
+                    None => after,
+                };
+                match (after != before, last != after) {
+                    (true, true) => change.push(format!("{before} → {after} → {last}")),
+                    (true, false) => change.push(format!("{before} → {after}")),
+                    (false, true) => change.push(format!("{after} → {last}")),
+                    (false, false) => {}
                 }
                 change.extend(add_tags.iter().map(|t| format!("+{t}")));
                 change.extend(remove_tags.iter().map(|t| format!("-{t}")));

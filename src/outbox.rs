@@ -566,20 +566,22 @@ impl Sender {
             .as_deref()
             .and_then(|n| self.config.sms.iter().find(|a| a.name == n))
             .cloned()
-            .ok_or_else(|| {
-                SmsError::new("", "send", "no [[sms]] account to send from", false)
-            })?;
+            .ok_or_else(|| SmsError::new("", "send", "no [[sms]] account to send from", false))?;
         crate::channel::sms::check_length(&acct, &item.body)
             .map_err(|e| SmsError::new(&acct.name, "send", &e, false))?;
         match acct.kind {
             Kind::Twilio => {
-                let m = self.twilio(&acct)?.send(&item.recipient, &item.body).await?;
+                let m = self
+                    .twilio(&acct)?
+                    .send(&item.recipient, &item.body)
+                    .await?;
                 Ok((m.sid, m.status))
             }
             Kind::Smstools => crate::channel::sms::smstools::send(&acct, item)
                 .map(|name| (name, "queued".to_string())),
-            Kind::Gammu => crate::channel::sms::gammu::send(&acct, item)
-                .map(|id| (id, "queued".to_string())),
+            Kind::Gammu => {
+                crate::channel::sms::gammu::send(&acct, item).map(|id| (id, "queued".to_string()))
+            }
         }
     }
     /// Asks the gateways what became of sent texts whose delivery is open.

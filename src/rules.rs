@@ -213,7 +213,12 @@ pub fn run_pending(store: &mut Store, config: &Config) -> Result<RulesReport> {
                                     config.auto_reply_period
                                 ))
                             }
-                            None => None,
+                            // A sender that cannot receive (a short code,
+                            // an alphanumeric id) gets no answer.
+                            None => match tx.reply_recipient(t.summary.id, None) {
+                                Err(crate::Error::Invalid { why, .. }) => Some(why),
+                                _ => None,
+                            },
                         };
                         match held {
                             Some(why) => {

@@ -289,3 +289,114 @@ fn send_opens_one_outbound_ticket_per_customer() {
         assert!(p["text"].as_str().unwrap().starts_with("Dear "));
     }
 }
+
+/// A job killed midway resumes with the canned answer as it read when the
+/// job was created, even after the file is edited and renamed; the dry run
+/// shows the reply's own move to `pending` as well as the tags.
+#[test]
+fn a_resumed_job_keeps_its_text_and_the_dry_run_shows_every_change() {
+    let env = Env::demo();
+    let cfg = env.dir.path().join("cfg/echodesk/config.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[bulk]\nchunk = 1\n");
+    std::fs::write(&cfg, text).unwrap();
+    let canned = env.dir.path().join("demo/canned");
+    std::fs::write(
+        canned.join("notice.md"),
+        "+++\ntitle = \"Notice\"\n+++\nVersion one for {{ customer.first_name }}.\n",
+    )
+    .unwrap();
+    let news: Vec<i64> = env.json(&["list", "--query", "state:new", "--all"])["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    assert!(!news.is_empty(), "the demo has new tickets");
+
+    let args = [
+        "bulk", "reply", "--query", "is:open", "--canned", "notice", "--tag", "+told",
+    ];
+    let (code, dry, err) = env.lines(&[&args[..], &["--dry-run"]].concat(), "");
+    assert_eq!(code, Some(0), "{err}");
+    for step in &dry {
+        let id = step["ticket"].as_i64().unwrap();
+        let change = step["change"].as_str().unwrap_or("");
+        assert!(change.contains("+told"), "#{id}: {change}");
+        if news.contains(&id) {
+            assert!(change.contains("new → pending"), "#{id}: {change}");
+        }
+    }
+
+    let db = env.db.clone();
+    let mut job = std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .env("HOME", env.dir.path())
+        .env("XDG_CONFIG_HOME", env.dir.path().join("cfg"))
+        .env("USER", "tester")
+        .env("ECHODESK_DB", &db)
+        .args(args)
+        .args(["--job", "notice", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let done = || -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM job_items WHERE job_id = 'notice' AND status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    // Hold the write lock in turns with the job; kill it between commits.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        if done() >= 3 || std::time::Instant::now() > until {
+            break;
+        }
+        conn.execute_batch("ROLLBACK").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    job.kill().unwrap();
+    job.wait().unwrap();
+    conn.execute_batch("ROLLBACK").unwrap();
+    let at_kill = done();
+    assert!(at_kill >= 1 && (at_kill as usize) < dry.len(), "{at_kill}");
+
+    // The answer changes and moves away before the resume.
+    std::fs::write(
+        canned.join("notice.md"),
+        "+++\ntitle = \"Notice\"\n+++\nVersion two.\n",
+    )
+    .unwrap();
+    std::fs::rename(canned.join("notice.md"), canned.join("notice-old.md")).unwrap();
+    let out = env
+        .cmd()
+        .args(["bulk", "reply", "--job", "notice", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outbox = env.json(&["outbox", "list", "--all"]);
+    assert_eq!(outbox.as_array().unwrap().len(), dry.len());
+    for step in &dry {
+        let id = step["ticket"].as_i64().unwrap();
+        let t = env.json(&["show", &id.to_string()]);
+        let last = t["messages"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["body_text"], step["text"], "#{id}");
+        assert!(
+            last["body_text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Version one for"),
+            "#{id}: {last}"
+        );
+    }
+}

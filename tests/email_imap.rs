@@ -540,7 +540,12 @@ fn a_send_interrupted_by_a_crash_becomes_unknown_not_repeated() {
     {
         let mut store = echodesk::store::Store::open(&db, Default::default()).unwrap();
         let tx = store.transaction().unwrap();
-        assert_eq!(tx.claim_due("email", 10, "a-sender-that-died").unwrap().len(), 1);
+        assert_eq!(
+            tx.claim_due("email", 10, "a-sender-that-died")
+                .unwrap()
+                .len(),
+            1
+        );
         tx.commit().unwrap();
     }
     let (_, rep, _) = echodesk(&cfg, &db, &["outbox", "send"]);
@@ -792,7 +797,10 @@ fn the_daemon_receives_with_idle_sends_copies_to_sent_and_stops_on_sigterm() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rep["recovered_unknown"], 0, "the daemon's entries are its own");
+    assert_eq!(
+        rep["recovered_unknown"], 0,
+        "the daemon's entries are its own"
+    );
 
     // The customer answers: it threads into ticket 1 and reopens it.
     m.deliver(
@@ -1658,4 +1666,233 @@ fn a_populated_fax_mailbox_comes_in_with_every_number_and_text_right() {
         &["list", "--query", "channel:email mallory", "--all"],
     );
     assert_eq!(forged["total"], 1, "{forged}");
+}
+
+/// Like `echodesk`, with the exit code.
+fn echodesk_code(config: &Path, db: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(config)
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env("ECHODESK_TEST_PW", "secret")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `n` customers write in, and a bulk reply queues an answer to each.
+fn queue_answers(m: &Mail, cfg: &Path, db: &Path, n: usize) {
+    for i in 0..n {
+        m.deliver(
+            "support@example.test",
+            &format!("{i}.q"),
+            &mail(
+                &format!("q{i}@example.net"),
+                &format!("Question {i}"),
+                "",
+                "?",
+            ),
+        );
+    }
+    let (ok, _, err) = echodesk(cfg, db, &["poll"]);
+    assert!(ok, "{err}");
+    let body = m.dir.path().join("answer.txt");
+    std::fs::write(&body, "Here is the answer, {{ customer.first_name }}.\n").unwrap();
+    let (ok, _, err) = echodesk(
+        cfg,
+        db,
+        &[
+            "bulk",
+            "reply",
+            "--query",
+            "is:open",
+            "--body-file",
+            body.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert!(ok, "{err}");
+}
+
+/// Message-IDs the SMTP server accepted, each as often as it arrived.
+fn spooled_ids(m: &Mail) -> Vec<String> {
+    m.spooled()
+        .iter()
+        .filter_map(|raw| header(raw, "message-id").map(str::to_string))
+        .collect()
+}
+
+fn outbox_statuses(db: &Path) -> HashMap<String, i64> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let mut st = conn
+        .prepare("SELECT status, count(*) FROM outbox GROUP BY status")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// `outbox send` killed with SIGKILL while its four sessions are busy: at
+/// most one entry per session is left `sending`; the next sender marks
+/// exactly those unknown and exits 10; `outbox resolve` settles each from
+/// the Sent mailbox (the server files what it accepts), and in the end
+/// every customer has exactly one answer.
+#[test]
+fn a_killed_sender_strands_at_most_one_entry_per_session_and_resolve_settles_them() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp_and("sent_mailbox = \"Sent\"\nserver_saves_sent = true\n", "");
+    let db = m.dir.path().join("k.db");
+    let n = 40;
+    queue_answers(&m, &cfg, &db, n);
+    let spool = Path::new(m.get("SMTP_SPOOL")).to_path_buf();
+    std::fs::write(spool.join("delay"), "0.15").unwrap();
+    let mut sender = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .args(["outbox", "send"])
+            .env("ECHODESK_TEST_PW", "secret")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("a few sends", 30, || m.spooled().len() >= 8);
+    sender.kill().unwrap();
+    sender.wait().unwrap();
+    let stranded = outbox_statuses(&db).get("sending").copied().unwrap_or(0);
+    eprintln!(
+        "at the kill: {:?}, {} spooled",
+        outbox_statuses(&db),
+        m.spooled().len()
+    );
+    assert!(
+        stranded <= 4,
+        "{stranded} entries left sending by 4 sessions"
+    );
+    std::fs::remove_file(spool.join("delay")).unwrap();
+    // The server finishes what was on the wire; then it files its copies
+    // in Sent, as a provider that keeps sent mail does.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent_dir = m.maildir("support@example.test").join(".Sent/cur");
+    std::fs::create_dir_all(&sent_dir).unwrap();
+    let owner = std::fs::metadata(m.maildir("support@example.test")).unwrap();
+    for (i, raw) in m.spooled().iter().enumerate() {
+        let p = sent_dir.join(format!("{i}.sent:2,S"));
+        std::fs::write(&p, raw).unwrap();
+        std::os::unix::fs::chown(&p, Some(owner.uid()), Some(owner.gid())).unwrap();
+    }
+    std::os::unix::fs::chown(&sent_dir, Some(owner.uid()), Some(owner.gid())).unwrap();
+    std::os::unix::fs::chown(
+        sent_dir.parent().unwrap(),
+        Some(owner.uid()),
+        Some(owner.gid()),
+    )
+    .unwrap();
+    let arrived_before = m.spooled().len();
+
+    // Nothing else is due in this pass: the unknown ones are only marked.
+    let (code, rep, err) = echodesk_code(&cfg, &db, &["outbox", "send"]);
+    let rep = if rep.is_null() { Value::Null } else { rep };
+    assert_eq!(code, Some(10), "unknown entries are left: {err}");
+    assert_eq!(rep["recovered_unknown"], stranded, "{rep}");
+    assert!(err.contains("unknown fate"), "{err}");
+    assert_eq!(
+        m.spooled().len() as u64,
+        arrived_before as u64 + rep["sent"].as_u64().unwrap()
+    );
+
+    let (ok, found, err) = echodesk(&cfg, &db, &["outbox", "resolve"]);
+    assert!(ok, "{err}");
+    let found = found.as_array().unwrap().clone();
+    assert_eq!(found.len() as i64, stranded, "{found:?}");
+    let ids = spooled_ids(&m);
+    for f in &found {
+        let (_, show, _) = echodesk(&cfg, &db, &["outbox", "show", &f["id"].to_string()]);
+        let how = f["how"].as_str().unwrap();
+        assert!(f["applied"] == true, "{f}");
+        match f["verdict"].as_str().unwrap() {
+            "sent" => assert!(how.contains("found in Sent"), "{f}"),
+            "not-sent" => assert!(how.contains("not in Sent"), "{f}"),
+            other => panic!("{other}: {f}"),
+        }
+        assert!(
+            show["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "outbox-resolved"),
+            "{show}"
+        );
+    }
+    // The ones not sent go out now; then everyone has exactly one answer.
+    let (code, _, err) = echodesk_code(&cfg, &db, &["outbox", "send"]);
+    assert_eq!(code, Some(0), "{err}");
+    let ids_after = spooled_ids(&m);
+    let unique: std::collections::HashSet<&String> = ids_after.iter().collect();
+    assert_eq!(unique.len(), ids_after.len(), "a reply went out twice");
+    assert_eq!(ids_after.len(), n, "{:?}", outbox_statuses(&db));
+    assert_eq!(outbox_statuses(&db).get("sent"), Some(&(n as i64)));
+    assert!(ids.len() <= ids_after.len());
+}
+
+/// Two `outbox send` at once on one database: each claims its own
+/// entries, neither takes the other's for interrupted ones, and every
+/// reply arrives exactly once.
+#[test]
+fn two_senders_at_once_neither_duplicate_nor_strand() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp();
+    let db = m.dir.path().join("two.db");
+    let n = 40;
+    queue_answers(&m, &cfg, &db, n);
+    std::fs::write(Path::new(m.get("SMTP_SPOOL")).join("delay"), "0.05").unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .args(["--json", "outbox", "send"])
+            .env("ECHODESK_TEST_PW", "secret")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn();
+    wait_for("the first sender to start", 30, || !m.spooled().is_empty());
+    let b = spawn();
+    let mut sent = 0;
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rep["recovered_unknown"], 0, "{rep}");
+        assert_eq!(rep["failed"], 0, "{rep}");
+        sent += rep["sent"].as_u64().unwrap();
+    }
+    assert_eq!(sent, n as u64);
+    let ids = spooled_ids(&m);
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), n, "{ids:?}");
+    assert_eq!(ids.len(), n);
+    assert_eq!(outbox_statuses(&db).get("sent"), Some(&(n as i64)));
 }

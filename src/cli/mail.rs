@@ -353,10 +353,7 @@ pub fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> anyhow::Result<()> {
             line("to", &row.recipient);
             line("attempts", &row.attempts.to_string());
             if let Some(p) = &row.provider_ref {
-                line(
-                    if row.channel == "sms" { "sid" } else { "reply" },
-                    p,
-                );
+                line(if row.channel == "sms" { "sid" } else { "reply" }, p);
             }
             if let Some(e) = &row.last_error {
                 line("error", e);

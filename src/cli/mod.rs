@@ -199,10 +199,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Man) => return admin::man(),
         _ => {}
     }
-    if matches!(
-        cli.command,
-        Some(Command::Poll | Command::Daemon(_))
-    ) {
+    if matches!(cli.command, Some(Command::Poll | Command::Daemon(_))) {
         keep_running_on_broken_sockets();
     }
     let ctx = Ctx::load(&cli)?;

@@ -70,7 +70,10 @@ pub async fn resolve(
         let (verdict, how) = match row.channel.as_str() {
             "email" | "fax" => by_mailbox(store, config, &row).await?,
             "sms" => by_gateway(store, config, &row).await?,
-            other => (Verdict::Unsure, format!("no way to look up a {other} entry")),
+            other => (
+                Verdict::Unsure,
+                format!("no way to look up a {other} entry"),
+            ),
         };
         let applied = if dry_run || verdict == Verdict::Unsure {
             false
@@ -108,7 +111,10 @@ async fn by_mailbox(
         .find(|a| a.name == row.account)
         .or_else(|| config.accounts.iter().find(|a| a.smtp.is_some()))
     else {
-        return Ok((Verdict::Unsure, format!("account `{}` is not configured", row.account)));
+        return Ok((
+            Verdict::Unsure,
+            format!("account `{}` is not configured", row.account),
+        ));
     };
     let Some(imap) = &acct.imap else {
         return Ok((
@@ -158,7 +164,10 @@ async fn by_gateway(
         .find(|a| a.name == row.account)
         .or_else(|| config.sms.first())
     else {
-        return Ok((Verdict::Unsure, format!("[[sms]] account `{}` is not configured", row.account)));
+        return Ok((
+            Verdict::Unsure,
+            format!("[[sms]] account `{}` is not configured", row.account),
+        ));
     };
     let body = store.message_body(row.message_id)?.unwrap_or_default();
     match acct.kind {
@@ -211,7 +220,8 @@ async fn by_gateway(
         ),
         Kind::Gammu => Ok((
             Verdict::Unsure,
-            "Gammu's tables do not name the entry; check `gammu-smsd-monitor` or its sentitems".into(),
+            "Gammu's tables do not name the entry; check `gammu-smsd-monitor` or its sentitems"
+                .into(),
         )),
     }
 }

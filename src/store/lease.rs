@@ -26,7 +26,9 @@ impl Store {
         let tx = self.transaction()?;
         let now = tx.now();
         if let Some(cur) = tx.lease(name)? {
-            if cur.holder != holder && cur.expires_at > now {
+            // A holder on this host whose process is gone has let go.
+            let gone = cur.host == hostname() && !process_alive(cur.pid);
+            if cur.holder != holder && cur.expires_at > now && !gone {
                 return Err(Error::Busy(format!(
                     "`{name}` is held by pid {} on {} since {} (until {} unless renewed)",
                     cur.pid,
@@ -102,6 +104,21 @@ fn stamp(ts: i64) -> String {
         .unwrap_or_else(|| ts.to_string())
 }
 
+/// Whether a process with this id exists on this host. A pid reused by
+/// another program reads as alive: the lease then simply runs out.
+pub(crate) fn process_alive(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be
+    // signalled; nothing is delivered.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -132,6 +149,30 @@ mod tests {
         assert!(a.release_lease("daemon", "a").unwrap());
         assert_eq!(b.acquire_lease("daemon", "b", 30).unwrap().holder, "b");
         assert!(!a.release_lease("daemon", "a").unwrap());
+    }
+
+    #[test]
+    fn a_lease_of_a_dead_process_on_this_host_can_be_taken() {
+        let mut s = Store::open_in_memory(Settings::default()).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = i64::from(child.id());
+        child.wait().unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO leases (name, holder, pid, host, acquired_at, expires_at)
+                 VALUES ('daemon', 'killed', ?, ?, 0, ?)",
+                rusqlite::params![dead, hostname(), crate::store::now() + 600],
+            )
+            .unwrap();
+        assert_eq!(s.acquire_lease("daemon", "b", 30).unwrap().holder, "b");
+        // One elsewhere, or alive here, is respected.
+        s.conn
+            .execute(
+                "UPDATE leases SET holder = 'other', host = 'elsewhere', pid = ?",
+                [dead],
+            )
+            .unwrap();
+        assert!(s.acquire_lease("daemon", "c", 30).is_err());
     }
 
     #[test]

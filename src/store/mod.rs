@@ -43,6 +43,9 @@ pub struct Settings {
     pub sla: crate::sla::Sla,
     /// Seconds after solving within which a text reopens an SMS or fax ticket.
     pub reopen_window: i64,
+    /// Texts may go to senders that are not phone numbers (short codes,
+    /// alphanumeric ids): some `[[sms]]` account allows it.
+    pub sms_to_short_codes: bool,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl From<&Config> for Settings {
             // Checked when the config was loaded.
             sla: crate::sla::Sla::new(&c.sla, &c.business_hours).unwrap_or_default(),
             reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
+            sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
         }
     }
 }

@@ -198,13 +198,14 @@ impl Tx<'_> {
         if n == 0 {
             let was: Option<String> = self
                 .tx
-                .query_row(
-                    "SELECT status FROM outbox WHERE id = ?",
-                    [item.id],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT status FROM outbox WHERE id = ?", [item.id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
-            if matches!(was.as_deref(), Some("unknown" | "queued" | "failed" | "cancelled")) {
+            if matches!(
+                was.as_deref(),
+                Some("unknown" | "queued" | "failed" | "cancelled")
+            ) {
                 self.tx.execute(
                     "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
                      account = coalesce(?, account), claim_owner = NULL WHERE id = ?",
@@ -282,6 +283,22 @@ impl Tx<'_> {
     /// or was never taken): `unknown`, visible on the ticket, never sent
     /// again by themselves. A live sender's entries are left alone.
     pub fn recover_interrupted(&self) -> Result<usize> {
+        // A sender on this host whose process is gone (killed, crashed)
+        // holds its lease no longer: no need to wait for it to expire.
+        let here = super::lease::hostname();
+        let leases: Vec<(String, i64, String)> = self
+            .tx
+            .prepare(
+                "SELECT name, pid, host FROM leases WHERE name LIKE 'sender:%' AND expires_at > ?",
+            )?
+            .query_map([self.now()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, pid, host) in leases {
+            if host == here && !super::lease::process_alive(pid) {
+                self.tx
+                    .execute("DELETE FROM leases WHERE name = ?", [&name])?;
+            }
+        }
         let ids: Vec<(i64, i64)> = self
             .tx
             .prepare(
@@ -408,7 +425,13 @@ impl Tx<'_> {
     /// Settles an unknown entry by what the provider's records say, with an
     /// event saying how it was decided. Anything not `unknown` any more is
     /// left alone.
-    pub fn resolve_outbox(&self, id: i64, verdict: &Verdict, how: &str, agent: &str) -> Result<bool> {
+    pub fn resolve_outbox(
+        &self,
+        id: i64,
+        verdict: &Verdict,
+        how: &str,
+        agent: &str,
+    ) -> Result<bool> {
         let ticket: Option<i64> = self
             .tx
             .query_row(

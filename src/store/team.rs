@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::{now, Store, Tx};
+use super::{now, Settings, Store, Tx};
 use crate::error::{Error, Result};
 use crate::model::{Channel, Direction, IdentityKind};
 
@@ -98,6 +98,34 @@ impl Store {
 /// The channel and address a reply to `ticket` goes to: `channel`, or
 /// else the ticket's, and the customer's first identity of its kind (for
 /// SMS and fax, a phone or fax number will do).
+/// A text can only go to a phone number: an alphanumeric sender id
+/// (`ACME`) or a short code (`72345`) cannot receive one on most gateways.
+pub(crate) fn textable(
+    ticket: i64,
+    (channel, to): &(Channel, String),
+    settings: &Settings,
+) -> Result<()> {
+    if *channel != Channel::Sms || settings.sms_to_short_codes {
+        return Ok(());
+    }
+    let digits = to.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    let what = if to.chars().any(|c| c.is_alphabetic()) {
+        "an alphanumeric sender id"
+    } else {
+        "a short code, not a phone number"
+    };
+    Err(Error::invalid(
+        "reply",
+        format!("#{ticket}"),
+        format!(
+            "the customer wrote from `{to}`, {what}: a text to it cannot be delivered (set reply_to_short_codes = true on the [[sms]] account if your gateway can)"
+        ),
+    ))
+}
+
 fn recipient(
     conn: &rusqlite::Connection,
     ticket: i64,
@@ -141,7 +169,9 @@ impl Store {
         ticket: i64,
         channel: Option<Channel>,
     ) -> Result<(Channel, String)> {
-        recipient(&self.conn, ticket, channel)
+        let r = recipient(&self.conn, ticket, channel)?;
+        textable(ticket, &r, &self.settings)?;
+        Ok(r)
     }
 }
 
@@ -174,7 +204,9 @@ impl Tx<'_> {
         ticket: i64,
         channel: Option<Channel>,
     ) -> Result<(Channel, String)> {
-        recipient(&self.tx, ticket, channel)
+        let r = recipient(&self.tx, ticket, channel)?;
+        textable(ticket, &r, self.settings())?;
+        Ok(r)
     }
 
     /// [`Tx::queue_reply`], due at `due` (rate-limited bulk sends) or now.

@@ -3,10 +3,13 @@ message as NNNNNNNN.eml with a JSON line in log.jsonl, and can be told to
 answer with an error: each line of the file `script` (if present) is the
 reply for one DATA command, used in order ("451 try later", "550 no such
 user", or "250" to accept); writing the file again starts from its first
-line. The sink only reads it, so tests may own it. Standard library plus
+line. The sink only reads it, so tests may own it. A file `delay` holding
+seconds (e.g. "0.2") makes every DATA wait that long before its answer: a
+slow server, so a test can kill a sender mid-run. Standard library plus
 aiosmtpd."""
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -42,7 +45,17 @@ class Sink:
             self.script_pos += 1
             return lines[self.script_pos - 1]
 
+    def delay(self):
+        try:
+            with open(os.path.join(self.spool, "delay")) as f:
+                return max(0.0, float(f.read().strip() or 0))
+        except (OSError, ValueError):
+            return 0.0
+
     async def handle_DATA(self, server, session, envelope):
+        pause = self.delay()
+        if pause:
+            await asyncio.sleep(pause)
         reply = self.scripted_reply()
         if reply and not reply.startswith("250"):
             return reply
@@ -68,6 +81,7 @@ def main():
     ap.add_argument("--spool", required=True)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--ready", help="write the port here once it is bound")
     a = ap.parse_args()
     tls = None
     if a.cert:
@@ -81,7 +95,12 @@ def main():
                         auth_require_tls=False, decode_data=False, enable_SMTPUTF8=True)
 
     ctl = Ctl(sink, hostname="127.0.0.1", port=a.port)
-    ctl.start()
+    ctl.start()  # raises if the port is taken: the harness tries another
+    if a.ready:
+        tmp = a.ready + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d %d\n" % (a.port, os.getpid()))
+        os.rename(tmp, a.ready)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

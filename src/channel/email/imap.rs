@@ -688,7 +688,10 @@ mod tests {
             server_words(r#"bad response: code: None, info: Some("Say \"hi\" first")"#),
             "the server said BAD: Say \"hi\" first"
         );
-        assert_eq!(server_words("bad response: outcome: Bad"), "the server said BAD");
+        assert_eq!(
+            server_words("bad response: outcome: Bad"),
+            "the server said BAD"
+        );
         assert_eq!(server_words("connection lost"), "connection lost");
     }
 }

@@ -52,9 +52,8 @@ impl SendError {
     /// size, transaction failed); other 5xx codes are about the command
     /// sequence or the session, and a retry on a fresh one may succeed.
     fn transaction(host: &str, e: &lettre::transport::smtp::Error) -> Self {
-        let refused = e.is_permanent()
-            && e.status()
-                .is_some_and(|c| c.to_string().starts_with("55"));
+        let refused =
+            e.is_permanent() && e.status().is_some_and(|c| c.to_string().starts_with("55"));
         SendError {
             permanent: refused,
             message: format!("{host}: {}", describe(e)),

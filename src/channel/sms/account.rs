@@ -56,6 +56,11 @@ pub struct SmsAccount {
     /// A longer reply is refused with an error naming its segment count.
     #[serde(default = "four")]
     pub max_segments: usize,
+    /// Queue replies to senders that are not phone numbers (alphanumeric
+    /// sender ids such as `ACME`, short codes such as `72345`). Most
+    /// gateways cannot deliver to them, so they are refused by default.
+    #[serde(default)]
+    pub reply_to_short_codes: bool,
 }
 
 fn twilio_base() -> String {

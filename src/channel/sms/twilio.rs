@@ -263,7 +263,10 @@ impl Twilio {
         let all = self
             .list(&[("To", self.acct.number.as_str()), ("DateSent>", &day)])
             .await?;
-        Ok(all.into_iter().filter(|m| m.direction == "inbound").collect())
+        Ok(all
+            .into_iter()
+            .filter(|m| m.direction == "inbound")
+            .collect())
     }
 
     /// What we sent from our number to `to` on or after `day` (GMT),
