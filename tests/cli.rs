@@ -459,3 +459,53 @@ fn a_hostile_attachment_name_runs_nothing_in_the_viewer() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A reader that stops early (`| head -1`) ends every command quietly, as
+/// it would any Unix tool: no panic, no "Broken pipe" message, never exit
+/// 101; the network commands, which ignore SIGPIPE for their sockets, too.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let env = Env::demo();
+    let body = env.dir.path().join("b.txt");
+    std::fs::write(&body, "Thanks for writing.\n").unwrap();
+    let out = env
+        .cmd()
+        .args(["bulk", "reply", "--query", "is:open", "--body-file"])
+        .arg(&body)
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = assert_cmd::cargo::cargo_bin("echodesk");
+    for args in [
+        "list --all",
+        "outbox list",
+        "--json outbox list",
+        "show 1",
+        "views",
+        "outbox send",
+    ] {
+        // The reader is gone before the first line is written.
+        let script = format!(
+            "exec 3>&1; {{ sleep 0.3; \"$0\" {args} 2>&3; echo \"exit $?\" >&3; }} | true",
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .arg(&bin)
+            .env("HOME", env.dir.path())
+            .env("XDG_CONFIG_HOME", env.dir.path().join("cfg"))
+            .env("ECHODESK_DB", &env.db)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains("panicked"), "{args}: {text}");
+        assert!(!text.contains("Broken pipe"), "{args}: {text}");
+        assert!(!text.contains("exit 101"), "{args}: {text}");
+    }
+}

@@ -77,6 +77,25 @@ struct Env {
 }
 
 impl Env {
+    /// A command's output for people (no --json).
+    fn text(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(&self.cfg)
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("TWILIO_TOKEN", "secret-token")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn new(config: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("config.toml");
@@ -166,10 +185,13 @@ fn twilio_texts_become_tickets_and_replies_go_out_with_delivery_states() {
     let empty = env.ticket_of("+14155550000");
     assert_eq!(empty["messages"][0]["body_text"], "(empty message)");
 
-    // Polling again (from the day before the cursor) stores nothing twice.
+    // Polling again (from the day before the cursor) stores nothing twice;
+    // what was fetched again counts as fetched, and as already stored.
     let again = env.ok(&["poll"]);
     assert_eq!(again[0]["sms"]["created"], 0, "{again}");
     assert_eq!(again[0]["sms"]["threaded"], 0, "{again}");
+    assert_eq!(again[0]["sms"]["fetched"], 5, "{again}");
+    assert_eq!(again[0]["sms"]["duplicates"], 5, "{again}");
 
     // The gateway failing twice (500) and then throttling (429) is ridden out.
     fake.control("POST", "/_fake/faults", &json!({"status": 500, "times": 2}));
@@ -204,6 +226,17 @@ fn twilio_texts_become_tickets_and_replies_go_out_with_delivery_states() {
     }
     let rows = env.ok(&["outbox", "list", "--all"]);
     assert_eq!(rows[0]["delivery"], "delivered", "{rows}");
+    // People see the delivery and the message SID too, not only scripts.
+    let sid = rows[0]["provider_ref"].as_str().unwrap().to_string();
+    assert!(sid.starts_with("SM"), "{rows}");
+    let out = env.text(&["outbox", "list", "--all"]);
+    assert!(out.contains("sent · delivered"), "{out}");
+    assert!(out.contains(&sid), "{out}");
+    let out = env.text(&["outbox", "show", &rows[0]["id"].to_string()]);
+    assert!(
+        out.contains("sent · delivered") && out.contains(&sid),
+        "{out}"
+    );
     let shown = env.ok(&["show", &id]);
     let last = shown["messages"]
         .as_array()
@@ -244,22 +277,23 @@ fn twilio_texts_become_tickets_and_replies_go_out_with_delivery_states() {
         "{ev}"
     );
 
-    // A short code cannot be texted back: the gateway's 400 is permanent,
-    // with its words on the entry.
+    // A short code cannot be texted back: refused when the reply is
+    // written, not queued to fail at the gateway.
     let code = env.ticket_of("12345")["id"].as_i64().unwrap().to_string();
-    env.ok(&["reply", &code, "--body-file", &env.body("Thanks")]);
-    let rep = env.ok(&["outbox", "send"]);
-    assert_eq!(rep["failed"], 1, "{rep}");
-    let rows = env.ok(&["outbox", "list"]);
-    let failed = rows
+    let before = env
+        .ok(&["outbox", "list", "--all"])
         .as_array()
         .unwrap()
-        .iter()
-        .find(|r| r["status"] == "failed")
-        .unwrap();
-    assert!(
-        failed["last_error"].as_str().unwrap().contains("21211"),
-        "{failed}"
+        .len();
+    let (exit, _, err) = env.run(&["reply", &code, "--body-file", &env.body("Thanks")]);
+    assert_eq!(exit, Some(6), "{err}");
+    assert!(err.contains("short code"), "{err}");
+    assert_eq!(
+        env.ok(&["outbox", "list", "--all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        before
     );
 
     // Too long for max_segments = 2: refused at once, naming the count.
@@ -723,4 +757,102 @@ fn the_daemon_polls_the_gateway_and_follows_delivery() {
     unsafe { libc::kill(daemon.0.id() as i32, libc::SIGTERM) };
     let status = daemon.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// Entries a crash left `unknown` are settled from the gateway's own
+/// message list: one the gateway has is sent (with its SID), one it never
+/// got is queued again and goes out once. A sender id that is a name is
+/// refused at queue time.
+#[test]
+fn resolve_asks_the_gateway_what_a_crash_left_unknown() {
+    let fake = Fake::start();
+    let env = Env::new(&twilio_config(fake.port, ""));
+    fake.inbound(json!([
+        {"from": "+14155550111", "to": OUR, "body": "Is it fixed?", "date_sent": ago(1)},
+        {"from": "+14155550112", "to": OUR, "body": "Hello?", "date_sent": ago(1)},
+        {"from": "ACME", "to": OUR, "body": "Your parcel is on its way", "date_sent": ago(1)},
+    ]));
+    env.ok(&["poll"]);
+    let acme = env.ticket_of("ACME")["id"].as_i64().unwrap().to_string();
+    let (exit, _, err) = env.run(&["reply", &acme, "--body-file", &env.body("Thanks")]);
+    assert_eq!(exit, Some(6), "{err}");
+    assert!(err.contains("alphanumeric sender id"), "{err}");
+
+    let a = env.ticket_of("+14155550111")["id"].as_i64().unwrap();
+    let b = env.ticket_of("+14155550112")["id"].as_i64().unwrap();
+    env.ok(&[
+        "reply",
+        &a.to_string(),
+        "--body-file",
+        &env.body("Yes, since noon."),
+    ]);
+    // A reaches the gateway, then the record of it is lost to a "crash".
+    env.ok(&["outbox", "send"]);
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute(
+        "UPDATE outbox SET status = 'unknown', provider_ref = NULL WHERE ticket_id = ?",
+        [a],
+    )
+    .unwrap();
+    // B was claimed by a sender that died before it posted anything.
+    env.ok(&[
+        "reply",
+        &b.to_string(),
+        "--body-file",
+        &env.body("Hello to you."),
+    ]);
+    {
+        let mut store = echodesk::store::Store::open(&env.db, Default::default()).unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.claim_due("sms", 10, "died-mid-send").unwrap().len(), 1);
+        tx.commit().unwrap();
+    }
+    let (exit, rep, _) = env.run(&["outbox", "send"]);
+    assert_eq!(exit, Some(10), "{rep}");
+    assert_eq!(rep["recovered_unknown"], 1, "{rep}");
+    assert_eq!(fake.sent().len(), 1);
+
+    let dry = env.ok(&["outbox", "resolve", "--dry-run"]);
+    assert_eq!(dry.as_array().unwrap().len(), 2, "{dry}");
+    assert!(dry
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["applied"] == false));
+    let found = env.ok(&["outbox", "resolve"]);
+    let by_ticket = |t: i64| {
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["ticket_id"] == t)
+            .unwrap()
+            .clone()
+    };
+    let fa = by_ticket(a);
+    assert_eq!(fa["verdict"], "sent", "{found}");
+    assert_eq!(fa["reference"], fake.sent()[0]["sid"], "{found}");
+    let fb = by_ticket(b);
+    assert_eq!(fb["verdict"], "not-sent", "{found}");
+    assert!(
+        fb["how"].as_str().unwrap().contains("lists no message"),
+        "{fb}"
+    );
+    let rep = env.ok(&["outbox", "send"]);
+    assert_eq!(rep["sent"], 1, "{rep}");
+    let sent = fake.sent();
+    assert_eq!(
+        sent.len(),
+        2,
+        "each reply reached the gateway once: {sent:?}"
+    );
+    assert_eq!(sent[1]["to"], "+14155550112");
+    let rows = env.ok(&["outbox", "list", "--all"]);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "sent"),
+        "{rows}"
+    );
 }
