@@ -206,7 +206,7 @@ fn bulk_selection_asks_with_the_count_then_applies() {
     key(&mut a, KeyCode::Char('j'));
     key(&mut a, KeyCode::Char('v'));
     assert_eq!(a.selection.len(), 4);
-    let ids: Vec<i64> = a.selection.iter().copied().collect();
+    let ids: Vec<i64> = a.selection.keys().copied().collect();
     keys(&mut a, "t");
     keys(&mut a, "+outage");
     key(&mut a, KeyCode::Enter);
@@ -292,6 +292,8 @@ fn another_agents_change_appears_without_a_key() {
     }
     key(&mut bob, KeyCode::Enter);
     key(&mut bob, KeyCode::Char('r'));
+    // Bob's own periodic refresh while the editor is open keeps saying so.
+    bob.tick();
     key(&mut alice, KeyCode::Enter);
     alice.tick();
     assert_eq!(
@@ -324,6 +326,72 @@ fn concurrent_change_is_a_conflict_not_an_overwrite() {
         alice.store.ticket_summary(id).unwrap().priority.as_str(),
         "urgent"
     );
+}
+
+/// A change through a selection checks each ticket's version as it was
+/// when selected: someone else's change in between is a conflict, nothing
+/// changes, and repeating the action applies it.
+#[test]
+fn a_selection_change_over_someone_elses_is_a_conflict() {
+    let fx = fixture(30);
+    let mut alice = app(&fx, "alice");
+    let mut bob = app(&fx, "bob");
+    let first = alice.selected_row().unwrap().id;
+    key(&mut alice, KeyCode::Char(' '));
+    let second = alice.selected_row().unwrap().id;
+    key(&mut alice, KeyCode::Char(' '));
+    assert_eq!(alice.selection.len(), 2);
+    // Bob raises the second ticket's priority meanwhile.
+    while bob.selected_row().unwrap().id != second {
+        key(&mut bob, KeyCode::Char('j'));
+    }
+    key(&mut bob, KeyCode::Char('p'));
+    for _ in 0..3 {
+        key(&mut bob, KeyCode::Char('k'));
+    }
+    key(&mut bob, KeyCode::Enter);
+    assert_eq!(
+        bob.store.ticket_summary(second).unwrap().priority.as_str(),
+        "urgent"
+    );
+    // Alice lowers both, through her selection.
+    let lower = |a: &mut App| {
+        key(a, KeyCode::Char('p'));
+        for _ in 0..3 {
+            key(a, KeyCode::Char('j'));
+        }
+        key(a, KeyCode::Enter);
+        key(a, KeyCode::Char('y'));
+    };
+    lower(&mut alice);
+    let (msg, is_err) = alice.status.clone().unwrap();
+    assert!(is_err && msg.contains("changed by someone else"), "{msg}");
+    assert!(msg.contains(&format!("#{second}")), "{msg}");
+    assert_eq!(
+        alice
+            .store
+            .ticket_summary(second)
+            .unwrap()
+            .priority
+            .as_str(),
+        "urgent",
+        "nothing was changed"
+    );
+    assert_ne!(
+        alice.store.ticket_summary(first).unwrap().priority.as_str(),
+        "low"
+    );
+    // Seen now: the same action again applies to both.
+    assert_eq!(alice.selection.len(), 2);
+    lower(&mut alice);
+    let (msg, is_err) = alice.status.clone().unwrap();
+    assert!(!is_err, "{msg}");
+    for id in [first, second] {
+        assert_eq!(
+            alice.store.ticket_summary(id).unwrap().priority.as_str(),
+            "low"
+        );
+    }
 }
 
 #[test]
@@ -455,6 +523,44 @@ fn canned_answer_from_the_picker_is_rendered_inserted_and_applied() {
     assert!(t.tags.contains(&"shipping".to_string()), "{:?}", t.tags);
 }
 
+/// A canned answer's state and tags are not applied over a change someone
+/// else made while the reply was written: nothing is sent, the text stays
+/// in the editor, and a second send applies it.
+#[test]
+fn a_canned_answer_over_someone_elses_change_is_a_conflict_and_keeps_the_text() {
+    let fx = fixture(40);
+    let mut a = app(&fx, "yuki");
+    let mut b = app(&fx, "bob");
+    key(&mut a, KeyCode::Char('/'));
+    keys(&mut a, "channel:email state:open");
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    let id = a.ticket.as_ref().unwrap().summary.id;
+    let messages = a.ticket.as_ref().unwrap().messages.len();
+    key(&mut a, KeyCode::Char('r'));
+    a.on_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::CONTROL));
+    keys(&mut a, "ship");
+    key(&mut a, KeyCode::Enter);
+    // Bob hands the ticket to Zed meanwhile.
+    {
+        let tx = b.store.transaction().unwrap();
+        tx.assign(id, Some("zed"), "bob", None).unwrap();
+        tx.commit().unwrap();
+    }
+    a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let (msg, is_err) = a.status.clone().unwrap();
+    assert!(is_err && msg.contains("changed by someone else"), "{msg}");
+    assert!(matches!(&a.overlay, Overlay::Compose(c) if c.text.contains("Hello")));
+    let t = a.store.ticket(id).unwrap();
+    assert_eq!(t.messages.len(), messages, "nothing was queued");
+    assert_eq!(t.summary.state, "open");
+    a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let t = a.store.ticket(id).unwrap();
+    assert_eq!(t.messages.len(), messages + 1);
+    assert_eq!(t.summary.state, "pending");
+    assert_eq!(t.summary.assignee.as_deref(), Some("zed"));
+}
+
 #[test]
 fn reply_channel_switches_and_sms_shows_segments() {
     let fx = fixture(60);
@@ -518,7 +624,7 @@ fn snooze_and_merge_from_the_keyboard() {
     assert!(a.status.as_ref().unwrap().1, "merge needs a selection");
     key(&mut a, KeyCode::Char(' '));
     key(&mut a, KeyCode::Char(' '));
-    let mut sel: Vec<i64> = a.selection.iter().copied().collect();
+    let mut sel: Vec<i64> = a.selection.keys().copied().collect();
     sel.sort();
     key(&mut a, KeyCode::Char('M'));
     match &a.overlay {

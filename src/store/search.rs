@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::tickets::{summary_from_row, SUMMARY_SELECT};
@@ -449,6 +450,20 @@ impl Store {
 
     /// The ids of up to `limit` matching tickets, in order (for "select
     /// all in this view").
+    /// The current version of each of these tickets (missing ones left out).
+    pub fn ticket_versions(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, i64>> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT version FROM tickets WHERE id = ?")?;
+        for id in ids {
+            if let Some(v) = st.query_row([id], |r| r.get(0)).optional()? {
+                out.insert(*id, v);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn search_ids(&self, q: &Query, ctx: &SearchContext, limit: usize) -> Result<Vec<i64>> {
         let c = self.compile(q, ctx)?;
         let (keys, desc) = sort_keys(q.sort);

@@ -100,6 +100,11 @@ impl Tx<'_> {
             .ok_or(Error::TicketNotFound(id))
     }
 
+    /// Fails with a conflict if the ticket is no longer at `expected`.
+    pub fn expect_version(&self, id: i64, expected: Option<i64>) -> Result<()> {
+        self.check_version(id, expected).map(|_| ())
+    }
+
     fn check_version(&self, id: i64, expected: Option<i64>) -> Result<String> {
         let (state, version) = self.ticket_state(id)?;
         match expected {

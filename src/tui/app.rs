@@ -2,7 +2,7 @@
 //! `views`; this module never touches the terminal, so key sequences can be
 //! tested against a store without one.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -86,6 +86,9 @@ pub struct Compose {
     pub channel: Option<Channel>,
     /// The canned answer used, whose state and tags apply on send.
     pub canned: Option<String>,
+    /// The ticket's version when the compose opened: a canned answer's
+    /// state and tags are not applied over someone else's change.
+    pub version: Option<i64>,
 }
 
 /// A change waiting for "are you sure" (bulk) or about to be applied.
@@ -131,7 +134,9 @@ pub struct App {
     /// Cursor of the row just before the window (None: window starts at top).
     start: Option<PageCursor>,
     end: Option<PageCursor>,
-    pub selection: BTreeSet<i64>,
+    /// Selected tickets, each with the version it had when selected, so
+    /// a change through the selection still detects someone else's.
+    pub selection: BTreeMap<i64, Option<i64>>,
     pub visual_anchor: Option<usize>,
     pub screen: Screen,
     pub overlay: Overlay,
@@ -213,7 +218,7 @@ impl App {
             cursor: 0,
             start: None,
             end: None,
-            selection: BTreeSet::new(),
+            selection: BTreeMap::new(),
             visual_anchor: None,
             screen: Screen::Queue,
             overlay: Overlay::None,
@@ -488,7 +493,7 @@ impl App {
         let (lo, hi) = (a.min(b), a.max(b));
         for abs in lo..=hi {
             if let Some(t) = abs.checked_sub(self.offset).and_then(|i| self.rows.get(i)) {
-                self.selection.insert(t.id);
+                self.selection.insert(t.id, Some(t.version));
             }
         }
     }
@@ -554,10 +559,28 @@ impl App {
                 self.set_error(e);
             }
         }
+        // What this agent is doing: composing wins over viewing, or the
+        // others would read "viewing" while a reply is being written.
+        let composing = match &self.overlay {
+            Overlay::Compose(c) | Overlay::Canned { compose: c, .. } => Some(c.direction),
+            _ => None,
+        };
+        if let Some(direction) = composing {
+            if let Some(id) = self.targets().first().map(|t| t.0) {
+                let activity = if direction == Direction::Note {
+                    "writing a note"
+                } else {
+                    "replying"
+                };
+                let _ = self.store.touch_presence(&self.agent, Some(id), activity);
+            }
+        }
         if self.screen == Screen::Ticket {
             if let Some(t) = &self.ticket {
                 let id = t.summary.id;
-                let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                if composing.is_none() {
+                    let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                }
                 self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
             }
         }
@@ -608,7 +631,7 @@ impl App {
     /// under the cursor (or the open ticket).
     pub fn targets(&self) -> Vec<(i64, Option<i64>)> {
         if !self.selection.is_empty() {
-            return self.selection.iter().map(|id| (*id, None)).collect();
+            return self.selection.iter().map(|(id, v)| (*id, *v)).collect();
         }
         match self.screen {
             Screen::Ticket => self
@@ -687,10 +710,17 @@ impl App {
                 self.visual_anchor = None;
             }
             Err(e) => {
-                let conflict = matches!(e, Error::Conflict { .. });
-                self.set_error(e);
-                if conflict {
+                if let Error::Conflict { id, found, .. } = &e {
+                    // Seen now: repeating the action applies it.
+                    if let Some(v) = self.selection.get_mut(id) {
+                        *v = Some(*found);
+                    }
+                    self.set_error(format!(
+                        "{e}: look at it, then repeat to apply anyway; nothing was changed"
+                    ));
                     let _ = self.reload_everything();
+                } else {
+                    self.set_error(e);
                 }
             }
         }
@@ -874,6 +904,12 @@ impl App {
             .cloned();
         let result = (|| -> Result<(), Error> {
             let tx = self.store.transaction()?;
+            if used
+                .as_ref()
+                .is_some_and(|k| k.meta.state.is_some() || !k.meta.add_tags.is_empty())
+            {
+                tx.expect_version(id, c.version)?;
+            }
             match c.direction {
                 Direction::Note => {
                     tx.add_agent_message(
@@ -899,13 +935,30 @@ impl App {
             }
             tx.commit()
         })();
-        let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
         match result {
-            Ok(()) => self.set_info(match c.direction {
-                Direction::Note => format!("#{id}: note added"),
-                _ => format!("#{id}: reply queued in the outbox"),
-            }),
-            Err(e) => self.set_error(e),
+            Ok(()) => {
+                let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                self.set_info(match c.direction {
+                    Direction::Note => format!("#{id}: note added"),
+                    _ => format!("#{id}: reply queued in the outbox"),
+                })
+            }
+            Err(Error::Conflict { found, .. }) => {
+                // Nothing was queued: the text stays in the editor, and a
+                // second send applies the answer's state over the change.
+                self.set_error(format!(
+                    "#{id} was changed by someone else while you wrote; nothing was sent. \
+                     Look at the ticket, then send again to apply `{}` anyway",
+                    c.canned.as_deref().unwrap_or("the answer")
+                ));
+                let mut again = c;
+                again.version = Some(found);
+                self.overlay = Overlay::Compose(again);
+            }
+            Err(e) => {
+                let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                self.set_error(e)
+            }
         }
         if let Err(e) = self.reload_everything() {
             self.set_error(e);
@@ -1195,6 +1248,7 @@ impl App {
                         text: String::new(),
                         channel,
                         canned: None,
+                        version: targets[0].1,
                     });
                 }
             }
@@ -1222,9 +1276,9 @@ impl App {
                 }
             }
             (Screen::Queue, Action::Select) => {
-                if let Some(id) = self.selected_row().map(|t| t.id) {
-                    if !self.selection.remove(&id) {
-                        self.selection.insert(id);
+                if let Some((id, v)) = self.selected_row().map(|t| (t.id, t.version)) {
+                    if self.selection.remove(&id).is_none() {
+                        self.selection.insert(id, Some(v));
                     }
                     self.move_cursor(1)?;
                 }
@@ -1239,7 +1293,9 @@ impl App {
             (Screen::Queue, Action::SelectAll) => {
                 let ids = self.store.search_ids(&self.query, &self.ctx(), 100_000)?;
                 let n = ids.len();
-                self.selection.extend(ids);
+                let versions = self.store.ticket_versions(&ids)?;
+                self.selection
+                    .extend(ids.iter().map(|id| (*id, versions.get(id).copied())));
                 self.set_info(format!("{n} selected"));
             }
             (_, Action::ClearSelection) => {

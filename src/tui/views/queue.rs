@@ -45,7 +45,7 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
         .skip(first)
         .take(visible)
         .map(|(i, r)| {
-            let marked = app.selection.contains(&r.id);
+            let marked = app.selection.contains_key(&r.id);
             let open = app.store.settings().workflow.is_open(&r.state);
             // With an SLA: time to the next deadline, or `!` and how late.
             // Without: how long the customer has waited for a first answer.
