@@ -19,7 +19,7 @@ What it follows, as Twilio documents it:
 
 Control plane for the tests (not Twilio's): POST /_fake/inbound with a JSON
 list of {"from", "to", "body", "date_sent" (unix), "media": [{"content_type",
-"data" (base64)}]}; POST /_fake/faults with {"status": 500|429, "times": N,
+"data" (base64)}]}, answered with {"added", "sids"}; POST /_fake/faults with {"status": 500|429, "times": N,
 "retry_after": S}; GET /_fake/sent lists what was sent.
 """
 
@@ -250,16 +250,18 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.body()
         if u.path == "/_fake/inbound":
             items = json.loads(raw or b"[]")
+            added = []
             with lock:
                 for it in items:
                     n = len(it.get("media", []))
                     m = new_message(it["from"], it["to"], it.get("body", ""), it["date_sent"],
                                     "inbound", "received", n)
                     messages.append(m)
+                    added.append(m["sid"])
                     for md in it.get("media", []):
                         media[sid("ME")] = (m["sid"], md["content_type"], base64.b64decode(md["data"]))
                 messages.sort(key=lambda m: (m["_ts"], m["sid"]))
-            return self.reply(200, {"added": len(items)})
+            return self.reply(200, {"added": len(items), "sids": added})
         if u.path == "/_fake/faults":
             f = json.loads(raw)
             with lock:
