@@ -34,6 +34,9 @@ pub struct SendReport {
     pub retrying: u64,
     pub failed: u64,
     pub recovered_unknown: u64,
+    /// Sends of this pass whose connection failed after the message was
+    /// handed over: now `unknown`.
+    pub interrupted: u64,
     /// Entries `unknown` in the store after the pass (any sender's).
     pub unknown: u64,
     pub copied_to_sent: u64,
@@ -169,12 +172,16 @@ enum Outcome {
     Retry(String),
     /// Refused for good.
     Failed(String),
+    /// The connection failed after the message was handed over: it may
+    /// have arrived, so it waits for `outbox resolve` or an agent.
+    Unknown(String),
 }
 
 impl Outcome {
     fn from_smtp(r: Result<String, smtp::SendError>) -> Outcome {
         match r {
             Ok(reply) => Outcome::Sent(reply),
+            Err(e) if e.unknown => Outcome::Unknown(e.message),
             Err(e) if e.permanent => Outcome::Failed(e.message),
             Err(e) => Outcome::Retry(e.message),
         }
@@ -183,6 +190,7 @@ impl Outcome {
     fn from_sms(r: Result<(String, String), SmsError>) -> Outcome {
         match r {
             Ok((sid, _)) => Outcome::Sent(sid),
+            Err(e) if e.unknown => Outcome::Unknown(e.to_string()),
             Err(e) if e.transient => Outcome::Retry(e.to_string()),
             Err(e) => Outcome::Failed(e.to_string()),
         }
@@ -763,6 +771,15 @@ fn record_in(
             tracing::warn!(outbox = item.id, ticket = item.ticket_id, "failed: {e}");
             tx.mark_failed(item, &e)?;
             report.failed += 1;
+        }
+        Outcome::Unknown(e) => {
+            tracing::warn!(
+                outbox = item.id,
+                ticket = item.ticket_id,
+                "fate unknown: {e}"
+            );
+            tx.mark_unknown(item, &e)?;
+            report.interrupted += 1;
         }
     }
     Ok(())

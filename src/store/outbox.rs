@@ -279,6 +279,30 @@ impl Tx<'_> {
         )
     }
 
+    /// The send may or may not have arrived (the connection failed after
+    /// the message was handed over): `unknown`, like an interrupted one.
+    pub fn mark_unknown(&self, item: &OutboxItem, error: &str) -> Result<()> {
+        if !self.still_ours(item)? {
+            return Ok(());
+        }
+        self.tx.execute(
+            "UPDATE outbox SET status = 'unknown', last_error = ?, updated_at = ?, claim_owner = NULL
+             WHERE id = ?",
+            params![
+                format!("{error}: check whether it arrived (`echodesk outbox resolve`), then retry or cancel"),
+                self.now(),
+                item.id
+            ],
+        )?;
+        self.event(
+            Some(item.ticket_id),
+            "outbox",
+            "send-unknown",
+            None,
+            Some(&item.id.to_string()),
+        )
+    }
+
     /// Rows left in `sending` by a sender that is gone (its lease expired
     /// or was never taken): `unknown`, visible on the ticket, never sent
     /// again by themselves. A live sender's entries are left alone.

@@ -16,11 +16,14 @@ use tokio::net::TcpStream;
 
 use super::account::{SmtpConfig, TlsMode};
 
-/// Why a send did not happen; `permanent` ones are not retried.
+/// Why a send did not happen (or may not have): `permanent` ones are not
+/// retried; `unknown` ones may have reached the server and are never
+/// retried by themselves.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct SendError {
     pub permanent: bool,
+    pub unknown: bool,
     pub message: String,
 }
 
@@ -28,6 +31,7 @@ impl SendError {
     pub fn transient(message: impl Into<String>) -> Self {
         SendError {
             permanent: false,
+            unknown: false,
             message: message.into(),
         }
     }
@@ -35,6 +39,15 @@ impl SendError {
     pub fn permanent(message: impl Into<String>) -> Self {
         SendError {
             permanent: true,
+            unknown: false,
+            message: message.into(),
+        }
+    }
+
+    pub fn unknown(message: impl Into<String>) -> Self {
+        SendError {
+            permanent: false,
+            unknown: true,
             message: message.into(),
         }
     }
@@ -56,6 +69,7 @@ impl SendError {
             e.is_permanent() && e.status().is_some_and(|c| c.to_string().starts_with("55"));
         SendError {
             permanent: refused,
+            unknown: false,
             message: format!("{host}: {}", describe(e)),
         }
     }
@@ -170,25 +184,90 @@ async fn open(smtp: &SmtpConfig) -> Result<AsyncSmtpConnection, SendError> {
     Ok(conn)
 }
 
-/// Sends one message over an open session. On an error the session may be
-/// unusable: check [`AsyncSmtpConnection::has_broken`].
+/// How far a mail transaction got: a failure before the content was
+/// handed over leaves nothing on the server; one after it (no reply to
+/// the final dot, a dropped connection, a timeout) may have been accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Envelope,
+    Content,
+}
+
+/// Sends one message over an open session, as MAIL, RCPT, DATA and the
+/// content, each checked. On an error the session may be unusable: check
+/// [`AsyncSmtpConnection::has_broken`]. A failure once the content is on
+/// its way is [`SendError::unknown`]: the server may have it, so it must
+/// not be sent again without looking.
 pub async fn send(
     smtp: &SmtpConfig,
     conn: &mut AsyncSmtpConnection,
     message: &lettre::Message,
 ) -> Result<String, SendError> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
     let bytes = message.formatted();
+    let envelope = message.envelope();
     let limit = Duration::from_secs(smtp.timeout);
-    match tokio::time::timeout(limit, conn.send(message.envelope(), &bytes)).await {
-        Ok(Ok(resp)) => Ok(format!(
-            "{} {}",
-            resp.code(),
-            resp.message().collect::<Vec<_>>().join(" ")
-        )),
-        Ok(Err(e)) => Err(SendError::transaction(&smtp.host, &e)),
+    let host = smtp.host.as_str();
+    let mut phase = Phase::Envelope;
+    let transaction = async {
+        let mut options = Vec::new();
+        let non_ascii = envelope
+            .from()
+            .into_iter()
+            .chain(envelope.to())
+            .any(|a| !a.to_string().is_ascii());
+        if non_ascii {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(SendError::permanent(format!(
+                    "{host}: the address is not ASCII and the server does not offer SMTPUTF8"
+                )));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !bytes.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                return Err(SendError::transient(format!(
+                    "{host}: the server does not offer 8BITMIME for this message"
+                )));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let step = |e: lettre::transport::smtp::Error| SendError::transaction(host, &e);
+        conn.command(Mail::new(envelope.from().cloned(), options))
+            .await
+            .map_err(step)?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![]))
+                .await
+                .map_err(step)?;
+        }
+        conn.command(Data).await.map_err(step)?;
+        phase = Phase::Content;
+        match conn.message(&bytes).await {
+            Ok(resp) => Ok(format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            )),
+            // The server's answer to the content: it decided.
+            Err(e) if e.status().is_some() => Err(step(e)),
+            Err(e) => Err(SendError::unknown(format!(
+                "{host}: the connection failed after the message was handed over ({}); it may have arrived",
+                describe(&e)
+            ))),
+        }
+    };
+    let r = tokio::time::timeout(limit, transaction).await;
+    match r {
+        Ok(r) => r,
+        Err(_) if phase == Phase::Content => Err(SendError::unknown(format!(
+            "{host}: no answer within {} s after the message was handed over; it may have arrived",
+            smtp.timeout
+        ))),
         Err(_) => Err(SendError::transient(format!(
-            "{}: no answer within {} s",
-            smtp.host, smtp.timeout
+            "{host}: no answer within {} s",
+            smtp.timeout
         ))),
     }
 }

@@ -24,6 +24,8 @@ pub struct SmsError {
     pub step: &'static str,
     pub message: String,
     pub transient: bool,
+    /// A send that may have reached the gateway: never repeated by itself.
+    pub unknown: bool,
 }
 
 impl SmsError {
@@ -38,6 +40,15 @@ impl SmsError {
             step,
             message: message.into(),
             transient,
+            unknown: false,
+        }
+    }
+
+    /// A send whose fate the gateway did not tell.
+    pub fn unknown(account: &str, step: &'static str, message: impl Into<String>) -> Self {
+        SmsError {
+            unknown: true,
+            ..SmsError::new(account, step, message, false)
         }
     }
 }

@@ -231,15 +231,7 @@ impl Twilio {
                     last = if e.is_timeout() {
                         format!("no answer within {} s", self.acct.timeout)
                     } else {
-                        // reqwest's own words hide the cause (connection
-                        // refused, DNS, TLS) in its sources.
-                        let mut words = e.to_string();
-                        let mut cause = std::error::Error::source(&e);
-                        while let Some(c) = cause {
-                            words.push_str(&format!(": {c}"));
-                            cause = c.source();
-                        }
-                        words
+                        error_words(&e)
                     };
                     if attempt < TRIES {
                         tokio::time::sleep(wait).await;
@@ -365,7 +357,15 @@ impl Twilio {
     }
 
     /// Sends a text; the message resource Twilio answers with.
+    /// Creating a message is not idempotent, so this is no plain `call`:
+    /// it is repeated only when the gateway surely did not take it (a
+    /// refused connection, a 429). After an answer that leaves it open (a
+    /// 5xx, a timeout, a connection lost once the request was out, an
+    /// unreadable answer) the gateway's own list decides: the message is
+    /// there (sent) or it is not (safe to try again). If even the list
+    /// cannot be read, the send is [`SmsError::unknown`].
     pub async fn send(&self, to: &str, body: &str) -> Result<TwMessage, SmsError> {
+        let name = &self.acct.name;
         let url = format!("{}{}", self.base, self.messages_path());
         let mut form: Vec<(&str, &str)> = vec![("To", to), ("Body", body)];
         match &self.acct.messaging_service_sid {
@@ -373,23 +373,108 @@ impl Twilio {
             None => form.push(("From", &self.acct.number)),
         }
         let encoded = serde_urlencoded_pairs(&form);
-        self.call("send", || {
-            self.http
+        let started = chrono::Utc::now().timestamp() - 5;
+        let mut wait = Duration::from_millis(500);
+        let mut last = String::new();
+        for attempt in 1..=TRIES {
+            let r = self
+                .http
                 .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(encoded.clone())
-        })
-        .await?
-        .json()
-        .await
-        .map_err(|e| {
-            SmsError::new(
-                &self.acct.name,
-                "send",
-                format!("unreadable answer: {e}"),
-                true,
-            )
-        })
+                .basic_auth(&self.sid, Some(&self.token))
+                .send()
+                .await;
+            let open_question = match r {
+                Ok(resp) if resp.status().is_success() => match resp.json::<TwMessage>().await {
+                    Ok(m) => return Ok(m),
+                    Err(e) => format!("unreadable answer: {e}"),
+                },
+                Ok(resp) if resp.status().as_u16() == 429 => {
+                    let secs = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(wait.as_secs().max(1))
+                        .min(30);
+                    last = format!("{}: too many requests", resp.status());
+                    if attempt < TRIES {
+                        tokio::time::sleep(Duration::from_secs(secs)).await;
+                    }
+                    continue;
+                }
+                Ok(resp) if resp.status().is_client_error() => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    let words = match serde_json::from_str::<ApiError>(&text).ok() {
+                        Some(ApiError {
+                            code: Some(c),
+                            message: Some(m),
+                        }) => format!("{status}: {m} (Twilio error {c})"),
+                        _ => format!("{status}: {}", text.chars().take(200).collect::<String>()),
+                    };
+                    return Err(SmsError::new(name, "send", words, false));
+                }
+                Ok(resp) => format!("{}", resp.status()),
+                Err(e) if e.is_connect() => {
+                    last = error_words(&e);
+                    if attempt < TRIES {
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                    }
+                    continue;
+                }
+                Err(e) if e.is_timeout() => format!("no answer within {} s", self.acct.timeout),
+                Err(e) => error_words(&e),
+            };
+            // Did it arrive anyway? Give the gateway a moment to list it.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            match self.find_sent(to, body, started).await {
+                Ok(Some(m)) => return Ok(m),
+                Ok(None) => {
+                    last = format!("{open_question} (not created: the gateway does not list it)");
+                    if attempt < TRIES {
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                    }
+                }
+                Err(e) => {
+                    return Err(SmsError::unknown(
+                        name,
+                        "send",
+                        format!(
+                            "{open_question}; the gateway's list could not be read to check ({})",
+                            e.message
+                        ),
+                    ))
+                }
+            }
+        }
+        Err(SmsError::new(
+            name,
+            "send",
+            format!("{last} (after {TRIES} tries)"),
+            true,
+        ))
+    }
+
+    /// A message from our number to `to` with this text, created at or
+    /// after `since` (Unix seconds).
+    pub async fn find_sent(
+        &self,
+        to: &str,
+        body: &str,
+        since: i64,
+    ) -> Result<Option<TwMessage>, SmsError> {
+        let day = chrono::DateTime::from_timestamp(since, 0)
+            .map(|d| d.date_naive())
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let sent = self.sent_to(to, day).await?;
+        Ok(sent.into_iter().find(|m| {
+            m.body.as_deref().map(str::trim) == Some(body.trim())
+                && m.sent_at().is_none_or(|t| t >= since)
+        }))
     }
 
     /// A sent message's current state.
@@ -407,6 +492,18 @@ impl Twilio {
 }
 
 /// application/x-www-form-urlencoded, as Twilio reads it.
+/// reqwest's own words hide the cause (connection refused, DNS, TLS) in
+/// its sources.
+fn error_words(e: &reqwest::Error) -> String {
+    let mut words = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        words.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    words
+}
+
 fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str) -> String {
         let mut out = String::with_capacity(s.len());
