@@ -70,6 +70,8 @@ pub struct Config {
     pub sms: Vec<crate::channel::sms::account::SmsAccount>,
     /// `echodesk daemon`: log file and level, outbox check interval.
     pub daemon: DaemonConfig,
+    /// How the outbox waits between tries of a send that did not go.
+    pub outbox: OutboxConfig,
     /// `echodesk bulk` and `echodesk send`.
     pub bulk: BulkConfig,
     /// Automation rules, tried in order for every customer message.
@@ -101,6 +103,33 @@ impl Default for BulkConfig {
             rate_per_minute: Default::default(),
             chunk: 200,
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// The wait after a send's first failure (it doubles each time).
+    pub retry_first: String,
+    /// The longest wait between tries.
+    pub retry_max: String,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            retry_first: "30s".into(),
+            retry_max: "1h".into(),
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// (first, longest) wait in seconds; checked when the config loads.
+    pub fn retry_seconds(&self) -> (i64, i64) {
+        let first = crate::query::parse_duration(&self.retry_first).unwrap_or(30);
+        let max = crate::query::parse_duration(&self.retry_max).unwrap_or(3600);
+        (first.max(1), max.max(first.max(1)))
     }
 }
 
@@ -143,6 +172,7 @@ impl Default for Config {
             accounts: Vec::new(),
             sms: Vec::new(),
             daemon: DaemonConfig::default(),
+            outbox: OutboxConfig::default(),
             bulk: BulkConfig::default(),
             rules: Vec::new(),
             auto_reply_period: "24h".into(),
@@ -235,6 +265,16 @@ impl Config {
             if let Some(fax) = &a.fax {
                 crate::channel::fax::Profile::from_config(fax)
                     .map_err(|e| invalid(format!("account `{}`: fax: {e}", a.name)))?;
+            }
+        }
+        for (key, v) in [
+            ("outbox.retry_first", &self.outbox.retry_first),
+            ("outbox.retry_max", &self.outbox.retry_max),
+        ] {
+            if crate::query::parse_duration(v).is_err() {
+                return Err(invalid(format!(
+                    "key `{key}`: `{v}` is not a duration such as 30s, 5m or 1h"
+                )));
             }
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.daemon.log_level.as_str()) {

@@ -44,11 +44,15 @@ pub struct SendReport {
     /// SMS delivery reports fetched, and how many of them changed.
     pub deliveries_checked: u64,
     pub deliveries_changed: u64,
+    /// The backoff in force (first, longest wait in seconds).
+    #[serde(skip)]
+    pub retry: (i64, i64),
 }
 
-/// Seconds to wait before attempt `n + 1` after `n` failed attempts.
-pub fn backoff(attempts: i64) -> i64 {
-    (30i64 << attempts.clamp(0, 10)).min(3600)
+/// Seconds to wait before attempt `n + 1` after `n` failed attempts:
+/// `first`, doubling, at most `max` (`[outbox] retry_first`, `retry_max`).
+pub fn backoff(attempts: i64, (first, max): (i64, i64)) -> i64 {
+    (first << attempts.clamp(0, 20)).min(max)
 }
 
 /// `Auto-Submitted: auto-replied` (RFC 3834), on replies sent by rules, so
@@ -271,14 +275,20 @@ impl Sender {
             failures: 0,
         });
         d.failures += 1;
-        let wait = Duration::from_secs(5u64 << d.failures.min(6)).min(ACCOUNT_BACKOFF_CAP);
+        let (first, max) = self.config.outbox.retry_seconds();
+        let first = first.clamp(1, 5) as u64;
+        let cap = ACCOUNT_BACKOFF_CAP.min(Duration::from_secs(max as u64));
+        let wait = Duration::from_secs(first << d.failures.min(6)).min(cap);
         d.until = Instant::now() + wait;
     }
 
     /// One pass: renew this sender's lease, recover entries of senders
     /// that are gone, then send everything due.
     pub async fn send_due(&mut self, store: &mut Store) -> crate::Result<SendReport> {
-        let mut report = SendReport::default();
+        let mut report = SendReport {
+            retry: self.config.outbox.retry_seconds(),
+            ..SendReport::default()
+        };
         {
             let tx = store.transaction()?;
             tx.sender_heartbeat(&self.owner)?;
@@ -369,7 +379,7 @@ impl Sender {
         report: &mut SendReport,
     ) -> crate::Result<HashMap<String, Vec<Vec<u8>>>> {
         let (ask_tx, mut ask_rx) = tokio::sync::mpsc::unbounded_channel::<Ask>();
-        let (fail_tx, mut fail_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let (fail_tx, mut fail_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
         let mut lanes = Vec::new();
         for (name, ids) in &queues {
             let Some(smtp) = self
@@ -409,7 +419,7 @@ impl Sender {
         let config = &self.config;
         let owner = self.owner.clone();
         let stop = self.stop.clone();
-        let mut unreachable: std::collections::HashSet<String> = Default::default();
+        let mut unreachable: HashMap<String, String> = HashMap::new();
         let ledger = async {
             let mut beat = tokio::time::interval(HEARTBEAT);
             beat.tick().await;
@@ -423,8 +433,8 @@ impl Sender {
                         continue;
                     }
                 };
-                while let Ok(name) = fail_rx.try_recv() {
-                    unreachable.insert(name);
+                while let Ok((name, why)) = fail_rx.try_recv() {
+                    unreachable.insert(name, why);
                 }
                 let mut batch = vec![first];
                 while batch.len() < 64 {
@@ -448,7 +458,7 @@ impl Sender {
                     }
                     let mut next = None;
                     let stopping =
-                        stop.load(Ordering::Relaxed) || unreachable.contains(&ask.account);
+                        stop.load(Ordering::Relaxed) || unreachable.contains_key(&ask.account);
                     let queue = queues.get_mut(&ask.account);
                     if let (false, Some(queue)) = (stopping, queue) {
                         while let Some(id) = queue.pop_front() {
@@ -484,8 +494,13 @@ impl Sender {
             self.idle.entry(name).or_default().push(session);
         }
         recorded?;
-        for name in unreachable {
-            self.mark_down(&name);
+        for (name, why) in &unreachable {
+            self.mark_down(name);
+            store.record_poll(name, crate::store::SEND_STATUS, Err(why));
+        }
+        for name in queues.keys().filter(|n| !unreachable.contains_key(*n)) {
+            self.down.remove(name);
+            store.record_poll(name, crate::store::SEND_STATUS, Ok(0));
         }
         Ok(copies)
     }
@@ -535,7 +550,10 @@ impl Sender {
                 let Some(mut item) = item else { continue };
                 item.account.clone_from(&account);
                 let result = self.send_sms(&item).await;
-                let unreachable = matches!(&result, Err(e) if e.transient);
+                let unreachable = match &result {
+                    Err(e) if e.transient => Some(e.to_string()),
+                    _ => None,
+                };
                 let status = result.as_ref().ok().map(|(_, st)| st.clone());
                 let tx = store.transaction()?;
                 record_in(&tx, &item, Outcome::from_sms(result), report)?;
@@ -543,9 +561,16 @@ impl Sender {
                     tx.set_delivery(item.id, &st, None)?;
                 }
                 tx.commit()?;
-                if unreachable {
-                    if let Some(a) = &account {
-                        self.mark_down(a);
+                if let Some(a) = &account {
+                    match &unreachable {
+                        Some(why) => {
+                            self.mark_down(a);
+                            store.record_poll(a, crate::store::SEND_STATUS, Err(why));
+                        }
+                        None => {
+                            self.down.remove(a);
+                            store.record_poll(a, crate::store::SEND_STATUS, Ok(0));
+                        }
                     }
                 }
             }
@@ -703,7 +728,7 @@ async fn lane(
     smtp: SmtpConfig,
     mut session: Option<Session>,
     asks: tokio::sync::mpsc::UnboundedSender<Ask>,
-    unreachable: tokio::sync::mpsc::UnboundedSender<String>,
+    unreachable: tokio::sync::mpsc::UnboundedSender<(String, String)>,
 ) -> Option<(String, Session)> {
     let mut done = None;
     loop {
@@ -733,7 +758,7 @@ async fn lane(
                     })
                 }
                 Err(e) => {
-                    let _ = unreachable.send(account.clone());
+                    let _ = unreachable.send((account.clone(), e.message.clone()));
                     done = Some((item, message, Outcome::Retry(e.message)));
                     continue;
                 }
@@ -764,7 +789,7 @@ fn record_in(
         }
         Outcome::Retry(e) => {
             tracing::info!(outbox = item.id, ticket = item.ticket_id, "will retry: {e}");
-            tx.mark_retry(item, tx.now() + backoff(item.attempts), &e)?;
+            tx.mark_retry(item, tx.now() + backoff(item.attempts, report.retry), &e)?;
             report.retrying += 1;
         }
         Outcome::Failed(e) => {
@@ -799,9 +824,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
-        assert_eq!(backoff(0), 30);
-        assert_eq!(backoff(1), 60);
-        assert!(backoff(5) > backoff(4));
-        assert_eq!(backoff(50), 3600);
+        let d = (30, 3600);
+        assert_eq!(backoff(0, d), 30);
+        assert_eq!(backoff(1, d), 60);
+        assert!(backoff(5, d) > backoff(4, d));
+        assert_eq!(backoff(50, d), 3600);
+        assert_eq!(backoff(3, (1, 4)), 4);
     }
 }

@@ -859,7 +859,7 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
                 }
                 // Visible where a person looks.
                 let st = ok(&cfg, &d, &["status"]);
-                if st["outbox"]["failed"].as_u64().unwrap_or(0) < unknown as u64 {
+                if st["outbox"]["unknown"].as_u64().unwrap_or(0) < unknown as u64 {
                     t.lost += 1;
                 }
                 let spooled = m.spooled_ids();

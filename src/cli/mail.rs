@@ -98,7 +98,7 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
 
 pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let mut store = ctx.open()?;
-    let (queued, failed) = store.outbox_health()?;
+    let health = store.outbox_health()?;
     let daemon = store.lease_holder(crate::daemon::LEASE)?;
     let (mut rows, mut sms) = (Vec::new(), Vec::new());
     {
@@ -120,7 +120,7 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
             "daemon": daemon,
             "sms": sms,
             "mailboxes": rows,
-            "outbox": { "queued": queued, "failed": failed }
+            "outbox": health
         }));
     }
     match &daemon {
@@ -148,7 +148,24 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
         );
         print_poll_status(&name, &r["status"]);
     }
-    println!("outbox: {queued} waiting, {failed} failed or unknown");
+    println!(
+        "outbox: {} waiting, {} failed, {} of unknown fate{}",
+        health.queued,
+        health.failed,
+        health.unknown,
+        if health.unknown > 0 {
+            " (`echodesk outbox resolve`)"
+        } else {
+            ""
+        }
+    );
+    for (account, e) in &health.troubles {
+        println!(
+            "sending through {}: last error: {}",
+            crate::sanitize::line(account),
+            crate::sanitize::line(e)
+        );
+    }
     Ok(())
 }
 

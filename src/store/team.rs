@@ -11,6 +11,24 @@ use crate::model::{Channel, Direction, IdentityKind};
 /// Presence older than this is stale (the agent closed their terminal).
 pub const PRESENCE_TTL: i64 = 30;
 
+/// The cursor scope where the outbox notes how sending through an
+/// account last went (`Store::record_poll`'s shape).
+pub const SEND_STATUS: &str = "send-status";
+
+/// What waits in the outbox and what is wrong with sending, for `status`
+/// and the TUI's status bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxHealth {
+    /// Queued or being sent.
+    pub queued: i64,
+    pub failed: i64,
+    /// Interrupted or lost after hand-over: it may have arrived.
+    pub unknown: i64,
+    /// Accounts whose last send attempt failed to reach the server, with
+    /// the error.
+    pub troubles: Vec<(String, String)>,
+}
+
 impl Store {
     /// Notes a poll of `account`/`scope` for `echodesk status`: how many
     /// messages it fetched, or the error that stopped it. Bookkeeping: a
@@ -79,13 +97,34 @@ impl Store {
     }
 
     /// (waiting to be sent, failed or unknown) outbox entries.
-    pub fn outbox_health(&self) -> Result<(i64, i64)> {
-        Ok(self.conn.query_row(
+    pub fn outbox_health(&self) -> Result<OutboxHealth> {
+        let (queued, failed, unknown) = self.conn.query_row(
             "SELECT (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')),
-                    (SELECT count(*) FROM outbox WHERE status IN ('failed', 'unknown'))",
+                    (SELECT count(*) FROM outbox WHERE status = 'failed'),
+                    (SELECT count(*) FROM outbox WHERE status = 'unknown')",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut troubles = Vec::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT account, value FROM cursors WHERE scope = ? ORDER BY account",
+        )?;
+        let rows = st.query_map([SEND_STATUS], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (account, value) = row?;
+            let v: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
+            if let Some(e) = v["last_error"].as_str() {
+                troubles.push((account, e.to_string()));
+            }
+        }
+        Ok(OutboxHealth {
+            queued,
+            failed,
+            unknown,
+            troubles,
+        })
     }
 
     /// Changes made through this connection (with `data_version`, which

@@ -145,7 +145,7 @@ pub struct App {
     pub presence: Vec<(String, String)>,
     pub ticket_scroll: u16,
     pub status: Option<(String, bool)>,
-    pub outbox: (i64, i64),
+    pub outbox: crate::store::OutboxHealth,
     undo: Option<UndoEntry>,
     data_version: (i64, u64),
     pub height: usize,
@@ -227,7 +227,7 @@ impl App {
             presence: Vec::new(),
             ticket_scroll: 0,
             status: None,
-            outbox: (0, 0),
+            outbox: Default::default(),
             undo: None,
             data_version: (0, 0),
             height: 20,
@@ -517,7 +517,7 @@ impl App {
 
     /// Recounts every view and the current list.
     pub fn refresh_counts(&mut self) {
-        self.outbox = self.store.outbox_health().unwrap_or((0, 0));
+        self.outbox = self.store.outbox_health().unwrap_or_default();
         let mut queries: Vec<(usize, String)> = vec![(usize::MAX, self.list_query_text())];
         queries.extend(
             self.views

@@ -95,15 +95,29 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         format!("· {} ", crate::sanitize::line(&app.agent)),
         t.dim(),
     ));
-    let (queued, failed) = app.outbox;
-    if failed > 0 {
+    let o = &app.outbox;
+    let mut trouble = Vec::new();
+    if o.failed > 0 {
+        trouble.push(format!("{} failed", o.failed));
+    }
+    if o.unknown > 0 {
+        trouble.push(format!("{} unknown", o.unknown));
+    }
+    if let (Some((account, _)), true) = (o.troubles.first(), o.queued > 0) {
+        trouble.push(format!(
+            "{} queued, {} unreachable",
+            o.queued,
+            crate::sanitize::line(account)
+        ));
+    }
+    if !trouble.is_empty() {
         spans.push(Span::styled(
-            format!("· outbox {failed} failed "),
+            format!("· outbox {} ", trouble.join(", ")),
             t.error(),
         ));
-    } else if queued > 0 {
+    } else if o.queued > 0 {
         spans.push(Span::styled(
-            format!("· outbox {queued} queued "),
+            format!("· outbox {} queued ", o.queued),
             t.warning(),
         ));
     }
