@@ -361,7 +361,7 @@ fn keyed(key: &str, value: &str) -> Result<Filter, String> {
     })
 }
 
-/// A duration such as `30m`, `12h`, `7d` or `2w`, in seconds.
+/// A duration such as `30s`, `30m`, `12h`, `7d` or `2w`, in seconds.
 pub fn parse_duration(v: &str) -> Result<i64, String> {
     let unit = v
         .chars()
@@ -374,11 +374,16 @@ pub fn parse_duration(v: &str) -> Result<i64, String> {
         .parse()
         .map_err(|_| format!("`{v}` is not a duration; use a number and m, h, d or w, like 2h"))?;
     let secs = match unit {
+        's' => 1,
         'm' => 60,
         'h' => 3600,
         'd' => 86_400,
         'w' => 7 * 86_400,
-        _ => return Err(format!("unknown unit `{unit}` in `{v}`; use m, h, d or w")),
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{v}`; use s, m, h, d or w"
+            ))
+        }
     };
     n.checked_mul(secs)
         .ok_or_else(|| format!("`{v}` is too long"))

@@ -17,16 +17,16 @@
 //! docs/reliability.md). `CRASH_SEED` repeats a run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod common;
+use common::{mail, Mail, Reaped, Twilio};
+
 const BIN: &str = env!("CARGO_BIN_EXE_echodesk");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// A small deterministic generator (xorshift64*): the trials' kill times.
 struct Rng(u64);
@@ -237,184 +237,6 @@ fn strings(db: &Path, sql: &str) -> Vec<String> {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
-/// A child that is killed and reaped however the scope ends.
-struct Reaped(Child);
-
-impl Reaped {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-// ----- servers --------------------------------------------------------------
-
-struct Mail {
-    dir: tempfile::TempDir,
-    env: HashMap<String, String>,
-}
-
-impl Mail {
-    fn up() -> Mail {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(Path::new(ROOT).join("tests/harness/mail-up"))
-            .arg(dir.path().join("srv"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mail-up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Mail { dir, env }
-    }
-
-    fn get(&self, k: &str) -> &str {
-        &self.env[k]
-    }
-
-    fn maildir(&self, user: &str) -> PathBuf {
-        let (local, domain) = user.split_once('@').unwrap();
-        Path::new(self.get("MAILDIR_ROOT"))
-            .join(domain)
-            .join(local)
-            .join("Maildir")
-    }
-
-    fn deliver(&self, user: &str, name: &str, raw: &str) {
-        let md = self.maildir(user);
-        let meta = std::fs::metadata(&md).unwrap();
-        let tmp = md.join("tmp").join(name);
-        std::fs::write(&tmp, raw).unwrap();
-        std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid())).unwrap();
-        std::fs::rename(&tmp, md.join("new").join(name)).unwrap();
-    }
-
-    /// A config reading `user`'s mailbox, sending through the sink.
-    fn config(&self, user: &str, extra: &str) -> PathBuf {
-        let text = format!(
-            "[[accounts]]\nname = \"support\"\naddress = \"{user}\"\n\
-             [accounts.imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"implicit\"\n\
-             user = \"{user}\"\npassword_env = \"ECHODESK_TEST_PW\"\nca_file = \"{ca}\"\npoll_interval = 1\n\
-             [accounts.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"{ca}\"\ntimeout = 10\n\
-             [daemon]\noutbox_interval = 1\n{extra}",
-            self.get("IMAPS_PORT"),
-            self.get("SMTP_PORT"),
-            ca = self.get("CA_CERT"),
-        );
-        let p = self
-            .dir
-            .path()
-            .join(format!("{}.toml", user.replace('@', "_")));
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn spool(&self) -> PathBuf {
-        PathBuf::from(self.get("SMTP_SPOOL"))
-    }
-
-    fn clear_spool(&self) {
-        for e in std::fs::read_dir(self.spool()).unwrap().flatten() {
-            if e.path().extension().is_some_and(|x| x == "eml") {
-                std::fs::remove_file(e.path()).unwrap();
-            }
-        }
-    }
-
-    /// The Message-IDs in the spool, as often as each arrived.
-    fn spooled_ids(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(self.spool()).unwrap().flatten() {
-            if e.path().extension().is_none_or(|x| x != "eml") {
-                continue;
-            }
-            let raw = std::fs::read_to_string(e.path()).unwrap_or_default();
-            if let Some(l) = raw
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
-            {
-                out.push(l[11..].trim().trim_matches(['<', '>']).to_string());
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Mail {
-    fn drop(&mut self) {
-        let _ = Command::new(Path::new(ROOT).join("tests/harness/mail-down"))
-            .arg(self.dir.path().join("srv"))
-            .status();
-    }
-}
-
-struct Twilio {
-    child: Child,
-    port: u16,
-}
-
-impl Twilio {
-    fn start() -> Twilio {
-        let mut child = Command::new("python3")
-            .arg(Path::new(ROOT).join("tests/harness/twilio_fake.py"))
-            .args(["AC00000000000000000000000000000001", "secret-token"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Twilio {
-            port: line.trim().parse().unwrap(),
-            child,
-        }
-    }
-
-    fn control(&self, method: &str, path: &str, body: &Value) -> Value {
-        use std::io::Read;
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let b = body.to_string();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-            b.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        serde_json::from_str(body).unwrap_or(Value::Null)
-    }
-}
-
-impl Drop for Twilio {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn mail(id: &str, from: &str, subject: &str, extra: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: support@example.test\r\nSubject: {subject}\r\n\
-         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{id}>\r\n{extra}\r\n\
-         Hello, this is message {id}. The heater in room {id} is broken again.\r\n"
-    )
 }
 
 /// `n` messages from `n / 3` customers, some of them replies, as files.

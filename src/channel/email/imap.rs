@@ -52,9 +52,14 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Stream for T {}
 type Conn = Box<dyn Stream>;
 
+/// The TLS handshake, within the command timeout: a server that accepts
+/// the connection and then says nothing must not hang the poller.
 async fn tls_wrap(cfg: &ImapConfig, tcp: TcpStream) -> Result<Conn, String> {
-    let tls = super::tls::wrap(&cfg.host, cfg.ca_file.as_deref(), tcp).await?;
-    Ok(Box::new(tls))
+    let handshake = super::tls::wrap(&cfg.host, cfg.ca_file.as_deref(), tcp);
+    match tokio::time::timeout(Duration::from_secs(cfg.timeout), handshake).await {
+        Ok(tls) => Ok(Box::new(tls?)),
+        Err(_) => Err(format!("TLS handshake: no answer within {} s", cfg.timeout)),
+    }
 }
 
 async fn timed<T, E: fmt::Display>(
