@@ -509,3 +509,30 @@ fn a_closed_pipe_ends_every_command_quietly() {
         assert!(!text.contains("exit 101"), "{args}: {text}");
     }
 }
+
+/// `reply --keep-state` on a new ticket leaves it new: undoing the reply's
+/// own move needs no workflow transition back (it failed with "cannot go
+/// from `pending` to `new`" before).
+#[test]
+fn reply_keep_state_leaves_a_new_ticket_new() {
+    let env = Env::demo();
+    let id = env.json(&["list", "--query", "state:new channel:email", "-n", "1"])["tickets"][0]
+        ["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let body = env.dir.path().join("b.txt");
+    std::fs::write(&body, "Looking into it.\n").unwrap();
+    let out = env
+        .cmd()
+        .args(["reply", &id, "--keep-state", "--body-file"])
+        .arg(&body)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.json(&["show", &id])["state"], "new");
+}

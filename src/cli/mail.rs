@@ -269,9 +269,11 @@ pub fn reply(ctx: &Ctx, a: &ReplyArgs) -> anyhow::Result<()> {
         )?;
     }
     if a.keep_state {
+        // Undoing the reply's own move, not a move of the agent's: the
+        // workflow need not allow going back (pending → new).
         let now = tx.ticket_state(id)?.0;
         if now != before {
-            tx.set_state(id, &before, &ctx.agent, None)?;
+            tx.apply_state(id, &now, &before, &ctx.agent)?;
         }
     }
     tx.commit()?;

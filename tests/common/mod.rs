@@ -158,20 +158,25 @@ impl Twilio {
     }
 
     pub fn control(&self, method: &str, path: &str, body: &Value) -> Value {
-        use std::io::Read;
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let b = body.to_string();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-            b.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        serde_json::from_str(body).unwrap_or(Value::Null)
+        twilio_control(self.port, method, path, body)
     }
+}
+
+/// A request to the Twilio fake's control plane (plain HTTP on loopback).
+pub fn twilio_control(port: u16, method: &str, path: &str, body: &Value) -> Value {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let b = body.to_string();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+        b.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 impl Drop for Twilio {
