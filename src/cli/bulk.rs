@@ -130,10 +130,13 @@ fn channel_arg(s: &str) -> Result<Option<Channel>, Error> {
     }
 }
 
-fn text_arg(t: &TextArgs) -> anyhow::Result<Text> {
-    match (&t.canned, &t.body_file) {
-        (Some(n), None) => Ok(Text::Canned(n.clone())),
-        (None, Some(f)) => Ok(Text::Body(super::read_body(f)?)),
+fn text_arg(t: &TextArgs, run: &RunOpts) -> anyhow::Result<Text> {
+    match (&t.canned, &t.body_file, &run.job) {
+        (Some(n), None, _) => Ok(Text::Canned(n.clone())),
+        (None, Some(f), _) => Ok(Text::Body(super::read_body(f)?)),
+        (None, None, Some(job)) => anyhow::bail!(
+            "there is no job `{job}` to resume (it never started, or was stopped before its first commit): run the whole command again, with its --canned or --body-file"
+        ),
         _ => anyhow::bail!("give the text with --canned NAME or --body-file FILE"),
     }
 }
@@ -196,7 +199,7 @@ pub fn run(ctx: &Ctx, cmd: BulkCmd) -> anyhow::Result<()> {
                 text: if run_resumes(ctx, &run)? {
                     Text::Body(String::new())
                 } else {
-                    text_arg(&text)?
+                    text_arg(&text, &run)?
                 },
                 channel: channel_arg(&channel)?,
                 state,
@@ -332,7 +335,7 @@ pub fn send(ctx: &Ctx, a: &SendArgs) -> anyhow::Result<()> {
         text: if resuming {
             Text::Body(String::new())
         } else {
-            text_arg(&a.text)?
+            text_arg(&a.text, &a.run)?
         },
         channel: channel_arg(&a.channel)?,
         subject: a.subject.clone(),
