@@ -155,7 +155,7 @@ impl Pacer {
 /// and apply targets.
 pub struct Bulk {
     action: Action,
-    template: Option<Canned>,
+    template: Option<crate::canned::Renderer>,
     agent: String,
     signature: String,
     subject_tag: String,
@@ -249,6 +249,7 @@ impl Bulk {
                 };
             }
         }
+        let template = template.map(crate::canned::Renderer::new).transpose()?;
         Ok(Bulk {
             action,
             template,
@@ -392,7 +393,7 @@ impl Bulk {
     fn subject(&self, given: Option<&str>) -> String {
         given
             .map(str::to_string)
-            .or_else(|| self.template.as_ref().map(|c| c.meta.title.clone()))
+            .or_else(|| self.template.as_ref().map(|c| c.canned.meta.title.clone()))
             .unwrap_or_else(|| "Message from support".into())
     }
 
@@ -403,7 +404,7 @@ impl Bulk {
             .ok_or_else(|| Error::Other("no text for the message".into()))?;
         let text = c.render(vars, ch)?;
         if text.trim().is_empty() {
-            return Err(Error::invalid("text", &c.name, "renders empty"));
+            return Err(Error::invalid("text", &c.canned.name, "renders empty"));
         }
         Ok(text)
     }

@@ -181,11 +181,21 @@ impl Canned {
         }
     }
 
-    /// Renders the answer for a ticket on a channel.
+    /// Renders the answer for a ticket on a channel. To render one answer
+    /// many times (a bulk job), compile it once with [`Renderer`].
     pub fn render(&self, vars: &Vars, channel: Channel) -> Result<String, CannedError> {
         let env = self
             .environment()
             .map_err(|e| self.template_error(&e, self.body_line))?;
+        self.render_in(&env, vars, channel)
+    }
+
+    fn render_in(
+        &self,
+        env: &minijinja::Environment<'static>,
+        vars: &Vars,
+        channel: Channel,
+    ) -> Result<String, CannedError> {
         let (name, base) = match self.meta.variants.contains_key(&channel) {
             true => (channel.as_str(), 0),
             false => ("body", self.body_line),
@@ -195,6 +205,26 @@ impl Canned {
             .map_err(|e| self.template_error(&e, base))?;
         tmpl.render(minijinja::Value::from_serialize(vars))
             .map_err(|e| self.template_error(&e, base))
+    }
+}
+
+/// A canned answer with its templates compiled once: a bulk job renders
+/// it for every target without parsing it again each time.
+pub struct Renderer {
+    pub canned: Canned,
+    env: minijinja::Environment<'static>,
+}
+
+impl Renderer {
+    pub fn new(canned: Canned) -> Result<Renderer, CannedError> {
+        let env = canned
+            .environment()
+            .map_err(|e| canned.template_error(&e, canned.body_line))?;
+        Ok(Renderer { canned, env })
+    }
+
+    pub fn render(&self, vars: &Vars, channel: Channel) -> Result<String, CannedError> {
+        self.canned.render_in(&self.env, vars, channel)
     }
 }
 
