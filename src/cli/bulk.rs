@@ -455,36 +455,39 @@ fn job(ctx: &Ctx, action: Action, targets: Vec<i64>, run: &RunOpts) -> anyhow::R
         b
     });
     let mut pacer = Pacer::new(now, &ctx.config.bulk.rate_per_minute);
-    let (mut done, mut failed) = (0usize, 0usize);
-    for chunk in pending.chunks(ctx.config.bulk.chunk) {
-        let steps: Vec<Step> = chunk
-            .iter()
-            .map(|(seq, t)| bulk.plan(&store, *seq, *t, crate::store::now()))
-            .collect();
-        for step in bulk.apply(&mut store, &job_id, steps, &mut pacer)? {
-            if step.status == "done" {
-                done += 1;
-            } else {
-                failed += 1;
-            }
-            if ctx.json {
-                print_step(ctx, &step, false)?;
-            } else if step.status == "failed" {
-                let msg = format!(
-                    "#{}: {}",
-                    step.target,
-                    sanitize::line(step.error.as_deref().unwrap_or(""))
-                );
-                match &bar {
-                    Some(b) => b.println(msg),
-                    None => eprintln!("echodesk: {msg}"),
+    let (done, failed) = store.with_background_indexing(|store| {
+        let (mut done, mut failed) = (0usize, 0usize);
+        for chunk in pending.chunks(ctx.config.bulk.chunk) {
+            let steps: Vec<Step> = chunk
+                .iter()
+                .map(|(seq, t)| bulk.plan(store, *seq, *t, crate::store::now()))
+                .collect();
+            for step in bulk.apply(store, &job_id, steps, &mut pacer)? {
+                if step.status == "done" {
+                    done += 1;
+                } else {
+                    failed += 1;
+                }
+                if ctx.json {
+                    print_step(ctx, &step, false)?;
+                } else if step.status == "failed" {
+                    let msg = format!(
+                        "#{}: {}",
+                        step.target,
+                        sanitize::line(step.error.as_deref().unwrap_or(""))
+                    );
+                    match &bar {
+                        Some(b) => b.println(msg),
+                        None => eprintln!("echodesk: {msg}"),
+                    }
                 }
             }
+            if let Some(b) = &bar {
+                b.inc(chunk.len() as u64);
+            }
         }
-        if let Some(b) = &bar {
-            b.inc(chunk.len() as u64);
-        }
-    }
+        Ok((done, failed))
+    })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

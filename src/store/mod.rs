@@ -298,6 +298,29 @@ impl Store {
         self.path.as_deref()
     }
 
+    /// Runs `work` with search documents written by a second thread (as
+    /// an import does), so that many small transactions in a row (a bulk
+    /// job) do not each wait for the full-text index. Whatever `work`
+    /// committed is indexed before this returns; after a crash the search
+    /// queue has it.
+    pub fn with_background_indexing<T>(
+        &mut self,
+        work: impl FnOnce(&mut Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let indexer = match self.path() {
+            Some(p) => Some(search_index::Indexer::start(p)?),
+            None => None,
+        };
+        if let Some(sender) = indexer.as_ref().and_then(|i| i.sender()) {
+            self.begin_background_indexing(sender)?;
+        }
+        let result = work(self);
+        let indexed = self.end_background_indexing(|| indexer.map_or(Ok(()), |i| i.finish()));
+        let out = result?;
+        indexed?;
+        Ok(out)
+    }
+
     pub fn transaction(&mut self) -> Result<Tx<'_>> {
         let tx = self
             .conn
