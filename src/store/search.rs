@@ -405,6 +405,13 @@ impl Store {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Page> {
+        if limit > MAX_PAGE {
+            return Err(Error::invalid(
+                "page size",
+                limit.to_string(),
+                format!("a page holds at most {MAX_PAGE} tickets; page on with next_cursor (--after), or use --all"),
+            ));
+        }
         let mut c = self.compile(q, ctx)?;
         if let Some(expr) = &c.fts_text {
             let hits = self.fts_hits(expr)?;
@@ -448,8 +455,6 @@ impl Store {
         })
     }
 
-    /// The ids of up to `limit` matching tickets, in order (for "select
-    /// all in this view").
     /// The current version of each of these tickets (missing ones left out).
     pub fn ticket_versions(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, i64>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
@@ -464,6 +469,8 @@ impl Store {
         Ok(out)
     }
 
+    /// The ids of up to `limit` matching tickets, in order (for "select
+    /// all in this view").
     pub fn search_ids(&self, q: &Query, ctx: &SearchContext, limit: usize) -> Result<Vec<i64>> {
         let c = self.compile(q, ctx)?;
         let (keys, desc) = sort_keys(q.sort);
@@ -552,6 +559,9 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// The most tickets one page may hold.
+pub const MAX_PAGE: usize = 100_000;
 
 /// Picks the page's ids using only the sort keys, then decorates just those
 /// rows: the per-row subqueries (tags, message count) must not run for

@@ -129,6 +129,7 @@ impl SmtpConfig {
     }
 
     pub fn check(&self) -> Result<(), String> {
+        check_host("smtp.host", &self.host)?;
         if self.tls == TlsMode::None && !is_loopback(&self.host) && !self.allow_insecure {
             return Err(format!(
                 "smtp.tls = \"none\" sends mail in clear to {}; use implicit or starttls, or set allow_insecure = true",
@@ -181,11 +182,68 @@ pub fn secret(command: Option<&str>, env: Option<&str>) -> Result<String, String
         .ok_or_else(|| "password_command printed nothing".to_string())
 }
 
+/// Whether `host` (a name or an address, IPv6 with or without brackets)
+/// is this machine: `localhost` or a loopback address.
 pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    match url::Host::parse(host) {
+        Ok(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Ok(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Ok(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Err(_) => false,
+    }
+}
+
+/// A host name or address as the config gives it: nothing else (no port,
+/// user, path or scheme hidden in it).
+pub fn check_host(key: &str, host: &str) -> Result<(), String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    match url::Host::parse(host) {
+        Ok(url::Host::Domain(_)) if !host.is_empty() => Ok(()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "{key} `{host}` is not a host name or address ({e}); give the port with `port`"
+        )),
+    }
+}
+
+/// An http(s) URL in the config, read by a URL parser (so the host it
+/// names is the host it reaches): https, or plain http to loopback only
+/// unless `allow_insecure`; no user or password in it.
+pub fn check_url(key: &str, text: &str, allow_insecure: bool) -> Result<url::Url, String> {
+    let u = url::Url::parse(text).map_err(|e| format!("{key} `{text}` is not a URL: {e}"))?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(format!(
+            "{key} `{text}` carries a user name or password; credentials go in their own keys"
+        ));
+    }
+    let Some(host) = u.host_str() else {
+        return Err(format!("{key} `{text}` names no host"));
+    };
+    match u.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) || allow_insecure => {}
+        "http" => {
+            return Err(format!(
+                "{key} `{text}` is plain http to {host}; use https, or set allow_insecure = true"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{key} `{text}` must be an https:// URL, not {other}://"
+            ))
+        }
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{key} `{text}` must not have a query or fragment"));
+    }
+    Ok(u)
 }
 
 impl ImapConfig {
@@ -198,6 +256,7 @@ impl ImapConfig {
 
     /// Problems a config file must not get past, as `key: why`.
     pub fn check(&self) -> Result<(), String> {
+        check_host("imap.host", &self.host)?;
         if self.tls == TlsMode::None && !is_loopback(&self.host) && !self.allow_insecure {
             return Err(format!(
                 "imap.tls = \"none\" sends the password in clear to {}; use implicit or starttls, or set allow_insecure = true",
@@ -263,6 +322,28 @@ mod tests {
             batch: 200,
             timeout: 60,
         }
+    }
+
+    #[test]
+    fn urls_are_parsed_and_the_real_host_decides() {
+        assert!(check_url("base_url", "http://127.0.0.1:8080/", false).is_ok());
+        assert!(check_url("base_url", "http://[::1]:8080", false).is_ok());
+        assert!(check_url("base_url", "https://api.twilio.com", false).is_ok());
+        // The host is example.invalid, whatever comes before the @.
+        let e = check_url("base_url", "http://127.0.0.1:1@example.invalid/", false).unwrap_err();
+        assert!(e.contains("user name or password"), "{e}");
+        let e = check_url("base_url", "http://localhost.example.invalid/", false).unwrap_err();
+        assert!(e.contains("plain http to localhost.example.invalid"), "{e}");
+        let e = check_url("base_url", "http://127.0.0.1.example.invalid/", false).unwrap_err();
+        assert!(e.contains("plain http"), "{e}");
+        assert!(check_url("base_url", "ftp://127.0.0.1/", false).is_err());
+        assert!(check_url("base_url", "http://example.invalid/", true).is_ok());
+        assert!(check_host("imap.host", "mail.example.com").is_ok());
+        assert!(check_host("imap.host", "::1").is_ok());
+        assert!(check_host("imap.host", "127.0.0.1:1@example.invalid").is_err());
+        assert!(check_host("imap.host", "host/path").is_err());
+        assert!(is_loopback("127.1") && is_loopback("LOCALHOST") && is_loopback("[::1]"));
+        assert!(!is_loopback("127.0.0.1.example.invalid"));
     }
 
     #[test]

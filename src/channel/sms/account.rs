@@ -96,27 +96,11 @@ impl SmsAccount {
                     }
                     _ => {}
                 }
-                let rest = self
-                    .base_url
-                    .strip_prefix("http://")
-                    .map(|r| (false, r))
-                    .or_else(|| self.base_url.strip_prefix("https://").map(|r| (true, r)));
-                let Some((tls, rest)) = rest else {
-                    return Err(format!(
-                        "base_url `{}` must start with https://",
-                        self.base_url
-                    ));
-                };
-                let host = rest.split(['/', ':']).next().unwrap_or("");
-                if !tls
-                    && !crate::channel::email::account::is_loopback(host)
-                    && !self.allow_insecure
-                {
-                    return Err(format!(
-                        "base_url `{}` is plain http to {host}; use https, or set allow_insecure = true",
-                        self.base_url
-                    ));
-                }
+                crate::channel::email::account::check_url(
+                    "base_url",
+                    &self.base_url,
+                    self.allow_insecure,
+                )?;
             }
             Kind::Gammu => {
                 if self.database.is_none() {
