@@ -578,12 +578,12 @@ impl Sender {
         Ok(())
     }
 
-    fn twilio(
+    async fn twilio(
         &mut self,
         acct: &crate::channel::sms::account::SmsAccount,
     ) -> Result<&Twilio, SmsError> {
         if !self.twilio.contains_key(&acct.name) {
-            let t = Twilio::new(acct)?;
+            let t = Twilio::new(acct).await?;
             self.twilio.insert(acct.name.clone(), t);
         }
         self.twilio
@@ -605,7 +605,7 @@ impl Sender {
         match acct.kind {
             Kind::Twilio => {
                 let m = self
-                    .twilio(&acct)?
+                    .twilio(&acct).await?
                     .send(&item.recipient, &item.body)
                     .await?;
                 Ok((m.sid, m.status))
@@ -637,7 +637,7 @@ impl Sender {
             };
             let found = match acct.kind {
                 Kind::Twilio => {
-                    let Ok(api) = self.twilio(&acct) else {
+                    let Ok(api) = self.twilio(&acct).await else {
                         continue;
                     };
                     match api.fetch(&w.provider_ref).await {

@@ -178,7 +178,7 @@ async fn by_gateway(
                 .unwrap_or_else(|| chrono::Utc::now().date_naive());
             // Twilio filters by whole GMT days: from the day before.
             let day = day.pred_opt().unwrap_or(day);
-            let api = match crate::channel::sms::twilio::Twilio::new(acct) {
+            let api = match crate::channel::sms::twilio::Twilio::new(acct).await {
                 Ok(a) => a,
                 Err(e) => return Ok((Verdict::Unsure, e.to_string())),
             };

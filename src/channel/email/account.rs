@@ -145,41 +145,71 @@ impl SmtpConfig {
         Ok(())
     }
 
-    pub fn password(&self) -> Result<Option<String>, String> {
+    pub async fn password(&self) -> Result<Option<String>, String> {
         if self.user.is_none() {
             return Ok(None);
         }
-        secret(
-            self.password_command.as_deref(),
-            self.password_env.as_deref(),
+        secret_async(
+            "smtp.password_command",
+            self.password_command.clone(),
+            self.password_env.clone(),
+            self.timeout,
         )
+        .await
         .map(Some)
     }
 }
 
 /// A secret from a command's first output line or an environment variable.
-pub fn secret(command: Option<&str>, env: Option<&str>) -> Result<String, String> {
+/// The command runs in its own process group under a time limit (the
+/// section's `timeout`) and a memory limit; on expiry the whole group is
+/// killed. Errors name the command's key, never what it printed. This
+/// blocks: from async code, call it through `tokio::task::spawn_blocking`
+/// (see [`secret_async`]).
+pub fn secret(
+    key: &str,
+    command: Option<&str>,
+    env: Option<&str>,
+    timeout: u64,
+) -> Result<String, String> {
     if let Some(var) = env {
         return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
     }
-    let cmd = command.unwrap_or("");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| format!("password_command could not run: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("password_command failed ({})", out.status));
-    }
-    let text = String::from_utf8(out.stdout)
-        .map_err(|_| "password_command printed non-UTF-8".to_string())?;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(command.unwrap_or(""));
+    let limits = crate::isolate::Limits {
+        wall: std::time::Duration::from_secs(timeout.max(1)),
+        memory: 2 << 30,
+        max_output: 64 << 10,
+    };
+    use crate::isolate::IsolateError;
+    let out = crate::isolate::run(cmd, key, &[], limits).map_err(|e| match e {
+        IsolateError::Failed { code, .. } => format!("{key} failed (exit status {code})"),
+        IsolateError::Timeout { secs, .. } => {
+            format!("{key} did not finish within {secs} s and was stopped")
+        }
+        other => other.to_string(),
+    })?;
+    let text =
+        String::from_utf8(out.stdout).map_err(|_| format!("{key} printed non-UTF-8"))?;
     text.lines()
         .next()
         .map(str::to_string)
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| "password_command printed nothing".to_string())
+        .ok_or_else(|| format!("{key} printed nothing"))
+}
+
+/// [`secret`] off the async runtime's thread: a slow password manager
+/// must not stop every other account's poller meanwhile.
+pub async fn secret_async(
+    key: &'static str,
+    command: Option<String>,
+    env: Option<String>,
+    timeout: u64,
+) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || secret(key, command.as_deref(), env.as_deref(), timeout))
+        .await
+        .map_err(|e| format!("{key}: {e}"))?
 }
 
 /// Whether `host` (a name or an address, IPv6 with or without brackets)
@@ -290,11 +320,14 @@ impl ImapConfig {
 
     /// The password, from the command or the environment. Error messages
     /// never include what the command printed.
-    pub fn password(&self) -> Result<String, String> {
-        secret(
-            self.password_command.as_deref(),
-            self.password_env.as_deref(),
+    pub async fn password(&self) -> Result<String, String> {
+        secret_async(
+            "imap.password_command",
+            self.password_command.clone(),
+            self.password_env.clone(),
+            self.timeout,
         )
+        .await
     }
 }
 
@@ -361,20 +394,64 @@ mod tests {
         assert_eq!(cfg("h", TlsMode::Starttls).port(), 143);
     }
 
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
     #[test]
     fn password_sources() {
-        assert_eq!(cfg("h", TlsMode::Implicit).password().unwrap(), "secret");
+        assert_eq!(
+            block(cfg("h", TlsMode::Implicit).password()).unwrap(),
+            "secret"
+        );
         let mut c = cfg("h", TlsMode::Implicit);
         c.password_command = Some("echo hunter2; exit 3".into());
-        let e = c.password().unwrap_err();
+        let e = block(c.password()).unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("imap.password_command failed"), "{e}");
         c.password_command = None;
         c.password_env = Some("ECHODESK_TEST_NO_SUCH_VAR".into());
-        assert!(c
-            .password()
+        assert!(block(c.password())
             .unwrap_err()
             .contains("ECHODESK_TEST_NO_SUCH_VAR"));
         c.password_command = Some("x".into());
         assert!(c.check().unwrap_err().contains("not both"));
+    }
+
+    /// A password command that hangs (and a child it started) is stopped
+    /// at the section's timeout, and the runtime's thread stays free.
+    #[test]
+    fn a_hanging_password_command_is_stopped() {
+        let mut c = cfg("h", TlsMode::Implicit);
+        c.password_env = None;
+        c.password_command = Some("sleep 300 & sleep 300".into());
+        c.timeout = 1;
+        let t = std::time::Instant::now();
+        let ticks = block(async {
+            let ticker = async {
+                let mut n = 0;
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    n += 1;
+                    if n > 1000 {
+                        break n;
+                    }
+                }
+            };
+            tokio::select! {
+                r = c.password() => {
+                    let e = r.unwrap_err();
+                    assert!(e.contains("did not finish within 1 s"), "{e}");
+                    0
+                }
+                n = ticker => n,
+            }
+        });
+        assert_eq!(ticks, 0);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
     }
 }

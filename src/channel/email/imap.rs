@@ -225,7 +225,7 @@ impl Poller {
         if self.session.is_some() {
             return Ok(());
         }
-        let password = cfg.password().map_err(fail(&self.acct, "password"))?;
+        let password = cfg.password().await.map_err(fail(&self.acct, "password"))?;
         let mut session = connect(&self.acct, cfg, &password).await?;
         let caps = timed(cfg.timeout, "CAPABILITY", session.capabilities())
             .await
@@ -351,7 +351,7 @@ pub async fn append(acct: &Account, mailbox: &str, messages: &[Vec<u8>]) -> Resu
         .imap
         .as_ref()
         .ok_or_else(|| err("append")("no [accounts.imap] to copy sent mail to".into()))?;
-    let password = cfg.password().map_err(err("password"))?;
+    let password = cfg.password().await.map_err(err("password"))?;
     let mut session = connect(acct, cfg, &password).await?;
     let mut created = false;
     for m in messages {
@@ -393,7 +393,7 @@ pub async fn find_message_id(
         .imap
         .as_ref()
         .ok_or_else(|| err("search")("no [accounts.imap] to search".into()))?;
-    let password = cfg.password().map_err(err("password"))?;
+    let password = cfg.password().await.map_err(err("password"))?;
     let mut session = connect(acct, cfg, &password).await?;
     // The id is ours (echodesk.N.N.hex@domain), but quote it as IMAP does.
     let quoted = format!(

@@ -119,11 +119,14 @@ impl SmsAccount {
         Ok(())
     }
 
-    pub fn token(&self) -> Result<String, String> {
-        crate::channel::email::account::secret(
-            self.token_command.as_deref(),
-            self.token_env.as_deref(),
+    pub async fn token(&self) -> Result<String, String> {
+        crate::channel::email::account::secret_async(
+            "token_command",
+            self.token_command.clone(),
+            self.token_env.clone(),
+            self.timeout,
         )
+        .await
     }
 
     pub fn processed(&self) -> Option<PathBuf> {

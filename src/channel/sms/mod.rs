@@ -68,7 +68,7 @@ const CURSOR: &str = "twilio:newest-day";
 /// One pass over a Twilio account: every inbound message since the day
 /// before the cursor, stored in one transaction with the moved cursor.
 pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError> {
-    let api = twilio::Twilio::new(acct)?;
+    let api = twilio::Twilio::new(acct).await?;
     let err = |step: &'static str| {
         move |e: crate::Error| SmsError::new(&acct.name, step, e.to_string(), true)
     };

@@ -150,13 +150,13 @@ pub struct Twilio {
 const TRIES: u32 = 4;
 
 impl Twilio {
-    pub fn new(acct: &SmsAccount) -> Result<Twilio, SmsError> {
+    pub async fn new(acct: &SmsAccount) -> Result<Twilio, SmsError> {
         let err = |m: String| SmsError::new(&acct.name, "setup", m, true);
         let sid = acct
             .account_sid
             .clone()
             .ok_or_else(|| err("no account_sid".into()))?;
-        let token = acct.token().map_err(err)?;
+        let token = acct.token().await.map_err(err)?;
         let tls =
             crate::channel::email::tls::client_config(acct.ca_file.as_deref()).map_err(err)?;
         let http = reqwest::Client::builder()
