@@ -328,11 +328,13 @@ pub fn init_logging(file: &std::path::Path, level: &str) -> Result<()> {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file)
-            .map_err(|e| Error::io(file, e))?;
+        // Mail addresses and subjects go in the log: not for every user.
+        let f = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().create(true).append(true),
+            crate::store::file_mode_for(file),
+        )
+        .open(file)
+        .map_err(|e| Error::io(file, e))?;
         builder.with_writer(std::sync::Mutex::new(f)).try_init()
     };
     r.map_err(|e| Error::Other(format!("setting up the log: {e}")))

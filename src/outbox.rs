@@ -605,7 +605,8 @@ impl Sender {
         match acct.kind {
             Kind::Twilio => {
                 let m = self
-                    .twilio(&acct).await?
+                    .twilio(&acct)
+                    .await?
                     .send(&item.recipient, &item.body)
                     .await?;
                 Ok((m.sid, m.status))

@@ -536,3 +536,59 @@ fn reply_keep_state_leaves_a_new_ticket_new() {
     );
     assert_eq!(env.json(&["show", &id])["state"], "new");
 }
+
+/// The store and its index are not readable by other local users (0600);
+/// `init --group` makes the database's directory a team's (setgid, 2770)
+/// and the files created there are then 0660 for the group.
+#[test]
+fn store_files_are_private_and_init_group_sets_up_a_team_directory() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::empty();
+    env.cmd().args(["list"]).assert().success();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+    let mut index = env.db.clone().into_os_string();
+    index.push("-search");
+    assert_eq!(mode(&env.db), 0o600);
+    assert_eq!(mode(Path::new(&index)), 0o600);
+    let mut wal = env.db.clone().into_os_string();
+    wal.push("-wal");
+    if Path::new(&wal).exists() {
+        assert_eq!(mode(Path::new(&wal)), 0o600);
+    }
+    // A backup is as private as the store.
+    let copy = env.dir.path().join("copy.db");
+    env.cmd().args(["backup"]).arg(&copy).assert().success();
+    assert_eq!(mode(&copy), 0o600);
+
+    // A team: the database in its own directory, owned by a group.
+    let gid = unsafe { libc::getgid() };
+    let team_db = env.dir.path().join("team/echodesk.db");
+    let out = env
+        .cmd()
+        .env("ECHODESK_DB", &team_db)
+        .args(["init", "--group", &gid.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = team_db.parent().unwrap();
+    assert_eq!(mode(dir), 0o2770);
+    assert_eq!(std::fs::metadata(dir).unwrap().gid(), gid);
+    env.cmd()
+        .env("ECHODESK_DB", &team_db)
+        .args(["list"])
+        .assert()
+        .success();
+    assert_eq!(mode(&team_db), 0o660);
+    let out = env
+        .cmd()
+        .env("ECHODESK_DB", &team_db)
+        .args(["init", "--force", "--group", "no-such-group-here"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such group"));
+}

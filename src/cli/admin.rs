@@ -15,6 +15,11 @@ pub struct InitArgs {
     /// Overwrite an existing config file
     #[arg(long)]
     pub force: bool,
+    /// Set the database's directory up for a team of agents with their own
+    /// Unix accounts: owned by this group, setgid, 2770; the files echodesk
+    /// creates there are then 0660 (else 0600)
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
 }
 
 pub fn init(ctx: &Ctx, a: &InitArgs) -> anyhow::Result<()> {
@@ -29,12 +34,79 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     std::fs::write(path, TEMPLATE).map_err(|e| Error::io(path, e))?;
+    let team = match &a.group {
+        Some(g) => Some(team_directory(&ctx.db_path, g)?),
+        None => None,
+    };
     if ctx.json {
-        return output::json(&serde_json::json!({ "config": path, "database": ctx.db_path }));
+        return output::json(
+            &serde_json::json!({ "config": path, "database": ctx.db_path, "team_directory": team }),
+        );
     }
     println!("wrote {}", path.display());
     println!("database: {}", ctx.db_path.display());
+    if let Some(dir) = team {
+        println!(
+            "team directory: {} (group {}, setgid, 2770; new store files 0660)",
+            dir.display(),
+            crate::sanitize::line(a.group.as_deref().unwrap_or(""))
+        );
+    }
     Ok(())
+}
+
+/// Makes the database's directory a team's: group `group`, setgid (files
+/// made in it belong to the group), 2770; an existing store there and its
+/// index, WAL and shared-memory files get the group and 0660.
+fn team_directory(db: &std::path::Path, group: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let gid = group_id(group).ok_or_else(|| {
+        Error::invalid(
+            "group",
+            group,
+            "no such group (see /etc/group; make it with groupadd)",
+        )
+    })?;
+    std::os::unix::fs::chown(&dir, None, Some(gid)).map_err(|e| Error::io(&dir, e))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2770))
+        .map_err(|e| Error::io(&dir, e))?;
+    let search = crate::store::search_index::path_for(db);
+    for f in [db.to_path_buf(), search] {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = f.clone().into_os_string();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            if p.exists() {
+                std::os::unix::fs::chown(&p, None, Some(gid)).map_err(|e| Error::io(&p, e))?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o660))
+                    .map_err(|e| Error::io(&p, e))?;
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// A group's id, from its name (as the system's group database knows it,
+/// LDAP included) or number.
+fn group_id(group: &str) -> Option<u32> {
+    if let Ok(n) = group.parse() {
+        return Some(n);
+    }
+    let name = std::ffi::CString::new(group).ok()?;
+    // SAFETY: getgrnam reads the group database into static storage; the
+    // CLI is single-threaded here, and gr_gid is copied out at once.
+    let entry = unsafe { libc::getgrnam(name.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null result points at a valid group record.
+    Some(unsafe { (*entry).gr_gid })
 }
 
 #[derive(Debug, Args)]

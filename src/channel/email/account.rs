@@ -190,8 +190,7 @@ pub fn secret(
         }
         other => other.to_string(),
     })?;
-    let text =
-        String::from_utf8(out.stdout).map_err(|_| format!("{key} printed non-UTF-8"))?;
+    let text = String::from_utf8(out.stdout).map_err(|_| format!("{key} printed non-UTF-8"))?;
     text.lines()
         .next()
         .map(str::to_string)
@@ -452,6 +451,10 @@ mod tests {
             }
         });
         assert_eq!(ticks, 0);
-        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

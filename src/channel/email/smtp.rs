@@ -173,7 +173,10 @@ async fn open(smtp: &SmtpConfig) -> Result<AsyncSmtpConnection, SendError> {
             .await
             .map_err(lettre_err)?,
     };
-    if let (Some(user), Some(pw)) = (&smtp.user, smtp.password().await.map_err(SendError::transient)?) {
+    if let (Some(user), Some(pw)) = (
+        &smtp.user,
+        smtp.password().await.map_err(SendError::transient)?,
+    ) {
         conn.auth(DEFAULT_MECHANISMS, &Credentials::new(user.clone(), pw))
             .await
             .map_err(|e| {
