@@ -592,3 +592,19 @@ fn store_files_are_private_and_init_group_sets_up_a_team_directory() {
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such group"));
 }
+
+/// A word with nothing to search for is a query error, not a silent match
+/// of every ticket; a page size beyond the cap is refused (exit 6) instead
+/// of a database error.
+#[test]
+fn empty_words_and_huge_pages_are_query_errors() {
+    let env = Env::demo();
+    for q in ["🙂", "^", "refund 🙂", "\u{301}"] {
+        let err = env.fails(&["list", "--query", q], 6);
+        assert!(err.contains("no letters or digits"), "{q}: {err}");
+    }
+    let err = env.fails(&["list", "-n", "18446744073709551615"], 6);
+    assert!(err.contains("at most 100000"), "{err}");
+    assert!(!err.contains("datatype mismatch"), "{err}");
+    env.json(&["list", "-n", "100000"]);
+}

@@ -171,7 +171,17 @@ impl Store {
             match phrase {
                 Some(p) if !term.negated => positive_text.push(p),
                 Some(_) => other_terms += 1,
-                None => {}
+                // Dropping it would match every ticket: say so instead.
+                None => {
+                    let (Filter::Word(w) | Filter::Phrase(w)) = &term.filter else {
+                        continue;
+                    };
+                    return Err(Error::invalid(
+                        "search word",
+                        w.clone(),
+                        "has no letters or digits to search for (emoji, symbols and punctuation are not indexed); leave it out",
+                    ));
+                }
             }
         }
         if !positive_text.is_empty() {
