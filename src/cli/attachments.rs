@@ -202,7 +202,9 @@ pub fn run(ctx: &Ctx, cmd: AttachmentCmd) -> anyhow::Result<()> {
             // A private directory (0700, a random name, made new): nothing
             // planted beforehand can redirect the write. It stays after the
             // viewer returns, since viewers such as xdg-open return before
-            // the program they start has read the file.
+            // the program they start has read the file; each open removes
+            // this user's views older than a day.
+            sweep_old_views(&std::env::temp_dir(), VIEW_LIFETIME);
             let dir = tempfile::Builder::new()
                 .prefix("echodesk-view-")
                 .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
@@ -229,8 +231,75 @@ pub fn run(ctx: &Ctx, cmd: AttachmentCmd) -> anyhow::Result<()> {
     }
 }
 
+/// How long an opened attachment's copy is kept for its viewer.
+const VIEW_LIFETIME: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// Removes `echodesk-view-*` directories in `tmp` that belong to this user
+/// and were last changed longer than `age` ago. Only real directories are
+/// touched (never a symlink someone planted under that name), and errors
+/// are ignored: a leftover is a nuisance, not a failure.
+fn sweep_old_views(tmp: &std::path::Path, age: std::time::Duration) {
+    use std::os::unix::fs::MetadataExt;
+    let me = own_uid();
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .starts_with("echodesk-view-")
+        {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|d| d > age);
+        if meta.is_dir() && meta.uid() == me && old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// This process's user id: /proc/self belongs to it.
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn old_views_are_swept_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("echodesk-view-old");
+        let new = tmp.path().join("echodesk-view-new");
+        let other = tmp.path().join("not-ours");
+        for d in [&old, &new, &other] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("f.pdf"), b"x").unwrap();
+        }
+        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        let f = std::fs::File::open(&old).unwrap();
+        f.set_modified(two_days).unwrap();
+        std::fs::File::open(&other)
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
+        // A symlink by that name to a directory elsewhere is left alone.
+        let target = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(target.path(), tmp.path().join("echodesk-view-link")).unwrap();
+        super::sweep_old_views(tmp.path(), super::VIEW_LIFETIME);
+        assert!(!old.exists());
+        assert!(new.exists() && other.exists());
+        assert!(target.path().exists());
+    }
+
     #[test]
     fn names_cannot_escape_the_directory() {
         assert_eq!(super::safe_name("../../etc/passwd", "x"), "passwd");
