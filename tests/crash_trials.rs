@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{mail, Mail, Reaped, Twilio};
+use common::{mail, run, Mail, Reaped, Twilio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_echodesk");
 
@@ -115,16 +115,6 @@ fn echodesk(cfg: &Path, db: &Path) -> Command {
         .env("TWILIO_TOKEN", "secret-token")
         .stdin(Stdio::null());
     c
-}
-
-/// Runs to the end; the exit code and stdout as JSON (if it is).
-fn run(cfg: &Path, db: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
-    let out = echodesk(cfg, db).arg("--json").args(args).output().unwrap();
-    (
-        out.status.code(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn ok(cfg: &Path, db: &Path, args: &[&str]) -> Value {
@@ -290,6 +280,36 @@ fn trial_loop(
     results.insert(name.to_string(), t);
 }
 
+/// Trials of `poll` on a source whose messages stay put: a fresh store
+/// each time, killed, polled again; `sql` lists what was stored, to be
+/// `expected` exactly once each.
+fn poll_trials(
+    name: &str,
+    rng: &mut Rng,
+    results: &mut BTreeMap<String, Tally>,
+    cfg: &Path,
+    db: &dyn Fn(usize) -> PathBuf,
+    sql: &str,
+    expected: &HashSet<String>,
+) {
+    trial_loop(
+        name,
+        rng,
+        results,
+        |i| {
+            let mut c = echodesk(cfg, &db(i));
+            c.arg("poll");
+            c
+        },
+        |i, t| {
+            ok(cfg, &db(i), &["poll"]);
+            let found = strings(&db(i), sql);
+            compare(expected, &found, t);
+            check_store(cfg, &db(i), t);
+        },
+    );
+}
+
 #[test]
 fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
     let mut rng = Rng::new();
@@ -339,25 +359,14 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
             );
         }
         let cfg = m.config(user, "");
-        let db = |i: usize| w.join(format!("imap-{i}.db"));
-        trial_loop(
+        poll_trials(
             "poll of IMAP, 200 messages",
             &mut rng,
             &mut results,
-            |i| {
-                let mut c = echodesk(&cfg, &db(i));
-                c.arg("poll");
-                c
-            },
-            |i, t| {
-                ok(&cfg, &db(i), &["poll"]);
-                let found = strings(
-                    &db(i),
-                    "SELECT message_id FROM messages WHERE direction = 'in'",
-                );
-                compare(&ids, &found, t);
-                check_store(&cfg, &db(i), t);
-            },
+            &cfg,
+            &|i| w.join(format!("imap-{i}.db")),
+            "SELECT message_id FROM messages WHERE direction = 'in'",
+            &ids,
         );
     }
 
@@ -390,25 +399,14 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
             ),
         )
         .unwrap();
-        let db = |i: usize| w.join(format!("twilio-{i}.db"));
-        trial_loop(
+        poll_trials(
             "poll of Twilio, 200 texts",
             &mut rng,
             &mut results,
-            |i| {
-                let mut c = echodesk(&cfg, &db(i));
-                c.arg("poll");
-                c
-            },
-            |i, t| {
-                ok(&cfg, &db(i), &["poll"]);
-                let found = strings(
-                    &db(i),
-                    "SELECT provider_id FROM messages WHERE direction = 'in'",
-                );
-                compare(&listed, &found, t);
-                check_store(&cfg, &db(i), t);
-            },
+            &cfg,
+            &|i| w.join(format!("twilio-{i}.db")),
+            "SELECT provider_id FROM messages WHERE direction = 'in'",
+            &listed,
         );
     }
 

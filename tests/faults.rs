@@ -15,26 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{mail, Mail, Proxy, Twilio};
-
-fn run(cfg: &Path, db: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
-        .arg("--config")
-        .arg(cfg)
-        .arg("--db")
-        .arg(db)
-        .arg("--json")
-        .args(args)
-        .env("ECHODESK_TEST_PW", "secret")
-        .env("TWILIO_TOKEN", "secret-token")
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{mail, run, Mail, Proxy, Twilio};
 
 fn text(cfg: &Path, db: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))

@@ -352,18 +352,21 @@ impl Tx<'_> {
         Ok(ids.len())
     }
 
-    /// Puts a failed, unknown or waiting row back in the queue, due now.
-    pub fn retry_outbox(&self, id: i64, agent: &str) -> Result<()> {
-        let row: Option<(String, i64)> = self
-            .tx
+    /// An entry's state and ticket, or an error naming the missing entry.
+    fn entry_status(&self, id: i64) -> Result<(String, i64)> {
+        self.tx
             .query_row(
                 "SELECT status, ticket_id FROM outbox WHERE id = ?",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?;
-        let (status, ticket) =
-            row.ok_or_else(|| Error::invalid("outbox entry", id.to_string(), "no such entry"))?;
+            .optional()?
+            .ok_or_else(|| Error::invalid("outbox entry", id.to_string(), "no such entry"))
+    }
+
+    /// Puts a failed, unknown or waiting row back in the queue, due now.
+    pub fn retry_outbox(&self, id: i64, agent: &str) -> Result<()> {
+        let (status, ticket) = self.entry_status(id)?;
         if status == "sent" || status == "sending" {
             return Err(Error::invalid(
                 "outbox entry",
@@ -389,16 +392,7 @@ impl Tx<'_> {
     /// Withdraws a queued, failed or unknown entry: it will not be sent.
     /// The reply stays in the ticket's history, marked cancelled.
     pub fn cancel_outbox(&self, id: i64, agent: &str) -> Result<()> {
-        let row: Option<(String, i64)> = self
-            .tx
-            .query_row(
-                "SELECT status, ticket_id FROM outbox WHERE id = ?",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (status, ticket) =
-            row.ok_or_else(|| Error::invalid("outbox entry", id.to_string(), "no such entry"))?;
+        let (status, ticket) = self.entry_status(id)?;
         if !matches!(status.as_str(), "queued" | "failed" | "unknown") {
             return Err(Error::invalid(
                 "outbox entry",

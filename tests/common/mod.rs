@@ -252,3 +252,25 @@ impl Drop for Proxy {
         let _ = self.child.wait();
     }
 }
+
+/// Runs echodesk with `--json` on this config and store, with the test
+/// servers' secrets: the exit code, stdout as JSON (or null), stderr.
+pub fn run(cfg: &Path, db: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env("ECHODESK_TEST_PW", "secret")
+        .env("TWILIO_TOKEN", "secret-token")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
