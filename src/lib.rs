@@ -26,6 +26,7 @@ pub mod sanitize;
 pub mod shell;
 pub mod sla;
 pub mod store;
+pub mod transcript;
 pub mod tui;
 pub mod workflow;
 

@@ -140,9 +140,20 @@ fn triage_a_ticket_in_the_real_terminal() {
         db.display()
     );
     let home = dir.path().to_str().unwrap();
+    let tmp = dir.path().join("tmp");
+    let paged = dir.path().join("paged");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&paged).unwrap();
+    // A "pager" that keeps a copy of what it was given, and its mode.
+    let pager = format!(
+        "stat -c %a \"$(dirname \"$1\")\" > {p}/mode; cp -t {p}",
+        p = paged.display()
+    );
     let t = Tmux::start(
         &cmd,
         &[
+            ("TMPDIR", tmp.to_str().unwrap()),
+            ("PAGER", &pager),
             ("ECHODESK_AGENT", "e2e"),
             ("HOME", home),
             ("XDG_CONFIG_HOME", home),
@@ -223,6 +234,26 @@ fn triage_a_ticket_in_the_real_terminal() {
         .iter()
         .any(|t| t == "shipping"));
     t.wait_for("· queued");
+
+    // The pager gets the whole conversation from a private directory that
+    // is gone afterwards, and the screen comes back.
+    t.keys(&["o"]);
+    let start = Instant::now();
+    while !paged.join("ticket.txt").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the pager never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.wait_for("Customer");
+    let text = std::fs::read_to_string(paged.join("ticket.txt")).unwrap();
+    assert!(text.starts_with(&format!("#{id} ")), "{text}");
+    assert!(text.contains("Dear customer,"), "{text}");
+    let mode = std::fs::read_to_string(paged.join("mode")).unwrap();
+    assert_eq!(mode.trim(), "700");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
 
     // Quit: the terminal is restored (the shell's sleep runs on a normal screen).
     t.keys(&["Escape"]);

@@ -660,3 +660,110 @@ fn sla_deadlines_show_in_the_queue_and_on_the_ticket() {
     let t = screen(&mut a, 100, 30);
     assert!(t.contains("SLA: "), "{t}");
 }
+
+/// A store holding one ticket of two messages, the first with `body`.
+fn long_ticket(body: &str) -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("mail");
+    std::fs::create_dir(&src).unwrap();
+    let head = |id: &str, extra: &str| {
+        format!(
+            "From: Long Writer <long@example.com>\r\nTo: support@example.test\r\n\
+             Subject: a long one\r\nMessage-ID: <{id}@example.com>\r\n{extra}\
+             Date: Mon, 02 Nov 2026 10:00:00 +0000\r\n\r\n"
+        )
+    };
+    std::fs::write(src.join("1.eml"), head("first", "") + "placeholder\r\n").unwrap();
+    std::fs::write(
+        src.join("2.eml"),
+        head("second", "In-Reply-To: <first@example.com>\r\n") + "the second message ends here\r\n",
+    )
+    .unwrap();
+    let db = dir.path().join("e.db");
+    let mut store = Store::open(&db, Settings::default()).unwrap();
+    echodesk::import::import(&mut store, &src, "import", |_| {}).unwrap();
+    drop(store);
+    // The body goes in directly: parsing 60 MB in a debug build is not what
+    // this test is about.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let n = conn
+        .execute(
+            "UPDATE messages SET body_text = ?1 WHERE message_id = 'first@example.com'",
+            [body],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(conn);
+    let store = Store::open(&db, Settings::default()).unwrap();
+    let theme = Theme::load("monochrome").unwrap();
+    let mut a = App::new(store, Config::default(), "alice".into(), theme).unwrap();
+    a.clock = Some(NOW);
+    (dir, a)
+}
+
+#[test]
+fn a_message_of_100000_lines_does_not_hide_the_next_one() {
+    // More rows than a u16 can count, all within what the view lays out.
+    let body = "x\n".repeat(100_000);
+    let (_dir, mut a) = long_ticket(&body);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Ticket);
+    key(&mut a, KeyCode::Char('G'));
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("the second message ends here"), "{s}");
+    assert!(
+        a.ticket_scroll > usize::from(u16::MAX),
+        "{}",
+        a.ticket_scroll
+    );
+    // And back to the top.
+    key(&mut a, KeyCode::Char('g'));
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("a long one"), "{s}");
+}
+
+#[test]
+fn a_60_mb_message_is_laid_out_once_and_shown_truncated() {
+    let line = "0123456789 abcdefghij klmnopqrst uvwxyz ".repeat(2) + "\n";
+    let body = line.repeat(60 * 1024 * 1024 / line.len());
+    let (_dir, mut a) = long_ticket(&body);
+    // The queue's preview reads only the start of it.
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        screen(&mut a, 100, 40);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "20 queue frames took {:?}",
+        started.elapsed()
+    );
+    key(&mut a, KeyCode::Enter);
+    screen(&mut a, 100, 40);
+    let started = std::time::Instant::now();
+    for i in 0..20 {
+        key(
+            &mut a,
+            if i % 2 == 0 {
+                KeyCode::Char('j')
+            } else {
+                KeyCode::PageDown
+            },
+        );
+        screen(&mut a, 100, 40);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "20 keys on the ticket took {:?}",
+        started.elapsed()
+    );
+    let rows: usize = a.body_rows.values().map(|r| r.len()).sum();
+    assert!(rows < 20_000, "{rows} rows laid out");
+    key(&mut a, KeyCode::Char('G'));
+    let s = screen(&mut a, 100, 40);
+    assert!(s.contains("more of this message; o reads all of it"), "{s}");
+    assert!(s.contains("the second message ends here"), "{s}");
+    // The pager gets all of it.
+    key(&mut a, KeyCode::Char('o'));
+    let text = a.pager_request.take().expect("a pager request");
+    assert!(text.len() >= body.len(), "{} < {}", text.len(), body.len());
+}

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::output::{self, age, channel_label, datetime};
+use super::output;
 use super::{read_body, ticket_id, Ctx};
 use crate::error::Error;
 use crate::model::{Direction, Priority};
 use crate::query;
-use crate::sanitize;
 use crate::store::PageCursor;
 
 #[derive(Debug, Args)]
@@ -140,74 +139,8 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&t);
     }
-    let s = &t.summary;
-    let now = crate::store::now();
-    println!("#{} {}", s.id, sanitize::line(&s.subject));
-    println!(
-        "state {} · priority {} · {} · assignee {} · tags {} · created {} · updated {} ago",
-        s.state,
-        s.priority,
-        channel_label(s.channel),
-        sanitize::line(s.assignee.as_deref().unwrap_or("-")),
-        if s.tags.is_empty() {
-            "-".to_string()
-        } else {
-            sanitize::line(&s.tags.join(", "))
-        },
-        datetime(s.created_at),
-        age(now, s.updated_at)
-    );
-    let idents: Vec<String> = t
-        .customer
-        .identities
-        .iter()
-        .map(|i| format!("{} {}", i.kind, sanitize::line(&i.value)))
-        .collect();
-    println!(
-        "customer #{} {} <{}>",
-        t.customer.id,
-        sanitize::line(&t.customer.name),
-        idents.join(", ")
-    );
-    if let Some(l) = t.linked_ticket_id {
-        println!("follows up closed ticket #{l}");
-    }
-    for m in &t.messages {
-        let who = match m.direction {
-            Direction::In => m
-                .from_name
-                .as_deref()
-                .map(|n| format!("{n} <{}>", m.from_addr))
-                .unwrap_or_else(|| m.from_addr.clone()),
-            _ => m.author.clone().unwrap_or_default(),
-        };
-        let kind = match m.direction {
-            Direction::In => "from",
-            Direction::Out => "reply by",
-            Direction::Note => "NOTE by",
-        };
-        println!();
-        println!(
-            "── {} · {} {} · {}{}",
-            datetime(m.received_at),
-            kind,
-            sanitize::line(&who),
-            channel_label(m.channel),
-            m.auto_kind.map(|k| format!(" · {k}")).unwrap_or_default()
-        );
-        if let Some(err) = &m.parse_error {
-            println!("   ! {}", sanitize::line(err));
-        }
-        for a in &m.attachments {
-            println!(
-                "   📎 {} ({}, {} bytes)",
-                sanitize::line(&a.filename),
-                sanitize::line(&a.content_type),
-                a.size
-            );
-        }
-        println!("{}", sanitize::text(m.body_text.trim_end()));
-    }
+    let text = crate::transcript::render(&t, crate::store::now());
+    output::say(text.trim_end_matches('\n'));
     Ok(())
 }
 

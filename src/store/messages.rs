@@ -309,15 +309,17 @@ impl Store {
         Ok(self.messages(ticket)?.into_iter().find(|m| m.id == id))
     }
 
-    /// The newest customer message's text, for a preview.
-    pub fn latest_text(&self, ticket: i64) -> Result<Option<String>> {
+    /// The start of the newest customer message's text, at most `chars`
+    /// characters: what a preview shows.
+    pub fn latest_text(&self, ticket: i64, chars: usize) -> Result<Option<String>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT body_text FROM messages WHERE ticket_id = ? AND direction = 'in'
+                "SELECT substr(body_text, 1, ?2) FROM messages
+                 WHERE ticket_id = ?1 AND direction = 'in'
                  ORDER BY received_at DESC, id DESC LIMIT 1",
             )?
-            .query_row([ticket], |r| r.get(0))
+            .query_row(rusqlite::params![ticket, chars as i64], |r| r.get(0))
             .optional()?)
     }
 

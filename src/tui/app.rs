@@ -143,7 +143,12 @@ pub struct App {
     pub ticket: Option<TicketDetail>,
     pub other_tickets: Vec<TicketSummary>,
     pub presence: Vec<(String, String)>,
-    pub ticket_scroll: u16,
+    /// The first row of the conversation on screen.
+    pub ticket_scroll: usize,
+    /// Each message's rows as laid out for a width, so a long message is
+    /// wrapped once rather than on every frame.
+    pub body_rows:
+        std::collections::HashMap<(i64, u16), std::rc::Rc<Vec<ratatui::text::Line<'static>>>>,
     pub status: Option<(String, bool)>,
     pub outbox: crate::store::OutboxHealth,
     undo: Option<UndoEntry>,
@@ -165,6 +170,10 @@ pub struct App {
     pub canned_errors: Vec<String>,
     /// Text to edit in $EDITOR; the event loop suspends the screen for it.
     pub editor_request: Option<String>,
+    /// The queue preview's text, for the ticket (id, version) it shows.
+    pub preview: Option<((i64, i64), Option<String>)>,
+    /// Text to read in $PAGER; the event loop suspends the screen for it.
+    pub pager_request: Option<String>,
 }
 
 impl App {
@@ -241,6 +250,9 @@ impl App {
             canned: Vec::new(),
             canned_errors: Vec::new(),
             editor_request: None,
+            pager_request: None,
+            preview: None,
+            body_rows: Default::default(),
         };
         app.load_canned();
         app.reload_top()?;
@@ -619,6 +631,7 @@ impl App {
             .collect();
         if self.ticket.as_ref().map(|x| x.summary.id) != Some(id) {
             self.ticket_scroll = 0;
+            self.body_rows.clear();
         }
         self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
         self.ticket = Some(t);
@@ -1149,13 +1162,13 @@ impl App {
                 self.ticket_scroll = self.ticket_scroll.saturating_sub(1)
             }
             (Screen::Ticket, Action::PageDown) => {
-                self.ticket_scroll = self.ticket_scroll.saturating_add(page as u16)
+                self.ticket_scroll = self.ticket_scroll.saturating_add(page as usize)
             }
             (Screen::Ticket, Action::PageUp) => {
-                self.ticket_scroll = self.ticket_scroll.saturating_sub(page as u16)
+                self.ticket_scroll = self.ticket_scroll.saturating_sub(page as usize)
             }
             (Screen::Ticket, Action::Top) => self.ticket_scroll = 0,
-            (Screen::Ticket, Action::Bottom) => self.ticket_scroll = u16::MAX / 2,
+            (Screen::Ticket, Action::Bottom) => self.ticket_scroll = usize::MAX / 2,
             (Screen::Queue, Action::Open) => {
                 if let Some(id) = self.selected_row().map(|t| t.id) {
                     self.open_ticket(id)?;
@@ -1164,6 +1177,16 @@ impl App {
                 }
             }
             (Screen::Ticket, Action::Open) => {}
+            (_, Action::Pager) => {
+                let id = match self.screen {
+                    Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
+                    Screen::Queue => self.selected_row().map(|t| t.id),
+                };
+                if let Some(id) = id {
+                    let t = self.store.ticket(id)?;
+                    self.pager_request = Some(crate::transcript::render(&t, self.now()));
+                }
+            }
             (_, Action::NextView) => self.switch_view((self.view + 1) % self.views.len())?,
             (_, Action::PrevView) => {
                 self.switch_view((self.view + self.views.len() - 1) % self.views.len())?

@@ -18,6 +18,7 @@ pub enum Action {
     PageDown,
     PageUp,
     Open,
+    Pager,
     NextView,
     PrevView,
     Search,
@@ -56,6 +57,7 @@ const ALL: &[Action] = &[
     Action::PageDown,
     Action::PageUp,
     Action::Open,
+    Action::Pager,
     Action::NextView,
     Action::PrevView,
     Action::Search,
@@ -131,6 +133,12 @@ pub const ACTIONS: &[ActionDef] = &[
         name: "open",
         help: "Open the ticket",
         keys: &["enter", "l"],
+    },
+    ActionDef {
+        action: Action::Pager,
+        name: "pager",
+        help: "Read the whole conversation in $PAGER",
+        keys: &["o"],
     },
     ActionDef {
         action: Action::Back,

@@ -10,6 +10,7 @@ pub mod counter;
 pub mod keymap;
 pub mod theme;
 pub mod views;
+pub mod wrap;
 
 use std::io::{self, Stdout};
 use std::time::{Duration, Instant};
@@ -49,34 +50,67 @@ fn edit_externally(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     text: &str,
 ) -> Option<String> {
-    let dir = tempfile_dir()?;
-    let path = dir.join(format!("echodesk-{}.txt", std::process::id()));
-    std::fs::write(&path, text).ok()?;
-    restore();
     let editor = std::env::var("VISUAL")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
-    // The editor may carry arguments ("code --wait"): run it through sh.
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&path)
-        .status();
+    let (_dir, path) = private_file("echodesk-edit-", "reply.txt", text)?;
+    let ok = hand_over(terminal, &editor, &path);
+    ok.then(|| std::fs::read_to_string(&path).ok()).flatten()
+}
+
+/// Hands the screen to $PAGER (default less) to read `text`; false if it
+/// could not run.
+fn page_externally(terminal: &mut Terminal<CrosstermBackend<Stdout>>, text: &str) -> bool {
+    let pager = std::env::var("PAGER")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "less".into());
+    match private_file("echodesk-read-", "ticket.txt", text) {
+        Some((_dir, path)) => hand_over(terminal, &pager, &path),
+        None => false,
+    }
+}
+
+/// `text` in a new file in a new directory only this user can open (0700,
+/// random name), so nobody can plant a link there or read it meanwhile;
+/// both go when the returned guard drops.
+fn private_file(
+    prefix: &str,
+    name: &str,
+    text: &str,
+) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .ok()?;
+    let path = dir.path().join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .ok()?;
+    f.write_all(text.as_bytes()).ok()?;
+    Some((dir, path))
+}
+
+/// Runs `command` (the user's own, which may carry arguments) on `path`
+/// with the terminal restored, then takes the screen back. The path goes
+/// in as `$1`, never into the command line itself.
+fn hand_over(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    command: &str,
+    path: &std::path::Path,
+) -> bool {
+    restore();
+    let status = crate::shell::command_with_file(command, path).status();
     let _ = enable_raw_mode();
     let _ = execute!(io::stdout(), EnterAlternateScreen);
     let _ = terminal.clear();
-    let result = match status {
-        Ok(s) if s.success() => std::fs::read_to_string(&path).ok(),
-        _ => None,
-    };
-    let _ = std::fs::remove_file(&path);
-    result
-}
-
-fn tempfile_dir() -> Option<std::path::PathBuf> {
-    let d = std::env::temp_dir();
-    d.is_dir().then_some(d)
+    matches!(status, Ok(s) if s.success())
 }
 
 /// Runs the TUI until the user quits.
@@ -118,6 +152,13 @@ fn event_loop(
         if let Some(text) = app.editor_request.take() {
             let edited = edit_externally(terminal, &text);
             app.editor_done(edited);
+            terminal.clear()?;
+            dirty = true;
+        }
+        if let Some(text) = app.pager_request.take() {
+            if !page_externally(terminal, &text) {
+                app.status = Some(("the pager ($PAGER) could not run".into(), true));
+            }
             terminal.clear()?;
             dirty = true;
         }

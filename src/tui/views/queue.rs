@@ -109,12 +109,12 @@ fn draw_list(f: &mut Frame, app: &mut App, area: Rect) {
     }
 }
 
-fn draw_preview(f: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
+fn draw_preview(f: &mut Frame, app: &mut App, area: Rect) {
+    let t = app.theme.clone();
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(t.border(false));
-    let Some(row) = app.selected_row() else {
+    let Some(row) = app.selected_row().cloned() else {
         f.render_widget(block, area);
         return;
     };
@@ -137,8 +137,14 @@ fn draw_preview(f: &mut Frame, app: &App, area: Rect) {
         ),
         t.dim(),
     ));
-    if let Ok(Some(text)) = app.store.latest_text(row.id) {
-        for l in sanitize::text(&text)
+    let key = (row.id, row.version);
+    if app.preview.as_ref().map(|p| p.0) != Some(key) {
+        // Enough for any preview pane; a huge message is not read whole.
+        let text = app.store.latest_text(row.id, 16 * 1024).ok().flatten();
+        app.preview = Some((key, text.map(|t| sanitize::text(&t))));
+    }
+    if let Some((_, Some(text))) = &app.preview {
+        for l in text
             .lines()
             .filter(|l| !l.trim().is_empty())
             .take(area.height as usize)

@@ -1,7 +1,10 @@
 //! One ticket: the conversation across channels in time order, and the
 //! customer with every identity and their other tickets.
 
+use std::rc::Rc;
+
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
@@ -10,6 +13,8 @@ use crate::cli::output::{age, channel_label, datetime};
 use crate::model::Direction;
 use crate::sanitize;
 use crate::tui::app::App;
+use crate::tui::keymap::Action;
+use crate::tui::wrap::wrap_into;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let side = if area.width >= 100 {
@@ -101,6 +106,14 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
             t.warning(),
         ));
     }
+    let width = area.width.saturating_sub(2).max(1);
+    let mut parts: Vec<Rc<Vec<Line<'static>>>> = Vec::new();
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    for l in lines.drain(..) {
+        wrap_into(l, width as usize, &mut rows);
+    }
+    parts.push(Rc::new(std::mem::take(&mut rows)));
+    let pager_key = app.keymap.keys_of(Action::Pager);
     for m in &ticket.messages {
         lines.push(Line::raw(""));
         let (label, who, style) = match m.direction {
@@ -148,25 +161,86 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
                 t.dim(),
             ));
         }
-        let body_style = if m.direction == Direction::Note {
-            t.note()
-        } else {
-            t.text()
-        };
-        for l in sanitize::text(m.body_text.trim_end()).lines() {
-            lines.push(Line::styled(l.to_string(), body_style));
+        for l in lines.drain(..) {
+            wrap_into(l, width as usize, &mut rows);
         }
+        parts.push(Rc::new(std::mem::take(&mut rows)));
+        let body = app
+            .body_rows
+            .entry((m.id, width))
+            .or_insert_with(|| {
+                let style = if m.direction == Direction::Note {
+                    t.note()
+                } else {
+                    t.text()
+                };
+                Rc::new(body_rows(
+                    &m.body_text,
+                    width,
+                    style,
+                    t.warning(),
+                    &pager_key,
+                ))
+            })
+            .clone();
+        parts.push(body);
     }
-    let inner_h = area.height.saturating_sub(2);
-    let max_scroll = (lines.len() as u16).saturating_sub(inner_h);
-    if app.ticket_scroll > max_scroll {
-        app.ticket_scroll = max_scroll;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    app.ticket_scroll = app.ticket_scroll.min(total.saturating_sub(inner_h));
+    let visible: Vec<Line> = parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .skip(app.ticket_scroll)
+        .take(inner_h)
+        .cloned()
+        .collect();
+    f.render_widget(Paragraph::new(visible).block(block), area);
+}
+
+/// How much of one message the ticket view lays out. A longer message shows
+/// its start and a line saying how much more there is; the pager has it all.
+pub const BODY_SHOWN: usize = 256 * 1024;
+
+fn body_rows(
+    text: &str,
+    width: u16,
+    style: Style,
+    note_style: Style,
+    pager_key: &str,
+) -> Vec<Line<'static>> {
+    let text = text.trim_end();
+    let mut cut = text.len().min(BODY_SHOWN);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
     }
-    let p = Paragraph::new(lines)
-        .block(block)
-        .wrap(Wrap { trim: false })
-        .scroll((app.ticket_scroll, 0));
-    f.render_widget(p, area);
+    let mut rows = Vec::new();
+    for l in sanitize::text(&text[..cut]).lines() {
+        wrap_into(
+            Line::styled(l.to_string(), style),
+            width as usize,
+            &mut rows,
+        );
+    }
+    if cut < text.len() {
+        let more = Line::styled(
+            format!(
+                "… {} more of this message; {pager_key} reads all of it",
+                bytes(text.len() - cut)
+            ),
+            note_style,
+        );
+        wrap_into(more, width as usize, &mut rows);
+    }
+    rows
+}
+
+fn bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{} KB", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
