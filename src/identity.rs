@@ -57,6 +57,21 @@ pub fn normalise_phone(raw: &str, default_region: &str) -> Result<String> {
     let region = default_region.parse::<phonenumber::country::Id>().ok();
     let number = phonenumber::parse(region, raw.trim())
         .map_err(|e| Error::invalid("phone number", raw, e.to_string()))?;
+    if !phonenumber::is_valid(&number) {
+        // Gateways (smsd, Gammu) write international numbers without their
+        // plus sign: 4915112345678 is no US number, but +49 151… is one.
+        let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+        let plain = trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || " -.()/".contains(c));
+        if plain && !digits.starts_with('0') {
+            if let Ok(intl) = phonenumber::parse(None, format!("+{digits}")) {
+                if phonenumber::is_valid(&intl) {
+                    return Ok(format!("+{digits}"));
+                }
+            }
+        }
+    }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
@@ -91,6 +106,25 @@ pub fn guess_kind(raw: &str) -> IdentityKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_international_number_without_its_plus_is_read_as_one() {
+        // What smsd writes when it leaves out From_TOA.
+        assert_eq!(
+            normalise_phone("4915112345678", "US").unwrap(),
+            "+4915112345678"
+        );
+        assert_eq!(
+            normalise_phone("8613800138000", "US").unwrap(),
+            "+8613800138000"
+        );
+        // A valid national number stays national.
+        assert_eq!(normalise_phone("4155552671", "US").unwrap(), "+14155552671");
+        assert_eq!(
+            normalise_phone("030 1234567", "DE").unwrap(),
+            "+49301234567"
+        );
+    }
 
     #[test]
     fn emails_are_lower_cased_and_unwrapped() {

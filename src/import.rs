@@ -183,15 +183,29 @@ fn list_files(dirs: &[PathBuf], maildir: bool) -> Vec<(i64, PathBuf)> {
     files
 }
 
-fn parse_bytes(raw: &[u8], account: &str, at: i64) -> Inbound {
+/// A fax account's profile and the region its numbers are read in, for an
+/// export of a fax-to-email mailbox: its messages are filed as faxes, as
+/// polling that mailbox would file them.
+#[derive(Debug, Clone)]
+pub struct FaxImport {
+    pub profile: crate::channel::fax::Profile,
+    pub region: String,
+}
+
+fn parse_bytes(raw: &[u8], account: &str, at: i64, fax: Option<&FaxImport>) -> Inbound {
     let pid = format!("sha256:{}", sha256_hex(raw));
-    mime::parse(raw, account, &pid, at)
+    let mut m = mime::parse(raw, account, &pid, at);
+    if let Some(f) = fax {
+        crate::channel::fax::apply(&f.profile, &mut m, &f.region);
+    }
+    m
 }
 
 fn produce(
     path: &Path,
     kind: SourceKind,
     account: &str,
+    fax: Option<&FaxImport>,
     tx: &mpsc::SyncSender<Item>,
     budget: &Budget,
 ) {
@@ -208,7 +222,7 @@ fn produce(
             // waiting reader holds nothing; the parsed message's own weight
             // replaces it once known.
             budget.take(size);
-            let parsed = std::fs::read(p).map(|raw| parse_bytes(&raw, account, t));
+            let parsed = std::fs::read(p).map(|raw| parse_bytes(&raw, account, t, fax));
             budget.give(size);
             match parsed {
                 Ok(m) => message(m, budget),
@@ -255,7 +269,7 @@ fn produce(
                             0 => now,
                             t => t as i64,
                         };
-                        message(parse_bytes(m.contents(), account, at), budget)
+                        message(parse_bytes(m.contents(), account, at, fax), budget)
                     }
                     Err(_) => Item::Unreadable(format!(
                         "{}: message {} could not be read",
@@ -277,6 +291,17 @@ pub fn import(
     store: &mut Store,
     path: &Path,
     account: &str,
+    progress: impl FnMut(&ImportReport),
+) -> Result<ImportReport> {
+    import_with(store, path, account, None, progress)
+}
+
+/// [`import`], with messages from a fax service filed as faxes.
+pub fn import_with(
+    store: &mut Store,
+    path: &Path,
+    account: &str,
+    fax: Option<FaxImport>,
     mut progress: impl FnMut(&ImportReport),
 ) -> Result<ImportReport> {
     let kind = detect(path)?;
@@ -287,8 +312,16 @@ pub fn import(
     let account_owned = account.to_string();
     let budget = std::sync::Arc::new(Budget::default());
     let reader_budget = budget.clone();
-    let producer =
-        std::thread::spawn(move || produce(&path_buf, kind, &account_owned, &tx, &reader_budget));
+    let producer = std::thread::spawn(move || {
+        produce(
+            &path_buf,
+            kind,
+            &account_owned,
+            fax.as_ref(),
+            &tx,
+            &reader_budget,
+        )
+    });
 
     let checkpointer = store.path().map(|p| Checkpointer::start(p.to_path_buf()));
     if checkpointer.is_some() {

@@ -126,9 +126,109 @@ pub fn text(s: &str) -> String {
     out
 }
 
+/// JSON for a terminal as well as for a program: the same data once
+/// parsed, but C1 controls, bidi controls, invisible characters and line
+/// separators are written as `\uXXXX` escapes (serde_json escapes only
+/// the C0 controls), so `--json` on a terminal cannot be made to lie.
+pub fn json<T: serde::Serialize + ?Sized>(v: &T, pretty: bool) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    if pretty {
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut out,
+            SafeJson(serde_json::ser::PrettyFormatter::new()),
+        );
+        v.serialize(&mut ser)?;
+    } else {
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut out,
+            SafeJson(serde_json::ser::CompactFormatter),
+        );
+        v.serialize(&mut ser)?;
+    }
+    // serde_json writes UTF-8 only.
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+fn json_escaped(c: char) -> bool {
+    is_dangerous(c)
+        || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{180E}' | '\u{2028}' | '\u{2029}')
+}
+
+struct SafeJson<F>(F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some((i, c)) = rest.char_indices().find(|&(_, c)| json_escaped(c)) {
+            w.write_all(&rest.as_bytes()[..i])?;
+            write!(w, "\\u{:04x}", c as u32)?;
+            rest = &rest[i + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_obey_and_keeps_the_data() {
+        let v = serde_json::json!({"name": "Pay\u{200b}Pal \u{202e}gnp.exe \u{9b}2J \u{1b}[31m \u{2028} 中文 🙂"});
+        for pretty in [true, false] {
+            let s = json(&v, pretty).unwrap();
+            assert!(
+                s.contains("Pay\\u200bPal \\u202egnp.exe \\u009b2J \\u001b[31m \\u2028 中文 🙂"),
+                "{s}"
+            );
+            let back: serde_json::Value = serde_json::from_str(&s).unwrap();
+            assert_eq!(back, v);
+        }
+        assert_eq!(json(&[1, 2], false).unwrap(), "[1,2]");
+        assert_eq!(json(&[1], true).unwrap(), "[\n  1\n]");
+    }
 
     #[test]
     fn escape_sequences_are_neutralised() {

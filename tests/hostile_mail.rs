@@ -51,6 +51,11 @@ fn marker(name: &str) -> Option<&'static str> {
         "broken-boundary.eml" => "6060",
         "escapes.eml" => "9090",
         "latin1-headers.eml" => "München",
+        "attachment-names.eml" => "7171",
+        "encoded-escapes.eml" => "6262",
+        "zero-width-names.eml" => "5353",
+        "huge-body.eml" => "4848",
+        "wide-lines.eml" => "3939",
         _ => return None,
     })
 }

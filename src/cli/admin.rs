@@ -179,15 +179,41 @@ pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
 pub struct ImportArgs {
     /// An mbox file, a Maildir, a directory of .eml files, or one .eml file
     pub path: PathBuf,
-    /// The account name the messages are recorded under (dedupe is per account)
+    /// The account name the messages are recorded under (dedupe is per
+    /// account). A configured account with a `[fax]` section files the
+    /// messages from its fax service as faxes
     #[arg(long, default_value = "import")]
     pub account: String,
+    /// File messages from this fax-to-email service as faxes (hylafax,
+    /// t38modem, efax, ...; `auto` tries them all), whatever the account
+    #[arg(long, value_name = "PROFILE")]
+    pub fax: Option<String>,
 }
 
 pub fn import(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<()> {
     let mut store = ctx.open()?;
     let tty = std::io::stderr().is_terminal() && !ctx.json;
-    let report = crate::import::import(&mut store, &a.path, &a.account, |r| {
+    let fax_config = match &a.fax {
+        Some(profile) => Some(crate::channel::fax::FaxConfig {
+            profile: Some(profile.clone()),
+            ..Default::default()
+        }),
+        None => ctx
+            .config
+            .accounts
+            .iter()
+            .find(|x| x.name == a.account)
+            .and_then(|x| x.fax.clone()),
+    };
+    let fax = match fax_config {
+        Some(c) => Some(crate::import::FaxImport {
+            profile: crate::channel::fax::Profile::from_config(&c)
+                .map_err(|e| anyhow::anyhow!("--fax: {e}"))?,
+            region: store.settings().default_region.clone(),
+        }),
+        None => None,
+    };
+    let report = crate::import::import_with(&mut store, &a.path, &a.account, fax, |r| {
         if tty {
             eprint!("\rimported {} messages…", r.seen);
         }

@@ -55,10 +55,13 @@ fn safe_name(name: &str, fallback: &str) -> String {
         .chars()
         .filter(|c| {
             !c.is_control()
-                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}' | '\u{180E}' | '\u{2028}' | '\u{2029}')
         })
         .collect::<String>()
-        .trim_start_matches('.')
+        .trim()
+        // A leading dot hides the file; a leading dash makes it an option
+        // to the next `rm *`.
+        .trim_start_matches(['.', '-'])
         .trim()
         .to_string();
     if clean.is_empty() {

@@ -522,8 +522,7 @@ fn capitalise(s: &str) -> String {
 fn print_step(ctx: &Ctx, step: &Step, dry: bool) -> anyhow::Result<()> {
     if ctx.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, step)?;
-        writeln!(out)?;
+        writeln!(out, "{}", sanitize::json(step, false)?)?;
         return Ok(());
     }
     let head = match (&step.channel, &step.recipient) {

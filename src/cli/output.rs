@@ -85,7 +85,7 @@ pub fn ticket_table(rows: &[TicketSummary], now: i64) -> String {
 }
 
 pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    say(&serde_json::to_string_pretty(v)?);
+    say(&crate::sanitize::json(v, true)?);
     Ok(())
 }
 
