@@ -10,12 +10,18 @@
 //! every CJK word a positional phrase query. The trailing single character
 //! lets a one-character query find every occurrence: each character starts
 //! a bigram or ends its run.
+//!
+//! unicode61 also treats emoji as separators, so 🙂 could never be found.
+//! Each pictograph is written as a token of its own, `ǂ` and its code
+//! point in hex (🙂 → ǂ1f642): `ǂ` is a letter to the tokenizer, and no one
+//! types it, so the token matches only the emoji. A skin tone is a token
+//! too, so 👍 finds 👍🏽.
 
 use std::borrow::Cow;
 
 /// The layout the search documents are written in. A store whose documents
 /// are older is re-indexed when it is opened.
-pub const LAYOUT: i64 = 2;
+pub const LAYOUT: i64 = 3;
 
 fn is_cjk(c: char) -> bool {
     matches!(c,
@@ -26,6 +32,21 @@ fn is_cjk(c: char) -> bool {
         | '\u{F900}'..='\u{FAFF}'
         | '\u{FF66}'..='\u{FF9D}' // half-width Katakana
         | '\u{20000}'..='\u{2FA1F}')
+}
+
+/// Pictographs: the emoji blocks, dingbats and miscellaneous symbols.
+fn is_emoji(c: char) -> bool {
+    matches!(c,
+        '\u{1F000}'..='\u{1FAFF}'
+        | '\u{2600}'..='\u{27BF}'
+        | '\u{2300}'..='\u{23FF}'
+        | '\u{2B00}'..='\u{2BFF}')
+}
+
+fn push_emoji(out: &mut String, c: char) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(out, " \u{1C2}{:x} ", c as u32);
 }
 
 /// Writes one CJK run as space-separated bigrams; `tail` adds the last
@@ -56,7 +77,7 @@ fn push_run(out: &mut String, run: &[char], tail: bool) {
 fn bigrams(text: &str, query: bool) -> Cow<'_, str> {
     // Escape sequences would glue their parameters to the words they wrap.
     let text = crate::sanitize::strip_escapes(text);
-    if !text.chars().any(is_cjk) {
+    if !text.chars().any(|c| is_cjk(c) || is_emoji(c)) {
         return text;
     }
     let mut out = String::with_capacity(text.len() * 3);
@@ -70,7 +91,11 @@ fn bigrams(text: &str, query: bool) -> Cow<'_, str> {
             push_run(&mut out, &run, true);
             run.clear();
         }
-        out.push(c);
+        if is_emoji(c) {
+            push_emoji(&mut out, c);
+        } else {
+            out.push(c);
+        }
     }
     if !run.is_empty() {
         push_run(&mut out, &run, !query);
@@ -121,6 +146,14 @@ mod tests {
         assert_eq!(segment("我要退款 ok"), " 我要 要退 退款 款  ok");
         assert_eq!(segment("款"), " 款 ");
         assert_eq!(segment("iPhone退款"), "iPhone 退款 款 ");
+    }
+
+    #[test]
+    fn emoji_become_tokens_of_their_own() {
+        assert_eq!(segment("ok🙂"), "ok ǂ1f642 ");
+        assert_eq!(segment("👍🏽 退款"), " ǂ1f44d  ǂ1f3fd   退款 款 ");
+        assert_eq!(phrase("🙂", false).unwrap(), "\" ǂ1f642 \"");
+        assert_eq!(phrase("☕", false).unwrap(), "\" ǂ2615 \"");
     }
 
     #[test]

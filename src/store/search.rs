@@ -179,7 +179,7 @@ impl Store {
                     return Err(Error::invalid(
                         "search word",
                         w.clone(),
-                        "has no letters or digits to search for (emoji, symbols and punctuation are not indexed); leave it out",
+                        "has no letters, digits or emoji to search for (symbols and punctuation are not indexed); leave it out",
                     ));
                 }
             }
