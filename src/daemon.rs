@@ -323,7 +323,9 @@ pub fn init_logging(file: &std::path::Path, level: &str) -> Result<()> {
         .with_ansi(false)
         .with_target(false);
     let r = if file.as_os_str() == "-" {
-        builder.with_writer(std::io::stderr).try_init()
+        builder
+            .with_writer(|| SafeLog(std::io::stderr()))
+            .try_init()
     } else {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -335,7 +337,67 @@ pub fn init_logging(file: &std::path::Path, level: &str) -> Result<()> {
         )
         .open(file)
         .map_err(|e| Error::io(file, e))?;
-        builder.with_writer(std::sync::Mutex::new(f)).try_init()
+        let f = std::sync::Arc::new(std::sync::Mutex::new(f));
+        builder
+            .with_writer(move || SafeLog(LockedFile(f.clone())))
+            .try_init()
     };
     r.map_err(|e| Error::Other(format!("setting up the log: {e}")))
+}
+
+/// A log writer that neutralises what a terminal would obey. Log lines
+/// quote servers and mail (subjects, addresses, server replies), and logs
+/// are read with `tail` and `less`: each line passes `sanitize::line`.
+struct SafeLog<W: std::io::Write>(W);
+
+impl<W: std::io::Write> std::io::Write for SafeLog<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&crate::sanitize::line(line));
+        }
+        // One formatted event is one write: keep it whole.
+        self.0.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+struct LockedFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl std::io::Write for LockedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // A panic while logging must not silence the log for good.
+        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::SafeLog;
+    use std::io::Write;
+
+    #[test]
+    fn log_lines_carry_no_escape_sequences() {
+        let mut w = SafeLog(Vec::new());
+        let line = "WARN outbox 7: 550 \x1b]0;owned\x07 no \u{202e}such user \u{9b}2J\nnext\n";
+        assert_eq!(w.write(line.as_bytes()).unwrap(), line.len());
+        let got = String::from_utf8(w.0).unwrap();
+        assert!(!got.chars().any(|c| c.is_control() && c != '\n'), "{got:?}");
+        assert!(!got.contains('\u{202e}'), "{got:?}");
+        assert!(got.contains("no ") && got.contains("such user") && got.ends_with("next\n"), "{got:?}");
+    }
 }
