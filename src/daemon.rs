@@ -398,6 +398,9 @@ mod log_tests {
         let got = String::from_utf8(w.0).unwrap();
         assert!(!got.chars().any(|c| c.is_control() && c != '\n'), "{got:?}");
         assert!(!got.contains('\u{202e}'), "{got:?}");
-        assert!(got.contains("no ") && got.contains("such user") && got.ends_with("next\n"), "{got:?}");
+        assert!(
+            got.contains("no ") && got.contains("such user") && got.ends_with("next\n"),
+            "{got:?}"
+        );
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::channel::email::mime;
 use crate::error::{Error, Result};
 use crate::inbound::Inbound;
-use crate::ingest::{Ingest, Outcome};
+use crate::ingest::{commit_batch, Care, Ingest};
 use crate::store::{search_index, sha256_hex, Store};
 
 /// Messages per transaction.
@@ -428,31 +428,26 @@ fn write_batch(
     batch: &[Item],
     carefully: bool,
 ) -> Result<Counted> {
-    let mut c = Counted::default();
-    let txn = store.transaction()?;
-    for item in batch {
-        match item {
-            Item::Unreadable(why) => c.unreadable.push(why.clone()),
-            Item::Msg(m, _) => {
-                c.seen += 1;
-                let outcome = if carefully {
-                    ingest.ingest_or_keep(&txn, m)?
-                } else {
-                    ingest.ingest(&txn, m)?
-                };
-                match outcome {
-                    Outcome::Created { .. } => c.created += 1,
-                    Outcome::Threaded { .. } => c.threaded += 1,
-                    Outcome::Duplicate => c.duplicates += 1,
-                }
-                if m.parse_error.is_some() {
-                    c.with_errors += 1;
-                }
-            }
-        }
-    }
-    txn.commit()?;
-    Ok(c)
+    let messages = batch.iter().filter_map(|item| match item {
+        Item::Msg(m, _) => Some(&**m),
+        Item::Unreadable(_) => None,
+    });
+    let care = if carefully { Care::Keep } else { Care::Fast };
+    let t = commit_batch(store, ingest, messages, None, care)?;
+    Ok(Counted {
+        seen: t.fetched,
+        created: t.created,
+        threaded: t.threaded,
+        duplicates: t.duplicates,
+        with_errors: t.with_errors,
+        unreadable: batch
+            .iter()
+            .filter_map(|item| match item {
+                Item::Unreadable(why) => Some(why.clone()),
+                Item::Msg(..) => None,
+            })
+            .collect(),
+    })
 }
 
 fn write_batches(

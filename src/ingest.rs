@@ -1,8 +1,10 @@
 //! The one path from an [`Inbound`] to (customer, ticket, message):
 //! dedupe, customer match, threading, automatic state changes.
 //!
-//! Every channel and `echodesk import` go through [`Ingest::ingest`], inside
-//! a store transaction the caller commits (a batch at a time).
+//! Every channel and `echodesk import` hand their messages to
+//! [`commit_batch`]: one transaction per batch, each message filed by
+//! [`Ingest::ingest`], the channel's cursor moved in the same commit, and
+//! the counts returned. No channel opens a transaction of its own.
 
 use regex::Regex;
 use serde::Serialize;
@@ -11,7 +13,76 @@ use crate::error::Result;
 use crate::identity;
 use crate::inbound::Inbound;
 use crate::model::{Channel, Direction, IdentityKind};
-use crate::store::{NewAttachment, NewMessage, NewTicket, Settings, Tx};
+use crate::store::{NewAttachment, NewMessage, NewTicket, Settings, Store, Tx};
+
+/// Where a batch leaves its channel's cursor: committed with the messages,
+/// so a crash either stores both or neither.
+pub struct CursorMove<'a> {
+    pub account: &'a str,
+    pub scope: &'a str,
+    pub value: String,
+}
+
+/// What one batch (or a run of them) did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub fetched: u64,
+    pub created: u64,
+    pub threaded: u64,
+    pub duplicates: u64,
+    /// Filed with a parse problem recorded on the message.
+    pub with_errors: u64,
+}
+
+impl Tally {
+    fn count(&mut self, outcome: Outcome, m: &Inbound) {
+        self.fetched += 1;
+        match outcome {
+            Outcome::Created { .. } => self.created += 1,
+            Outcome::Threaded { .. } => self.threaded += 1,
+            Outcome::Duplicate => self.duplicates += 1,
+        }
+        if m.parse_error.is_some() {
+            self.with_errors += 1;
+        }
+    }
+}
+
+/// How a batch treats a message the store refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Care {
+    /// Each message in a savepoint; one that cannot be filed is kept raw
+    /// with its problem, and the batch goes on. What live channels use.
+    Keep,
+    /// No savepoints: the first refusal fails the batch, for a caller that
+    /// retries it carefully (the import's fast path).
+    Fast,
+}
+
+/// The one commit path from a channel to the store: every message of the
+/// batch filed, and the cursor moved, in one transaction.
+pub fn commit_batch<'m>(
+    store: &mut Store,
+    ingest: &Ingest,
+    batch: impl IntoIterator<Item = &'m Inbound>,
+    cursor: Option<CursorMove<'_>>,
+    care: Care,
+) -> Result<Tally> {
+    let mut tally = Tally::default();
+    let tx = store.transaction()?;
+    for m in batch {
+        let outcome = match care {
+            Care::Keep => ingest.ingest_or_keep(&tx, m)?,
+            Care::Fast => ingest.ingest(&tx, m)?,
+        };
+        tally.count(outcome, m);
+    }
+    if let Some(c) = cursor {
+        tx.set_cursor(c.account, c.scope, &c.value)?;
+    }
+    tx.commit()?;
+    Ok(tally)
+}
 
 /// The agent name recorded for changes echodesk makes by itself.
 pub const SYSTEM_AGENT: &str = "echodesk";

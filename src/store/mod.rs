@@ -363,6 +363,16 @@ impl Store {
         Ok(out)
     }
 
+    /// A channel's cursor, read without taking the write lock.
+    pub fn cursor(&self, account: &str, scope: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM cursors WHERE account = ? AND scope = ?")?
+            .query_row([account, scope], |r| r.get(0))
+            .optional()?)
+    }
+
     pub fn transaction(&mut self) -> Result<Tx<'_>> {
         let tx = self
             .conn

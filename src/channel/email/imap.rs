@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use super::account::{Account, ImapConfig, PostAction, TlsMode};
 use super::mime;
 use crate::inbound::Inbound;
-use crate::ingest::{Ingest, Outcome};
+use crate::ingest::{commit_batch, Care, CursorMove, Ingest};
 use crate::store::Store;
 
 /// What went wrong, with the account and the step in the message.
@@ -509,13 +509,9 @@ async fn poll_mailbox(
         .map_err(err("select"))?;
     let validity = selected.uid_validity.unwrap_or(0);
     let scope = format!("uid:{mailbox}");
-    let cursor = {
-        let tx = store
-            .transaction()
-            .map_err(|e| err("store")(e.to_string()))?;
-        tx.cursor(&acct.name, &scope)
-            .map_err(|e| err("store")(e.to_string()))?
-    };
+    let cursor = store
+        .cursor(&acct.name, &scope)
+        .map_err(|e| err("store")(e.to_string()))?;
     let (known_validity, mut last) = cursor
         .as_deref()
         .and_then(|c| c.split_once(':'))
@@ -622,26 +618,24 @@ async fn poll_mailbox(
         .await
         .map_err(|e| err("parse")(e.to_string()))?;
         let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
-        let tx = store
-            .transaction()
-            .map_err(|e| err("store")(e.to_string()))?;
-        for (_, m) in &parsed {
-            report.fetched += 1;
-            match ingest
-                .ingest_or_keep(&tx, m)
-                .map_err(|e| err("store")(e.to_string()))?
-            {
-                Outcome::Created { .. } => report.created += 1,
-                Outcome::Threaded { .. } => report.threaded += 1,
-                Outcome::Duplicate => report.duplicates += 1,
-            }
-            if m.parse_error.is_some() {
-                report.with_errors += 1;
-            }
-        }
-        tx.set_cursor(&acct.name, &scope, &format!("{validity}:{max_uid}"))
-            .map_err(|e| err("store")(e.to_string()))?;
-        tx.commit().map_err(|e| err("store")(e.to_string()))?;
+        let cursor = CursorMove {
+            account: &acct.name,
+            scope: &scope,
+            value: format!("{validity}:{max_uid}"),
+        };
+        let t = commit_batch(
+            store,
+            &ingest,
+            parsed.iter().map(|(_, m)| m),
+            Some(cursor),
+            Care::Keep,
+        )
+        .map_err(|e| err("store")(e.to_string()))?;
+        report.fetched += t.fetched;
+        report.created += t.created;
+        report.threaded += t.threaded;
+        report.duplicates += t.duplicates;
+        report.with_errors += t.with_errors;
         last = max_uid;
         // Only now, with the batch safe in the store, tell the server.
         let set = join_uids(&chunk);
@@ -667,12 +661,13 @@ async fn poll_mailbox(
         }
     }
     if uids.is_empty() && report.rescanned {
-        let tx = store
-            .transaction()
+        let cursor = CursorMove {
+            account: &acct.name,
+            scope: &scope,
+            value: format!("{validity}:0"),
+        };
+        commit_batch(store, &ingest, [], Some(cursor), Care::Keep)
             .map_err(|e| err("store")(e.to_string()))?;
-        tx.set_cursor(&acct.name, &scope, &format!("{validity}:0"))
-            .map_err(|e| err("store")(e.to_string()))?;
-        tx.commit().map_err(|e| err("store")(e.to_string()))?;
     }
     Ok(report)
 }

@@ -22,7 +22,8 @@ use rusqlite::{params, Connection};
 use super::account::SmsAccount;
 use super::segments::{self, Encoding};
 use super::{PollReport, SmsError};
-use crate::ingest::{Ingest, Outcome};
+use crate::inbound::Inbound;
+use crate::ingest::{commit_batch, Care, Ingest};
 use crate::store::{OutboxItem, Store};
 
 fn open(acct: &SmsAccount) -> Result<Connection, SmsError> {
@@ -159,31 +160,24 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         ..Default::default()
     };
     let ingest = Ingest::new(store.settings()).live();
-    let tx = store
-        .transaction()
+    let batch: Vec<Inbound> = texts
+        .iter()
+        .map(|(ids, sender, at, text, note)| {
+            let mut m = super::text_message(
+                acct,
+                &format!("gammu:{}", ids[0]),
+                sender,
+                text,
+                *at,
+                Vec::new(),
+            );
+            m.parse_error = note.clone();
+            m
+        })
+        .collect();
+    let t = commit_batch(store, &ingest, &batch, None, Care::Keep)
         .map_err(|e| SmsError::new(&acct.name, "store", e.to_string(), true))?;
-    for (ids, sender, at, text, note) in &texts {
-        let mut m = super::text_message(
-            acct,
-            &format!("gammu:{}", ids[0]),
-            sender,
-            text,
-            *at,
-            Vec::new(),
-        );
-        m.parse_error = note.clone();
-        report.fetched += 1;
-        match ingest
-            .ingest_or_keep(&tx, &m)
-            .map_err(|e| SmsError::new(&acct.name, "store", e.to_string(), true))?
-        {
-            Outcome::Created { .. } => report.created += 1,
-            Outcome::Threaded { .. } => report.threaded += 1,
-            Outcome::Duplicate => report.duplicates += 1,
-        }
-    }
-    tx.commit()
-        .map_err(|e| SmsError::new(&acct.name, "store", e.to_string(), true))?;
+    report.add(t);
     // Only now tell Gammu they are taken.
     let mut mark = db
         .prepare("UPDATE inbox SET Processed = 'true' WHERE ID = ?")

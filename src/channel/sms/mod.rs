@@ -10,7 +10,7 @@ pub mod twilio;
 use serde::Serialize;
 
 use crate::inbound::{Inbound, InboundAttachment};
-use crate::ingest::{Ingest, Outcome};
+use crate::ingest::{commit_batch, Care, CursorMove, Ingest};
 use crate::model::Channel;
 use crate::store::Store;
 use account::{Kind, SmsAccount};
@@ -62,6 +62,15 @@ pub struct PollReport {
     pub duplicates: u64,
 }
 
+impl PollReport {
+    pub(crate) fn add(&mut self, t: crate::ingest::Tally) {
+        self.fetched += t.fetched;
+        self.created += t.created;
+        self.threaded += t.threaded;
+        self.duplicates += t.duplicates;
+    }
+}
+
 /// The cursor: the GMT day of the newest message stored.
 const CURSOR: &str = "twilio:newest-day";
 
@@ -72,10 +81,7 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
     let err = |step: &'static str| {
         move |e: crate::Error| SmsError::new(&acct.name, step, e.to_string(), true)
     };
-    let cursor = {
-        let tx = store.transaction().map_err(err("store"))?;
-        tx.cursor(&acct.name, CURSOR).map_err(err("store"))?
-    };
+    let cursor = store.cursor(&acct.name, CURSOR).map_err(err("store"))?;
     let today = chrono::Utc::now().date_naive();
     // From the day before the cursor (the API filters by whole GMT days);
     // the first time, `history_days` back.
@@ -139,22 +145,18 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
         ));
     }
     let ingest = Ingest::new(store.settings()).live();
-    let tx = store.transaction().map_err(err("store"))?;
-    for m in &parsed {
-        report.fetched += 1;
-        match ingest.ingest_or_keep(&tx, m).map_err(err("store"))? {
-            Outcome::Created { .. } => report.created += 1,
-            Outcome::Threaded { .. } => report.threaded += 1,
-            Outcome::Duplicate => report.duplicates += 1,
-        }
-    }
     let keep = cursor
         .as_deref()
         .and_then(|c| chrono::NaiveDate::parse_from_str(c, "%Y-%m-%d").ok());
     let day = keep.map_or(newest, |k| k.max(newest));
-    tx.set_cursor(&acct.name, CURSOR, &day.format("%Y-%m-%d").to_string())
-        .map_err(err("store"))?;
-    tx.commit().map_err(err("store"))?;
+    let cursor = CursorMove {
+        account: &acct.name,
+        scope: CURSOR,
+        value: day.format("%Y-%m-%d").to_string(),
+    };
+    let t =
+        commit_batch(store, &ingest, &parsed, Some(cursor), Care::Keep).map_err(err("store"))?;
+    report.add(t);
     Ok(report)
 }
 

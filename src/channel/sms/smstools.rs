@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::account::SmsAccount;
 use super::{PollReport, SmsError};
-use crate::ingest::{Ingest, Outcome};
+use crate::ingest::{commit_batch, Care, Ingest};
 use crate::store::{OutboxItem, Store};
 
 /// One incoming file, parsed.
@@ -127,10 +127,8 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         ..Default::default()
     };
     let ingest = Ingest::new(store.settings()).live();
-    let tx = store
-        .transaction()
-        .map_err(|e| err("store")(e.to_string()))?;
     let mut done = Vec::new();
+    let mut batch = Vec::new();
     for path in &names {
         let name = path
             .file_name()
@@ -168,18 +166,12 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
                 m
             }
         };
-        report.fetched += 1;
-        match ingest
-            .ingest_or_keep(&tx, &inbound)
-            .map_err(|e| err("store")(e.to_string()))?
-        {
-            Outcome::Created { .. } => report.created += 1,
-            Outcome::Threaded { .. } => report.threaded += 1,
-            Outcome::Duplicate => report.duplicates += 1,
-        }
+        batch.push(inbound);
         done.push(path.clone());
     }
-    tx.commit().map_err(|e| err("store")(e.to_string()))?;
+    let t = commit_batch(store, &ingest, &batch, None, Care::Keep)
+        .map_err(|e| err("store")(e.to_string()))?;
+    report.add(t);
     // Only now, with the texts safe in the store, move the files. A file
     // that cannot be moved is filed already: the next poll sees it as a
     // duplicate, so this is worth a warning, not a failed poll.
