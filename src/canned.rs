@@ -22,27 +22,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::model::{Channel, TicketDetail};
 
-#[derive(Debug, Error)]
-pub enum CannedError {
-    #[error("{path}:{line}: {message}")]
-    At {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no canned answer named `{0}` (try `echodesk canned list`)")]
-    NotFound(String),
-}
+pub use crate::error::CannedError;
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -4,31 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::workflow::Workflow;
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{path}:{line}:{column}: key `{key}`: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        key: String,
-        message: String,
-    },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot find a home directory for the default config and data paths; pass --config and --db")]
-    NoHome,
-}
+pub use crate::error::ConfigError;
 
 /// A saved query shown as a view in the queue.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -159,9 +138,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             agent: None,
-            default_region: "US".into(),
+            default_region: crate::store::DEFAULT_REGION.into(),
             database: None,
-            subject_tag: "[#{id}]".into(),
+            subject_tag: crate::store::DEFAULT_SUBJECT_TAG.into(),
             workflow: Workflow::default(),
             views: default_views(),
             theme: "dark".into(),
@@ -179,6 +158,35 @@ impl Default for Config {
             reopen_window: "7d".into(),
             sla: Vec::new(),
             business_hours: Default::default(),
+        }
+    }
+}
+
+impl Config {
+    /// What the automation rules need of the config.
+    pub fn rules_setup(&self) -> crate::rules::Setup<'_> {
+        crate::rules::Setup {
+            rules: &self.rules,
+            workflow: &self.workflow,
+            canned_dir: self.canned_path(),
+            auto_reply_period: &self.auto_reply_period,
+            signature: &self.signature,
+            subject_tag: &self.subject_tag,
+        }
+    }
+}
+
+/// What the store needs of the config; the store does not read the config.
+impl From<&Config> for crate::store::Settings {
+    fn from(c: &Config) -> Self {
+        crate::store::Settings {
+            workflow: c.workflow.clone(),
+            default_region: c.default_region.clone(),
+            subject_tag: c.subject_tag.clone(),
+            // Checked when the config was loaded.
+            sla: crate::sla::Sla::new(&c.sla, &c.business_hours).unwrap_or_default(),
+            reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
+            sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
         }
     }
 }
@@ -295,7 +303,7 @@ impl Config {
                     r.name
                 )));
             }
-            r.check(self)
+            r.check(&self.workflow)
                 .map_err(|e| invalid(format!("rule `{}`: {e}", r.name)))?;
         }
         crate::sla::Sla::new(&self.sla, &self.business_hours).map_err(invalid)?;
@@ -402,6 +410,17 @@ impl Paths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stores_defaults_are_the_empty_configs() {
+        let from = crate::store::Settings::from(&Config::default());
+        let own = crate::store::Settings::default();
+        assert_eq!(from.workflow, own.workflow);
+        assert_eq!(from.default_region, own.default_region);
+        assert_eq!(from.subject_tag, own.subject_tag);
+        assert_eq!(from.reopen_window, own.reopen_window);
+        assert_eq!(from.sms_to_short_codes, own.sms_to_short_codes);
+    }
 
     fn parse(s: &str) -> Result<Config, ConfigError> {
         Config::parse(s, Path::new("/etc/echodesk.toml"))

@@ -176,7 +176,7 @@ async fn poll_loop(
                 backoff = Duration::from_secs(5);
                 // The rules see the new messages before the next wait; their
                 // automatic replies go out with the outbox's next pass.
-                match crate::rules::run_pending(&mut store, &config) {
+                match crate::rules::run_pending(&mut store, &config.rules_setup()) {
                     Ok(r) if r.fired > 0 => tracing::info!(
                         account = %name,
                         fired = r.fired,
@@ -247,7 +247,7 @@ async fn sms_loop(
                 if r.fetched > 0 {
                     tracing::info!(account = %acct.name, fetched = r.fetched, created = r.created, threaded = r.threaded, "sms polled");
                 }
-                if let Err(e) = crate::rules::run_pending(&mut store, &config) {
+                if let Err(e) = crate::rules::run_pending(&mut store, &config.rules_setup()) {
                     tracing::error!("rules: {e}");
                 }
                 interval

@@ -23,16 +23,16 @@ pub enum Error {
     },
 
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
 
     #[error(transparent)]
-    Query(#[from] crate::query::QueryError),
+    Query(#[from] QueryError),
 
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
 
     #[error(transparent)]
-    Canned(#[from] crate::canned::CannedError),
+    Canned(#[from] CannedError),
 
     #[error("ticket #{0} not found")]
     TicketNotFound(i64),
@@ -99,4 +99,54 @@ impl Error {
             Error::Io { .. } | Error::Other(_) => 1,
         }
     }
+}
+
+/// A config file that cannot be read or is not valid (`config`).
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{column}: key `{key}`: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot find a home directory for the default config and data paths; pass --config and --db")]
+    NoHome,
+}
+
+/// A parse error, with the 1-based character column of the offending token.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+#[error("query error at column {column}: {message}")]
+pub struct QueryError {
+    pub column: usize,
+    pub message: String,
+}
+
+/// A canned answer that cannot be read or rendered (`canned`).
+#[derive(Debug, Error)]
+pub enum CannedError {
+    #[error("{path}:{line}: {message}")]
+    At {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no canned answer named `{0}` (try `echodesk canned list`)")]
+    NotFound(String),
 }

@@ -202,20 +202,6 @@ pub fn run(
     })
 }
 
-/// The helper's entry point: `echodesk __helper TASK`.
-pub fn helper_main(task: Option<std::ffi::OsString>) -> i32 {
-    match task.as_deref().and_then(|t| t.to_str()) {
-        Some("pdf-text") => crate::channel::fax::text::helper_main(),
-        other => {
-            eprintln!(
-                "unknown helper task `{}`",
-                crate::sanitize::line(other.unwrap_or(""))
-            );
-            2
-        }
-    }
-}
-
 fn drain(mut r: impl Read, max: usize) -> (Vec<u8>, bool) {
     let mut kept = Vec::new();
     let mut buf = [0u8; 16 << 10];

@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod isolate;
 pub mod model;
 pub mod outbox;
+pub mod present;
 pub mod query;
 pub mod rules;
 pub mod sanitize;

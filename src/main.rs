@@ -16,8 +16,23 @@ fn main() {
         .next()
         .is_some_and(|a| a == echodesk::isolate::HELPER_ARG)
     {
-        std::process::exit(echodesk::isolate::helper_main(args.next()));
+        std::process::exit(helper(args.next()));
     }
     let cli = echodesk::cli::Cli::parse();
     std::process::exit(echodesk::cli::run(cli));
+}
+
+/// The helper's tasks (`echodesk __helper TASK`), each reading its input on
+/// stdin. Dispatched here, at the top, so `isolate` depends on no channel.
+fn helper(task: Option<std::ffi::OsString>) -> i32 {
+    match task.as_deref().and_then(|t| t.to_str()) {
+        Some("pdf-text") => echodesk::channel::fax::text::helper_main(),
+        other => {
+            eprintln!(
+                "unknown helper task `{}`",
+                echodesk::sanitize::line(other.unwrap_or(""))
+            );
+            2
+        }
+    }
 }

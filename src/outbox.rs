@@ -706,7 +706,12 @@ fn prepare(
         return Ok(Err(format!("account `{account}` is no longer configured")));
     };
     let built = if channel == "fax" {
-        crate::channel::fax::outbound::build(item, acct, config)
+        crate::channel::fax::outbound::build(
+            item,
+            acct,
+            &config.default_region,
+            &config.subject_tag,
+        )
     } else {
         build_message(item, acct, config)
     };

@@ -5,17 +5,10 @@
 //! This module only parses; `store::search` turns a [`Query`] into SQL.
 
 use serde::Serialize;
-use thiserror::Error;
 
 use crate::model::{Channel, Priority};
 
-/// A parse error, with the 1-based character column of the offending token.
-#[derive(Debug, Error, PartialEq, Eq, Clone)]
-#[error("query error at column {column}: {message}")]
-pub struct QueryError {
-    pub column: usize,
-    pub message: String,
-}
+pub use crate::error::QueryError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Who {

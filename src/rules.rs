@@ -18,7 +18,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::canned::Vars;
-use crate::config::Config;
 use crate::error::Result;
 use crate::model::{Direction, Priority};
 use crate::store::{SearchContext, Store};
@@ -56,10 +55,10 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn check(&self, config: &Config) -> std::result::Result<(), String> {
+    pub fn check(&self, workflow: &crate::workflow::Workflow) -> std::result::Result<(), String> {
         crate::query::parse(&self.query).map_err(|e| format!("query `{}`: {e}", self.query))?;
         if let Some(s) = &self.set_state {
-            config.workflow.check_state(s).map_err(|e| e.to_string())?;
+            workflow.check_state(s).map_err(|e| e.to_string())?;
         }
         if self.set_state.is_none()
             && self.set_priority.is_none()
@@ -112,8 +111,18 @@ pub fn no_auto_reply_reason(m: &crate::model::Message) -> Option<&'static str> {
     None
 }
 
+/// What the rules need of the configuration (`Config::rules_setup`).
+pub struct Setup<'a> {
+    pub rules: &'a [Rule],
+    pub workflow: &'a crate::workflow::Workflow,
+    pub canned_dir: std::path::PathBuf,
+    pub auto_reply_period: &'a str,
+    pub signature: &'a str,
+    pub subject_tag: &'a str,
+}
+
 /// Works the queue of customer messages through the configured rules.
-pub fn run_pending(store: &mut Store, config: &Config) -> Result<RulesReport> {
+pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport> {
     let mut report = RulesReport::default();
     if config.rules.is_empty() {
         // Nothing to do, but do not let the queue grow.
@@ -135,8 +144,8 @@ pub fn run_pending(store: &mut Store, config: &Config) -> Result<RulesReport> {
         .iter()
         .filter_map(|r| crate::query::parse(&r.query).ok().map(|q| (r.clone(), q)))
         .collect();
-    let canned = crate::canned::load_dir(&config.canned_path()).0;
-    let period = crate::query::parse_duration(&config.auto_reply_period).unwrap_or(86_400);
+    let canned = crate::canned::load_dir(&config.canned_dir).0;
+    let period = crate::query::parse_duration(config.auto_reply_period).unwrap_or(86_400);
     loop {
         let queue = store.rule_queue(200)?;
         if queue.is_empty() {
@@ -242,8 +251,8 @@ pub fn run_pending(store: &mut Store, config: &Config) -> Result<RulesReport> {
                                     let vars = Vars::new(
                                         t,
                                         &agent,
-                                        &config.signature,
-                                        &config.subject_tag,
+                                        config.signature,
+                                        config.subject_tag,
                                         now,
                                     );
                                     match c.render(&vars, t.summary.channel) {

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::cli::output::{age, channel_label, datetime};
 use crate::model::{Direction, TicketDetail};
+use crate::present::{age, channel_label, datetime};
 use crate::sanitize;
 
 /// The whole ticket: a header, the customer, then every message in order.

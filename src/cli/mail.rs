@@ -44,7 +44,7 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
-    let rules = crate::rules::run_pending(&mut store, &ctx.config)?;
+    let rules = crate::rules::run_pending(&mut store, &ctx.config.rules_setup())?;
     if ctx.json {
         output::json(&out)?;
     } else {

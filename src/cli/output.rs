@@ -1,59 +1,9 @@
 //! Printing: aligned tables for people, JSON for scripts. Everything from
 //! outside passes through `sanitize` before it reaches a terminal.
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
-
-use crate::model::{Channel, TicketSummary};
+use crate::model::TicketSummary;
+pub use crate::present::{age, channel_label, datetime, fit};
 use crate::sanitize;
-
-/// Cuts `s` to `width` terminal columns (CJK counts two), with an ellipsis.
-pub fn fit(s: &str, width: usize) -> String {
-    let s = sanitize::line(s);
-    if s.width() <= width {
-        let pad = width - s.width();
-        return format!("{s}{}", " ".repeat(pad));
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    out.push('…');
-    w += 1;
-    out.push_str(&" ".repeat(width.saturating_sub(w)));
-    out
-}
-
-/// "3m", "5h", "2d", "7w": how long ago.
-pub fn age(now: i64, then: i64) -> String {
-    let d = (now - then).max(0);
-    match d {
-        0..=59 => format!("{d}s"),
-        60..=3599 => format!("{}m", d / 60),
-        3600..=86_399 => format!("{}h", d / 3600),
-        86_400..=1_209_599 => format!("{}d", d / 86_400),
-        _ => format!("{}w", d / 604_800),
-    }
-}
-
-pub fn datetime(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|| ts.to_string())
-}
-
-pub fn channel_label(c: Channel) -> &'static str {
-    match c {
-        Channel::Email => "mail",
-        Channel::Fax => "fax",
-        Channel::Sms => "sms",
-    }
-}
 
 pub fn ticket_table(rows: &[TicketSummary], now: i64) -> String {
     let mut out = String::new();
@@ -99,25 +49,5 @@ pub fn say(line: &str) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fit_counts_display_width() {
-        assert_eq!(fit("退款申请", 6).width(), 6);
-        assert_eq!(fit("ab", 4), "ab  ");
-        assert_eq!(fit("abcdef", 4), "abc…");
-        assert!(!fit("a\x1b[31mb", 10).contains('\x1b'));
-    }
-
-    #[test]
-    fn ages() {
-        assert_eq!(age(100, 100), "0s");
-        assert_eq!(age(7200, 0), "2h");
-        assert_eq!(age(3 * 86_400, 0), "3d");
     }
 }

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
@@ -50,24 +49,21 @@ pub struct Settings {
 }
 
 impl Default for Settings {
+    /// What an empty config gives (`Config::default()` spells the same).
     fn default() -> Self {
-        Settings::from(&Config::default())
-    }
-}
-
-impl From<&Config> for Settings {
-    fn from(c: &Config) -> Self {
         Settings {
-            workflow: c.workflow.clone(),
-            default_region: c.default_region.clone(),
-            subject_tag: c.subject_tag.clone(),
-            // Checked when the config was loaded.
-            sla: crate::sla::Sla::new(&c.sla, &c.business_hours).unwrap_or_default(),
-            reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
-            sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
+            workflow: Workflow::default(),
+            default_region: DEFAULT_REGION.into(),
+            subject_tag: DEFAULT_SUBJECT_TAG.into(),
+            sla: crate::sla::Sla::default(),
+            reopen_window: 7 * 86_400,
+            sms_to_short_codes: false,
         }
     }
 }
+
+pub const DEFAULT_REGION: &str = "US";
+pub const DEFAULT_SUBJECT_TAG: &str = "[#{id}]";
 
 pub struct Store {
     conn: Connection,

@@ -820,7 +820,7 @@ impl App {
                 format!("tags {}", parts.join(" "))
             }
             Pending::Snooze(Some(t)) => {
-                format!("snoozed until {}", crate::cli::output::datetime(*t))
+                format!("snoozed until {}", crate::present::datetime(*t))
             }
             Pending::Snooze(None) => "woken".into(),
             Pending::Merge(into) => format!("merged into #{into}"),

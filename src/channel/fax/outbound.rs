@@ -6,7 +6,6 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 
 use crate::channel::email::account::Account;
-use crate::config::Config;
 use crate::store::OutboxItem;
 
 /// Gateway address patterns of common services. `{number}` is the E.164
@@ -55,7 +54,8 @@ pub fn gateway_address(send_to: &str, number: &str, region: &str) -> Result<Stri
 pub fn build(
     item: &OutboxItem,
     acct: &Account,
-    config: &Config,
+    default_region: &str,
+    subject_tag: &str,
 ) -> Result<(Message, String), String> {
     let fax = acct
         .fax
@@ -65,10 +65,8 @@ pub fn build(
         .send_to
         .as_deref()
         .ok_or_else(|| format!("account `{}`: [accounts.fax] has no send_to", acct.name))?;
-    let to = gateway_address(send_to, &item.recipient, &config.default_region)?;
-    let tag = config
-        .subject_tag
-        .replace("{id}", &item.ticket_id.to_string());
+    let to = gateway_address(send_to, &item.recipient, default_region)?;
+    let tag = subject_tag.replace("{id}", &item.ticket_id.to_string());
     let from_name = acct
         .display_name
         .clone()

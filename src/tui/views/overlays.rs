@@ -260,7 +260,7 @@ fn draw_compose(f: &mut Frame, app: &App, area: Rect, c: &crate::tui::app::Compo
         (_, Some(ch)) => {
             let mut s = format!(
                 " Reply on #{target} by {} ",
-                crate::cli::output::channel_label(ch)
+                crate::present::channel_label(ch)
             );
             if ch == crate::model::Channel::Sms {
                 s.push_str(&format!(

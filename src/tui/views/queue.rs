@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
-use crate::cli::output::{age, channel_label};
+use crate::present::{age, channel_label};
 use crate::sanitize;
 use crate::tui::app::App;
 

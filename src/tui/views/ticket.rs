@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::cli::output::{age, channel_label, datetime};
 use crate::model::Direction;
+use crate::present::{age, channel_label, datetime};
 use crate::sanitize;
 use crate::tui::app::App;
 use crate::tui::keymap::Action;
@@ -226,21 +226,13 @@ fn body_rows(
         let more = Line::styled(
             format!(
                 "… {} more of this message; {pager_key} reads all of it",
-                bytes(text.len() - cut)
+                crate::present::size(text.len() - cut)
             ),
             note_style,
         );
         wrap_into(more, width as usize, &mut rows);
     }
     rows
-}
-
-fn bytes(n: usize) -> String {
-    match n {
-        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / f64::from(1 << 20)),
-        n if n >= 1 << 10 => format!("{} KB", n >> 10),
-        n => format!("{n} bytes"),
-    }
 }
 
 fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
