@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::canned::{Canned, FrontMatter, Vars};
+use crate::change::Change;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::Channel;
@@ -70,6 +71,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// The ticket edit a state, assign or tag job makes on each target.
+    pub fn change(&self) -> Option<Change> {
+        match self {
+            Action::State { state } => Some(Change::State(state.clone())),
+            Action::Assign { assignee } => Some(Change::Assign(assignee.clone())),
+            Action::Tag { add, remove } => Some(Change::Tags {
+                add: add.clone(),
+                remove: remove.clone(),
+            }),
+            Action::Reply { .. } | Action::Send { .. } => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Reply { .. } => "reply",
@@ -441,11 +455,15 @@ impl Bulk {
                     if let Some(s) = state {
                         let now = tx.ticket_state(step.target)?.0;
                         if now != *s {
-                            tx.set_state(step.target, s, agent, None)?;
+                            Change::State(s.clone()).apply(&tx, step.target, None, agent)?;
                         }
                     }
                     if !add_tags.is_empty() || !remove_tags.is_empty() {
-                        tx.tag(step.target, add_tags, remove_tags, agent, None)?;
+                        let tags = Change::Tags {
+                            add: add_tags.clone(),
+                            remove: remove_tags.clone(),
+                        };
+                        tags.apply(&tx, step.target, None, agent)?;
                     }
                 }
                 Action::Send { subject, .. } => {
@@ -466,14 +484,10 @@ impl Bulk {
                     tx.queue_reply_at(id, text, agent, Some(ch), Some(pacer.next(ch)))?;
                     step.ticket = Some(id);
                 }
-                Action::State { state } => {
-                    tx.set_state(step.target, state, agent, None)?;
-                }
-                Action::Assign { assignee } => {
-                    tx.assign(step.target, assignee.as_deref(), agent, None)?;
-                }
-                Action::Tag { add, remove } => {
-                    tx.tag(step.target, add, remove, agent, None)?;
+                Action::State { .. } | Action::Assign { .. } | Action::Tag { .. } => {
+                    if let Some(change) = self.action.change() {
+                        change.apply(&tx, step.target, None, agent)?;
+                    }
                 }
             }
             let detail = step.ticket.map(|t| format!("ticket {t}"));

@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::canned::Vars;
+use crate::change::Change;
 use crate::error::Result;
 use crate::model::{Direction, Priority};
 use crate::store::{SearchContext, Store};
@@ -192,7 +193,7 @@ pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport>
                         let (from, _) = tx.ticket_state(t.summary.id)?;
                         match config.workflow.check_transition(t.summary.id, &from, s) {
                             Ok(()) if &from != s => {
-                                tx.set_state(t.summary.id, s, &agent, None)?;
+                                Change::State(s.clone()).apply(&tx, t.summary.id, None, &agent)?;
                                 did.push(format!("state {from} → {s}"));
                             }
                             Ok(()) => {}
@@ -200,16 +201,20 @@ pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport>
                         }
                     }
                     if let Some(p) = rule.set_priority {
-                        tx.set_priority(t.summary.id, p, &agent, None)?;
+                        Change::Priority(p).apply(&tx, t.summary.id, None, &agent)?;
                         did.push(format!("priority {p}"));
                     }
                     if !rule.add_tags.is_empty() {
-                        tx.tag(t.summary.id, &rule.add_tags, &[], &agent, None)?;
+                        let tags = Change::Tags {
+                            add: rule.add_tags.clone(),
+                            remove: Vec::new(),
+                        };
+                        tags.apply(&tx, t.summary.id, None, &agent)?;
                         did.push(format!("tags +{}", rule.add_tags.join(" +")));
                     }
                     if let Some(a) = &rule.assign {
-                        let who = (a != "none").then_some(a.as_str());
-                        tx.assign(t.summary.id, who, &agent, None)?;
+                        let who = (a != "none").then(|| a.clone());
+                        Change::Assign(who).apply(&tx, t.summary.id, None, &agent)?;
                         did.push(format!("assignee {a}"));
                     }
                     if let Some(name) = &rule.auto_reply {

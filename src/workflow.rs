@@ -40,6 +40,9 @@ pub struct Workflow {
     pub final_states: Vec<String>,
     /// The state for "mark as spam".
     pub spam_state: String,
+    /// The state for "solve" (`S` in the TUI): it stamps the resolution
+    /// time, as a final state does.
+    pub solved_state: String,
     /// Allowed transitions: from-state → list of to-states.
     pub transitions: BTreeMap<String, Vec<String>>,
 }
@@ -81,6 +84,7 @@ impl Default for Workflow {
             reply_to: "pending".into(),
             final_states: s(&["closed"]),
             spam_state: "spam".into(),
+            solved_state: "solved".into(),
             transitions,
         }
     }
@@ -106,6 +110,7 @@ impl Workflow {
         known(&self.reopen_to, "`reopen_to`")?;
         known(&self.reply_to, "`reply_to`")?;
         known(&self.spam_state, "`spam_state`")?;
+        known(&self.solved_state, "`solved_state`")?;
         for st in self
             .open_states
             .iter()

@@ -598,6 +598,30 @@ fn reply_channel_switches_and_sms_shows_segments() {
     );
 }
 
+/// Tags follow the CLI's rule: a comma is an error naming the word, never
+/// dropped in silence; good tags apply and undo takes them back.
+#[test]
+fn tags_from_the_keyboard_follow_the_one_tag_rule() {
+    let fx = fixture(40);
+    let mut a = app(&fx, "alice");
+    let id = a.selected_row().unwrap().id;
+    let before = a.store.ticket(id).unwrap().summary.tags;
+    key(&mut a, KeyCode::Char('t'));
+    keys(&mut a, "+urgent,vip");
+    key(&mut a, KeyCode::Enter);
+    let (msg, is_error) = a.status.clone().expect("a status");
+    assert!(is_error && msg.contains("one word without commas"), "{msg}");
+    assert!(msg.contains("urgent,vip"), "{msg}");
+    assert_eq!(a.store.ticket(id).unwrap().summary.tags, before);
+    key(&mut a, KeyCode::Char('t'));
+    keys(&mut a, "+Escalated");
+    key(&mut a, KeyCode::Enter);
+    let tags = a.store.ticket(id).unwrap().summary.tags;
+    assert!(tags.contains(&"escalated".to_string()), "{tags:?}");
+    key(&mut a, KeyCode::Char('u'));
+    assert_eq!(a.store.ticket(id).unwrap().summary.tags, before);
+}
+
 #[test]
 fn snooze_and_merge_from_the_keyboard() {
     let fx = fixture(40);

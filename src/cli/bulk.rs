@@ -194,7 +194,7 @@ pub fn run(ctx: &Ctx, cmd: BulkCmd) -> anyhow::Result<()> {
             tags,
             run,
         } => {
-            let (add_tags, remove_tags) = super::tickets::parse_tag_ops(&tags)?;
+            let (add_tags, remove_tags) = crate::change::tag_lists(&tags)?;
             let action = Action::Reply {
                 text: if run_resumes(ctx, &run)? {
                     Text::Body(String::new())
@@ -223,11 +223,7 @@ pub fn run(ctx: &Ctx, cmd: BulkCmd) -> anyhow::Result<()> {
             agent,
             run,
         } => {
-            let assignee = match agent.as_str() {
-                "none" => None,
-                "me" => Some(ctx.agent.clone()),
-                a => Some(a.to_string()),
-            };
+            let assignee = crate::change::assignee_name(&agent, &ctx.agent);
             job(
                 ctx,
                 Action::Assign { assignee },
@@ -240,7 +236,7 @@ pub fn run(ctx: &Ctx, cmd: BulkCmd) -> anyhow::Result<()> {
             changes,
             run,
         } => {
-            let (add, remove) = super::tickets::parse_tag_ops(&changes)?;
+            let (add, remove) = crate::change::tag_lists(&changes)?;
             job(
                 ctx,
                 Action::Tag { add, remove },

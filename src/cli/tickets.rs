@@ -7,9 +7,11 @@ use serde::Serialize;
 
 use super::output;
 use super::{read_body, ticket_id, Ctx};
+use crate::change::{Applied, Change};
 use crate::error::Error;
-use crate::model::{Direction, Priority};
+use crate::model::Direction;
 use crate::query;
+use crate::sanitize;
 use crate::store::PageCursor;
 
 #[derive(Debug, Args)]
@@ -187,90 +189,54 @@ pub struct TagArgs {
     pub args: Vec<String>,
 }
 
-fn print_changes(ctx: &Ctx, changes: &[crate::store::Change], what: &str) -> anyhow::Result<()> {
+fn print_changes(ctx: &Ctx, changes: &[Applied]) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&serde_json::json!({ "changes": changes }));
     }
     for c in changes {
-        let old = c.old.as_deref().unwrap_or("-");
-        let new = c.new.as_deref().unwrap_or("-");
+        let old = sanitize::line(c.old.as_deref().unwrap_or("-"));
+        let new = sanitize::line(c.new.as_deref().unwrap_or("-"));
+        let what = c.field;
         if c.changed {
-            println!("#{}: {what} {old} → {new}", c.ticket);
+            output::say(&format!("#{}: {what} {old} → {new}", c.ticket));
         } else {
-            println!("#{}: {what} already {new}", c.ticket);
+            output::say(&format!("#{}: {what} already {new}", c.ticket));
         }
     }
     Ok(())
 }
 
+/// Applies one change to every ticket in one transaction.
+fn change_all(ctx: &Ctx, ids: &[i64], change: &Change) -> anyhow::Result<Vec<Applied>> {
+    let mut store = ctx.open()?;
+    let targets: Vec<(i64, Option<i64>)> = ids.iter().map(|id| (*id, None)).collect();
+    Ok(crate::change::apply_all(
+        &mut store, &targets, change, &ctx.agent,
+    )?)
+}
+
 pub fn state(ctx: &Ctx, a: &StateArgs) -> anyhow::Result<()> {
     let (ids, to) = ids_and_last(&a.args, "a state")?;
-    let mut store = ctx.open()?;
-    let tx = store.transaction()?;
-    let to = to.to_lowercase();
-    let changes = ids
-        .iter()
-        .map(|id| tx.set_state(*id, &to, &ctx.agent, None))
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.commit()?;
-    print_changes(ctx, &changes, "state")
+    let changes = change_all(ctx, &ids, &Change::State(to.to_lowercase()))?;
+    print_changes(ctx, &changes)
 }
 
 pub fn assign(ctx: &Ctx, a: &AssignArgs) -> anyhow::Result<()> {
     let (ids, who) = ids_and_last(&a.args, "an agent")?;
-    let who = match who.to_lowercase().as_str() {
-        "none" | "nobody" | "-" => None,
-        "me" => Some(ctx.agent.clone()),
-        _ => Some(who),
-    };
-    let mut store = ctx.open()?;
-    let tx = store.transaction()?;
-    let changes = ids
-        .iter()
-        .map(|id| tx.assign(*id, who.as_deref(), &ctx.agent, None))
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.commit()?;
-    print_changes(ctx, &changes, "assignee")
+    let changes = change_all(ctx, &ids, &Change::assignee(&who, &ctx.agent))?;
+    print_changes(ctx, &changes)
 }
 
 pub fn priority(ctx: &Ctx, a: &PriorityArgs) -> anyhow::Result<()> {
     let (ids, p) = ids_and_last(&a.args, "a priority")?;
-    let p: Priority = p.parse()?;
-    let mut store = ctx.open()?;
-    let tx = store.transaction()?;
-    let changes = ids
-        .iter()
-        .map(|id| tx.set_priority(*id, p, &ctx.agent, None))
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.commit()?;
-    print_changes(ctx, &changes, "priority")
+    let changes = change_all(ctx, &ids, &Change::Priority(p.parse()?))?;
+    print_changes(ctx, &changes)
 }
 
 #[derive(Serialize)]
 struct TagOut {
     ticket: i64,
     tags: Vec<String>,
-}
-
-/// `+t` / `t` adds, `-t` removes; tags are one lower-case word.
-pub(super) fn parse_tag_ops(ops: &[String]) -> Result<(Vec<String>, Vec<String>), Error> {
-    let (mut add, mut remove) = (Vec::new(), Vec::new());
-    for op in ops {
-        let (list, name) = match op.strip_prefix('-') {
-            Some(n) => (&mut remove, n),
-            None => (&mut add, op.strip_prefix('+').unwrap_or(op)),
-        };
-        let name = name.trim().to_lowercase();
-        if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
-            return Err(Error::invalid(
-                "tag",
-                op.clone(),
-                "a tag is one word without commas",
-            ));
-        }
-        list.push(name);
-    }
-    Ok((add, remove))
 }
 
 pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
@@ -287,12 +253,13 @@ pub fn tag(ctx: &Ctx, a: &TagArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| ticket_id(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let (add, remove) = parse_tag_ops(ops)?;
+    let change = Change::tags(ops)?;
     let mut store = ctx.open()?;
     let tx = store.transaction()?;
     let mut out = Vec::new();
     for id in ids {
-        let tags = tx.tag(id, &add, &remove, &ctx.agent, None)?;
+        change.apply(&tx, id, None, &ctx.agent)?;
+        let tags = tx.tag(id, &[], &[], &ctx.agent, None)?;
         out.push(TagOut { ticket: id, tags });
     }
     tx.commit()?;
@@ -348,20 +315,9 @@ pub struct SnoozeArgs {
 
 pub fn snooze(ctx: &Ctx, a: &SnoozeArgs) -> anyhow::Result<()> {
     let (ids, until) = ids_and_last(&a.args, "a time")?;
-    let until = match until.as_str() {
-        "none" | "wake" => None,
-        s => Some(
-            query::parse_until(s, crate::store::now()).map_err(|e| Error::invalid("time", s, e))?,
-        ),
-    };
-    let mut store = ctx.open()?;
-    let tx = store.transaction()?;
-    let changes = ids
-        .iter()
-        .map(|id| tx.snooze(*id, until, &ctx.agent, None))
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.commit()?;
-    print_changes(ctx, &changes, "snoozed until")
+    let change = Change::snooze(&until, crate::store::now())?;
+    let changes = change_all(ctx, &ids, &change)?;
+    print_changes(ctx, &changes)
 }
 
 #[derive(Debug, Args)]
@@ -381,9 +337,7 @@ pub fn merge(ctx: &Ctx, a: &MergeArgs) -> anyhow::Result<()> {
         .map(|s| ticket_id(s))
         .collect::<Result<Vec<_>, _>>()?;
     let mut store = ctx.open()?;
-    let tx = store.transaction()?;
-    let moved = tx.merge_tickets(into, &others, &ctx.agent)?;
-    tx.commit()?;
+    let moved = crate::change::merge(&mut store, into, &others, &ctx.agent)?;
     if ctx.json {
         return output::json(
             &serde_json::json!({ "into": into, "merged": others, "messages_moved": moved }),

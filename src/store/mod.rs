@@ -32,7 +32,7 @@ pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{sender_lease, AwaitingDelivery, OutboxItem, OutboxRow, Verdict};
 pub use search::{Page, PageCursor, SearchContext};
 pub use team::{OutboxHealth, SEND_STATUS};
-pub use tickets::{Change, NewTicket};
+pub use tickets::{FieldChange, NewTicket};
 
 /// What the store needs to know from the configuration.
 #[derive(Debug, Clone)]

@@ -52,7 +52,7 @@ pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
 
 /// What a change did, for the caller to report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Change {
+pub struct FieldChange {
     pub ticket: i64,
     pub old: Option<String>,
     pub new: Option<String>,
@@ -135,7 +135,7 @@ impl Tx<'_> {
         to: &str,
         agent: &str,
         expected_version: Option<i64>,
-    ) -> Result<Change> {
+    ) -> Result<FieldChange> {
         let from = self.check_version(id, expected_version)?;
         self.settings.workflow.check_transition(id, &from, to)?;
         self.apply_state(id, &from, to, agent)
@@ -143,16 +143,23 @@ impl Tx<'_> {
 
     /// Applies a state change the caller already decided is allowed (the
     /// automatic transitions).
-    pub(crate) fn apply_state(&self, id: i64, from: &str, to: &str, agent: &str) -> Result<Change> {
+    pub(crate) fn apply_state(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        agent: &str,
+    ) -> Result<FieldChange> {
         if from == to {
-            return Ok(Change {
+            return Ok(FieldChange {
                 ticket: id,
                 old: Some(from.into()),
                 new: Some(to.into()),
                 changed: false,
             });
         }
-        let solved = to == "solved" || self.settings.workflow.is_final(to);
+        let solved =
+            to == self.settings.workflow.solved_state || self.settings.workflow.is_final(to);
         self.tx
             .prepare_cached(
                 "UPDATE tickets SET state = ?, version = version + 1, updated_at = max(updated_at, ?),
@@ -160,7 +167,7 @@ impl Tx<'_> {
             )?
             .execute(params![to, self.now(), solved, self.now(), id])?;
         self.event(Some(id), agent, "state", Some(from), Some(to))?;
-        Ok(Change {
+        Ok(FieldChange {
             ticket: id,
             old: Some(from.into()),
             new: Some(to.into()),
@@ -174,7 +181,7 @@ impl Tx<'_> {
         assignee: Option<&str>,
         agent: &str,
         expected_version: Option<i64>,
-    ) -> Result<Change> {
+    ) -> Result<FieldChange> {
         if let Some(a) = assignee {
             check_label("agent name", a)?;
         }
@@ -192,7 +199,7 @@ impl Tx<'_> {
             )?;
             self.event(Some(id), agent, "assignee", old.as_deref(), assignee)?;
         }
-        Ok(Change {
+        Ok(FieldChange {
             ticket: id,
             old,
             new: assignee.map(str::to_string),
@@ -206,7 +213,7 @@ impl Tx<'_> {
         p: Priority,
         agent: &str,
         expected_version: Option<i64>,
-    ) -> Result<Change> {
+    ) -> Result<FieldChange> {
         self.check_version(id, expected_version)?;
         let old: i64 =
             self.tx
@@ -244,7 +251,7 @@ impl Tx<'_> {
                 Some(p.as_str()),
             )?;
         }
-        Ok(Change {
+        Ok(FieldChange {
             ticket: id,
             old: Some(old.to_string()),
             new: Some(p.to_string()),
@@ -463,7 +470,7 @@ impl Tx<'_> {
         until: Option<i64>,
         agent: &str,
         expected_version: Option<i64>,
-    ) -> Result<Change> {
+    ) -> Result<FieldChange> {
         self.check_version(id, expected_version)?;
         let old: Option<i64> = self.tx.query_row(
             "SELECT snoozed_until FROM tickets WHERE id = ?",
@@ -485,7 +492,7 @@ impl Tx<'_> {
                 fmt(until).as_deref(),
             )?;
         }
-        Ok(Change {
+        Ok(FieldChange {
             ticket: id,
             old: old.map(|t| t.to_string()),
             new: until.map(|t| t.to_string()),

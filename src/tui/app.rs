@@ -9,6 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::keymap::{self, Action, Keymap};
 use super::theme::Theme;
 use crate::canned::{self, Canned};
+use crate::change::Change;
 use crate::config::{Config, View};
 use crate::error::Error;
 use crate::model::{Channel, Direction, IdentityKind, Priority, TicketDetail, TicketSummary};
@@ -94,14 +95,7 @@ pub struct Compose {
 /// A change waiting for "are you sure" (bulk) or about to be applied.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
-    State(String),
-    Assign(Option<String>),
-    Priority(Priority),
-    Tags {
-        add: Vec<String>,
-        remove: Vec<String>,
-    },
-    Snooze(Option<i64>),
+    Edit(Change),
     /// Merge every target into this ticket (not undoable).
     Merge(i64),
 }
@@ -110,7 +104,7 @@ pub enum Pending {
 #[derive(Debug, Clone)]
 struct UndoEntry {
     label: String,
-    steps: Vec<(i64, Pending)>,
+    steps: Vec<(i64, Change)>,
 }
 
 pub struct App {
@@ -667,13 +661,7 @@ impl App {
         }
         if n > 1 {
             let what = match &p {
-                Pending::State(s) => format!("set state `{s}` on"),
-                Pending::Assign(Some(a)) => format!("assign to {a}"),
-                Pending::Assign(None) => "unassign".into(),
-                Pending::Priority(pr) => format!("set priority {pr} on"),
-                Pending::Tags { .. } => "change tags on".into(),
-                Pending::Snooze(Some(_)) => "snooze".into(),
-                Pending::Snooze(None) => "wake".into(),
+                Pending::Edit(c) => c.verb(),
                 Pending::Merge(into) => format!("merge into #{into} (the oldest; not undoable)"),
             };
             self.overlay = Overlay::Confirm {
@@ -694,12 +682,7 @@ impl App {
                 .filter(|id| *id != into)
                 .collect();
             let agent = self.agent.clone();
-            let result = (|| -> Result<usize, Error> {
-                let tx = self.store.transaction()?;
-                let n = tx.merge_tickets(into, &others, &agent)?;
-                tx.commit()?;
-                Ok(n)
-            })();
+            let result = crate::change::merge(&mut self.store, into, &others, &agent);
             match result {
                 Ok(n) => {
                     self.set_info(format!(
@@ -716,7 +699,8 @@ impl App {
             }
             return;
         }
-        match self.apply_to(&targets, &p, true) {
+        let Pending::Edit(change) = p else { return };
+        match self.apply_to(&targets, &change, true) {
             Ok(label) => {
                 self.set_info(label);
                 self.selection.clear();
@@ -742,89 +726,21 @@ impl App {
         }
     }
 
-    /// Applies `p` to every target in one transaction: all or nothing.
+    /// Applies `change` to every target in one transaction: all or nothing.
     fn apply_to(
         &mut self,
         targets: &[(i64, Option<i64>)],
-        p: &Pending,
+        change: &Change,
         record: bool,
     ) -> Result<String, Error> {
         let agent = self.agent.clone();
-        let mut steps = Vec::new();
-        let tx = self.store.transaction()?;
-        for (id, version) in targets {
-            match p {
-                Pending::State(s) => {
-                    let c = tx.set_state(*id, s, &agent, *version)?;
-                    if c.changed {
-                        steps.push((*id, Pending::State(c.old.unwrap_or_default())));
-                    }
-                }
-                Pending::Assign(a) => {
-                    let c = tx.assign(*id, a.as_deref(), &agent, *version)?;
-                    if c.changed {
-                        steps.push((*id, Pending::Assign(c.old)));
-                    }
-                }
-                Pending::Priority(pr) => {
-                    let c = tx.set_priority(*id, *pr, &agent, *version)?;
-                    if c.changed {
-                        let old = c
-                            .old
-                            .as_deref()
-                            .and_then(Priority::parse)
-                            .unwrap_or(Priority::Normal);
-                        steps.push((*id, Pending::Priority(old)));
-                    }
-                }
-                Pending::Tags { add, remove } => {
-                    let before = tx.tag(*id, &[], &[], &agent, *version)?;
-                    tx.tag(*id, add, remove, &agent, None)?;
-                    let added: Vec<String> = add
-                        .iter()
-                        .filter(|t| !before.contains(t))
-                        .cloned()
-                        .collect();
-                    let removed: Vec<String> = remove
-                        .iter()
-                        .filter(|t| before.contains(t))
-                        .cloned()
-                        .collect();
-                    steps.push((
-                        *id,
-                        Pending::Tags {
-                            add: removed,
-                            remove: added,
-                        },
-                    ));
-                }
-                Pending::Snooze(until) => {
-                    let c = tx.snooze(*id, *until, &agent, *version)?;
-                    if c.changed {
-                        steps.push((*id, Pending::Snooze(c.old.and_then(|t| t.parse().ok()))));
-                    }
-                }
-                Pending::Merge(_) => {}
-            }
-        }
-        tx.commit()?;
+        let done = crate::change::apply_all(&mut self.store, targets, change, &agent)?;
+        let steps: Vec<(i64, Change)> = done
+            .into_iter()
+            .filter_map(|a| a.undo.map(|u| (a.ticket, u)))
+            .collect();
         let n = targets.len();
-        let label = match p {
-            Pending::State(s) => format!("state → {s}"),
-            Pending::Assign(Some(a)) => format!("assigned to {a}"),
-            Pending::Assign(None) => "unassigned".into(),
-            Pending::Priority(pr) => format!("priority → {pr}"),
-            Pending::Tags { add, remove } => {
-                let mut parts: Vec<String> = add.iter().map(|t| format!("+{t}")).collect();
-                parts.extend(remove.iter().map(|t| format!("-{t}")));
-                format!("tags {}", parts.join(" "))
-            }
-            Pending::Snooze(Some(t)) => {
-                format!("snoozed until {}", crate::present::datetime(*t))
-            }
-            Pending::Snooze(None) => "woken".into(),
-            Pending::Merge(into) => format!("merged into #{into}"),
-        };
+        let label = change.label();
         let label = if n > 1 {
             format!("{label} on {n} tickets")
         } else {
@@ -940,10 +856,14 @@ impl App {
             // A canned answer may move the ticket and tag it.
             if let Some(k) = &used {
                 if let Some(state) = &k.meta.state {
-                    tx.set_state(id, state, &agent, None)?;
+                    Change::State(state.clone()).apply(&tx, id, None, &agent)?;
                 }
                 if !k.meta.add_tags.is_empty() {
-                    tx.tag(id, &k.meta.add_tags, &[], &agent, None)?;
+                    let tags = Change::Tags {
+                        add: k.meta.add_tags.clone(),
+                        remove: Vec::new(),
+                    };
+                    tags.apply(&tx, id, None, &agent)?;
                 }
             }
             tx.commit()
@@ -1205,15 +1125,19 @@ impl App {
                 self.reload_top()?;
             }
             (_, Action::StateMenu) => self.state_menu(),
-            (_, Action::Solve) => self.request(Pending::State("solved".into())),
-            (_, Action::Pending) => self.request(Pending::State(
+            (_, Action::Solve) => self.request(Pending::Edit(Change::State(
+                self.store.settings().workflow.solved_state.clone(),
+            ))),
+            (_, Action::Pending) => self.request(Pending::Edit(Change::State(
                 self.store.settings().workflow.reply_to.clone(),
-            )),
-            (_, Action::Spam) => self.request(Pending::State(
+            ))),
+            (_, Action::Spam) => self.request(Pending::Edit(Change::State(
                 self.store.settings().workflow.spam_state.clone(),
-            )),
+            ))),
             (_, Action::AssignMenu) => self.assign_menu(),
-            (_, Action::AssignMe) => self.request(Pending::Assign(Some(self.agent.clone()))),
+            (_, Action::AssignMe) => {
+                self.request(Pending::Edit(Change::Assign(Some(self.agent.clone()))))
+            }
             (_, Action::Tag) => {
                 self.overlay = Overlay::Input {
                     kind: InputKind::Tag,
@@ -1365,14 +1289,14 @@ impl App {
                 self.overlay = Overlay::None;
                 let choice = items[selected].clone();
                 match kind {
-                    MenuKind::State => self.request(Pending::State(choice)),
+                    MenuKind::State => self.request(Pending::Edit(Change::State(choice))),
                     MenuKind::Priority => {
                         let p = Priority::parse(&choice).unwrap_or(Priority::Normal);
-                        self.request(Pending::Priority(p));
+                        self.request(Pending::Edit(Change::Priority(p)));
                     }
                     MenuKind::Assign => match selected {
-                        0 => self.request(Pending::Assign(Some(self.agent.clone()))),
-                        1 => self.request(Pending::Assign(None)),
+                        0 => self.request(Pending::Edit(Change::Assign(Some(self.agent.clone())))),
+                        1 => self.request(Pending::Edit(Change::Assign(None))),
                         _ if selected == items.len() - 1 => {
                             self.overlay = Overlay::Input {
                                 kind: InputKind::AssignOther,
@@ -1380,7 +1304,7 @@ impl App {
                                 error: None,
                             };
                         }
-                        _ => self.request(Pending::Assign(Some(choice))),
+                        _ => self.request(Pending::Edit(Change::Assign(Some(choice)))),
                     },
                 }
             }
@@ -1447,34 +1371,23 @@ impl App {
             },
             InputKind::Tag => {
                 self.overlay = Overlay::None;
-                let (mut add, mut remove) = (Vec::new(), Vec::new());
-                for w in input.split_whitespace() {
-                    match w.strip_prefix('-') {
-                        Some(t) if !t.is_empty() => remove.push(t.to_lowercase()),
-                        _ => {
-                            let t = w.trim_start_matches('+').to_lowercase();
-                            if !t.is_empty() && !t.contains(',') {
-                                add.push(t);
-                            }
-                        }
-                    }
-                }
-                if add.is_empty() && remove.is_empty() {
-                    self.set_info("no tags given");
-                } else {
-                    self.request(Pending::Tags { add, remove });
+                let words: Vec<&str> = input.split_whitespace().collect();
+                match Change::tags(&words) {
+                    _ if words.is_empty() => self.set_info("no tags given"),
+                    Ok(change) => self.request(Pending::Edit(change)),
+                    Err(e) => self.set_error(e),
                 }
             }
             InputKind::Snooze => {
                 let text = input.trim();
                 if text.is_empty() || text == "none" || text == "wake" {
                     self.overlay = Overlay::None;
-                    self.request(Pending::Snooze(None));
+                    self.request(Pending::Edit(Change::Snooze(None)));
                 } else {
                     match query::parse_until(text, self.now()) {
                         Ok(t) => {
                             self.overlay = Overlay::None;
-                            self.request(Pending::Snooze(Some(t)));
+                            self.request(Pending::Edit(Change::Snooze(Some(t))));
                         }
                         Err(e) => {
                             self.overlay = Overlay::Input {
@@ -1490,7 +1403,7 @@ impl App {
                 self.overlay = Overlay::None;
                 let name = input.trim().to_string();
                 if !name.is_empty() {
-                    self.request(Pending::Assign(Some(name)));
+                    self.request(Pending::Edit(Change::Assign(Some(name))));
                 }
             }
         }
