@@ -1,0 +1,484 @@
+//! Keys: the main screen's actions, menus, inputs and the palette.
+
+use super::*;
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) {
+        if self.overlay == Overlay::None {
+            self.status = None;
+        }
+        let result = match self.overlay.clone() {
+            Overlay::None => self.on_main_key(key),
+            Overlay::Help { scroll } => {
+                self.overlay = match key.code {
+                    KeyCode::Char('j') | KeyCode::Down => Overlay::Help { scroll: scroll + 1 },
+                    KeyCode::Char('k') | KeyCode::Up => Overlay::Help {
+                        scroll: scroll.saturating_sub(1),
+                    },
+                    _ => Overlay::None,
+                };
+                Ok(())
+            }
+            Overlay::Confirm { pending, .. } => {
+                self.overlay = Overlay::None;
+                if matches!(
+                    key.code,
+                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
+                ) {
+                    self.apply(pending);
+                } else {
+                    self.set_info("cancelled");
+                }
+                Ok(())
+            }
+            Overlay::Menu {
+                kind,
+                items,
+                selected,
+            } => self.on_menu_key(key, kind, items, selected),
+            Overlay::Input { kind, input, .. } => self.on_input_key(key, kind, input),
+            Overlay::Palette { input, selected } => self.on_palette_key(key, input, selected),
+            Overlay::Compose(c) => {
+                self.on_compose_key(key, c);
+                Ok(())
+            }
+            Overlay::Canned {
+                input,
+                selected,
+                compose,
+            } => {
+                self.on_canned_key(key, input, selected, compose);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.set_error(e);
+        }
+    }
+
+    pub(super) fn on_main_key(&mut self, key: KeyEvent) -> Result<(), Error> {
+        if let KeyCode::Char(c @ '1'..='9') = key.code {
+            if key.modifiers.is_empty() {
+                return self.switch_view(c as usize - '1' as usize);
+            }
+        }
+        match self.keymap.action(&key) {
+            Some(a) => self.perform(a),
+            None => Ok(()),
+        }
+    }
+
+    pub fn perform(&mut self, a: Action) -> Result<(), Error> {
+        let page = self.height.max(2) as isize - 1;
+        match (self.screen, a) {
+            (_, Action::Quit) => self.quit = true,
+            (Screen::Queue, Action::Back) => {
+                if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
+                    self.selection.clear();
+                } else if self.search.is_some() {
+                    self.perform(Action::ClearSearch)?;
+                }
+            }
+            (Screen::Ticket, Action::Back) => {
+                self.screen = Screen::Queue;
+                self.ticket = None;
+                let _ = self.store.touch_presence(&self.agent, None, "queue");
+            }
+            (Screen::Queue, Action::Down) => self.move_cursor(1)?,
+            (Screen::Queue, Action::Up) => self.move_cursor(-1)?,
+            (Screen::Queue, Action::PageDown) => self.move_cursor(page)?,
+            (Screen::Queue, Action::PageUp) => self.move_cursor(-page)?,
+            (Screen::Queue, Action::Top) => {
+                self.reload_top()?;
+            }
+            (Screen::Queue, Action::Bottom) => self.jump_bottom()?,
+            (Screen::Ticket, Action::Down) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_add(1)
+            }
+            (Screen::Ticket, Action::Up) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_sub(1)
+            }
+            (Screen::Ticket, Action::PageDown) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_add(page as usize)
+            }
+            (Screen::Ticket, Action::PageUp) => {
+                self.ticket_scroll = self.ticket_scroll.saturating_sub(page as usize)
+            }
+            (Screen::Ticket, Action::Top) => self.ticket_scroll = 0,
+            (Screen::Ticket, Action::Bottom) => self.ticket_scroll = usize::MAX / 2,
+            (Screen::Queue, Action::Open) => {
+                if let Some(id) = self.selected_row().map(|t| t.id) {
+                    self.open_ticket(id)?;
+                    self.screen = Screen::Ticket;
+                    let _ = self.store.touch_presence(&self.agent, Some(id), "viewing");
+                }
+            }
+            (Screen::Ticket, Action::Open) => {}
+            (_, Action::Pager) => {
+                let id = match self.screen {
+                    Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
+                    Screen::Queue => self.selected_row().map(|t| t.id),
+                };
+                if let Some(id) = id {
+                    let t = self.store.ticket(id)?;
+                    self.pager_request = Some(crate::transcript::render(&t, self.now()));
+                }
+            }
+            (_, Action::NextView) => self.switch_view((self.view + 1) % self.views.len())?,
+            (_, Action::PrevView) => {
+                self.switch_view((self.view + self.views.len() - 1) % self.views.len())?
+            }
+            (_, Action::Search) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Search,
+                    input: self.search.clone().unwrap_or_default(),
+                    error: None,
+                }
+            }
+            (_, Action::ClearSearch) => {
+                self.search = None;
+                self.query = query::parse(&self.views[self.view].query)?;
+                self.screen = Screen::Queue;
+                self.reload_top()?;
+            }
+            (_, Action::StateMenu) => self.state_menu(),
+            (_, Action::Solve) => self.request(Pending::Edit(Change::State(
+                self.store.settings().workflow.solved_state.clone(),
+            ))),
+            (_, Action::Pending) => self.request(Pending::Edit(Change::State(
+                self.store.settings().workflow.reply_to.clone(),
+            ))),
+            (_, Action::Spam) => self.request(Pending::Edit(Change::State(
+                self.store.settings().workflow.spam_state.clone(),
+            ))),
+            (_, Action::AssignMenu) => self.assign_menu(),
+            (_, Action::AssignMe) => {
+                self.request(Pending::Edit(Change::Assign(Some(self.agent.clone()))))
+            }
+            (_, Action::Tag) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Tag,
+                    input: String::new(),
+                    error: None,
+                }
+            }
+            (_, Action::PriorityMenu) => {
+                // Start on the current priority of a single target.
+                let current = match self.screen {
+                    Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
+                    Screen::Queue => self.selected_row().map(|t| t.priority),
+                }
+                .filter(|_| self.selection.is_empty())
+                .unwrap_or(Priority::Normal);
+                let items: Vec<String> =
+                    Priority::ALL.iter().rev().map(|p| p.to_string()).collect();
+                let selected = items
+                    .iter()
+                    .position(|p| p == current.as_str())
+                    .unwrap_or(0);
+                self.overlay = Overlay::Menu {
+                    kind: MenuKind::Priority,
+                    items,
+                    selected,
+                }
+            }
+            (_, Action::Note) | (_, Action::Reply) => {
+                let targets = self.targets();
+                if targets.len() != 1 {
+                    self.set_error(
+                        "notes and replies go to one ticket: open it or move the cursor to it",
+                    );
+                } else {
+                    let direction = if a == Action::Note {
+                        Direction::Note
+                    } else {
+                        Direction::Out
+                    };
+                    let activity = if a == Action::Note {
+                        "writing a note"
+                    } else {
+                        "replying"
+                    };
+                    let _ = self
+                        .store
+                        .touch_presence(&self.agent, Some(targets[0].0), activity);
+                    let channel = if direction == Direction::Out {
+                        self.target_channel()
+                    } else {
+                        None
+                    };
+                    self.overlay = Overlay::Compose(Compose {
+                        direction,
+                        text: String::new(),
+                        channel,
+                        canned: None,
+                        version: targets[0].1,
+                    });
+                }
+            }
+            (_, Action::Snooze) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Snooze,
+                    input: String::new(),
+                    error: None,
+                }
+            }
+            (_, Action::Merge) => {
+                let mut ids: Vec<i64> = self.targets().iter().map(|t| t.0).collect();
+                ids.sort_unstable();
+                match ids.first() {
+                    Some(&into) if ids.len() >= 2 => {
+                        self.overlay = Overlay::Confirm {
+                            message: format!(
+                                "merge {} tickets into #{into} (the oldest; not undoable)? (y/n)",
+                                ids.len()
+                            ),
+                            pending: Pending::Merge(into),
+                        };
+                    }
+                    _ => self.set_error("select two or more tickets to merge (space, v)"),
+                }
+            }
+            (Screen::Queue, Action::Select) => {
+                if let Some((id, v)) = self.selected_row().map(|t| (t.id, t.version)) {
+                    if self.selection.remove(&id).is_none() {
+                        self.selection.insert(id, Some(v));
+                    }
+                    self.move_cursor(1)?;
+                }
+            }
+            (Screen::Queue, Action::VisualRange) => match self.visual_anchor.take() {
+                Some(_) => self.set_info(format!("{} selected", self.selection.len())),
+                None => {
+                    self.visual_anchor = Some(self.cursor);
+                    self.mark_range(self.cursor, self.cursor);
+                }
+            },
+            (Screen::Queue, Action::SelectAll) => {
+                let ids = self.store.search_ids(&self.query, &self.ctx(), 100_000)?;
+                let n = ids.len();
+                let versions = self.store.ticket_versions(&ids)?;
+                self.selection
+                    .extend(ids.iter().map(|id| (*id, versions.get(id).copied())));
+                self.set_info(format!("{n} selected"));
+            }
+            (_, Action::ClearSelection) => {
+                self.selection.clear();
+                self.visual_anchor = None;
+            }
+            (_, Action::Undo) => self.undo(),
+            (_, Action::Refresh) => self.reload_everything()?,
+            (_, Action::Help) => self.overlay = Overlay::Help { scroll: 0 },
+            (_, Action::Palette) => {
+                self.overlay = Overlay::Palette {
+                    input: String::new(),
+                    selected: 0,
+                }
+            }
+            (Screen::Ticket, _) => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_menu_key(
+        &mut self,
+        key: KeyEvent,
+        kind: MenuKind,
+        items: Vec<String>,
+        selected: usize,
+    ) -> Result<(), Error> {
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.overlay = Overlay::Menu {
+                    kind,
+                    selected: (selected + 1).min(items.len() - 1),
+                    items,
+                };
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.overlay = Overlay::Menu {
+                    kind,
+                    selected: selected.saturating_sub(1),
+                    items,
+                };
+            }
+            KeyCode::Enter | KeyCode::Char('l') => {
+                self.overlay = Overlay::None;
+                let choice = items[selected].clone();
+                match kind {
+                    MenuKind::State => self.request(Pending::Edit(Change::State(choice))),
+                    MenuKind::Priority => {
+                        let p = Priority::parse(&choice).unwrap_or(Priority::Normal);
+                        self.request(Pending::Edit(Change::Priority(p)));
+                    }
+                    MenuKind::Assign => match selected {
+                        0 => self.request(Pending::Edit(Change::Assign(Some(self.agent.clone())))),
+                        1 => self.request(Pending::Edit(Change::Assign(None))),
+                        _ if selected == items.len() - 1 => {
+                            self.overlay = Overlay::Input {
+                                kind: InputKind::AssignOther,
+                                input: String::new(),
+                                error: None,
+                            };
+                        }
+                        _ => self.request(Pending::Edit(Change::Assign(Some(choice)))),
+                    },
+                }
+            }
+            _ => self.overlay = Overlay::None,
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_input_key(
+        &mut self,
+        key: KeyEvent,
+        kind: InputKind,
+        mut input: String,
+    ) -> Result<(), Error> {
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::None;
+                return Ok(());
+            }
+            KeyCode::Enter => return self.submit_input(kind, input),
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+            KeyCode::Char(c) => input.push(c),
+            _ => {}
+        }
+        let error = if kind == InputKind::Search {
+            query::parse(&input).err().map(|e| (e.column, e.message))
+        } else {
+            None
+        };
+        self.overlay = Overlay::Input { kind, input, error };
+        Ok(())
+    }
+
+    pub(super) fn submit_input(&mut self, kind: InputKind, input: String) -> Result<(), Error> {
+        match kind {
+            InputKind::Search => match query::parse(&input) {
+                Ok(q) => {
+                    // An unknown state is only found when compiling.
+                    if let Err(e) = self.store.check(&q, &self.ctx()) {
+                        self.overlay = Overlay::Input {
+                            kind,
+                            error: Some((1, e.to_string())),
+                            input,
+                        };
+                        return Ok(());
+                    }
+                    self.overlay = Overlay::None;
+                    self.search = (!input.trim().is_empty()).then_some(input);
+                    self.query = q;
+                    self.screen = Screen::Queue;
+                    self.selection.clear();
+                    self.reload_top()?;
+                }
+                Err(e) => {
+                    self.overlay = Overlay::Input {
+                        kind,
+                        error: Some((e.column, e.message)),
+                        input,
+                    };
+                }
+            },
+            InputKind::Tag => {
+                self.overlay = Overlay::None;
+                let words: Vec<&str> = input.split_whitespace().collect();
+                match Change::tags(&words) {
+                    _ if words.is_empty() => self.set_info("no tags given"),
+                    Ok(change) => self.request(Pending::Edit(change)),
+                    Err(e) => self.set_error(e),
+                }
+            }
+            InputKind::Snooze => {
+                let text = input.trim();
+                if text.is_empty() || text == "none" || text == "wake" {
+                    self.overlay = Overlay::None;
+                    self.request(Pending::Edit(Change::Snooze(None)));
+                } else {
+                    match query::parse_until(text, self.now()) {
+                        Ok(t) => {
+                            self.overlay = Overlay::None;
+                            self.request(Pending::Edit(Change::Snooze(Some(t))));
+                        }
+                        Err(e) => {
+                            self.overlay = Overlay::Input {
+                                kind,
+                                error: Some((1, e)),
+                                input,
+                            };
+                        }
+                    }
+                }
+            }
+            InputKind::AssignOther => {
+                self.overlay = Overlay::None;
+                let name = input.trim().to_string();
+                if !name.is_empty() {
+                    self.request(Pending::Edit(Change::Assign(Some(name))));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn palette_matches(input: &str) -> Vec<&'static keymap::ActionDef> {
+        let needle = input.to_lowercase();
+        keymap::ACTIONS
+            .iter()
+            .filter(|d| d.name.contains(&needle) || d.help.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    pub(super) fn on_palette_key(
+        &mut self,
+        key: KeyEvent,
+        mut input: String,
+        mut selected: usize,
+    ) -> Result<(), Error> {
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::None;
+                return Ok(());
+            }
+            KeyCode::Enter => {
+                self.overlay = Overlay::None;
+                if let Some(d) = App::palette_matches(&input).get(selected) {
+                    return self.perform(d.action);
+                }
+                return Ok(());
+            }
+            _ => filter_list_key(key, &mut input, &mut selected),
+        }
+        let n = App::palette_matches(&input).len();
+        selected = selected.min(n.saturating_sub(1));
+        self.overlay = Overlay::Palette { input, selected };
+        Ok(())
+    }
+}
+
+/// Keys shared by the filterable lists (palette, canned picker): type to
+/// filter, Up/Down or Ctrl-P/Ctrl-N to move, Backspace to unfilter.
+pub(super) fn filter_list_key(key: KeyEvent, input: &mut String, selected: &mut usize) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Down => *selected += 1,
+        KeyCode::Char('n') if ctrl => *selected += 1,
+        KeyCode::Up => *selected = selected.saturating_sub(1),
+        KeyCode::Char('p') if ctrl => *selected = selected.saturating_sub(1),
+        KeyCode::Backspace => {
+            input.pop();
+            *selected = 0;
+        }
+        KeyCode::Char(c) if !ctrl => {
+            input.push(c);
+            *selected = 0;
+        }
+        _ => {}
+    }
+}
