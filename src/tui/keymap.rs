@@ -7,82 +7,25 @@ use std::collections::HashMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    Quit,
-    Back,
-    Down,
-    Up,
-    Top,
-    Bottom,
-    PageDown,
-    PageUp,
-    Open,
-    Pager,
-    NextView,
-    PrevView,
-    Search,
-    ClearSearch,
-    StateMenu,
-    Solve,
-    Pending,
-    Spam,
-    AssignMenu,
-    AssignMe,
-    Tag,
-    PriorityMenu,
-    Note,
-    Reply,
-    Snooze,
-    Merge,
-    Select,
-    VisualRange,
-    SelectAll,
-    ClearSelection,
-    Undo,
-    Refresh,
-    Help,
-    Palette,
-}
+/// Defines `Action` and `ACTIONS` from one list, so an action cannot exist
+/// without its name, help and default keys.
+macro_rules! actions {
+    ($($action:ident $name:literal $help:literal [$($key:literal),*];)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $($action,)*
+        }
 
-/// Every action, to check that each has a definition.
-#[cfg(test)]
-const ALL: &[Action] = &[
-    Action::Quit,
-    Action::Back,
-    Action::Down,
-    Action::Up,
-    Action::Top,
-    Action::Bottom,
-    Action::PageDown,
-    Action::PageUp,
-    Action::Open,
-    Action::Pager,
-    Action::NextView,
-    Action::PrevView,
-    Action::Search,
-    Action::ClearSearch,
-    Action::StateMenu,
-    Action::Solve,
-    Action::Pending,
-    Action::Spam,
-    Action::AssignMenu,
-    Action::AssignMe,
-    Action::Tag,
-    Action::PriorityMenu,
-    Action::Note,
-    Action::Reply,
-    Action::Snooze,
-    Action::Merge,
-    Action::Select,
-    Action::VisualRange,
-    Action::SelectAll,
-    Action::ClearSelection,
-    Action::Undo,
-    Action::Refresh,
-    Action::Help,
-    Action::Palette,
-];
+        pub const ACTIONS: &[ActionDef] = &[
+            $(ActionDef {
+                action: Action::$action,
+                name: $name,
+                help: $help,
+                keys: &[$($key),*],
+            },)*
+        ];
+    };
+}
 
 pub struct ActionDef {
     pub action: Action,
@@ -91,212 +34,42 @@ pub struct ActionDef {
     pub keys: &'static [&'static str],
 }
 
-pub const ACTIONS: &[ActionDef] = &[
-    ActionDef {
-        action: Action::Down,
-        name: "down",
-        help: "Next ticket / scroll down",
-        keys: &["j", "down"],
-    },
-    ActionDef {
-        action: Action::Up,
-        name: "up",
-        help: "Previous ticket / scroll up",
-        keys: &["k", "up"],
-    },
-    ActionDef {
-        action: Action::Top,
-        name: "top",
-        help: "First ticket",
-        keys: &["g", "home"],
-    },
-    ActionDef {
-        action: Action::Bottom,
-        name: "bottom",
-        help: "Last ticket",
-        keys: &["G", "end"],
-    },
-    ActionDef {
-        action: Action::PageDown,
-        name: "page-down",
-        help: "One screen down",
-        keys: &["pgdn", "ctrl-d"],
-    },
-    ActionDef {
-        action: Action::PageUp,
-        name: "page-up",
-        help: "One screen up",
-        keys: &["pgup", "ctrl-u"],
-    },
-    ActionDef {
-        action: Action::Open,
-        name: "open",
-        help: "Open the ticket",
-        keys: &["enter", "l"],
-    },
-    ActionDef {
-        action: Action::Pager,
-        name: "pager",
-        help: "Read the whole conversation in $PAGER",
-        keys: &["o"],
-    },
-    ActionDef {
-        action: Action::Back,
-        name: "back",
-        help: "Back to the queue / close",
-        keys: &["esc", "h"],
-    },
-    ActionDef {
-        action: Action::NextView,
-        name: "next-view",
-        help: "Next saved view (1-9 jump)",
-        keys: &["tab"],
-    },
-    ActionDef {
-        action: Action::PrevView,
-        name: "prev-view",
-        help: "Previous saved view",
-        keys: &["backtab"],
-    },
-    ActionDef {
-        action: Action::Search,
-        name: "search",
-        help: "Search with the query language",
-        keys: &["/"],
-    },
-    ActionDef {
-        action: Action::ClearSearch,
-        name: "clear-search",
-        help: "Back to the view's own query",
-        keys: &["\\"],
-    },
-    ActionDef {
-        action: Action::StateMenu,
-        name: "state",
-        help: "Change state (allowed transitions only)",
-        keys: &["s"],
-    },
-    ActionDef {
-        action: Action::Solve,
-        name: "solve",
-        help: "Mark solved",
-        keys: &["S"],
-    },
-    ActionDef {
-        action: Action::Pending,
-        name: "pending",
-        help: "Mark pending (waiting on customer)",
-        keys: &["P"],
-    },
-    ActionDef {
-        action: Action::Spam,
-        name: "spam",
-        help: "Mark as spam",
-        keys: &["!"],
-    },
-    ActionDef {
-        action: Action::AssignMenu,
-        name: "assign",
-        help: "Assign: me, none or another agent",
-        keys: &["a"],
-    },
-    ActionDef {
-        action: Action::AssignMe,
-        name: "assign-me",
-        help: "Assign to me",
-        keys: &["A"],
-    },
-    ActionDef {
-        action: Action::Tag,
-        name: "tag",
-        help: "Tags: +add -remove",
-        keys: &["t"],
-    },
-    ActionDef {
-        action: Action::PriorityMenu,
-        name: "priority",
-        help: "Set priority",
-        keys: &["p"],
-    },
-    ActionDef {
-        action: Action::Note,
-        name: "note",
-        help: "Add an internal note",
-        keys: &["n"],
-    },
-    ActionDef {
-        action: Action::Snooze,
-        name: "snooze",
-        help: "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes",
-        keys: &["z"],
-    },
-    ActionDef {
-        action: Action::Merge,
-        name: "merge",
-        help: "Merge the selected tickets into the oldest",
-        keys: &["M"],
-    },
-    ActionDef {
-        action: Action::Reply,
-        name: "reply",
-        help: "Reply to the customer",
-        keys: &["r"],
-    },
-    ActionDef {
-        action: Action::Select,
-        name: "select",
-        help: "Select / unselect ticket",
-        keys: &["space"],
-    },
-    ActionDef {
-        action: Action::VisualRange,
-        name: "visual",
-        help: "Select a range (press again to end)",
-        keys: &["v"],
-    },
-    ActionDef {
-        action: Action::SelectAll,
-        name: "select-all",
-        help: "Select every ticket in the view",
-        keys: &["*"],
-    },
-    ActionDef {
-        action: Action::ClearSelection,
-        name: "clear-selection",
-        help: "Clear the selection",
-        keys: &["x"],
-    },
-    ActionDef {
-        action: Action::Undo,
-        name: "undo",
-        help: "Undo the last change",
-        keys: &["u"],
-    },
-    ActionDef {
-        action: Action::Refresh,
-        name: "refresh",
-        help: "Reload now",
-        keys: &["ctrl-r"],
-    },
-    ActionDef {
-        action: Action::Palette,
-        name: "palette",
-        help: "Command palette: every action by name",
-        keys: &[":"],
-    },
-    ActionDef {
-        action: Action::Help,
-        name: "help",
-        help: "This help",
-        keys: &["?"],
-    },
-    ActionDef {
-        action: Action::Quit,
-        name: "quit",
-        help: "Quit",
-        keys: &["q"],
-    },
-];
+actions! {
+    Down "down" "Next ticket / scroll down" ["j", "down"];
+    Up "up" "Previous ticket / scroll up" ["k", "up"];
+    Top "top" "First ticket" ["g", "home"];
+    Bottom "bottom" "Last ticket" ["G", "end"];
+    PageDown "page-down" "One screen down" ["pgdn", "ctrl-d"];
+    PageUp "page-up" "One screen up" ["pgup", "ctrl-u"];
+    Open "open" "Open the ticket" ["enter", "l"];
+    Pager "pager" "Read the whole conversation in $PAGER" ["o"];
+    Back "back" "Back to the queue / close" ["esc", "h"];
+    NextView "next-view" "Next saved view (1-9 jump)" ["tab"];
+    PrevView "prev-view" "Previous saved view" ["backtab"];
+    Search "search" "Search with the query language" ["/"];
+    ClearSearch "clear-search" "Back to the view's own query" ["\\"];
+    StateMenu "state" "Change state (allowed transitions only)" ["s"];
+    Solve "solve" "Mark solved" ["S"];
+    Pending "pending" "Mark pending (waiting on customer)" ["P"];
+    Spam "spam" "Mark as spam" ["!"];
+    AssignMenu "assign" "Assign: me, none or another agent" ["a"];
+    AssignMe "assign-me" "Assign to me" ["A"];
+    Tag "tag" "Tags: +add -remove" ["t"];
+    PriorityMenu "priority" "Set priority" ["p"];
+    Note "note" "Add an internal note" ["n"];
+    Snooze "snooze" "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes" ["z"];
+    Merge "merge" "Merge the selected tickets into the oldest" ["M"];
+    Reply "reply" "Reply to the customer" ["r"];
+    Select "select" "Select / unselect ticket" ["space"];
+    VisualRange "visual" "Select a range (press again to end)" ["v"];
+    SelectAll "select-all" "Select every ticket in the view" ["*"];
+    ClearSelection "clear-selection" "Clear the selection" ["x"];
+    Undo "undo" "Undo the last change" ["u"];
+    Refresh "refresh" "Reload now" ["ctrl-r"];
+    Palette "palette" "Command palette: every action by name" [":"];
+    Help "help" "This help" ["?"];
+    Quit "quit" "Quit" ["q"];
+}
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,
 /// `enter`, `space`, `pgdn`.
@@ -351,6 +124,8 @@ impl Keymap {
             .iter()
             .map(|d| (d.action, d.keys.iter().map(|k| k.to_string()).collect()))
             .collect();
+        // Which action the config gave each key, to find a key given twice.
+        let mut claimed: HashMap<(KeyCode, KeyModifiers), &str> = HashMap::new();
         for (name, ks) in overrides {
             let def = ACTIONS.iter().find(|d| d.name == name).ok_or_else(|| {
                 let names: Vec<_> = ACTIONS.iter().map(|d| d.name).collect();
@@ -360,13 +135,30 @@ impl Keymap {
                 )
             })?;
             for k in ks {
-                if parse_key(k).is_none() {
+                let Some(parsed) = parse_key(k) else {
                     return Err(format!(
                         "[keys] {name}: `{k}` is not a key (try j, G, ctrl-d, enter, space, pgdn)"
                     ));
+                };
+                if let Some(other) = claimed.insert(parsed, name) {
+                    if other != name {
+                        return Err(format!(
+                            "[keys]: `{k}` is given to both `{other}` and `{name}`"
+                        ));
+                    }
                 }
             }
             keys.insert(def.action, ks.clone());
+        }
+        // A key the config gives one action leaves the action it had by
+        // default: `down = ["k"]` takes `k` from `up` rather than losing to it.
+        for d in ACTIONS {
+            if overrides.contains_key(d.name) {
+                continue;
+            }
+            if let Some(list) = keys.get_mut(&d.action) {
+                list.retain(|k| parse_key(k).is_none_or(|p| !claimed.contains_key(&p)));
+            }
         }
         let mut map = HashMap::new();
         for d in ACTIONS {
@@ -401,14 +193,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_remapped_key_moves_and_a_key_given_twice_is_an_error() {
+        let mut o = std::collections::BTreeMap::new();
+        o.insert("down".to_string(), vec!["k".to_string()]);
+        let km = Keymap::new(&o).unwrap();
+        let k = KeyEvent::new(KeyCode::Char('k'), KeyModifiers::NONE);
+        assert_eq!(km.action(&k), Some(Action::Down));
+        assert_eq!(km.keys_of(Action::Up), "up");
+        let j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert_eq!(km.action(&j), None);
+        o.insert("quit".to_string(), vec!["k".to_string()]);
+        let e = Keymap::new(&o).unwrap_err();
+        assert!(e.contains("`k` is given to both `down` and `quit`"), "{e}");
+    }
+
+    #[test]
     fn every_action_has_a_unique_default_key() {
         let km = Keymap::new(&Default::default()).unwrap();
-        for a in ALL {
-            assert!(
-                ACTIONS.iter().any(|d| d.action == *a),
-                "{a:?} has no definition"
-            );
-        }
         let mut seen = std::collections::HashSet::new();
         for d in ACTIONS {
             for k in d.keys {
