@@ -43,7 +43,7 @@ pub struct Config {
     pub signature: String,
     /// TUI key overrides: action name → keys (see `echodesk` then `?`).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
-    /// Email accounts (and, later, fax accounts).
+    /// Email accounts, fax-to-email mailboxes among them (`[accounts.fax]`).
     pub accounts: Vec<crate::channel::email::account::Account>,
     /// SMS gateway accounts.
     pub sms: Vec<crate::channel::sms::account::SmsAccount>,

@@ -11,26 +11,17 @@ use encoding_rs::{Encoding, BIG5, GBK, ISO_2022_JP, SHIFT_JIS, UTF_8};
 use crate::demo::Rng;
 use crate::error::{Error, Result};
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Standard base64 with line breaks every 76 characters.
 pub fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 57 + 4);
-    for (i, chunk) in data.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::with_capacity(plain.len() + plain.len() / 38);
+    for (i, line) in plain.as_bytes().chunks(76).enumerate() {
+        if i > 0 {
             out.push_str("\r\n");
         }
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (j, b)| acc | (u32::from(*b) << (16 - 8 * j)));
-        for j in 0..4 {
-            if j <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * j)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+        // base64 output is ASCII.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
     }
     out
 }
