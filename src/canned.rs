@@ -355,26 +355,43 @@ pub fn load_dir(dir: &Path) -> (Vec<Canned>, Vec<CannedError>) {
     (ok, bad)
 }
 
-/// Subsequence match score for the picker: None if `needle`'s characters
-/// do not appear in order; higher is better (consecutive and early hits).
-pub fn fuzzy_score(haystack: &str, needle: &str) -> Option<i64> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    let hay: Vec<char> = haystack.to_lowercase().chars().collect();
-    let mut score = 0i64;
-    let mut pos = 0usize;
-    let mut last: Option<usize> = None;
-    for n in needle.to_lowercase().chars() {
-        let found = hay[pos..].iter().position(|c| *c == n)? + pos;
-        score += 10 - (found as i64).min(9);
-        if last.is_some_and(|l| l + 1 == found) {
-            score += 15;
+/// The picker's and the palette's fuzzy matching: nucleo's matcher (what
+/// helix uses), case- and accent-insensitive, every space-separated word a
+/// subsequence that must be found, scored higher for word starts and
+/// consecutive letters. It replaced a greedy first-occurrence scorer that
+/// neither ignored accents nor preferred word starts.
+pub struct Fuzzy {
+    pattern: nucleo_matcher::pattern::Pattern,
+    matcher: nucleo_matcher::Matcher,
+    buf: Vec<char>,
+}
+
+impl Fuzzy {
+    pub fn new(needle: &str) -> Fuzzy {
+        use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
+        Fuzzy {
+            pattern: Pattern::new(
+                needle,
+                CaseMatching::Ignore,
+                Normalization::Smart,
+                AtomKind::Fuzzy,
+            ),
+            matcher: nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT),
+            buf: Vec::new(),
         }
-        last = Some(found);
-        pos = found + 1;
     }
-    Some(score)
+
+    /// None if some word of the needle is not in `haystack`; higher is
+    /// better. An empty needle matches everything with 0.
+    pub fn score(&mut self, haystack: &str) -> Option<i64> {
+        let hay = nucleo_matcher::Utf32Str::new(haystack, &mut self.buf);
+        self.pattern.score(hay, &mut self.matcher).map(i64::from)
+    }
+}
+
+/// One haystack against one needle (see [`Fuzzy`]).
+pub fn fuzzy_score(haystack: &str, needle: &str) -> Option<i64> {
+    Fuzzy::new(needle).score(haystack)
 }
 
 #[cfg(test)]
@@ -462,5 +479,15 @@ mod tests {
                 > fuzzy_score("Shipping delay", "sdly").unwrap()
         );
         assert!(fuzzy_score("Refund", "xyz").is_none());
+        // Accents and case do not matter; every word must be found.
+        assert!(fuzzy_score("Café fermé", "cafe ferme").is_some());
+        assert!(fuzzy_score("Shipping delay", "ship delay").is_some());
+        assert!(fuzzy_score("Shipping delay", "ship xyz").is_none());
+        assert_eq!(fuzzy_score("anything", ""), Some(0));
+        // Word starts beat letters scattered inside words.
+        assert!(
+            fuzzy_score("Shipping delay", "sd").unwrap() > fuzzy_score("passwords", "sd").unwrap()
+        );
+        assert!(fuzzy_score("退款申请", "退款").is_some());
     }
 }

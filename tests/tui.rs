@@ -791,3 +791,19 @@ fn a_60_mb_message_is_laid_out_once_and_shown_truncated() {
     let text = a.pager_request.take().expect("a pager request");
     assert!(text.len() >= body.len(), "{} < {}", text.len(), body.len());
 }
+
+/// The palette matches fuzzily, best first: the exact name wins, initials
+/// find multi-word names, help text counts too, nonsense finds nothing.
+#[test]
+fn the_palette_ranks_fuzzy_matches() {
+    let names = |q: &str| -> Vec<&str> { App::palette_matches(q).iter().map(|d| d.name).collect() };
+    assert_eq!(names("solve")[0], "solve");
+    assert_eq!(names("assign-me")[0], "assign-me");
+    assert_eq!(names("pgr")[0], "pager");
+    assert!(
+        names("conversation").contains(&"pager"),
+        "help text is searched"
+    );
+    assert!(names("qqqzzz").is_empty());
+    assert_eq!(names("").len(), echodesk::tui::keymap::ACTIONS.len());
+}

@@ -127,6 +127,7 @@ impl App {
 
     /// Canned answers for the picker: fitting the channel, best match first.
     pub fn canned_matches(&self, input: &str, channel: Option<Channel>) -> Vec<&Canned> {
+        let mut fuzzy = canned::Fuzzy::new(input);
         let mut scored: Vec<(i64, &Canned)> = self
             .canned
             .iter()
@@ -138,7 +139,7 @@ impl App {
                     c.meta.title,
                     c.name
                 );
-                canned::fuzzy_score(&hay, input).map(|s| (s, c))
+                fuzzy.score(&hay).map(|s| (s, c))
             })
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));

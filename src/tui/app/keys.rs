@@ -427,12 +427,21 @@ impl App {
         Ok(())
     }
 
+    /// Actions whose name or help fuzzily match, best first (the table's
+    /// order among equals).
     pub fn palette_matches(input: &str) -> Vec<&'static keymap::ActionDef> {
-        let needle = input.to_lowercase();
-        keymap::ACTIONS
+        let mut fuzzy = crate::canned::Fuzzy::new(input);
+        let mut scored: Vec<(i64, usize, &'static keymap::ActionDef)> = keymap::ACTIONS
             .iter()
-            .filter(|d| d.name.contains(&needle) || d.help.to_lowercase().contains(&needle))
-            .collect()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let by_name = fuzzy.score(d.name).map(|s| s * 2);
+                let by_help = fuzzy.score(d.help);
+                by_name.max(by_help).map(|s| (s, i, d))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().map(|(_, _, d)| d).collect()
     }
 
     pub(super) fn on_palette_key(
