@@ -97,23 +97,21 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
-    let mut store = ctx.open()?;
+    // Read only: `status` never waits behind the daemon's writes.
+    let store = ctx.open()?;
     let health = store.outbox_health()?;
     let daemon = store.lease_holder(crate::daemon::LEASE)?;
     let (mut rows, mut sms) = (Vec::new(), Vec::new());
-    {
-        let tx = store.transaction()?;
-        for a in &ctx.config.accounts {
-            for m in a.imap.iter().flat_map(|i| i.mailboxes.iter()) {
-                let st = tx.poll_status(&a.name, &format!("status:{m}"))?;
-                let cursor = tx.cursor(&a.name, &format!("uid:{m}"))?;
-                rows.push(serde_json::json!({ "account": a.name, "mailbox": m, "cursor": cursor, "status": st }));
-            }
+    for a in &ctx.config.accounts {
+        for m in a.imap.iter().flat_map(|i| i.mailboxes.iter()) {
+            let st = store.poll_status(&a.name, &format!("status:{m}"))?;
+            let cursor = store.cursor(&a.name, &format!("uid:{m}"))?;
+            rows.push(serde_json::json!({ "account": a.name, "mailbox": m, "cursor": cursor, "status": st }));
         }
-        for a in &ctx.config.sms {
-            let st = tx.poll_status(&a.name, "status")?;
-            sms.push(serde_json::json!({ "account": a.name, "kind": a.kind, "number": a.number, "status": st }));
-        }
+    }
+    for a in &ctx.config.sms {
+        let st = store.poll_status(&a.name, "status")?;
+        sms.push(serde_json::json!({ "account": a.name, "kind": a.kind, "number": a.number, "status": st }));
     }
     if ctx.json {
         return output::json(&serde_json::json!({

@@ -7,9 +7,12 @@
 
 mod automation;
 mod customers;
+mod files;
 pub mod fts;
+mod index_sync;
 mod jobs;
 mod lease;
+mod maintenance;
 mod messages;
 mod outbox;
 mod schema;
@@ -26,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
 pub use automation::Queued;
+pub use files::{create_private, file_mode_for};
 pub use jobs::{Job, JobItem};
 pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
@@ -74,46 +78,6 @@ pub struct Store {
     /// While a bulk import runs: where committed transactions send their
     /// search documents, for the background indexer to write.
     indexer: Option<std::sync::mpsc::SyncSender<Vec<search_index::Doc>>>,
-}
-
-/// Creates a missing store or index file before SQLite does, so that it
-/// is not readable by every local user: 0600, or 0660 in a team directory
-/// (setgid and group-writable, as `echodesk init --group` makes it).
-/// SQLite gives its -wal and -shm files the mode of the database file.
-/// An existing file keeps its mode.
-pub fn create_private(path: &Path) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if path.as_os_str().is_empty() || path.exists() {
-        return Ok(());
-    }
-    let mode = file_mode_for(path);
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-    {
-        Ok(_) => {
-            // The umask may have taken the group's write bit.
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| Error::io(path, e))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
-/// 0660 in a setgid, group-writable directory (a team's), else 0600.
-pub fn file_mode_for(path: &Path) -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    match std::fs::metadata(dir) {
-        Ok(m) if m.mode() & 0o2000 != 0 && m.mode() & 0o070 == 0o070 => 0o660,
-        _ => 0o600,
-    }
 }
 
 /// The page size of new store and index files.
@@ -210,96 +174,6 @@ impl Store {
         &self.settings
     }
 
-    /// Brings the search index file up to date with the store: rebuilt
-    /// whole when it is missing, from another build, or not this store's;
-    /// otherwise the tickets queued by transactions whose documents were
-    /// never written (a crash, a failed import) are indexed now.
-    fn sync_search_index(&mut self, note: &mut dyn FnMut(&str)) -> Result<()> {
-        let current = |conn: &Connection| -> Result<bool> {
-            use rusqlite::OptionalExtension;
-            let ours: Option<String> = conn
-                .query_row(
-                    "SELECT value FROM main.store_meta WHERE key = 'search_epoch'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let layout = search_index::meta(conn, "layout")?;
-            Ok(ours.is_some()
-                && ours == search_index::meta(conn, "epoch")?
-                && layout == Some(fts::LAYOUT.to_string()))
-        };
-        const PENDING: &str =
-            "FROM main.search_queue WHERE seq NOT IN (SELECT seq FROM search.search_done)";
-        if current(&self.conn)? {
-            let pending: i64 =
-                self.conn
-                    .query_row(&format!("SELECT count(*) {PENDING}"), [], |r| r.get(0))?;
-            if pending == 0 {
-                return Ok(());
-            }
-        }
-        let epoch = sha256_hex(
-            format!(
-                "{:?} {} {:?}",
-                std::time::SystemTime::now(),
-                std::process::id(),
-                self.path
-            )
-            .as_bytes(),
-        );
-        let tx = self.transaction()?;
-        // Another process may have done it while we waited for the lock.
-        if current(&tx.tx)? {
-            let tickets: Vec<i64> = tx
-                .tx
-                .prepare(&format!("SELECT DISTINCT ticket_id {PENDING}"))?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for id in tickets {
-                tx.mark_dirty(id);
-            }
-            // Answered by the documents this transaction writes.
-            tx.tx.execute(
-                &format!("INSERT INTO search.search_done (seq) SELECT seq {PENDING}"),
-                [],
-            )?;
-            return tx.commit();
-        }
-        tx.tx.execute_batch(
-            "INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');
-             DELETE FROM search.search_docs;
-             DELETE FROM search.search_done;
-             DELETE FROM main.search_queue;",
-        )?;
-        let ids: Vec<i64> = tx
-            .tx
-            .prepare("SELECT id FROM tickets ORDER BY id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if !ids.is_empty() {
-            note(&format!(
-                "building the search index of {} ticket{} (once)…",
-                ids.len(),
-                if ids.len() == 1 { "" } else { "s" }
-            ));
-        }
-        for id in ids {
-            tx.mark_dirty(id);
-        }
-        tx.tx.execute(
-            "INSERT INTO main.store_meta (key, value) VALUES ('search_epoch', ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [&epoch],
-        )?;
-        tx.tx.execute(
-            "INSERT INTO search.search_meta (key, value) VALUES ('epoch', ?), ('layout', ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [&epoch, &fts::LAYOUT.to_string()],
-        )?;
-        tx.commit()
-    }
-
     /// Hands search documents to a background indexer until
     /// [`Store::end_background_indexing`]: transactions then lock the store
     /// file only and send their documents to `to` once committed.
@@ -336,27 +210,13 @@ impl Store {
         self.path.as_deref()
     }
 
-    /// Runs `work` with search documents written by a second thread (as
-    /// an import does), so that many small transactions in a row (a bulk
-    /// job) do not each wait for the full-text index. Whatever `work`
-    /// committed is indexed before this returns; after a crash the search
-    /// queue has it.
-    pub fn with_background_indexing<T>(
-        &mut self,
-        work: impl FnOnce(&mut Store) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        let indexer = match self.path() {
-            Some(p) => Some(search_index::Indexer::start(p)?),
-            None => None,
-        };
-        if let Some(sender) = indexer.as_ref().and_then(|i| i.sender()) {
-            self.begin_background_indexing(sender)?;
-        }
-        let result = work(self);
-        let indexed = self.end_background_indexing(|| indexer.map_or(Ok(()), |i| i.finish()));
-        let out = result?;
-        indexed?;
-        Ok(out)
+    /// An account's last poll or send, as recorded (JSON), read without
+    /// taking the write lock.
+    pub fn poll_status(&self, account: &str, scope: &str) -> Result<serde_json::Value> {
+        Ok(self
+            .cursor(account, scope)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null))
     }
 
     /// A channel's cursor, read without taking the write lock.
@@ -382,81 +242,6 @@ impl Store {
             created: std::cell::RefCell::new(std::collections::HashSet::new()),
             new_text: std::cell::RefCell::new(std::collections::HashMap::new()),
         })
-    }
-
-    /// Changes whenever another connection commits; front ends poll it to
-    /// refresh without a keypress.
-    pub fn data_version(&self) -> Result<i64> {
-        let main: i64 = self
-            .conn
-            .query_row("PRAGMA main.data_version", [], |r| r.get(0))?;
-        // Detached while a bulk import indexes in the background. Both
-        // only grow, so the sum changes whenever either does.
-        let search: i64 = self
-            .conn
-            .query_row("PRAGMA search.data_version", [], |r| r.get(0))
-            .unwrap_or(0);
-        Ok(main + search)
-    }
-
-    /// A consistent copy of the live database, safe while others write.
-    pub fn backup(&self, dest: &Path) -> Result<()> {
-        if dest.exists() {
-            return Err(Error::invalid(
-                "backup destination",
-                dest.display().to_string(),
-                "already exists; choose a new file",
-            ));
-        }
-        create_private(dest)?;
-        let mut out = Connection::open(dest)?;
-        {
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
-            backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
-        }
-        // The copy has no index file of its own: forgetting which index it
-        // had makes the first open build one, even where a stale index
-        // file sits beside it.
-        out.execute("DELETE FROM store_meta WHERE key = 'search_epoch'", [])?;
-        Ok(())
-    }
-
-    /// Counts for `echodesk status`-like summaries: (tickets, messages, customers).
-    pub fn totals(&self) -> Result<(i64, i64, i64)> {
-        Ok(self.conn.query_row(
-            "SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM messages),
-                    (SELECT count(*) FROM customers)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
-    }
-
-    /// Whether this connection checkpoints the write-ahead log itself at
-    /// commits (SQLite's default, 1,000 pages); off while a bulk writer
-    /// leaves that to a second connection.
-    pub fn set_auto_checkpoint(&self, on: bool) -> Result<()> {
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", if on { 1000 } else { 0 })?;
-        Ok(())
-    }
-
-    /// Copies the whole write-ahead log into the database and empties it,
-    /// waiting for readers and other checkpointers as needed.
-    pub fn checkpoint_truncate(&self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(())
-    }
-
-    /// Refreshes the planner's statistics; worth it after a large import.
-    pub fn optimize(&self) -> Result<()> {
-        // A sample of each index is plenty for the planner; a full ANALYZE
-        // of a million-ticket store takes seconds after a small import.
-        // The index file is reached through FTS5 alone, which plans its
-        // own reads: its tables need no statistics.
-        self.conn
-            .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA main.optimize; ANALYZE main;")?;
-        Ok(())
     }
 }
 
@@ -539,15 +324,6 @@ impl Tx<'_> {
         }
     }
 
-    /// Drops the queue entries whose documents the index file holds.
-    fn settle_search_queue(&self) -> Result<()> {
-        self.tx.execute_batch(
-            "DELETE FROM main.search_queue WHERE seq IN (SELECT seq FROM search.search_done);
-             DELETE FROM search.search_done;",
-        )?;
-        Ok(())
-    }
-
     pub(crate) fn mark_dirty(&self, ticket: i64) {
         self.dirty.borrow_mut().insert(ticket);
     }
@@ -569,52 +345,6 @@ impl Tx<'_> {
         }
         doc.push_str(body);
         doc.push('\n');
-    }
-
-    /// One ticket's search document, from the stored text.
-    fn document(&self, id: i64, seq: i64) -> Result<search_index::Doc> {
-        let head: Option<(String, String, String)> = {
-            use rusqlite::OptionalExtension;
-            self.tx
-                .prepare_cached(
-                    "SELECT t.subject, c.name, coalesce((SELECT group_concat(value, ' ')
-                       FROM identities WHERE customer_id = c.id), '')
-                     FROM tickets t JOIN customers c ON c.id = t.customer_id WHERE t.id = ?",
-                )?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?
-        };
-        let mut doc = search_index::Doc {
-            seq,
-            ticket: id,
-            text: None,
-        };
-        let Some((subject, name, idents)) = head else {
-            return Ok(doc);
-        };
-        let fresh_text = self.new_text.borrow_mut().remove(&id);
-        let body = match fresh_text {
-            Some(text) => text,
-            None => {
-                let mut body = String::new();
-                let mut stmt = self.tx.prepare_cached(
-                    "SELECT subject, body_text FROM messages WHERE ticket_id = ? ORDER BY id",
-                )?;
-                let mut rows = stmt.query([id])?;
-                while let Some(r) = rows.next()? {
-                    let s: String = r.get(0)?;
-                    if s != subject {
-                        body.push_str(&s);
-                        body.push('\n');
-                    }
-                    body.push_str(r.get_ref(1)?.as_str().unwrap_or(""));
-                    body.push('\n');
-                }
-                body
-            }
-        };
-        doc.text = Some([subject, body, format!("{name} {idents}")]);
-        Ok(doc)
     }
 
     pub fn settings(&self) -> &Settings {
