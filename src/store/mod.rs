@@ -80,6 +80,35 @@ pub struct Store {
     indexer: Option<std::sync::mpsc::SyncSender<Vec<search_index::Doc>>>,
 }
 
+/// Puts the file in WAL mode (a property of the file, so once). Two
+/// processes opening a new file at once race for the lock this takes, and
+/// SQLite answers the loser "database is locked" at once instead of
+/// waiting for it: so the loser waits and looks again.
+/// `schema` names an attached file (the search index).
+pub(super) fn set_wal(conn: &Connection, schema: Option<&str>) -> Result<()> {
+    let query = match schema {
+        Some(s) => format!("PRAGMA {s}.journal_mode"),
+        None => "PRAGMA journal_mode".to_string(),
+    };
+    let mut tries = 0u32;
+    loop {
+        let mode: String = conn.query_row(&query, [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.pragma_update(schema, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 200 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// The page size of new store and index files.
 pub(crate) const PAGE_SIZE: i64 = 16_384;
 
@@ -133,7 +162,7 @@ impl Store {
         // half the WAL frames (two write calls each) and the system time
         // falls by a quarter (docs/performance.md).
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal(&conn, None)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;

@@ -86,7 +86,7 @@ fn in_file(file: &Path, e: Error) -> Error {
 
 fn configure(conn: &Connection, schema: &str) -> Result<()> {
     conn.pragma_update(Some(schema), "page_size", super::PAGE_SIZE)?;
-    conn.pragma_update(Some(schema), "journal_mode", "WAL")?;
+    super::set_wal(conn, Some(schema))?;
     conn.pragma_update(Some(schema), "synchronous", "NORMAL")?;
     Ok(())
 }
