@@ -8,6 +8,8 @@
 //!
 //! What each fixture holds: tests/fixtures/hostile/README.md.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -22,28 +24,14 @@ use echodesk::tui::views;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
+use common::read_fixture;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile")
 }
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_echodesk"))
-}
-
-/// A file's bytes, un-gzipped when stored compressed; the name without .gz.
-fn read_fixture(p: &Path) -> (String, Vec<u8>) {
-    let name = p.file_name().unwrap().to_string_lossy().into_owned();
-    let raw = std::fs::read(p).unwrap();
-    match name.strip_suffix(".gz") {
-        Some(base) => {
-            let mut d = Vec::new();
-            flate2::read::GzDecoder::new(raw.as_slice())
-                .read_to_end(&mut d)
-                .unwrap();
-            (base.to_string(), d)
-        }
-        None => (name, raw),
-    }
 }
 
 fn dir_fixtures(sub: &str) -> Vec<(String, Vec<u8>)> {

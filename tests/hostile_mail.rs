@@ -3,7 +3,8 @@
 //! problem recorded, and an import with all of them between good messages
 //! loses nothing and stops for none.
 
-use std::io::Read;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,20 +21,7 @@ fn hostile() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(hostile_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let raw = std::fs::read(&p).unwrap();
-            match name.strip_suffix(".gz") {
-                Some(base) => {
-                    let mut d = Vec::new();
-                    flate2::read::GzDecoder::new(raw.as_slice())
-                        .read_to_end(&mut d)
-                        .unwrap();
-                    (base.to_string(), d)
-                }
-                None => (name, raw),
-            }
-        })
+        .map(|p| common::read_fixture(&p))
         .collect();
     v.sort();
     assert!(v.len() >= 11, "hostile set incomplete: {}", v.len());

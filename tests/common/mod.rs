@@ -274,3 +274,21 @@ pub fn run(cfg: &Path, db: &Path, args: &[&str]) -> (Option<i32>, Value, String)
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A fixture's bytes, un-gzipped when stored compressed (`NAME.gz`), and
+/// its name without the `.gz`.
+pub fn read_fixture(p: &Path) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    let raw = std::fs::read(p).unwrap();
+    match name.strip_suffix(".gz") {
+        Some(base) => {
+            let mut d = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut d)
+                .unwrap();
+            (base.to_string(), d)
+        }
+        None => (name, raw),
+    }
+}
