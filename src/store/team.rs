@@ -215,14 +215,6 @@ impl Store {
 }
 
 impl Tx<'_> {
-    /// What [`Store::record_poll`] last noted, or null.
-    pub fn poll_status(&self, account: &str, scope: &str) -> Result<serde_json::Value> {
-        Ok(self
-            .cursor(account, scope)?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(serde_json::Value::Null))
-    }
-
     /// Queues a reply: the outbound message and its outbox entry commit with
     /// the ticket's automatic transition, in this transaction. The outbox
     /// worker (the only sender) picks it up. `channel` defaults to the
