@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::channel::email::imap::{Poller, Wake};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::intake::{Direct, Writer};
 use crate::store::{Settings, Store};
 
 pub const LEASE: &str = "daemon";
@@ -53,9 +54,13 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
             let stop_any = merged(stop.clone(), lost_rx.clone());
             for acct in opts.config.accounts.iter().filter(|a| a.imap.is_some()) {
                 let store = Store::open(&opts.db, settings.clone())?;
+                // Commits on a thread of its own, while the next batch is
+                // fetched.
+                let writer = Writer::open(&opts.db, settings.clone())?;
                 let poller = Poller::new(acct);
                 tasks.push(tokio::task::spawn_local(poll_loop(
                     poller,
+                    writer,
                     store,
                     opts.config.clone(),
                     stop_any.clone(),
@@ -153,6 +158,7 @@ async fn renew_loop(
 
 async fn poll_loop(
     mut poller: Poller,
+    mut writer: Writer,
     mut store: Store,
     config: Config,
     mut stop: watch::Receiver<bool>,
@@ -169,7 +175,7 @@ async fn poll_loop(
     while !*stop.borrow() {
         let pass = tokio::select! {
             _ = stopped(&mut stop) => break,
-            r = poller.poll(&mut store) => r,
+            r = poller.poll(&mut writer) => r,
         };
         match pass {
             Ok(reports) => {
@@ -237,9 +243,10 @@ async fn sms_loop(
     let interval = Duration::from_secs(acct.poll_interval.max(1));
     let mut backoff = Duration::from_secs(5);
     while !*stop.borrow() {
+        let mut sink = Direct::new(&mut store);
         let pass = tokio::select! {
             _ = stopped(&mut stop) => break,
-            r = crate::channel::sms::poll_account(&mut store, &acct) => r,
+            r = crate::channel::sms::poll_account(&mut sink, &acct) => r,
         };
         let pause = match pass {
             Ok(r) => {

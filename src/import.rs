@@ -433,7 +433,7 @@ fn write_batch(
         Item::Unreadable(_) => None,
     });
     let care = if carefully { Care::Keep } else { Care::Fast };
-    let t = commit_batch(store, ingest, messages, None, care)?;
+    let t = commit_batch(store, ingest, messages, &[], care)?;
     Ok(Counted {
         seen: t.fetched,
         created: t.created,

@@ -1,7 +1,80 @@
 //! What every channel hands to ingest: one message from outside, already
-//! decoded, with the identity it came from.
+//! decoded, with the identity it came from; and the [`Sink`] a channel
+//! hands its batches to, so that channels produce and never store.
+
+use serde::Serialize;
 
 use crate::model::{AutoKind, Channel};
+
+/// Where a channel keeps its place (a mailbox's UIDs, a gateway's day):
+/// moved in the same commit as the messages it covers, so a crash stores
+/// both or neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub account: String,
+    pub scope: String,
+    pub value: String,
+}
+
+impl Cursor {
+    pub fn new(account: &str, scope: &str, value: impl Into<String>) -> Cursor {
+        Cursor {
+            account: account.to_string(),
+            scope: scope.to_string(),
+            value: value.into(),
+        }
+    }
+}
+
+/// What one batch (or a run of them) did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub fetched: u64,
+    pub created: u64,
+    pub threaded: u64,
+    pub duplicates: u64,
+    /// Filed with a parse problem recorded on the message.
+    pub with_errors: u64,
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, t: Tally) {
+        self.fetched += t.fetched;
+        self.created += t.created;
+        self.threaded += t.threaded;
+        self.duplicates += t.duplicates;
+        self.with_errors += t.with_errors;
+    }
+}
+
+/// The store refused or could not be reached; the words are the store's.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// What a channel hands its batches to. The core implements it (in
+/// `intake`): a channel reads its cursors and reports its polls here, and
+/// never sees the store. `commit` may run elsewhere while the channel
+/// fetches its next batch: a poller that awaits it together with the next
+/// fetch overlaps the two.
+#[allow(async_fn_in_trait)] // used on one thread (the daemon's LocalSet)
+pub trait Sink {
+    /// The region for national phone and fax numbers (E.164 parsing).
+    fn region(&self) -> &str;
+    /// The value `cursor` last committed for this account and scope.
+    async fn cursor(&mut self, account: &str, scope: &str) -> Result<Option<String>, SinkError>;
+    /// Whether a message with this provider id is stored for the account.
+    async fn known(&mut self, account: &str, provider_id: &str) -> Result<bool, SinkError>;
+    /// Files the batch and moves the cursors, in one transaction.
+    async fn commit(
+        &mut self,
+        batch: Vec<Inbound>,
+        cursors: Vec<Cursor>,
+    ) -> Result<Tally, SinkError>;
+    /// Notes a poll's outcome for `echodesk status`; bookkeeping that
+    /// never fails the poll.
+    async fn record_poll(&mut self, account: &str, scope: &str, outcome: Result<u64, String>);
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboundAttachment {

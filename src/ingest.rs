@@ -11,40 +11,20 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::identity;
-use crate::inbound::Inbound;
+pub use crate::inbound::Tally;
+use crate::inbound::{Cursor, Inbound};
 use crate::model::{Channel, Direction, IdentityKind};
 use crate::store::{NewAttachment, NewMessage, NewTicket, Settings, Store, Tx};
 
-/// Where a batch leaves its channel's cursor: committed with the messages,
-/// so a crash either stores both or neither.
-pub struct CursorMove<'a> {
-    pub account: &'a str,
-    pub scope: &'a str,
-    pub value: String,
-}
-
-/// What one batch (or a run of them) did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Tally {
-    pub fetched: u64,
-    pub created: u64,
-    pub threaded: u64,
-    pub duplicates: u64,
-    /// Filed with a parse problem recorded on the message.
-    pub with_errors: u64,
-}
-
-impl Tally {
-    fn count(&mut self, outcome: Outcome, m: &Inbound) {
-        self.fetched += 1;
-        match outcome {
-            Outcome::Created { .. } => self.created += 1,
-            Outcome::Threaded { .. } => self.threaded += 1,
-            Outcome::Duplicate => self.duplicates += 1,
-        }
-        if m.parse_error.is_some() {
-            self.with_errors += 1;
-        }
+fn count(tally: &mut Tally, outcome: Outcome, m: &Inbound) {
+    tally.fetched += 1;
+    match outcome {
+        Outcome::Created { .. } => tally.created += 1,
+        Outcome::Threaded { .. } => tally.threaded += 1,
+        Outcome::Duplicate => tally.duplicates += 1,
+    }
+    if m.parse_error.is_some() {
+        tally.with_errors += 1;
     }
 }
 
@@ -65,7 +45,7 @@ pub fn commit_batch<'m>(
     store: &mut Store,
     ingest: &Ingest,
     batch: impl IntoIterator<Item = &'m Inbound>,
-    cursor: Option<CursorMove<'_>>,
+    cursors: &[Cursor],
     care: Care,
 ) -> Result<Tally> {
     let mut tally = Tally::default();
@@ -75,10 +55,10 @@ pub fn commit_batch<'m>(
             Care::Keep => ingest.ingest_or_keep(&tx, m)?,
             Care::Fast => ingest.ingest(&tx, m)?,
         };
-        tally.count(outcome, m);
+        count(&mut tally, outcome, m);
     }
-    if let Some(c) = cursor {
-        tx.set_cursor(c.account, c.scope, &c.value)?;
+    for c in cursors {
+        tx.set_cursor(&c.account, &c.scope, &c.value)?;
     }
     tx.commit()?;
     Ok(tally)

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod import;
 pub mod inbound;
 pub mod ingest;
+pub mod intake;
 pub mod isolate;
 pub mod model;
 pub mod outbox;

@@ -219,3 +219,8 @@ pub struct TicketDetail {
     pub messages: Vec<Message>,
     pub events: Vec<Event>,
 }
+
+/// Seconds since the epoch, UTC: the one clock for stored times.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -340,6 +340,65 @@ fn uidvalidity_change_rescans_without_duplicates() {
     assert_eq!(list["total"], 5);
 }
 
+/// Messages in a Maildir folder's cur/ and new/.
+fn maildir_count(dir: &Path) -> usize {
+    ["cur", "new"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(dir.join(d)).ok())
+        .map(|r| r.count())
+        .sum()
+}
+
+#[test]
+fn a_post_action_the_server_refused_is_sent_on_the_next_poll() {
+    let m = Mail::up();
+    // A folder that does not exist yet: Dovecot refuses the MOVE after
+    // the messages are already stored.
+    let cfg = m.config(
+        "implicit",
+        "post_action = \"move\"\nmove_to = \"Handled\"\nbatch = 2\n",
+    );
+    let db = m.dir.path().join("e.db");
+    for i in 0..5 {
+        m.deliver(
+            "support@example.test",
+            &format!("{i}.p"),
+            &mail(&format!("p{i}@example.net"), &format!("P{i}"), "", "x"),
+        );
+    }
+    let (ok, _, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(!ok, "the MOVE should have been refused");
+    assert!(err.contains("move"), "{err}");
+    let inbox = m.maildir("support@example.test");
+    assert_eq!(maildir_count(&inbox), 5, "nothing moved yet");
+    // What was stored before the refusal stays stored.
+    let (_, list, _) = echodesk(&cfg, &db, &["list"]);
+    let stored = list["total"].as_u64().unwrap();
+    assert!(stored >= 2, "{list}");
+    // The folder appears; the next poll owes the server the MOVE of what
+    // it stored, and then takes the rest.
+    let handled = inbox.join(".Handled");
+    let meta = std::fs::metadata(&inbox).unwrap();
+    for d in ["", "cur", "new", "tmp"] {
+        let p = handled.join(d);
+        std::fs::create_dir_all(&p).unwrap();
+        std::os::unix::fs::chown(&p, Some(meta.uid()), Some(meta.gid())).unwrap();
+    }
+    let (ok, v, err) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok, "{err}");
+    let (fetched, created, _) = mailbox_total(&v);
+    assert_eq!(fetched, 5 - stored, "{v}");
+    assert_eq!(created, 5 - stored, "{v}");
+    assert_eq!(maildir_count(&inbox), 0, "all moved");
+    assert_eq!(maildir_count(&handled), 5);
+    let (_, list, _) = echodesk(&cfg, &db, &["list"]);
+    assert_eq!(list["total"], 5);
+    // And nothing more is owed.
+    let (ok, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert!(ok);
+    assert_eq!(mailbox_total(&v), (0, 0, 0));
+}
+
 #[test]
 fn server_down_is_an_error_and_nothing_is_lost_after_restart() {
     let m = Mail::up();

@@ -2,6 +2,7 @@
 
 use super::{output, Ctx};
 use crate::channel::email::imap;
+use crate::intake::Direct;
 
 pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
     let mut store = ctx.open()?;
@@ -23,9 +24,18 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
         .build()?;
     let mut out = Vec::new();
     let mut failures = 0;
+    // Mail commits on a thread of its own while the next batch is fetched.
+    let mut writer = match (accounts.is_empty(), store.path()) {
+        (false, Some(path)) => Some(crate::intake::Writer::open(path, store.settings().clone())?),
+        _ => None,
+    };
     for a in &accounts {
         // One account failing does not stop the others.
-        match rt.block_on(imap::poll_account(&mut store, a)) {
+        let polled = match writer.as_mut() {
+            Some(w) => rt.block_on(imap::poll_account(w, a)),
+            None => rt.block_on(imap::poll_account(&mut Direct::new(&mut store), a)),
+        };
+        match polled {
             Ok(reports) => out.push(serde_json::json!({ "account": a.name, "mailboxes": reports })),
             Err(e) => {
                 failures += 1;
@@ -35,7 +45,10 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     for a in &ctx.config.sms {
-        match rt.block_on(crate::channel::sms::poll_account(&mut store, a)) {
+        match rt.block_on(crate::channel::sms::poll_account(
+            &mut Direct::new(&mut store),
+            a,
+        )) {
             Ok(r) => out.push(serde_json::json!({ "account": a.name, "sms": r })),
             Err(e) => {
                 failures += 1;
@@ -44,6 +57,7 @@ pub fn poll(ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
+    drop(writer);
     let rules = crate::rules::run_pending(&mut store, &ctx.config.rules_setup())?;
     if ctx.json {
         output::json(&out)?;

@@ -112,10 +112,7 @@ pub(super) fn set_wal(conn: &Connection, schema: Option<&str>) -> Result<()> {
 /// The page size of new store and index files.
 pub(crate) const PAGE_SIZE: i64 = 16_384;
 
-/// Seconds since the epoch, the store's only time unit.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
+pub use crate::model::now;
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its

@@ -1,10 +1,11 @@
 //! IMAP polling: new mail in the configured mailboxes becomes tickets.
 //!
 //! Per mailbox the store keeps `UIDVALIDITY:last UID` (a cursor). A poll
-//! fetches only newer UIDs, in batches; each batch is parsed, ingested and
-//! committed together with the advanced cursor, and only then is the
-//! post-action (mark seen / move) sent to the server. A crash between the
-//! commit and the post-action repeats the post-action, never the ingest; a
+//! fetches only newer UIDs, in batches, handed to a [`Sink`] with the
+//! advanced cursor; only after a batch's commit is the post-action (mark
+//! seen / move) sent to the server, and a second cursor (`post:MAILBOX`)
+//! records how far that got. A crash (or a refusal) between the commit
+//! and the post-action repeats the post-action, never the ingest; a
 //! crash before the commit fetches the batch again, and dedupe (provider id
 //! `UIDVALIDITY:UID`, then Message-ID per account) stores nothing twice.
 //! When UIDVALIDITY changes the mailbox is scanned again from UID 1, with
@@ -21,9 +22,7 @@ use tokio::net::TcpStream;
 
 use super::account::{Account, ImapConfig, PostAction, TlsMode};
 use super::mime;
-use crate::inbound::Inbound;
-use crate::ingest::{commit_batch, Care, CursorMove, Ingest};
-use crate::store::Store;
+use crate::inbound::{Cursor, Inbound, Sink, Tally};
 
 /// What went wrong, with the account and the step in the message.
 #[derive(Debug, thiserror::Error)]
@@ -236,17 +235,18 @@ impl Poller {
     }
 
     /// One pass over every mailbox of the account.
-    pub async fn poll(&mut self, store: &mut Store) -> Result<Vec<MailboxReport>, PollError> {
+    pub async fn poll(&mut self, sink: &mut impl Sink) -> Result<Vec<MailboxReport>, PollError> {
         let Some(cfg) = self.acct.imap.clone() else {
             return Ok(Vec::new());
         };
         if let Err(e) = self.ensure_session(&cfg).await {
             for mailbox in &cfg.mailboxes {
-                store.record_poll(
+                sink.record_poll(
                     &self.acct.name,
                     &format!("status:{mailbox}"),
-                    Err(&e.to_string()),
-                );
+                    Err(e.to_string()),
+                )
+                .await;
             }
             return Err(e);
         }
@@ -255,22 +255,24 @@ impl Poller {
             let Some(session) = self.session.as_mut() else {
                 break;
             };
-            match poll_mailbox(store, &self.acct, &cfg, session, mailbox).await {
+            match poll_mailbox(sink, &self.acct, &cfg, session, mailbox).await {
                 Ok(r) => {
                     if reports.is_empty() {
                         self.seen = Some((r.uid_validity, r.uid_next));
                     }
-                    store.record_poll(&self.acct.name, &format!("status:{mailbox}"), Ok(r.fetched));
+                    sink.record_poll(&self.acct.name, &format!("status:{mailbox}"), Ok(r.fetched))
+                        .await;
                     reports.push(r);
                 }
                 Err(e) => {
                     // The connection state is unknown now: start over next time.
                     self.session = None;
-                    store.record_poll(
+                    sink.record_poll(
                         &self.acct.name,
                         &format!("status:{mailbox}"),
-                        Err(&e.to_string()),
-                    );
+                        Err(e.to_string()),
+                    )
+                    .await;
                     return Err(e);
                 }
             }
@@ -335,11 +337,11 @@ impl Poller {
 
 /// One pass over every mailbox of the account, on a fresh connection.
 pub async fn poll_account(
-    store: &mut Store,
+    sink: &mut impl Sink,
     acct: &Account,
 ) -> Result<Vec<MailboxReport>, PollError> {
     let mut poller = Poller::new(acct);
-    let r = poller.poll(store).await;
+    let r = poller.poll(sink).await;
     poller.logout().await;
     r
 }
@@ -496,38 +498,201 @@ async fn message_sizes(
     Ok(sizes)
 }
 
+/// `validity:uid` as a cursor stores it.
+fn parse_cursor(c: Option<&str>) -> Option<(u32, u32)> {
+    let (v, u) = c?.split_once(':')?;
+    Some((v.parse().ok()?, u.parse().ok()?))
+}
+
+/// One message as fetched: UID, INTERNALDATE, bytes, whether whole, size.
+type Raw = (u32, i64, Vec<u8>, bool, u64);
+
+/// Fetches one batch's bytes.
+async fn fetch_raw(
+    acct: &Account,
+    cfg: &ImapConfig,
+    session: &mut Session,
+    chunk: &[u32],
+    sizes: &HashMap<u32, u64>,
+) -> Result<Vec<Raw>, PollError> {
+    let (whole, oversized): (Vec<u32>, Vec<u32>) = chunk
+        .iter()
+        .partition(|u| sizes.get(u).is_none_or(|s| *s <= MAX_MESSAGE_BYTES));
+    let mut fetched: Vec<Raw> = Vec::with_capacity(chunk.len());
+    for (part, query, whole_message) in [
+        (&whole, "(UID INTERNALDATE BODY.PEEK[])", true),
+        // Too big to take whole: the headers make a ticket that says
+        // so, and the message stays on the server.
+        (&oversized, "(UID INTERNALDATE BODY.PEEK[HEADER])", false),
+    ] {
+        if part.is_empty() {
+            continue;
+        }
+        let got: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
+            session
+                .uid_fetch(join_uids(part), query)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await
+        .map_err(fail(acct, "fetch"))?;
+        for f in got {
+            let Some(uid) = f.uid else { continue };
+            let bytes = if whole_message { f.body() } else { f.header() };
+            let Some(bytes) = bytes else { continue };
+            let at = f
+                .internal_date()
+                .map_or_else(crate::model::now, |d| d.timestamp());
+            let size = sizes.get(&uid).copied().unwrap_or(0);
+            fetched.push((uid, at, bytes.to_vec(), whole_message, size));
+        }
+    }
+    Ok(fetched)
+}
+
+/// What the parser needs besides the bytes.
+#[derive(Clone)]
+struct ParseWith {
+    account: String,
+    validity: u32,
+    fax: Option<crate::channel::fax::Profile>,
+    region: String,
+}
+
+/// Parses a fetched batch: CPU work that may take a while on hostile mail
+/// (a fax's PDF reader), so it runs on the blocking pool, beside the next
+/// fetch and the previous commit.
+fn parse_raw(fetched: Vec<Raw>, with: ParseWith) -> Vec<(u32, Inbound)> {
+    fetched
+        .into_iter()
+        .map(|(uid, at, bytes, whole_message, size)| {
+            let pid = format!("{}:{uid}", with.validity);
+            let mut m = mime::parse(&bytes, &with.account, &pid, at);
+            if !whole_message {
+                m.parse_error = Some(format!(
+                    "the message is {} MiB, over the {} MiB limit: only its headers were fetched; it stays on the server",
+                    size >> 20,
+                    MAX_MESSAGE_BYTES >> 20
+                ));
+                m.raw = Some(bytes);
+            }
+            if let Some(p) = &with.fax {
+                crate::channel::fax::apply(p, &mut m, &with.region);
+            }
+            (uid, m)
+        })
+        .collect()
+}
+
+/// Tells the server what became of stored messages (mark seen, move).
+async fn post_action(
+    acct: &Account,
+    cfg: &ImapConfig,
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<(), PollError> {
+    let err = |step| fail(acct, step);
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = join_uids(uids);
+    match cfg.post_action {
+        PostAction::None => {}
+        PostAction::Seen => {
+            timed(cfg.timeout, "UID STORE", async {
+                session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await
+            .map_err(err("mark seen"))?;
+        }
+        PostAction::Move => {
+            let to = cfg.move_to.as_deref().unwrap_or("Archive");
+            timed(cfg.timeout, "UID MOVE", session.uid_mv(&set, to))
+                .await
+                .map_err(err("move"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A batch being parsed on the blocking pool.
+type Parsing = tokio::task::JoinHandle<Vec<(u32, Inbound)>>;
+
+/// A batch parsed and waiting for its commit.
+struct Parsed {
+    uids: Vec<u32>,
+    messages: Vec<Inbound>,
+    max_uid: u32,
+}
+
 async fn poll_mailbox(
-    store: &mut Store,
+    sink: &mut impl Sink,
     acct: &Account,
     cfg: &ImapConfig,
     session: &mut Session,
     mailbox: &str,
 ) -> Result<MailboxReport, PollError> {
     let err = |step| fail(acct, step);
+    let store_err = |e: crate::inbound::SinkError| fail(acct, "store")(e.0);
     let selected = timed(cfg.timeout, mailbox, session.select(mailbox))
         .await
         .map_err(err("select"))?;
     let validity = selected.uid_validity.unwrap_or(0);
     let scope = format!("uid:{mailbox}");
-    let cursor = store
-        .cursor(&acct.name, &scope)
-        .map_err(|e| err("store")(e.to_string()))?;
-    let (known_validity, mut last) = cursor
-        .as_deref()
-        .and_then(|c| c.split_once(':'))
-        .and_then(|(v, u)| Some((v.parse::<u32>().ok()?, u.parse::<u32>().ok()?)))
-        .unwrap_or((validity, 0));
+    // How far the post-action got: behind `scope` only after a crash (or
+    // a lost connection) between a commit and telling the server.
+    let post_scope = format!("post:{mailbox}");
+    let cursor = sink.cursor(&acct.name, &scope).await.map_err(store_err)?;
+    let (known_validity, mut last) = parse_cursor(cursor.as_deref()).unwrap_or((validity, 0));
     let mut report = MailboxReport {
         mailbox: mailbox.into(),
         uid_validity: validity,
         uid_next: selected.uid_next.unwrap_or(0),
         ..Default::default()
     };
+    let post = |uid: u32| Cursor::new(&acct.name, &post_scope, format!("{validity}:{uid}"));
     if known_validity != validity {
         // The server renumbered the mailbox: scan it all again; dedupe on
         // Message-ID keeps what is already stored from coming in twice.
         last = 0;
         report.rescanned = true;
+    } else if cfg.post_action != PostAction::None && last > 0 {
+        // Stored, but the server was never told: tell it now.
+        let done = sink
+            .cursor(&acct.name, &post_scope)
+            .await
+            .map_err(store_err)?;
+        let done = match parse_cursor(done.as_deref()) {
+            Some((v, u)) if v == validity => u,
+            // Recorded before the mailbox was renumbered and scanned again.
+            Some(_) => 0,
+            // None recorded (a database from before this cursor existed):
+            // nothing is owed.
+            None => last,
+        };
+        if done < last {
+            let owed = timed(
+                cfg.timeout,
+                "UID SEARCH",
+                session.uid_search(format!("UID {}:{last}", done + 1)),
+            )
+            .await
+            .map_err(err("search"))?;
+            let mut owed: Vec<u32> = owed
+                .into_iter()
+                .filter(|u| *u > done && *u <= last)
+                .collect();
+            owed.sort_unstable();
+            post_action(acct, cfg, session, &owed).await?;
+            sink.commit(Vec::new(), vec![post(last)])
+                .await
+                .map_err(store_err)?;
+        }
     }
     let found = timed(
         cfg.timeout,
@@ -539,135 +704,100 @@ async fn poll_mailbox(
     // `n:*` always includes the highest UID, even when it is below n.
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
     uids.sort_unstable();
-    let ingest = Ingest::new(store.settings()).live();
     // Checked when the config was loaded.
     let fax = acct
         .fax
         .as_ref()
         .and_then(|c| crate::channel::fax::Profile::from_config(c).ok());
-    let region = store.settings().default_region.clone();
+    let region = sink.region().to_string();
     // Sizes first, so that a batch is bounded by bytes as well as by
     // count: twenty 50 MB messages must not be in memory at once.
     let sizes = message_sizes(cfg, session, &uids)
         .await
         .map_err(err("fetch"))?;
-    for chunk in batches(&uids, &sizes, cfg.batch, BATCH_BYTES) {
-        let (whole, oversized): (Vec<u32>, Vec<u32>) = chunk
-            .iter()
-            .partition(|u| sizes.get(u).is_none_or(|s| *s <= MAX_MESSAGE_BYTES));
-        let mut fetched: Vec<(u32, i64, Vec<u8>, bool)> = Vec::with_capacity(chunk.len());
-        for (part, query, whole_message) in [
-            (&whole, "(UID INTERNALDATE BODY.PEEK[])", true),
-            // Too big to take whole: the headers make a ticket that says
-            // so, and the message stays on the server.
-            (&oversized, "(UID INTERNALDATE BODY.PEEK[HEADER])", false),
-        ] {
-            if part.is_empty() {
-                continue;
-            }
-            let got: Vec<async_imap::types::Fetch> = timed(cfg.timeout, "UID FETCH", async {
-                session
-                    .uid_fetch(join_uids(part), query)
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await
-            .map_err(err("fetch"))?;
-            for f in got {
-                let Some(uid) = f.uid else { continue };
-                let bytes = if whole_message { f.body() } else { f.header() };
-                let Some(bytes) = bytes else { continue };
-                let at = f
-                    .internal_date()
-                    .map_or_else(crate::store::now, |d| d.timestamp());
-                fetched.push((uid, at, bytes.to_vec(), whole_message));
-            }
-        }
-        // Parsing (and a fax's PDF reader) is CPU work that may take a
-        // while on hostile mail: off the async thread, so the daemon's
-        // other tasks keep running.
-        let (account, profile, region2, validity2) =
-            (acct.name.clone(), fax.clone(), region.clone(), validity);
-        let sizes2: Vec<u64> = fetched
-            .iter()
-            .map(|(u, ..)| sizes.get(u).copied().unwrap_or(0))
-            .collect();
-        let parsed: Vec<(u32, Inbound)> = tokio::task::spawn_blocking(move || {
-            fetched
-                .into_iter()
-                .zip(sizes2)
-                .map(|((uid, at, bytes, whole_message), size)| {
-                    let pid = format!("{validity2}:{uid}");
-                    let mut m = mime::parse(&bytes, &account, &pid, at);
-                    if !whole_message {
-                        m.parse_error = Some(format!(
-                            "the message is {} MiB, over the {} MiB limit: only its headers were fetched; it stays on the server",
-                            size >> 20,
-                            MAX_MESSAGE_BYTES >> 20
-                        ));
-                        m.raw = Some(bytes);
-                    }
-                    if let Some(p) = &profile {
-                        crate::channel::fax::apply(p, &mut m, &region2);
-                    }
-                    (uid, m)
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| err("parse")(e.to_string()))?;
-        let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
-        let cursor = CursorMove {
-            account: &acct.name,
-            scope: &scope,
-            value: format!("{validity}:{max_uid}"),
-        };
-        let t = commit_batch(
-            store,
-            &ingest,
-            parsed.iter().map(|(_, m)| m),
-            Some(cursor),
-            Care::Keep,
-        )
-        .map_err(|e| err("store")(e.to_string()))?;
+    let tracks_post = cfg.post_action != PostAction::None;
+    let mut add = |t: Tally| {
         report.fetched += t.fetched;
         report.created += t.created;
         report.threaded += t.threaded;
         report.duplicates += t.duplicates;
         report.with_errors += t.with_errors;
-        last = max_uid;
-        // Only now, with the batch safe in the store, tell the server.
-        let set = join_uids(&chunk);
-        match cfg.post_action {
-            PostAction::None => {}
-            PostAction::Seen => {
-                timed(cfg.timeout, "UID STORE", async {
-                    session
-                        .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await
-                .map_err(err("mark seen"))?;
+    };
+    // Three stages at once: batch n+2 is fetched while n+1 is parsed and
+    // n commits. Only when n is safe in the store is the server told (its
+    // post-action), and the next commit records that it was.
+    let with = ParseWith {
+        account: acct.name.clone(),
+        validity,
+        fax,
+        region,
+    };
+    let mut parsing: Option<(Vec<u32>, Parsing)> = None;
+    let mut waiting: Option<Parsed> = None;
+    // Everything up to `posted` has had its post-action; recorded with
+    // each commit, and once more at the end.
+    let mut posted = last;
+    let mut posted_unrecorded = false;
+    let mut chunks = batches(&uids, &sizes, cfg.batch, BATCH_BYTES).into_iter();
+    loop {
+        let chunk = chunks.next();
+        if chunk.is_none() && parsing.is_none() && waiting.is_none() {
+            break;
+        }
+        let fetch = async {
+            match &chunk {
+                Some(c) => fetch_raw(acct, cfg, session, c, &sizes).await.map(Some),
+                None => Ok(None),
             }
-            PostAction::Move => {
-                let to = cfg.move_to.as_deref().unwrap_or("Archive");
-                timed(cfg.timeout, "UID MOVE", session.uid_mv(&set, to))
-                    .await
-                    .map_err(err("move"))?;
+        };
+        let (fetched, committed) = match waiting.take() {
+            Some(p) => {
+                let mut cursors = vec![Cursor::new(
+                    &acct.name,
+                    &scope,
+                    format!("{validity}:{}", p.max_uid),
+                )];
+                if tracks_post {
+                    cursors.push(post(posted));
+                    posted_unrecorded = false;
+                }
+                let (fetched, committed) = tokio::join!(fetch, sink.commit(p.messages, cursors));
+                (fetched, Some((p.uids, p.max_uid, committed)))
             }
+            None => (fetch.await, None),
+        };
+        if let Some((done_uids, max_uid, committed)) = committed {
+            add(committed.map_err(store_err)?);
+            last = max_uid;
+            // The commit stands even when the fetch beside it failed: tell
+            // the server about it first, then give up.
+            post_action(acct, cfg, session, &done_uids).await?;
+            posted = max_uid;
+            posted_unrecorded = true;
+        }
+        if let Some((done_uids, handle)) = parsing.take() {
+            let parsed = handle.await.map_err(|e| err("parse")(e.to_string()))?;
+            let max_uid = parsed.iter().map(|(u, _)| *u).max().unwrap_or(last);
+            waiting = Some(Parsed {
+                uids: done_uids,
+                messages: parsed.into_iter().map(|(_, m)| m).collect(),
+                max_uid,
+            });
+        }
+        if let (Some(c), Some(raw)) = (chunk, fetched?) {
+            let with = with.clone();
+            parsing = Some((c, tokio::task::spawn_blocking(move || parse_raw(raw, with))));
         }
     }
+    let mut cursors = Vec::new();
+    if tracks_post && (posted_unrecorded || report.rescanned) {
+        cursors.push(post(posted));
+    }
     if uids.is_empty() && report.rescanned {
-        let cursor = CursorMove {
-            account: &acct.name,
-            scope: &scope,
-            value: format!("{validity}:0"),
-        };
-        commit_batch(store, &ingest, [], Some(cursor), Care::Keep)
-            .map_err(|e| err("store")(e.to_string()))?;
+        cursors.push(Cursor::new(&acct.name, &scope, format!("{validity}:0")));
+    }
+    if !cursors.is_empty() {
+        sink.commit(Vec::new(), cursors).await.map_err(store_err)?;
     }
     Ok(report)
 }

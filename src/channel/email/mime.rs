@@ -84,7 +84,7 @@ fn parse_inner(
     let bound = if fallback_time > 0 {
         fallback_time
     } else {
-        crate::store::now()
+        crate::model::now()
     };
     let received_at = match msg.date().map(|d| d.to_timestamp()) {
         Some(t) if t > bound + DATE_SKEW || t < 0 => {

@@ -22,9 +22,8 @@ use rusqlite::{params, Connection};
 use super::account::SmsAccount;
 use super::segments::{self, Encoding};
 use super::{PollReport, SmsError};
-use crate::inbound::Inbound;
-use crate::ingest::{commit_batch, Care, Ingest};
-use crate::store::{OutboxItem, Store};
+use crate::inbound::{Inbound, Sink};
+use crate::store::OutboxItem;
 
 fn open(acct: &SmsAccount) -> Result<Connection, SmsError> {
     let path: PathBuf = acct
@@ -93,7 +92,7 @@ fn lossy(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
 }
 
 /// One pass over unprocessed `inbox` rows.
-pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError> {
+pub async fn poll(sink: &mut impl Sink, acct: &SmsAccount) -> Result<PollReport, SmsError> {
     let err = |step: &'static str| {
         move |e: rusqlite::Error| SmsError::new(&acct.name, step, e.to_string(), true)
     };
@@ -128,12 +127,12 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
                     .push((seq, r));
             }
             _ => {
-                let at = gammu_time(&r.received).unwrap_or_else(crate::store::now);
+                let at = gammu_time(&r.received).unwrap_or_else(crate::model::now);
                 texts.push((vec![r.id], r.sender, at, r.text, None));
             }
         }
     }
-    let now = crate::store::now();
+    let now = crate::model::now();
     for ((sender, _, total), mut parts) in groups {
         parts.sort_by_key(|(s, _)| *s);
         let first_at = parts
@@ -159,7 +158,6 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         account: acct.name.clone(),
         ..Default::default()
     };
-    let ingest = Ingest::new(store.settings()).live();
     let batch: Vec<Inbound> = texts
         .iter()
         .map(|(ids, sender, at, text, note)| {
@@ -175,8 +173,10 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
             m
         })
         .collect();
-    let t = commit_batch(store, &ingest, &batch, None, Care::Keep)
-        .map_err(|e| SmsError::new(&acct.name, "store", e.to_string(), true))?;
+    let t = sink
+        .commit(batch, Vec::new())
+        .await
+        .map_err(|e| SmsError::new(&acct.name, "store", e.0, true))?;
     report.add(t);
     // Only now tell Gammu they are taken.
     let mut mark = db

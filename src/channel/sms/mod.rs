@@ -9,10 +9,8 @@ pub mod twilio;
 
 use serde::Serialize;
 
-use crate::inbound::{Inbound, InboundAttachment};
-use crate::ingest::{commit_batch, Care, CursorMove, Ingest};
+use crate::inbound::{Cursor, Inbound, InboundAttachment, Sink, SinkError, Tally};
 use crate::model::Channel;
-use crate::store::Store;
 use account::{Kind, SmsAccount};
 
 /// What went wrong, naming the account and the step; `transient` errors
@@ -63,7 +61,7 @@ pub struct PollReport {
 }
 
 impl PollReport {
-    pub(crate) fn add(&mut self, t: crate::ingest::Tally) {
+    pub(crate) fn add(&mut self, t: Tally) {
         self.fetched += t.fetched;
         self.created += t.created;
         self.threaded += t.threaded;
@@ -76,12 +74,13 @@ const CURSOR: &str = "twilio:newest-day";
 
 /// One pass over a Twilio account: every inbound message since the day
 /// before the cursor, stored in one transaction with the moved cursor.
-pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError> {
+pub async fn poll_twilio(sink: &mut impl Sink, acct: &SmsAccount) -> Result<PollReport, SmsError> {
     let api = twilio::Twilio::new(acct).await?;
-    let err = |step: &'static str| {
-        move |e: crate::Error| SmsError::new(&acct.name, step, e.to_string(), true)
-    };
-    let cursor = store.cursor(&acct.name, CURSOR).map_err(err("store"))?;
+    let err = |step: &'static str| move |e: SinkError| SmsError::new(&acct.name, step, e.0, true);
+    let cursor = sink
+        .cursor(&acct.name, CURSOR)
+        .await
+        .map_err(err("store"))?;
     let today = chrono::Utc::now().date_naive();
     // From the day before the cursor (the API filters by whole GMT days);
     // the first time, `history_days` back.
@@ -100,25 +99,19 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
     // Media first (network), then one transaction for the lot.
     let mut inbound = Vec::with_capacity(msgs.len());
     let mut newest = since;
-    {
-        let tx = store.transaction().map_err(err("store"))?;
-        for m in &msgs {
-            if tx
-                .has_provider_id(&acct.name, &m.sid)
-                .map_err(err("store"))?
-            {
-                // Listed again (the API filters by whole days): fetched,
-                // and already stored.
-                report.fetched += 1;
-                report.duplicates += 1;
-                continue;
-            }
-            inbound.push(m.clone());
+    for m in &msgs {
+        if sink.known(&acct.name, &m.sid).await.map_err(err("store"))? {
+            // Listed again (the API filters by whole days): fetched, and
+            // already stored.
+            report.fetched += 1;
+            report.duplicates += 1;
+            continue;
         }
+        inbound.push(m.clone());
     }
     let mut parsed = Vec::with_capacity(inbound.len());
     for m in inbound {
-        let at = m.sent_at().unwrap_or_else(crate::store::now);
+        let at = m.sent_at().unwrap_or_else(crate::model::now);
         if let Some(d) = chrono::DateTime::from_timestamp(at, 0).map(|d| d.date_naive()) {
             newest = newest.max(d);
         }
@@ -144,18 +137,15 @@ pub async fn poll_twilio(store: &mut Store, acct: &SmsAccount) -> Result<PollRep
             attachments,
         ));
     }
-    let ingest = Ingest::new(store.settings()).live();
     let keep = cursor
         .as_deref()
         .and_then(|c| chrono::NaiveDate::parse_from_str(c, "%Y-%m-%d").ok());
     let day = keep.map_or(newest, |k| k.max(newest));
-    let cursor = CursorMove {
-        account: &acct.name,
-        scope: CURSOR,
-        value: day.format("%Y-%m-%d").to_string(),
-    };
-    let t =
-        commit_batch(store, &ingest, &parsed, Some(cursor), Care::Keep).map_err(err("store"))?;
+    let cursor = Cursor::new(&acct.name, CURSOR, day.format("%Y-%m-%d").to_string());
+    let t = sink
+        .commit(parsed, vec![cursor])
+        .await
+        .map_err(err("store"))?;
     report.add(t);
     Ok(report)
 }
@@ -232,15 +222,16 @@ pub fn account_for<'a>(
 }
 
 /// One pass over an SMS account of any kind; status kept for `status`.
-pub async fn poll_account(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError> {
+pub async fn poll_account(sink: &mut impl Sink, acct: &SmsAccount) -> Result<PollReport, SmsError> {
     let r = match acct.kind {
-        Kind::Twilio => poll_twilio(store, acct).await,
-        Kind::Smstools => smstools::poll(store, acct),
-        Kind::Gammu => gammu::poll(store, acct),
+        Kind::Twilio => poll_twilio(sink, acct).await,
+        Kind::Smstools => smstools::poll(sink, acct).await,
+        Kind::Gammu => gammu::poll(sink, acct).await,
     };
-    match &r {
-        Ok(rep) => store.record_poll(&acct.name, "status", Ok(rep.fetched)),
-        Err(e) => store.record_poll(&acct.name, "status", Err(&e.to_string())),
-    }
+    let outcome = match &r {
+        Ok(rep) => Ok(rep.fetched),
+        Err(e) => Err(e.to_string()),
+    };
+    sink.record_poll(&acct.name, "status", outcome).await;
     r
 }

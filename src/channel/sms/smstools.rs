@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use super::account::SmsAccount;
 use super::{PollReport, SmsError};
-use crate::ingest::{commit_batch, Care, Ingest};
-use crate::store::{OutboxItem, Store};
+use crate::inbound::Sink;
+use crate::store::OutboxItem;
 
 /// One incoming file, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +101,7 @@ fn spool(acct: &SmsAccount) -> Result<PathBuf, SmsError> {
 }
 
 /// One pass over `incoming/`.
-pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError> {
+pub async fn poll(sink: &mut impl Sink, acct: &SmsAccount) -> Result<PollReport, SmsError> {
     let err = |step: &'static str| move |e: String| SmsError::new(&acct.name, step, e, true);
     let incoming = spool(acct)?.join("incoming");
     let processed = acct
@@ -126,7 +126,6 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         account: acct.name.clone(),
         ..Default::default()
     };
-    let ingest = Ingest::new(store.settings()).live();
     let mut done = Vec::new();
     let mut batch = Vec::new();
     for path in &names {
@@ -151,7 +150,7 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
                 &name,
                 &t.from,
                 &t.text,
-                t.received_at.unwrap_or_else(crate::store::now),
+                t.received_at.unwrap_or_else(crate::model::now),
                 Vec::new(),
             ),
             Err(e) => {
@@ -159,7 +158,7 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
                 // No sender: a customer of its own, never a shared
                 // "unknown" that every broken file would join.
                 let mut m =
-                    super::text_message(acct, &name, "", "", crate::store::now(), Vec::new());
+                    super::text_message(acct, &name, "", "", crate::model::now(), Vec::new());
                 m.parse_error = Some(format!("{name}: {e}"));
                 m.raw = Some(raw.clone());
                 m.body_text = String::from_utf8_lossy(&raw).into_owned();
@@ -169,8 +168,10 @@ pub fn poll(store: &mut Store, acct: &SmsAccount) -> Result<PollReport, SmsError
         batch.push(inbound);
         done.push(path.clone());
     }
-    let t = commit_batch(store, &ingest, &batch, None, Care::Keep)
-        .map_err(|e| err("store")(e.to_string()))?;
+    let t = sink
+        .commit(batch, Vec::new())
+        .await
+        .map_err(|e| err("store")(e.0))?;
     report.add(t);
     // Only now, with the texts safe in the store, move the files. A file
     // that cannot be moved is filed already: the next poll sees it as a
