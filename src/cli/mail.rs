@@ -125,7 +125,7 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<()> {
     }
     for a in &ctx.config.sms {
         let st = store.poll_status(&a.name, "status")?;
-        sms.push(serde_json::json!({ "account": a.name, "kind": a.kind, "number": a.number, "status": st }));
+        sms.push(serde_json::json!({ "account": a.name, "kind": a.kind(), "number": a.number, "status": st }));
     }
     if ctx.json {
         return output::json(&serde_json::json!({

@@ -8,6 +8,7 @@ use lettre::transport::smtp::client::AsyncSmtpConnection;
 
 use super::*;
 use crate::channel::email::account::{Account, SmtpConfig};
+use crate::channel::email::smtp;
 
 /// `Auto-Submitted: auto-replied` (RFC 3834), on replies sent by rules, so
 /// that other systems do not answer them.
@@ -38,8 +39,8 @@ pub fn build_message(
         .address
         .rsplit_once('@')
         .map_or("localhost", |(_, d)| d);
-    let token = crate::store::sha256_hex(
-        format!("{}:{}:{}", item.id, item.message_id, crate::store::now()).as_bytes(),
+    let token = crate::digest::sha256_hex(
+        format!("{}:{}:{}", item.id, item.message_id, crate::model::now()).as_bytes(),
     );
     let message_id = format!(
         "echodesk.{}.{}.{}@{}",
@@ -121,7 +122,86 @@ pub(super) struct Session {
 pub(super) struct Ask {
     account: String,
     done: Option<(OutboxItem, Message, Outcome)>,
-    reply: tokio::sync::oneshot::Sender<Option<(OutboxItem, Message)>>,
+    reply: tokio::sync::oneshot::Sender<Option<(OutboxItem, Prepared)>>,
+}
+
+/// A built message and its Message-ID.
+type Prepared = (Message, String);
+
+/// SMTP through one account: replies, or faxes as mail to the account's
+/// email-to-fax gateway. Holds at most one session.
+pub(super) struct Smtp<'c> {
+    config: &'c Config,
+    acct: &'c Account,
+    smtp: &'c SmtpConfig,
+    fax: bool,
+    session: Option<Session>,
+}
+
+impl<'c> Smtp<'c> {
+    fn new(config: &'c Config, acct: &'c Account, channel: &str) -> Option<Smtp<'c>> {
+        Some(Smtp {
+            config,
+            acct,
+            smtp: acct.smtp.as_ref()?,
+            fax: channel == "fax",
+            session: None,
+        })
+    }
+}
+
+impl Transport for Smtp<'_> {
+    type Prepared = Prepared;
+
+    fn prepare(&self, item: &OutboxItem) -> Result<Prepared, String> {
+        if self.fax {
+            crate::channel::fax::outbound::build(
+                item,
+                self.acct,
+                &self.config.default_region,
+                &self.config.subject_tag,
+            )
+        } else {
+            build_message(item, self.acct, self.config)
+        }
+    }
+
+    /// Opens the session when needed (checking one idle for a while with
+    /// NOOP); after anything but a 2xx the session may be mid-transaction,
+    /// so it is dropped.
+    async fn send(&mut self, (message, _): &Prepared, _: &OutboxItem) -> Outcome {
+        if let Some(s) = self.session.as_mut() {
+            if s.used.elapsed() > IDLE_CHECK && !s.conn.test_connected().await {
+                self.session = None;
+            }
+        }
+        if self.session.is_none() {
+            match smtp::connect(self.smtp).await {
+                Ok(conn) => {
+                    self.session = Some(Session {
+                        conn,
+                        used: Instant::now(),
+                    })
+                }
+                Err(e) => {
+                    return Outcome::Retry {
+                        reason: e.message,
+                        after: None,
+                        unreachable: true,
+                    }
+                }
+            }
+        }
+        let Some(s) = self.session.as_mut() else {
+            return Outcome::retry("no session");
+        };
+        let outcome = smtp::SendError::outcome(smtp::send(self.smtp, &mut s.conn, message).await);
+        s.used = Instant::now();
+        if !outcome.is_sent() {
+            self.session = None;
+        }
+        outcome
+    }
 }
 
 /// Builds a claimed entry's message and records its Message-ID before it
@@ -129,46 +209,34 @@ pub(super) struct Ask {
 /// it can never be sent as it is.
 fn prepare(
     tx: &crate::store::Tx<'_>,
-    config: &Config,
-    channel: &str,
+    transport: Option<&Smtp<'_>>,
     account: &str,
     item: &mut OutboxItem,
-) -> crate::Result<Result<Message, String>> {
+) -> crate::Result<Result<Prepared, String>> {
     item.account = Some(account.to_string());
-    let Some(acct) = config.accounts.iter().find(|a| a.name == account) else {
+    let Some(transport) = transport else {
         return Ok(Err(format!("account `{account}` is no longer configured")));
     };
-    let built = if channel == "fax" {
-        crate::channel::fax::outbound::build(
-            item,
-            acct,
-            &config.default_region,
-            &config.subject_tag,
-        )
-    } else {
-        build_message(item, acct, config)
-    };
-    Ok(match built {
+    Ok(match transport.prepare(item) {
         Ok((m, id)) => {
             tx.set_message_id(item.message_id, &id)?;
-            Ok(m)
+            Ok((m, id))
         }
         Err(e) => Err(e),
     })
 }
 
 /// One SMTP session's worth of sending: asks the ledger for an entry,
-/// sends it, hands back the result with the next request. Opens the
-/// session when needed; if the server cannot be reached, says so on
-/// `unreachable` and stops, leaving the rest of the queue unclaimed.
-/// Returns the session if it is still good.
+/// sends it, hands back the result with the next request. If the server
+/// cannot be reached, says so on `unreachable` (the ledger then stops
+/// giving it work, leaving the rest of the queue unclaimed). Returns the
+/// session if it is still good.
 async fn lane(
-    account: String,
-    smtp: SmtpConfig,
-    mut session: Option<Session>,
+    mut transport: Smtp<'_>,
     asks: tokio::sync::mpsc::UnboundedSender<Ask>,
     unreachable: tokio::sync::mpsc::UnboundedSender<(String, String)>,
 ) -> Option<(String, Session)> {
+    let account = transport.acct.name.clone();
     let mut done = None;
     loop {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -180,39 +248,21 @@ async fn lane(
         if asks.send(ask).is_err() {
             break;
         }
-        let Ok(Some((item, message))) = answer.await else {
+        let Ok(Some((item, prepared))) = answer.await else {
             break;
         };
-        if let Some(s) = session.as_mut() {
-            if s.used.elapsed() > IDLE_CHECK && !s.conn.test_connected().await {
-                session = None;
-            }
+        let outcome = transport.send(&prepared, &item).await;
+        if let Outcome::Retry {
+            reason,
+            unreachable: true,
+            ..
+        } = &outcome
+        {
+            let _ = unreachable.send((account.clone(), reason.clone()));
         }
-        if session.is_none() {
-            match smtp::connect(&smtp).await {
-                Ok(conn) => {
-                    session = Some(Session {
-                        conn,
-                        used: Instant::now(),
-                    })
-                }
-                Err(e) => {
-                    let _ = unreachable.send((account.clone(), e.message.clone()));
-                    done = Some((item, message, Outcome::Retry(e.message)));
-                    continue;
-                }
-            }
-        }
-        let Some(s) = session.as_mut() else { continue };
-        let outcome = Outcome::from_smtp(smtp::send(&smtp, &mut s.conn, &message).await);
-        s.used = Instant::now();
-        if !matches!(outcome, Outcome::Sent(_)) {
-            // After a refusal or a timeout the session may be mid-transaction.
-            session = None;
-        }
-        done = Some((item, message, outcome));
+        done = Some((item, prepared.0, outcome));
     }
-    session.map(|s| (account, s))
+    transport.session.map(|s| (account, s))
 }
 
 impl Sender {
@@ -264,7 +314,7 @@ impl Sender {
                 };
                 for id in orphans {
                     if let Some(item) = tx.claim(id, &self.owner)? {
-                        record_in(&tx, &item, Outcome::Failed(why.into()), report)?;
+                        record_in(&tx, &item, Outcome::Permanent(why.into()), report)?;
                     }
                 }
                 tx.commit()?;
@@ -292,25 +342,24 @@ impl Sender {
         let (ask_tx, mut ask_rx) = tokio::sync::mpsc::unbounded_channel::<Ask>();
         let (fail_tx, mut fail_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
         let mut lanes = Vec::new();
+        // One transport per account builds the messages (in the ledger);
+        // each lane has its own, with its session.
+        let mut builders: HashMap<String, Smtp<'_>> = HashMap::new();
         for (name, ids) in &queues {
-            let Some(smtp) = self
-                .config
-                .accounts
-                .iter()
-                .find(|a| a.name == *name)
-                .and_then(|a| a.smtp.clone())
-            else {
+            let Some(acct) = self.config.accounts.iter().find(|a| a.name == *name) else {
                 continue;
             };
+            let Some(builder) = Smtp::new(&self.config, acct, channel) else {
+                continue;
+            };
+            builders.insert(name.clone(), builder);
             let pool = self.idle.entry(name.clone()).or_default();
             for _ in 0..LANES.min(ids.len()) {
-                lanes.push(lane(
-                    name.clone(),
-                    smtp.clone(),
-                    pool.pop(),
-                    ask_tx.clone(),
-                    fail_tx.clone(),
-                ));
+                let Some(mut transport) = Smtp::new(&self.config, acct, channel) else {
+                    continue;
+                };
+                transport.session = pool.pop();
+                lanes.push(lane(transport, ask_tx.clone(), fail_tx.clone()));
             }
         }
         drop(ask_tx);
@@ -327,7 +376,6 @@ impl Sender {
             .map(|a| a.name.clone())
             .collect();
         let mut copies: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-        let config = &self.config;
         let owner = self.owner.clone();
         let stop = self.stop.clone();
         let mut unreachable: HashMap<String, String> = HashMap::new();
@@ -358,8 +406,7 @@ impl Sender {
                 let mut replies = Vec::with_capacity(batch.len());
                 for ask in batch {
                     if let Some((item, message, outcome)) = ask.done {
-                        if matches!(outcome, Outcome::Sent(_)) && wants_copy.contains(&ask.account)
-                        {
+                        if outcome.is_sent() && wants_copy.contains(&ask.account) {
                             copies
                                 .entry(ask.account.clone())
                                 .or_default()
@@ -376,12 +423,13 @@ impl Sender {
                             let Some(mut item) = tx.claim(id, &owner)? else {
                                 continue;
                             };
-                            match prepare(&tx, config, channel, &ask.account, &mut item)? {
+                            let builder = builders.get(&ask.account);
+                            match prepare(&tx, builder, &ask.account, &mut item)? {
                                 Ok(m) => {
                                     next = Some((item, m));
                                     break;
                                 }
-                                Err(e) => record_in(&tx, &item, Outcome::Failed(e), report)?,
+                                Err(e) => record_in(&tx, &item, Outcome::Permanent(e), report)?,
                             }
                         }
                     }

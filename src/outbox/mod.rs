@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::channel::email::smtp;
-use crate::channel::sms::twilio::Twilio;
-use crate::channel::sms::SmsError;
+use crate::channel::sms::Gateway;
 use crate::config::Config;
-use crate::store::{OutboxItem, Store};
+use crate::outbound::{OutboxItem, Outcome, Transport};
+use crate::store::Store;
 
 mod mail;
 pub mod resolve;
@@ -67,40 +66,6 @@ const HEARTBEAT: Duration = Duration::from_secs(20);
 /// Longest pause for an account whose server could not be reached.
 const ACCOUNT_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
-/// What became of one send.
-#[derive(Debug, Clone)]
-enum Outcome {
-    /// Accepted; the provider's reply or reference.
-    Sent(String),
-    /// Not now: try again after a backoff.
-    Retry(String),
-    /// Refused for good.
-    Failed(String),
-    /// The connection failed after the message was handed over: it may
-    /// have arrived, so it waits for `outbox resolve` or an agent.
-    Unknown(String),
-}
-
-impl Outcome {
-    fn from_smtp(r: Result<String, smtp::SendError>) -> Outcome {
-        match r {
-            Ok(reply) => Outcome::Sent(reply),
-            Err(e) if e.unknown => Outcome::Unknown(e.message),
-            Err(e) if e.permanent => Outcome::Failed(e.message),
-            Err(e) => Outcome::Retry(e.message),
-        }
-    }
-
-    fn from_sms(r: Result<(String, String), SmsError>) -> Outcome {
-        match r {
-            Ok((sid, _)) => Outcome::Sent(sid),
-            Err(e) if e.unknown => Outcome::Unknown(e.to_string()),
-            Err(e) if e.transient => Outcome::Retry(e.to_string()),
-            Err(e) => Outcome::Failed(e.to_string()),
-        }
-    }
-}
-
 /// An account whose server could not be reached: skipped until `until`.
 struct Down {
     until: Instant,
@@ -115,7 +80,8 @@ pub struct Sender {
     /// Names this sender in the entries it claims and in its lease.
     owner: String,
     idle: HashMap<String, Vec<Session>>,
-    twilio: HashMap<String, Twilio>,
+    /// Each SMS account's gateway, made at its first send.
+    gateways: HashMap<String, Gateway>,
     stop: Arc<AtomicBool>,
     down: HashMap<String, Down>,
 }
@@ -129,7 +95,7 @@ impl Sender {
             config: config.clone(),
             owner: format!("{}-{:x}", std::process::id(), nanos & 0xffff_ffff_ffff),
             idle: HashMap::new(),
-            twilio: HashMap::new(),
+            gateways: HashMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
             down: HashMap::new(),
         }
@@ -205,16 +171,21 @@ fn record_in(
     report: &mut SendReport,
 ) -> crate::Result<()> {
     match outcome {
-        Outcome::Sent(reply) => {
-            tx.mark_sent(item, &reply)?;
+        Outcome::Sent { reference, .. } => {
+            tx.mark_sent(item, &reference)?;
             report.sent += 1;
         }
-        Outcome::Retry(e) => {
-            tracing::info!(outbox = item.id, ticket = item.ticket_id, "will retry: {e}");
-            tx.mark_retry(item, tx.now() + backoff(item.attempts, report.retry), &e)?;
+        Outcome::Retry { reason, after, .. } => {
+            tracing::info!(
+                outbox = item.id,
+                ticket = item.ticket_id,
+                "will retry: {reason}"
+            );
+            let wait = after.unwrap_or_else(|| backoff(item.attempts, report.retry));
+            tx.mark_retry(item, tx.now() + wait, &reason)?;
             report.retrying += 1;
         }
-        Outcome::Failed(e) => {
+        Outcome::Permanent(e) => {
             tracing::warn!(outbox = item.id, ticket = item.ticket_id, "failed: {e}");
             tx.mark_failed(item, &e)?;
             report.failed += 1;

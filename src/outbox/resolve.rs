@@ -16,8 +16,9 @@
 
 use serde::Serialize;
 
-use crate::channel::sms::account::Kind;
+use crate::channel::sms::Gateway;
 use crate::config::Config;
+use crate::outbound::{Probe, Transport};
 use crate::store::{OutboxRow, Store, Verdict};
 
 /// One entry's finding.
@@ -170,58 +171,11 @@ async fn by_gateway(
         ));
     };
     let body = store.message_body(row.message_id)?.unwrap_or_default();
-    match acct.kind {
-        Kind::Twilio => {
-            let since = row.claimed_at.unwrap_or(row.updated_at);
-            let day = chrono::DateTime::from_timestamp(since, 0)
-                .map(|d| d.date_naive())
-                .unwrap_or_else(|| chrono::Utc::now().date_naive());
-            // Twilio filters by whole GMT days: from the day before.
-            let day = day.pred_opt().unwrap_or(day);
-            let api = match crate::channel::sms::twilio::Twilio::new(acct).await {
-                Ok(a) => a,
-                Err(e) => return Ok((Verdict::Unsure, e.to_string())),
-            };
-            let sent = match api.sent_to(&row.recipient, day).await {
-                Ok(s) => s,
-                Err(e) => return Ok((Verdict::Unsure, format!("listing failed: {e}"))),
-            };
-            let ours = sent
-                .iter()
-                .find(|m| m.body.as_deref().map(str::trim) == Some(body.trim()));
-            Ok(match ours {
-                Some(m) => (
-                    Verdict::Sent(Some(m.sid.clone())),
-                    format!(
-                        "the gateway lists {} from {} to {} with this text",
-                        m.sid, acct.number, row.recipient
-                    ),
-                ),
-                None => (
-                    Verdict::NotSent,
-                    format!(
-                        "the gateway lists no message from {} to {} with this text since {day}",
-                        acct.number, row.recipient
-                    ),
-                ),
-            })
-        }
-        Kind::Smstools => Ok(
-            match crate::channel::sms::smstools::find_sent(acct, row.id) {
-                Some(place) => (
-                    Verdict::Sent(Some(crate::channel::sms::smstools::file_name(row.id))),
-                    format!("its spool file is in {place}"),
-                ),
-                None => (
-                    Verdict::NotSent,
-                    "no spool file of it in outgoing, checked, sent or failed".into(),
-                ),
-            },
-        ),
-        Kind::Gammu => Ok((
-            Verdict::Unsure,
-            "Gammu's tables do not name the entry; check `gammu-smsd-monitor` or its sentitems"
-                .into(),
-        )),
-    }
+    let probe = Probe {
+        outbox_id: row.id,
+        recipient: &row.recipient,
+        body: &body,
+        since: row.claimed_at.unwrap_or(row.updated_at),
+    };
+    Ok(Gateway::new(acct).look_for(&probe).await)
 }

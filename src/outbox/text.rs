@@ -48,16 +48,25 @@ impl Sender {
                 };
                 let Some(mut item) = item else { continue };
                 item.account.clone_from(&account);
-                let result = self.send_sms(&item).await;
-                let unreachable = match &result {
-                    Err(e) if e.transient => Some(e.to_string()),
+                let outcome = self.send_sms(&item).await;
+                let unreachable = match &outcome {
+                    Outcome::Retry {
+                        reason,
+                        unreachable: true,
+                        ..
+                    } => Some(reason.clone()),
                     _ => None,
                 };
-                let status = result.as_ref().ok().map(|(_, st)| st.clone());
                 let tx = store.transaction()?;
-                record_in(&tx, &item, Outcome::from_sms(result), report)?;
-                if let Some(st) = status {
+                if let Outcome::Sent {
+                    status: Some(st), ..
+                } = &outcome
+                {
+                    let st = st.clone();
+                    record_in(&tx, &item, outcome, report)?;
                     tx.set_delivery(item.id, &st, None)?;
+                } else {
+                    record_in(&tx, &item, outcome, report)?;
                 }
                 tx.commit()?;
                 if let Some(a) = &account {
@@ -77,47 +86,24 @@ impl Sender {
         Ok(())
     }
 
-    pub(super) async fn twilio(
-        &mut self,
-        acct: &crate::channel::sms::account::SmsAccount,
-    ) -> Result<&Twilio, SmsError> {
-        if !self.twilio.contains_key(&acct.name) {
-            let t = Twilio::new(acct).await?;
-            self.twilio.insert(acct.name.clone(), t);
+    /// The gateway of the account an entry leaves through, made once.
+    fn gateway(&mut self, account: &str) -> Option<&mut Gateway> {
+        if !self.gateways.contains_key(account) {
+            let acct = self.config.sms.iter().find(|a| a.name == account)?;
+            self.gateways
+                .insert(account.to_string(), Gateway::new(acct));
         }
-        self.twilio
-            .get(&acct.name)
-            .ok_or_else(|| SmsError::new(&acct.name, "setup", "no client", true))
+        self.gateways.get_mut(account)
     }
 
-    /// The message SID (or spool name) and the gateway's status.
-    pub(super) async fn send_sms(
-        &mut self,
-        item: &OutboxItem,
-    ) -> Result<(String, String), SmsError> {
-        use crate::channel::sms::account::Kind;
-        let acct = item
-            .account
-            .as_deref()
-            .and_then(|n| self.config.sms.iter().find(|a| a.name == n))
-            .cloned()
-            .ok_or_else(|| SmsError::new("", "send", "no [[sms]] account to send from", false))?;
-        crate::channel::sms::check_length(&acct, &item.body)
-            .map_err(|e| SmsError::new(&acct.name, "send", &e, false))?;
-        match acct.kind {
-            Kind::Twilio => {
-                let m = self
-                    .twilio(&acct)
-                    .await?
-                    .send(&item.recipient, &item.body)
-                    .await?;
-                Ok((m.sid, m.status))
-            }
-            Kind::Smstools => crate::channel::sms::smstools::send(&acct, item)
-                .map(|name| (name, "queued".to_string())),
-            Kind::Gammu => {
-                crate::channel::sms::gammu::send(&acct, item).map(|id| (id, "queued".to_string()))
-            }
+    /// Prepares and sends one text through its account's gateway.
+    pub(super) async fn send_sms(&mut self, item: &OutboxItem) -> Outcome {
+        let Some(gateway) = item.account.clone().and_then(|n| self.gateway(&n)) else {
+            return Outcome::Permanent("no [[sms]] account to send from".into());
+        };
+        match gateway.prepare(item) {
+            Ok(text) => gateway.send(&text, item).await,
+            Err(why) => Outcome::Permanent(why),
         }
     }
 
@@ -127,44 +113,17 @@ impl Sender {
         store: &mut Store,
         report: &mut SendReport,
     ) -> crate::Result<()> {
-        use crate::channel::sms::account::Kind;
         let waiting = store.awaiting_delivery(200)?;
         for w in waiting {
-            let Some(acct) = self
-                .config
-                .sms
-                .iter()
-                .find(|a| a.name == w.account)
-                .cloned()
-            else {
+            let Some(gateway) = self.gateway(&w.account) else {
                 continue;
             };
-            let found = match acct.kind {
-                Kind::Twilio => {
-                    let Ok(api) = self.twilio(&acct).await else {
-                        continue;
-                    };
-                    match api.fetch(&w.provider_ref).await {
-                        Ok(m) => Some((
-                            m.status,
-                            m.error_code.map(|c| {
-                                format!("error {c}: {}", m.error_message.unwrap_or_default())
-                            }),
-                        )),
-                        Err(e) => {
-                            tracing::info!("delivery of outbox {}: {e}", w.outbox_id);
-                            None
-                        }
-                    }
-                }
-                Kind::Smstools => crate::channel::sms::smstools::delivery(&acct, &w.provider_ref),
-                Kind::Gammu => crate::channel::sms::gammu::delivery(&acct, &w.provider_ref),
-            };
+            let found = gateway.delivery(&w.provider_ref).await;
             report.deliveries_checked += 1;
-            if let Some((status, detail)) = found {
-                if w.delivery.as_deref() != Some(status.as_str()) {
+            if let Some(d) = found {
+                if w.delivery.as_deref() != Some(d.status.as_str()) {
                     let tx = store.transaction()?;
-                    tx.set_delivery(w.outbox_id, &status, detail.as_deref())?;
+                    tx.set_delivery(w.outbox_id, &d.status, d.detail.as_deref())?;
                     tx.commit()?;
                     report.deliveries_changed += 1;
                 }

@@ -1,7 +1,6 @@
 //! Messages, their attachments, and the content-addressed blob table.
 
 use rusqlite::{params, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 use super::{Store, Tx};
 use crate::error::{Error, Result};
@@ -56,15 +55,7 @@ fn fnv1a(parts: &[&[u8]]) -> i64 {
     h as i64
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+pub use crate::digest::sha256_hex;
 
 impl Tx<'_> {
     /// Stores bytes once under their SHA-256 and returns the hash.

@@ -9,28 +9,7 @@ use serde::Serialize;
 use super::{Store, Tx};
 use crate::error::{Error, Result};
 
-/// Everything a sender needs for one queued message.
-#[derive(Debug, Clone)]
-pub struct OutboxItem {
-    pub id: i64,
-    pub message_id: i64,
-    pub ticket_id: i64,
-    pub channel: String,
-    pub recipient: String,
-    pub attempts: i64,
-    pub body: String,
-    pub ticket_subject: String,
-    /// The account the customer last wrote to, if any.
-    pub account: Option<String>,
-    /// Message-ID, References of the customer's latest message.
-    pub parent: Option<(String, Vec<String>)>,
-    /// (file name, content type, bytes) to send with the text.
-    pub attachments: Vec<(String, String, Vec<u8>)>,
-    /// Written by an automation rule: sent as `Auto-Submitted: auto-replied`.
-    pub automatic: bool,
-    /// The sender that claimed it (see [`sender_lease`]).
-    pub owner: String,
-}
+pub use crate::outbound::{OutboxItem, Verdict};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxRow {
@@ -414,28 +393,6 @@ impl Tx<'_> {
             Some(&status),
             Some("cancelled"),
         )
-    }
-}
-
-/// What `outbox resolve` found out about an unknown entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "verdict", content = "reference")]
-pub enum Verdict {
-    /// The provider has it: it was sent (with the provider's reference).
-    Sent(Option<String>),
-    /// The provider's record is complete and it is not there: safe to send.
-    NotSent,
-    /// No way to tell; it stays unknown for an agent to decide.
-    Unsure,
-}
-
-impl Verdict {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Verdict::Sent(_) => "sent",
-            Verdict::NotSent => "not sent: queued again",
-            Verdict::Unsure => "still unknown",
-        }
     }
 }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::secret::Secret;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
@@ -136,79 +138,24 @@ impl SmtpConfig {
                 self.host
             ));
         }
-        if self.user.is_some() && self.password_command.is_none() && self.password_env.is_none() {
-            return Err("smtp: a user needs password_command or password_env".into());
-        }
-        if self.password_command.is_some() && self.password_env.is_some() {
-            return Err("smtp: set password_command or password_env, not both".into());
-        }
-        Ok(())
+        self.secret().check(self.user.is_some())
     }
 
     pub async fn password(&self) -> Result<Option<String>, String> {
         if self.user.is_none() {
             return Ok(None);
         }
-        secret_async(
+        self.secret().read_async(self.timeout).await.map(Some)
+    }
+
+    fn secret(&self) -> Secret {
+        Secret::new(
             "smtp.password_command",
+            "smtp.password_env",
             self.password_command.clone(),
             self.password_env.clone(),
-            self.timeout,
         )
-        .await
-        .map(Some)
     }
-}
-
-/// A secret from a command's first output line or an environment variable.
-/// The command runs in its own process group under a time limit (the
-/// section's `timeout`) and a memory limit; on expiry the whole group is
-/// killed. Errors name the command's key, never what it printed. This
-/// blocks: from async code, call it through `tokio::task::spawn_blocking`
-/// (see [`secret_async`]).
-pub fn secret(
-    key: &str,
-    command: Option<&str>,
-    env: Option<&str>,
-    timeout: u64,
-) -> Result<String, String> {
-    if let Some(var) = env {
-        return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
-    }
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(command.unwrap_or(""));
-    let limits = crate::isolate::Limits {
-        wall: std::time::Duration::from_secs(timeout.max(1)),
-        memory: 2 << 30,
-        max_output: 64 << 10,
-    };
-    use crate::isolate::IsolateError;
-    let out = crate::isolate::run(cmd, key, &[], limits).map_err(|e| match e {
-        IsolateError::Failed { code, .. } => format!("{key} failed (exit status {code})"),
-        IsolateError::Timeout { secs, .. } => {
-            format!("{key} did not finish within {secs} s and was stopped")
-        }
-        other => other.to_string(),
-    })?;
-    let text = String::from_utf8(out.stdout).map_err(|_| format!("{key} printed non-UTF-8"))?;
-    text.lines()
-        .next()
-        .map(str::to_string)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| format!("{key} printed nothing"))
-}
-
-/// [`secret`] off the async runtime's thread: a slow password manager
-/// must not stop every other account's poller meanwhile.
-pub async fn secret_async(
-    key: &'static str,
-    command: Option<String>,
-    env: Option<String>,
-    timeout: u64,
-) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || secret(key, command.as_deref(), env.as_deref(), timeout))
-        .await
-        .map_err(|e| format!("{key}: {e}"))?
 }
 
 /// Whether `host` (a name or an address, IPv6 with or without brackets)
@@ -292,18 +239,7 @@ impl ImapConfig {
                 self.host
             ));
         }
-        match (&self.password_command, &self.password_env) {
-            (Some(_), Some(_)) => {
-                return Err("imap: set password_command or password_env, not both".into())
-            }
-            (None, None) => {
-                return Err(
-                    "imap: set password_command or password_env (passwords never go in the config)"
-                        .into(),
-                )
-            }
-            _ => {}
-        }
+        self.secret().check(true)?;
         if self.post_action == PostAction::Move && self.move_to.as_deref().is_none_or(str::is_empty)
         {
             return Err("imap.post_action = \"move\" needs imap.move_to".into());
@@ -320,13 +256,16 @@ impl ImapConfig {
     /// The password, from the command or the environment. Error messages
     /// never include what the command printed.
     pub async fn password(&self) -> Result<String, String> {
-        secret_async(
+        self.secret().read_async(self.timeout).await
+    }
+
+    fn secret(&self) -> Secret {
+        Secret::new(
             "imap.password_command",
+            "imap.password_env",
             self.password_command.clone(),
             self.password_env.clone(),
-            self.timeout,
         )
-        .await
     }
 }
 

@@ -36,6 +36,17 @@ impl SendError {
         }
     }
 
+    /// A send's result as the outbox records it.
+    pub fn outcome(r: Result<String, SendError>) -> crate::outbound::Outcome {
+        use crate::outbound::Outcome;
+        match r {
+            Ok(reply) => Outcome::sent(reply),
+            Err(e) if e.unknown => Outcome::Unknown(e.message),
+            Err(e) if e.permanent => Outcome::Permanent(e.message),
+            Err(e) => Outcome::retry(e.message),
+        }
+    }
+
     pub fn permanent(message: impl Into<String>) -> Self {
         SendError {
             permanent: true,

@@ -6,7 +6,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 
 use crate::channel::email::account::Account;
-use crate::store::OutboxItem;
+use crate::outbound::OutboxItem;
 
 /// Gateway address patterns of common services. `{number}` is the E.164
 /// number without `+`, `{national}` the national number, `{e164}` with `+`.
@@ -87,7 +87,8 @@ pub fn build(
         .address
         .rsplit_once('@')
         .map_or("localhost", |(_, d)| d);
-    let token = crate::store::sha256_hex(format!("fax:{}:{}", item.id, item.message_id).as_bytes());
+    let token =
+        crate::digest::sha256_hex(format!("fax:{}:{}", item.id, item.message_id).as_bytes());
     let message_id = format!(
         "echodesk.fax.{}.{}.{}@{domain}",
         item.ticket_id,

@@ -23,13 +23,14 @@ use super::account::SmsAccount;
 use super::segments::{self, Encoding};
 use super::{PollReport, SmsError};
 use crate::inbound::{Inbound, Sink};
-use crate::store::OutboxItem;
+use crate::outbound::OutboxItem;
 
 fn open(acct: &SmsAccount) -> Result<Connection, SmsError> {
-    let path: PathBuf = acct
-        .database
-        .clone()
-        .ok_or_else(|| SmsError::new(&acct.name, "gammu", "no database configured", false))?;
+    let path: PathBuf = match &acct.gateway {
+        super::account::GatewayConfig::Gammu { database } => Some(database.clone()),
+        _ => None,
+    }
+    .ok_or_else(|| SmsError::new(&acct.name, "gammu", "no database configured", false))?;
     let c = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| {
             SmsError::new(

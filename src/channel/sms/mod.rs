@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::inbound::{Cursor, Inbound, InboundAttachment, Sink, SinkError, Tally};
 use crate::model::Channel;
+use crate::outbound::{Delivery, OutboxItem, Outcome, Probe, Transport, Verdict};
 use account::{Kind, SmsAccount};
 
 /// What went wrong, naming the account and the step; `transient` errors
@@ -47,6 +48,176 @@ impl SmsError {
         SmsError {
             unknown: true,
             ..SmsError::new(account, step, message, false)
+        }
+    }
+}
+
+impl SmsError {
+    /// A failed send as the outbox records it: a gateway that could not be
+    /// reached (or answered 429/5xx) pauses the account and is retried.
+    pub fn outcome(self) -> Outcome {
+        let text = self.to_string();
+        if self.unknown {
+            Outcome::Unknown(text)
+        } else if self.transient {
+            Outcome::Retry {
+                reason: text,
+                after: None,
+                unreachable: true,
+            }
+        } else {
+            Outcome::Permanent(text)
+        }
+    }
+}
+
+/// An `[[sms]]` account's gateway: the one place that knows which kind it
+/// is. The Twilio client is made at the first send (its secret is read
+/// then) and kept.
+pub enum Gateway {
+    Twilio {
+        acct: SmsAccount,
+        api: Option<Box<twilio::Twilio>>,
+    },
+    Smstools(SmsAccount),
+    Gammu(SmsAccount),
+}
+
+impl Gateway {
+    pub fn new(acct: &SmsAccount) -> Gateway {
+        match acct.kind() {
+            Kind::Twilio => Gateway::Twilio {
+                acct: acct.clone(),
+                api: None,
+            },
+            Kind::Smstools => Gateway::Smstools(acct.clone()),
+            Kind::Gammu => Gateway::Gammu(acct.clone()),
+        }
+    }
+
+    pub fn account(&self) -> &SmsAccount {
+        match self {
+            Gateway::Twilio { acct, .. } | Gateway::Smstools(acct) | Gateway::Gammu(acct) => acct,
+        }
+    }
+
+    async fn api(acct: &SmsAccount, api: &mut Option<Box<twilio::Twilio>>) -> Result<(), SmsError> {
+        if api.is_none() {
+            *api = Some(Box::new(twilio::Twilio::new(acct).await?));
+        }
+        Ok(())
+    }
+}
+
+impl Transport for Gateway {
+    /// A text is sent as it is stored; preparing only checks its length.
+    type Prepared = ();
+
+    fn prepare(&self, item: &OutboxItem) -> Result<(), String> {
+        check_length(self.account(), &item.body).map(|_| ())
+    }
+
+    async fn send(&mut self, _: &(), item: &OutboxItem) -> Outcome {
+        let queued = |reference: String| Outcome::Sent {
+            reference,
+            status: Some("queued".into()),
+        };
+        let sent = match self {
+            Gateway::Twilio { acct, api } => match Gateway::api(acct, api).await {
+                Err(e) => Err(e),
+                Ok(()) => match api.as_ref() {
+                    Some(api) => {
+                        api.send(&item.recipient, &item.body)
+                            .await
+                            .map(|m| Outcome::Sent {
+                                reference: m.sid,
+                                status: Some(m.status),
+                            })
+                    }
+                    None => Err(SmsError::new(&acct.name, "setup", "no client", true)),
+                },
+            },
+            Gateway::Smstools(acct) => smstools::send(acct, item).map(queued),
+            Gateway::Gammu(acct) => gammu::send(acct, item).map(queued),
+        };
+        sent.unwrap_or_else(SmsError::outcome)
+    }
+
+    async fn delivery(&mut self, reference: &str) -> Option<Delivery> {
+        let (status, detail) = match self {
+            Gateway::Twilio { acct, api } => {
+                Gateway::api(acct, api).await.ok()?;
+                match api.as_ref()?.fetch(reference).await {
+                    Ok(m) => (
+                        m.status,
+                        m.error_code
+                            .map(|c| format!("error {c}: {}", m.error_message.unwrap_or_default())),
+                    ),
+                    Err(e) => {
+                        tracing::info!("delivery of {reference}: {e}");
+                        return None;
+                    }
+                }
+            }
+            Gateway::Smstools(acct) => smstools::delivery(acct, reference)?,
+            Gateway::Gammu(acct) => gammu::delivery(acct, reference)?,
+        };
+        Some(Delivery { status, detail })
+    }
+
+    async fn look_for(&mut self, probe: &Probe<'_>) -> (Verdict, String) {
+        match self {
+            Gateway::Twilio { acct, api } => {
+                let day = chrono::DateTime::from_timestamp(probe.since, 0)
+                    .map(|d| d.date_naive())
+                    .unwrap_or_else(|| chrono::Utc::now().date_naive());
+                // Twilio filters by whole GMT days: from the day before.
+                let day = day.pred_opt().unwrap_or(day);
+                if let Err(e) = Gateway::api(acct, api).await {
+                    return (Verdict::Unsure, e.to_string());
+                }
+                let Some(client) = api.as_ref() else {
+                    return (Verdict::Unsure, "no client".into());
+                };
+                let sent = match client.sent_to(probe.recipient, day).await {
+                    Ok(s) => s,
+                    Err(e) => return (Verdict::Unsure, format!("listing failed: {e}")),
+                };
+                let ours = sent
+                    .iter()
+                    .find(|m| m.body.as_deref().map(str::trim) == Some(probe.body.trim()));
+                match ours {
+                    Some(m) => (
+                        Verdict::Sent(Some(m.sid.clone())),
+                        format!(
+                            "the gateway lists {} from {} to {} with this text",
+                            m.sid, acct.number, probe.recipient
+                        ),
+                    ),
+                    None => (
+                        Verdict::NotSent,
+                        format!(
+                            "the gateway lists no message from {} to {} with this text since {day}",
+                            acct.number, probe.recipient
+                        ),
+                    ),
+                }
+            }
+            Gateway::Smstools(acct) => match smstools::find_sent(acct, probe.outbox_id) {
+                Some(place) => (
+                    Verdict::Sent(Some(smstools::file_name(probe.outbox_id))),
+                    format!("its spool file is in {place}"),
+                ),
+                None => (
+                    Verdict::NotSent,
+                    "no spool file of it in outgoing, checked, sent or failed".into(),
+                ),
+            },
+            Gateway::Gammu(_) => (
+                Verdict::Unsure,
+                "Gammu's tables do not name the entry; check `gammu-smsd-monitor` or its sentitems"
+                    .into(),
+            ),
         }
     }
 }
@@ -89,7 +260,9 @@ pub async fn poll_twilio(sink: &mut impl Sink, acct: &SmsAccount) -> Result<Poll
         .and_then(|c| chrono::NaiveDate::parse_from_str(c, "%Y-%m-%d").ok())
     {
         Some(day) => day.pred_opt().unwrap_or(day),
-        None => today - chrono::Duration::days(i64::from(acct.history_days)),
+        None => {
+            today - chrono::Duration::days(i64::from(acct.twilio().map_or(1, |t| t.history_days)))
+        }
     };
     let msgs = api.inbound_since(since).await?;
     let mut report = PollReport {
@@ -223,7 +396,7 @@ pub fn account_for<'a>(
 
 /// One pass over an SMS account of any kind; status kept for `status`.
 pub async fn poll_account(sink: &mut impl Sink, acct: &SmsAccount) -> Result<PollReport, SmsError> {
-    let r = match acct.kind {
+    let r = match acct.kind() {
         Kind::Twilio => poll_twilio(sink, acct).await,
         Kind::Smstools => smstools::poll(sink, acct).await,
         Kind::Gammu => gammu::poll(sink, acct).await,

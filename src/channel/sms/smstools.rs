@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use super::account::SmsAccount;
 use super::{PollReport, SmsError};
 use crate::inbound::Sink;
-use crate::store::OutboxItem;
+use crate::outbound::OutboxItem;
 
 /// One incoming file, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,8 +95,8 @@ pub fn parse(raw: &[u8]) -> Result<SpoolText, String> {
 }
 
 fn spool(acct: &SmsAccount) -> Result<PathBuf, SmsError> {
-    acct.spool
-        .clone()
+    acct.spool()
+        .cloned()
         .ok_or_else(|| SmsError::new(&acct.name, "spool", "no spool directory configured", false))
 }
 
@@ -224,7 +224,7 @@ pub fn file_name(outbox_id: i64) -> String {
 
 /// The spool directory an entry's file is in, if smsd has it anywhere.
 pub fn find_sent(acct: &SmsAccount, outbox_id: i64) -> Option<&'static str> {
-    let root = acct.spool.as_ref()?;
+    let root = acct.spool()?;
     let name = file_name(outbox_id);
     ["outgoing", "checked", "sent", "failed"]
         .into_iter()
@@ -264,7 +264,7 @@ pub fn send(acct: &SmsAccount, item: &OutboxItem) -> Result<String, SmsError> {
 
 /// Where smsd has put an outgoing file: (delivery state, detail).
 pub fn delivery(acct: &SmsAccount, name: &str) -> Option<(String, Option<String>)> {
-    let root = acct.spool.as_ref()?;
+    let root = acct.spool()?;
     let in_dir = |d: &str| -> Option<Vec<u8>> { std::fs::read(root.join(d).join(name)).ok() };
     if let Some(raw) = in_dir("failed") {
         let (headers, _) = headers_and_body(&raw);

@@ -152,13 +152,12 @@ const TRIES: u32 = 4;
 impl Twilio {
     pub async fn new(acct: &SmsAccount) -> Result<Twilio, SmsError> {
         let err = |m: String| SmsError::new(&acct.name, "setup", m, true);
-        let sid = acct
-            .account_sid
-            .clone()
-            .ok_or_else(|| err("no account_sid".into()))?;
-        let token = acct.token().await.map_err(err)?;
-        let tls =
-            crate::channel::email::tls::client_config(acct.ca_file.as_deref()).map_err(err)?;
+        let cfg = acct
+            .twilio()
+            .ok_or_else(|| err("not a Twilio account".into()))?;
+        let sid = cfg.account_sid.clone();
+        let token = cfg.token.read_async(acct.timeout).await.map_err(err)?;
+        let tls = crate::channel::email::tls::client_config(cfg.ca_file.as_deref()).map_err(err)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*tls).clone())
             .timeout(Duration::from_secs(acct.timeout))
@@ -166,7 +165,7 @@ impl Twilio {
             .build()
             .map_err(|e| err(e.to_string()))?;
         Ok(Twilio {
-            base: acct.base_url.trim_end_matches('/').to_string(),
+            base: cfg.base_url.trim_end_matches('/').to_string(),
             acct: acct.clone(),
             sid,
             token,
@@ -368,7 +367,11 @@ impl Twilio {
         let name = &self.acct.name;
         let url = format!("{}{}", self.base, self.messages_path());
         let mut form: Vec<(&str, &str)> = vec![("To", to), ("Body", body)];
-        match &self.acct.messaging_service_sid {
+        match self
+            .acct
+            .twilio()
+            .and_then(|t| t.messaging_service_sid.as_ref())
+        {
             Some(s) => form.push(("MessagingServiceSid", s)),
             None => form.push(("From", &self.acct.number)),
         }
