@@ -15,9 +15,11 @@ mod lease;
 mod maintenance;
 mod messages;
 mod outbox;
+mod outbox_rows;
 mod schema;
 mod search;
 pub mod search_index;
+mod search_sql;
 mod team;
 mod tickets;
 
@@ -33,7 +35,8 @@ pub use files::{create_private, file_mode_for};
 pub use jobs::{Job, JobItem};
 pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
-pub use outbox::{sender_lease, AwaitingDelivery, OutboxItem, OutboxRow, Verdict};
+pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
+pub use outbox_rows::AwaitingDelivery;
 pub use search::{Page, PageCursor, SearchContext};
 pub use team::{OutboxHealth, SEND_STATUS};
 pub use tickets::{FieldChange, NewTicket};
@@ -445,245 +448,6 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(fk, 1);
-    }
-
-    fn ctx() -> SearchContext {
-        SearchContext {
-            me: "a".into(),
-            now: 0,
-        }
-    }
-
-    /// One ticket, subject 我要退款, committed; returns its id.
-    fn refund_ticket(store: &mut Store) -> i64 {
-        let tx = store.transaction().unwrap();
-        let t = add_refund_ticket(&tx);
-        tx.commit().unwrap();
-        t
-    }
-
-    /// One ticket, subject 我要退款, in `tx`, its document due at commit.
-    fn add_refund_ticket(tx: &Tx<'_>) -> i64 {
-        let c = tx.create_customer("李", &[]).unwrap();
-        let t = tx
-            .create_ticket(
-                &NewTicket {
-                    subject: "我要退款",
-                    channel: crate::model::Channel::Email,
-                    customer_id: c,
-                    at: 1,
-                    linked_ticket_id: None,
-                },
-                "a",
-            )
-            .unwrap();
-        tx.mark_dirty(t);
-        t
-    }
-
-    fn open_noting(db: &Path) -> (Store, Vec<String>) {
-        let mut notes = Vec::new();
-        let store = Store::open_noting(db, Settings::default(), &mut |n| notes.push(n.to_string()))
-            .unwrap();
-        (store, notes)
-    }
-
-    /// An index written by a build with one token per CJK character is
-    /// rebuilt on open, so CJK words match in the bigram layout.
-    #[test]
-    fn an_index_in_an_old_layout_is_rebuilt_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let refund = crate::query::parse("退款").unwrap();
-        {
-            let mut store = Store::open(&db, Settings::default()).unwrap();
-            let t = refund_ticket(&mut store);
-            assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
-            // Back to the first layout: characters one by one.
-            store
-                .conn
-                .execute_batch(&format!(
-                    "UPDATE search.search_meta SET value = '1' WHERE key = 'layout';
-                     INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');
-                     INSERT INTO search.tickets_fts (rowid, subject, body, customer)
-                     VALUES ({t}, ' 我  要  退  款 ', '', ' 李 ');"
-                ))
-                .unwrap();
-            store.forget_search_cache();
-            assert_eq!(store.count(&refund, &ctx()).unwrap(), 0);
-        }
-        let (store, notes) = open_noting(&db);
-        assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
-        assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].contains("1 ticket "), "{notes:?}");
-        // Once only.
-        drop(store);
-        let (_, notes) = open_noting(&db);
-        assert!(notes.is_empty(), "{notes:?}");
-    }
-
-    /// A transaction whose store commit landed but whose index commit did
-    /// not (a crash between the two files) leaves its queue entry
-    /// unanswered, and the next open writes the document.
-    #[test]
-    fn a_document_lost_between_the_two_files_is_written_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let refund = crate::query::parse("退款").unwrap();
-        {
-            let mut store = Store::open(&db, Settings::default()).unwrap();
-            refund_ticket(&mut store);
-            store
-                .conn
-                .execute_batch(
-                    "DELETE FROM search.search_done;
-                     DELETE FROM search.search_docs;
-                     INSERT INTO search.tickets_fts (tickets_fts) VALUES ('delete-all');",
-                )
-                .unwrap();
-            store.forget_search_cache();
-            assert_eq!(store.count(&refund, &ctx()).unwrap(), 0);
-        }
-        let (mut store, notes) = open_noting(&db);
-        // Caught up from the queue, not rebuilt.
-        assert!(notes.is_empty(), "{notes:?}");
-        assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
-        // The next transaction that indexes settles the answered entries.
-        refund_ticket(&mut store);
-        let queued: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM search_queue", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(queued, 1, "only the newest entry waits for settling");
-    }
-
-    /// While an import's indexer lags, another process writes a note on a
-    /// ticket the import just stored. The note's document is newer, so the
-    /// import's document, written after it, must not replace it.
-    #[test]
-    fn a_lagging_indexer_does_not_undo_a_newer_document() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let mut importer = Store::open(&db, Settings::default()).unwrap();
-        let (to, held) = std::sync::mpsc::sync_channel(8);
-        importer.begin_background_indexing(to).unwrap();
-        let t = refund_ticket(&mut importer);
-        let docs: Vec<search_index::Doc> = held.try_recv().unwrap();
-        assert_eq!(docs.len(), 1);
-
-        // The agent's process: opening it writes the waiting document
-        // itself, then the note's.
-        let mut agent = Store::open(&db, Settings::default()).unwrap();
-        let tx = agent.transaction().unwrap();
-        tx.add_agent_message(t, crate::model::Direction::Note, "zebra crossing", "a", 2)
-            .unwrap();
-        tx.commit().unwrap();
-
-        // The indexer catches up with the import's document.
-        let conn = Connection::open(search_index::path_for(&db)).unwrap();
-        for d in &docs {
-            search_index::write(&conn, "main", d).unwrap();
-        }
-        importer.end_background_indexing(|| Ok(())).unwrap();
-        let zebra = crate::query::parse("zebra").unwrap();
-        let refund = crate::query::parse("退款").unwrap();
-        for store in [&importer, &agent] {
-            store.forget_search_cache();
-            assert_eq!(store.count(&zebra, &ctx()).unwrap(), 1);
-            assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
-        }
-    }
-
-    /// A store from before the index file (migration 7, the index inside
-    /// the store) opens with its in-store index dropped and a new index
-    /// file built from the stored text, saying so first.
-    #[test]
-    fn a_store_with_the_index_inside_is_upgraded() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        {
-            let mut conn = Connection::open(&db).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            schema::migrations().to_version(&mut conn, 7).unwrap();
-            conn.execute_batch(
-                "INSERT INTO customers (id, name, created_at) VALUES (1, 'Ana Lima', 1);
-                 INSERT INTO tickets (id, subject, state, channel, customer_id, created_at, updated_at)
-                 VALUES (1, 'Kettle leaks', 'new', 'email', 1, 1, 1);
-                 INSERT INTO messages (ticket_id, direction, channel, account, from_addr,
-                                       subject, body_text, received_at)
-                 VALUES (1, 'in', 'email', 'a', 'ana@x.org', 'Kettle leaks', 'Water on the counter', 1);
-                 INSERT INTO tickets_fts (rowid, subject, body, customer)
-                 VALUES (1, 'Kettle leaks', 'Water on the counter', 'Ana Lima');",
-            )
-            .unwrap();
-        }
-        let (store, notes) = open_noting(&db);
-        assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].contains("1 ticket "), "{notes:?}");
-        for word in ["counter", "kettle", "lima"] {
-            let q = crate::query::parse(word).unwrap();
-            assert_eq!(store.count(&q, &ctx()).unwrap(), 1, "{word}");
-        }
-        let in_store: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM main.sqlite_master WHERE name LIKE 'tickets_fts%'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(in_store, 0, "the in-store index is gone");
-    }
-
-    /// An import whose indexer died: the rows are committed and queued,
-    /// the commit says the indexer stopped, and the next open writes the
-    /// documents.
-    #[test]
-    fn documents_a_failed_indexer_never_wrote_are_written_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let refund = crate::query::parse("退款").unwrap();
-        {
-            let mut importer = Store::open(&db, Settings::default()).unwrap();
-            let (to, dead) = std::sync::mpsc::sync_channel(1);
-            drop(dead);
-            importer.begin_background_indexing(to).unwrap();
-            let tx = importer.transaction().unwrap();
-            add_refund_ticket(&tx);
-            let err = tx.commit().unwrap_err().to_string();
-            assert!(err.contains("indexer stopped"), "{err}");
-            importer.end_background_indexing(|| Ok(())).unwrap();
-            assert_eq!(importer.totals().unwrap().0, 1, "the rows are committed");
-            assert_eq!(importer.count(&refund, &ctx()).unwrap(), 0);
-        }
-        let (store, notes) = open_noting(&db);
-        assert!(notes.is_empty(), "{notes:?}");
-        assert_eq!(store.count(&refund, &ctx()).unwrap(), 1);
-    }
-
-    /// Without its index file (deleted, or a copy made by `backup`), a
-    /// store builds a new index when opened.
-    #[test]
-    fn a_missing_or_foreign_index_is_rebuilt() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("e.db");
-        let copy = dir.path().join("copy.db");
-        let refund = crate::query::parse("退款").unwrap();
-        {
-            let mut store = Store::open(&db, Settings::default()).unwrap();
-            refund_ticket(&mut store);
-            store.backup(&copy).unwrap();
-            // A stale index beside the copy, as if left from an older one.
-            std::fs::copy(search_index::path_for(&db), search_index::path_for(&copy)).unwrap();
-            refund_ticket(&mut store);
-        }
-        std::fs::remove_file(search_index::path_for(&db)).unwrap();
-        for path in [&db, &copy] {
-            let (store, notes) = open_noting(path);
-            assert_eq!(notes.len(), 1, "{}: {notes:?}", path.display());
-            let want = if path == &db { 2 } else { 1 };
-            assert_eq!(store.count(&refund, &ctx()).unwrap(), want);
-        }
     }
 
     #[test]
