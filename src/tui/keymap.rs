@@ -1,7 +1,10 @@
-//! Every action the TUI can take, defined once: its name (for the command
-//! palette and the config's `[keys]`), its help text and its default keys.
-//! The help screen and the palette are generated from this table, so they
-//! cannot drift from what the keys do.
+//! Every action the TUI can take, defined once: the context its keys work
+//! in, its name (for the command palette and the config's `[keys]`), its
+//! help text and its default keys. The help screen, the palette and the
+//! compose window's key line are generated from this table, so they cannot
+//! drift from what the keys do. A key belongs to one action per context:
+//! `ctrl-s` may save in the compose window and do something else in the
+//! queue, but two actions of one context cannot share it.
 
 use std::collections::HashMap;
 
@@ -10,7 +13,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 /// Defines `Action` and `ACTIONS` from one list, so an action cannot exist
 /// without its name, help and default keys.
 macro_rules! actions {
-    ($($action:ident $name:literal $help:literal [$($key:literal),*];)*) => {
+    ($($context:ident $action:ident $name:literal $help:literal [$($key:literal),*];)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Action {
             $($action,)*
@@ -18,6 +21,7 @@ macro_rules! actions {
 
         pub const ACTIONS: &[ActionDef] = &[
             $(ActionDef {
+                context: Context::$context,
                 action: Action::$action,
                 name: $name,
                 help: $help,
@@ -27,48 +31,80 @@ macro_rules! actions {
     };
 }
 
+/// Where an action's keys work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    /// The queue and the ticket view.
+    General,
+    /// The compose window (reply or note): other keys type text.
+    Compose,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::General => "Queue and ticket",
+            Context::Compose => "Compose window (other keys type)",
+        }
+    }
+}
+
 pub struct ActionDef {
+    pub context: Context,
     pub action: Action,
     pub name: &'static str,
     pub help: &'static str,
     pub keys: &'static [&'static str],
 }
 
+impl ActionDef {
+    /// Whether the command palette offers it (compose actions are keys
+    /// inside the compose window, not commands).
+    pub fn in_palette(&self) -> bool {
+        self.context == Context::General
+    }
+}
+
 actions! {
-    Down "down" "Next ticket / scroll down" ["j", "down"];
-    Up "up" "Previous ticket / scroll up" ["k", "up"];
-    Top "top" "First ticket" ["g", "home"];
-    Bottom "bottom" "Last ticket" ["G", "end"];
-    PageDown "page-down" "One screen down" ["pgdn", "ctrl-d"];
-    PageUp "page-up" "One screen up" ["pgup", "ctrl-u"];
-    Open "open" "Open the ticket" ["enter", "l"];
-    Pager "pager" "Read the whole conversation in $PAGER" ["o"];
-    Back "back" "Back to the queue / close" ["esc", "h"];
-    NextView "next-view" "Next saved view (1-9 jump)" ["tab"];
-    PrevView "prev-view" "Previous saved view" ["backtab"];
-    Search "search" "Search with the query language" ["/"];
-    ClearSearch "clear-search" "Back to the view's own query" ["\\"];
-    StateMenu "state" "Change state (allowed transitions only)" ["s"];
-    Solve "solve" "Mark solved" ["S"];
-    Pending "pending" "Mark pending (waiting on customer)" ["P"];
-    Spam "spam" "Mark as spam" ["!"];
-    AssignMenu "assign" "Assign: me, none or another agent" ["a"];
-    AssignMe "assign-me" "Assign to me" ["A"];
-    Tag "tag" "Tags: +add -remove" ["t"];
-    PriorityMenu "priority" "Set priority" ["p"];
-    Note "note" "Add an internal note" ["n"];
-    Snooze "snooze" "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes" ["z"];
-    Merge "merge" "Merge the selected tickets into the oldest" ["M"];
-    Reply "reply" "Reply to the customer" ["r"];
-    Select "select" "Select / unselect ticket" ["space"];
-    VisualRange "visual" "Select a range (press again to end)" ["v"];
-    SelectAll "select-all" "Select every ticket in the view" ["*"];
-    ClearSelection "clear-selection" "Clear the selection" ["x"];
-    Undo "undo" "Undo the last change" ["u"];
-    Refresh "refresh" "Reload now" ["ctrl-r"];
-    Palette "palette" "Command palette: every action by name" [":"];
-    Help "help" "This help" ["?"];
-    Quit "quit" "Quit" ["q"];
+    General Down "down" "Next ticket / scroll down" ["j", "down"];
+    General Up "up" "Previous ticket / scroll up" ["k", "up"];
+    General Top "top" "First ticket" ["g", "home"];
+    General Bottom "bottom" "Last ticket" ["G", "end"];
+    General PageDown "page-down" "One screen down" ["pgdn", "ctrl-d"];
+    General PageUp "page-up" "One screen up" ["pgup", "ctrl-u"];
+    General Open "open" "Open the ticket" ["enter", "l"];
+    General Pager "pager" "Read the whole conversation in $PAGER" ["o"];
+    General Back "back" "Back to the queue / close" ["esc", "h"];
+    General NextView "next-view" "Next saved view (1-9 jump)" ["tab"];
+    General PrevView "prev-view" "Previous saved view" ["backtab"];
+    General Search "search" "Search with the query language" ["/"];
+    General ClearSearch "clear-search" "Back to the view's own query" ["\\"];
+    General StateMenu "state" "Change state (allowed transitions only)" ["s"];
+    General Solve "solve" "Mark solved" ["S"];
+    General Pending "pending" "Mark pending (waiting on customer)" ["P"];
+    General Spam "spam" "Mark as spam" ["!"];
+    General AssignMenu "assign" "Assign: me, none or another agent" ["a"];
+    General AssignMe "assign-me" "Assign to me" ["A"];
+    General Tag "tag" "Tags: +add -remove" ["t"];
+    General PriorityMenu "priority" "Set priority" ["p"];
+    General Note "note" "Add an internal note" ["n"];
+    General Snooze "snooze" "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes" ["z"];
+    General Merge "merge" "Merge the selected tickets into the oldest" ["M"];
+    General Reply "reply" "Reply to the customer" ["r"];
+    General Select "select" "Select / unselect ticket" ["space"];
+    General VisualRange "visual" "Select a range (press again to end)" ["v"];
+    General SelectAll "select-all" "Select every ticket in the view" ["*"];
+    General ClearSelection "clear-selection" "Clear the selection" ["x"];
+    General Undo "undo" "Undo the last change" ["u"];
+    General Refresh "refresh" "Reload now" ["ctrl-r"];
+    General Palette "palette" "Command palette: every action by name" [":"];
+    General Help "help" "This help" ["?"];
+    General Quit "quit" "Quit" ["q"];
+    Compose ComposeSave "compose-save" "Save: queue the reply, or add the note" ["ctrl-s"];
+    Compose ComposeDiscard "compose-discard" "Discard the text" ["esc"];
+    Compose ComposeCanned "compose-canned" "Insert a canned answer" ["ctrl-t"];
+    Compose ComposeEditor "compose-editor" "Edit the text in $EDITOR" ["ctrl-e"];
+    Compose ComposeChannel "compose-channel" "Reply on the customer's next channel" ["ctrl-n"];
 }
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,
@@ -111,7 +147,7 @@ pub fn parse_key(s: &str) -> Option<(KeyCode, KeyModifiers)> {
 
 #[derive(Debug)]
 pub struct Keymap {
-    map: HashMap<(KeyCode, KeyModifiers), Action>,
+    map: HashMap<(Context, KeyCode, KeyModifiers), Action>,
     keys: HashMap<Action, Vec<String>>,
 }
 
@@ -124,8 +160,9 @@ impl Keymap {
             .iter()
             .map(|d| (d.action, d.keys.iter().map(|k| k.to_string()).collect()))
             .collect();
-        // Which action the config gave each key, to find a key given twice.
-        let mut claimed: HashMap<(KeyCode, KeyModifiers), &str> = HashMap::new();
+        // Which action the config gave each key, per context, to find a
+        // key given twice.
+        let mut claimed: HashMap<(Context, KeyCode, KeyModifiers), &str> = HashMap::new();
         for (name, ks) in overrides {
             let def = ACTIONS.iter().find(|d| d.name == name).ok_or_else(|| {
                 let names: Vec<_> = ACTIONS.iter().map(|d| d.name).collect();
@@ -135,12 +172,23 @@ impl Keymap {
                 )
             })?;
             for k in ks {
-                let Some(parsed) = parse_key(k) else {
+                let Some((code, mods)) = parse_key(k) else {
                     return Err(format!(
                         "[keys] {name}: `{k}` is not a key (try j, G, ctrl-d, enter, space, pgdn)"
                     ));
                 };
-                if let Some(other) = claimed.insert(parsed, name) {
+                if def.context == Context::Compose
+                    && mods == KeyModifiers::NONE
+                    && matches!(
+                        code,
+                        KeyCode::Char(_) | KeyCode::Enter | KeyCode::Backspace | KeyCode::Tab
+                    )
+                {
+                    return Err(format!(
+                        "[keys] {name}: `{k}` types text in the compose window; use a ctrl- or alt- key, or esc"
+                    ));
+                }
+                if let Some(other) = claimed.insert((def.context, code, mods), name) {
                     if other != name {
                         return Err(format!(
                             "[keys]: `{k}` is given to both `{other}` and `{name}`"
@@ -150,30 +198,38 @@ impl Keymap {
             }
             keys.insert(def.action, ks.clone());
         }
-        // A key the config gives one action leaves the action it had by
-        // default: `down = ["k"]` takes `k` from `up` rather than losing to it.
+        // A key the config gives one action leaves the action of the same
+        // context that had it by default: `down = ["k"]` takes `k` from
+        // `up` rather than losing to it.
         for d in ACTIONS {
             if overrides.contains_key(d.name) {
                 continue;
             }
             if let Some(list) = keys.get_mut(&d.action) {
-                list.retain(|k| parse_key(k).is_none_or(|p| !claimed.contains_key(&p)));
+                list.retain(|k| {
+                    parse_key(k).is_none_or(|(c, m)| !claimed.contains_key(&(d.context, c, m)))
+                });
             }
         }
         let mut map = HashMap::new();
         for d in ACTIONS {
             for k in &keys[&d.action] {
-                if let Some(parsed) = parse_key(k) {
-                    map.insert(parsed, d.action);
+                if let Some((code, mods)) = parse_key(k) {
+                    map.insert((d.context, code, mods), d.action);
                 }
             }
         }
         Ok(Keymap { map, keys })
     }
 
+    /// The queue's and ticket view's action for a key.
     pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+        self.action_in(Context::General, key)
+    }
+
+    pub fn action_in(&self, context: Context, key: &KeyEvent) -> Option<Action> {
         let mods = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
-        self.map.get(&(key.code, mods)).copied()
+        self.map.get(&(context, key.code, mods)).copied()
     }
 
     pub fn keys_of(&self, a: Action) -> String {
@@ -214,7 +270,7 @@ mod tests {
         for d in ACTIONS {
             for k in d.keys {
                 assert!(parse_key(k).is_some(), "{k}");
-                assert!(seen.insert(*k), "{k} bound twice");
+                assert!(seen.insert((d.context, *k)), "{k} bound twice");
             }
             assert!(!km.keys_of(d.action).is_empty());
         }
@@ -233,5 +289,39 @@ mod tests {
         );
         o.insert("dwn".to_string(), vec!["j".to_string()]);
         assert!(Keymap::new(&o).unwrap_err().contains("dwn"));
+    }
+
+    #[test]
+    fn contexts_keep_their_keys_apart() {
+        let km = Keymap::new(&Default::default()).unwrap();
+        let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
+        assert_eq!(
+            km.action_in(Context::Compose, &ctrl_n),
+            Some(Action::ComposeChannel)
+        );
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(km.action(&esc), Some(Action::Back));
+        assert_eq!(
+            km.action_in(Context::Compose, &esc),
+            Some(Action::ComposeDiscard)
+        );
+        // The same key in two contexts is fine; twice in one is not.
+        let mut o = std::collections::BTreeMap::new();
+        o.insert("compose-save".to_string(), vec!["ctrl-r".to_string()]);
+        let km = Keymap::new(&o).unwrap();
+        let ctrl_r = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL);
+        assert_eq!(km.action(&ctrl_r), Some(Action::Refresh));
+        assert_eq!(
+            km.action_in(Context::Compose, &ctrl_r),
+            Some(Action::ComposeSave)
+        );
+        o.insert("compose-editor".to_string(), vec!["ctrl-r".to_string()]);
+        let e = Keymap::new(&o).unwrap_err();
+        assert!(e.contains("given to both"), "{e}");
+        // A plain letter would be lost to typing.
+        let mut o = std::collections::BTreeMap::new();
+        o.insert("compose-save".to_string(), vec!["s".to_string()]);
+        let e = Keymap::new(&o).unwrap_err();
+        assert!(e.contains("types text"), "{e}");
     }
 }

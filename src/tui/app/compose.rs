@@ -3,6 +3,7 @@
 
 use super::keys::filter_list_key;
 use super::*;
+use crate::tui::keymap::Context;
 
 impl App {
     pub(super) fn save_compose(&mut self, c: Compose) {
@@ -175,20 +176,20 @@ impl App {
 
     pub(super) fn on_compose_key(&mut self, key: KeyEvent, mut c: Compose) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => {
+        match self.keymap.action_in(Context::Compose, &key) {
+            Some(Action::ComposeDiscard) => {
                 self.overlay = Overlay::None;
                 self.set_info("discarded");
                 let id = self.targets().first().map(|t| t.0);
                 let _ = self.store.touch_presence(&self.agent, id, "viewing");
                 return;
             }
-            KeyCode::Char('s') if ctrl => {
+            Some(Action::ComposeSave) => {
                 self.overlay = Overlay::None;
                 self.save_compose(c);
                 return;
             }
-            KeyCode::Char('t') if ctrl => {
+            Some(Action::ComposeCanned) => {
                 self.load_canned();
                 self.overlay = Overlay::Canned {
                     input: String::new(),
@@ -197,22 +198,27 @@ impl App {
                 };
                 return;
             }
-            KeyCode::Char('e') if ctrl => {
+            Some(Action::ComposeEditor) => {
                 self.editor_request = Some(c.text.clone());
             }
-            KeyCode::Char('n') if ctrl && c.direction == Direction::Out => {
-                let chans = self.reply_channels();
-                if let Some(i) = c.channel.and_then(|ch| chans.iter().position(|x| *x == ch)) {
-                    c.channel = chans.get((i + 1) % chans.len()).copied();
+            Some(Action::ComposeChannel) => {
+                if c.direction == Direction::Out {
+                    let chans = self.reply_channels();
+                    if let Some(i) = c.channel.and_then(|ch| chans.iter().position(|x| *x == ch)) {
+                        c.channel = chans.get((i + 1) % chans.len()).copied();
+                    }
                 }
             }
-            KeyCode::Enter => c.text.push('\n'),
-            KeyCode::Backspace => {
-                c.text.pop();
-            }
-            KeyCode::Tab => c.text.push_str("    "),
-            KeyCode::Char(ch) if !ctrl => c.text.push(ch),
-            _ => {}
+            Some(_) => {}
+            None => match key.code {
+                KeyCode::Enter => c.text.push('\n'),
+                KeyCode::Backspace => {
+                    c.text.pop();
+                }
+                KeyCode::Tab => c.text.push_str("    "),
+                KeyCode::Char(ch) if !ctrl => c.text.push(ch),
+                _ => {}
+            },
         }
         self.overlay = Overlay::Compose(c);
     }

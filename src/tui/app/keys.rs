@@ -275,6 +275,15 @@ impl App {
                     selected: 0,
                 }
             }
+            // Keys of the compose window, which handles them itself.
+            (
+                _,
+                Action::ComposeSave
+                | Action::ComposeDiscard
+                | Action::ComposeCanned
+                | Action::ComposeEditor
+                | Action::ComposeChannel,
+            ) => {}
             (Screen::Ticket, _) => {}
         }
         Ok(())
@@ -434,6 +443,7 @@ impl App {
         let mut scored: Vec<(i64, usize, &'static keymap::ActionDef)> = keymap::ACTIONS
             .iter()
             .enumerate()
+            .filter(|(_, d)| d.in_palette())
             .filter_map(|(i, d)| {
                 let by_name = fuzzy.score(d.name).map(|s| s * 2);
                 let by_help = fuzzy.score(d.help);

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use crate::model::Direction;
 use crate::sanitize;
 use crate::tui::app::{App, InputKind, MenuKind, Overlay};
-use crate::tui::keymap::ACTIONS;
+use crate::tui::keymap::{Action, Context, ACTIONS};
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2));
@@ -43,21 +43,29 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 ),
                 Line::raw(""),
             ];
-            for d in ACTIONS {
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("{:<14}", app.keymap.keys_of(d.action)),
-                        t.title(false),
-                    ),
-                    Span::styled(format!("{:<16}", d.name), t.dim()),
-                    Span::styled(d.help, t.text()),
-                ]));
+            for context in [Context::General, Context::Compose] {
+                if context != Context::General {
+                    lines.push(Line::raw(""));
+                    lines.push(Line::styled(context.title(), t.dim()));
+                }
+                for d in ACTIONS.iter().filter(|d| d.context == context) {
+                    lines.push(Line::from(vec![
+                        Span::styled(
+                            format!("{:<14}", app.keymap.keys_of(d.action)),
+                            t.title(false),
+                        ),
+                        Span::styled(format!("{:<16}", d.name), t.dim()),
+                        Span::styled(d.help, t.text()),
+                    ]));
+                }
+                if context == Context::General {
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{:<14}", "1-9"), t.title(false)),
+                        Span::styled(format!("{:<16}", "view"), t.dim()),
+                        Span::styled("Switch to saved view N", t.text()),
+                    ]));
+                }
             }
-            lines.push(Line::from(vec![
-                Span::styled(format!("{:<14}", "1-9"), t.title(false)),
-                Span::styled(format!("{:<16}", "view"), t.dim()),
-                Span::styled("Switch to saved view N", t.text()),
-            ]));
             f.render_widget(Clear, r);
             f.render_widget(
                 Paragraph::new(lines)
@@ -293,9 +301,16 @@ fn draw_compose(f: &mut Frame, app: &App, area: Rect, c: &crate::tui::app::Compo
             .wrap(Wrap { trim: false }),
         body,
     );
-    let mut help = "Ctrl-S save · Esc discard · Ctrl-T canned · Ctrl-E $EDITOR".to_string();
+    let key = |a: Action| app.keymap.keys_of(a);
+    let mut help = format!(
+        "{} save · {} discard · {} canned · {} $EDITOR",
+        key(Action::ComposeSave),
+        key(Action::ComposeDiscard),
+        key(Action::ComposeCanned),
+        key(Action::ComposeEditor)
+    );
     if c.direction == Direction::Out && app.reply_channels().len() > 1 {
-        help.push_str(" · Ctrl-N channel");
+        help.push_str(&format!(" · {} channel", key(Action::ComposeChannel)));
     }
     if let Some(n) = &c.canned {
         help.push_str(&format!(" · using `{}`", sanitize::line(n)));
