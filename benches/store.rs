@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use common::{env_usize, ms, pct, shape};
 use echodesk::channel::email::mime;
-use echodesk::corpus::Corpus;
 use echodesk::ingest::Ingest;
 use echodesk::query;
 use echodesk::store::{fts, PageCursor, SearchContext, Settings, Store};
+use echodesk_corpus::Corpus;
 
 fn peak_rss_mb() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.

@@ -12,7 +12,7 @@ fn main() {
         std::process::exit(2)
     });
     let seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let mut corpus = echodesk::corpus::Corpus::new(seed, 1_780_000_000);
+    let mut corpus = echodesk_corpus::Corpus::new(seed, 1_780_000_000);
     if let Err(e) = corpus.write_maildir(std::path::Path::new(&dir), count) {
         eprintln!("make_maildir: {e}");
         std::process::exit(1);

@@ -10,7 +10,6 @@ pub mod change;
 pub mod channel;
 pub mod cli;
 pub mod config;
-pub mod corpus;
 pub mod daemon;
 pub mod demo;
 pub mod digest;
