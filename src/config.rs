@@ -163,6 +163,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The `[[accounts]]` entry of this name.
+    pub fn account(&self, name: &str) -> Option<&crate::channel::email::account::Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// The `[[sms]]` entry of this name.
+    pub fn sms_account(&self, name: &str) -> Option<&crate::channel::sms::account::SmsAccount> {
+        self.sms.iter().find(|a| a.name == name)
+    }
+
     /// What the automation rules need of the config.
     pub fn rules_setup(&self) -> crate::rules::Setup<'_> {
         crate::rules::Setup {

@@ -346,7 +346,7 @@ impl Sender {
         // each lane has its own, with its session.
         let mut builders: HashMap<String, Smtp<'_>> = HashMap::new();
         for (name, ids) in &queues {
-            let Some(acct) = self.config.accounts.iter().find(|a| a.name == *name) else {
+            let Some(acct) = self.config.account(name) else {
                 continue;
             };
             let Some(builder) = Smtp::new(&self.config, acct, channel) else {
@@ -472,7 +472,7 @@ impl Sender {
         report: &mut SendReport,
     ) {
         for (name, msgs) in copies {
-            let Some(acct) = self.config.accounts.iter().find(|a| a.name == name) else {
+            let Some(acct) = self.config.account(&name) else {
                 continue;
             };
             let Some(mailbox) = acct.imap.as_ref().and_then(|i| i.sent_mailbox.clone()) else {

@@ -107,9 +107,7 @@ async fn by_mailbox(
         ));
     };
     let Some(acct) = config
-        .accounts
-        .iter()
-        .find(|a| a.name == row.account)
+        .account(&row.account)
         .or_else(|| config.accounts.iter().find(|a| a.smtp.is_some()))
     else {
         return Ok((
@@ -160,9 +158,7 @@ async fn by_gateway(
     row: &OutboxRow,
 ) -> crate::Result<(Verdict, String)> {
     let Some(acct) = config
-        .sms
-        .iter()
-        .find(|a| a.name == row.account)
+        .sms_account(&row.account)
         .or_else(|| config.sms.first())
     else {
         return Ok((

@@ -89,7 +89,7 @@ impl Sender {
     /// The gateway of the account an entry leaves through, made once.
     fn gateway(&mut self, account: &str) -> Option<&mut Gateway> {
         if !self.gateways.contains_key(account) {
-            let acct = self.config.sms.iter().find(|a| a.name == account)?;
+            let acct = self.config.sms_account(account)?;
             self.gateways
                 .insert(account.to_string(), Gateway::new(acct));
         }

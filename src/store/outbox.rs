@@ -64,20 +64,21 @@ impl Tx<'_> {
     /// took it first or it is no longer queued.
     pub fn claim(&self, id: i64, owner: &str) -> Result<Option<OutboxItem>> {
         let now = self.now();
-        let n = self.tx.execute(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claim_owner = ?,
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claim_owner = ?,
                claimed_at = ?, updated_at = ?
              WHERE id = ? AND status = 'queued' AND next_attempt_at <= ?",
-            params![owner, now, now, id, now],
-        )?;
+            )?
+            .execute(params![owner, now, now, id, now])?;
         if n == 0 {
             return Ok(None);
         }
-        let mut item = self.tx.query_row(
-            "SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject,
+        let mut item = self.tx.prepare_cached("SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject,
                coalesce(m.author, '') LIKE 'rule:%'
              FROM outbox o JOIN messages m ON m.id = o.message_id JOIN tickets t ON t.id = o.ticket_id
-             WHERE o.id = ?",
+             WHERE o.id = ?")?.query_row(
             [id],
             |r| {
                 Ok(OutboxItem {
@@ -129,19 +130,20 @@ impl Tx<'_> {
     /// Takes or renews a sender's lease inside this transaction.
     pub fn sender_heartbeat(&self, owner: &str) -> Result<()> {
         let now = self.now();
-        self.tx.execute(
-            "INSERT INTO leases (name, holder, pid, host, acquired_at, expires_at)
+        self.tx
+            .prepare_cached(
+                "INSERT INTO leases (name, holder, pid, host, acquired_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET expires_at = excluded.expires_at",
-            params![
+            )?
+            .execute(params![
                 sender_lease(owner),
                 owner,
                 i64::from(std::process::id()),
                 super::lease::hostname(),
                 now,
                 now + SENDER_TTL
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -149,17 +151,21 @@ impl Tx<'_> {
     /// then recovered as unknown by the next sender).
     pub fn sender_gone(&self, owner: &str) -> Result<()> {
         self.tx
-            .execute("DELETE FROM leases WHERE name = ?", [sender_lease(owner)])?;
+            .prepare_cached("DELETE FROM leases WHERE name = ?")?
+            .execute([sender_lease(owner)])?;
         Ok(())
     }
 
     /// Records the Message-ID an outgoing message is sent with, so the
     /// customer's answer threads back.
     pub fn set_message_id(&self, message: i64, message_id: &str) -> Result<()> {
-        self.tx.execute(
-            "UPDATE messages SET message_id = ?, mid_key = ? WHERE id = ?",
-            params![message_id, super::messages::lookup_key(message_id), message],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE messages SET message_id = ?, mid_key = ? WHERE id = ?")?
+            .execute(params![
+                message_id,
+                super::messages::lookup_key(message_id),
+                message
+            ])?;
         Ok(())
     }
 
@@ -168,10 +174,9 @@ impl Tx<'_> {
     /// agent), the send still happened: the entry becomes `sent`, so that
     /// nobody sends it a second time, and the ticket says how.
     pub fn mark_sent(&self, item: &OutboxItem, server_reply: &str) -> Result<()> {
-        let n = self.tx.execute(
-            "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
+        let n = self.tx.prepare_cached("UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
              account = coalesce(?, account), claim_owner = NULL
-             WHERE id = ? AND status = 'sending' AND claim_owner = ?",
+             WHERE id = ? AND status = 'sending' AND claim_owner = ?")?.execute(
             params![server_reply, self.now(), item.account, item.id, item.owner],
         )?;
         if n == 0 {
@@ -185,9 +190,8 @@ impl Tx<'_> {
                 was.as_deref(),
                 Some("unknown" | "queued" | "failed" | "cancelled")
             ) {
-                self.tx.execute(
-                    "UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
-                     account = coalesce(?, account), claim_owner = NULL WHERE id = ?",
+                self.tx.prepare_cached("UPDATE outbox SET status = 'sent', last_error = NULL, provider_ref = ?, updated_at = ?,
+                     account = coalesce(?, account), claim_owner = NULL WHERE id = ?")?.execute(
                     params![server_reply, self.now(), item.account, item.id],
                 )?;
             }
@@ -231,9 +235,8 @@ impl Tx<'_> {
         if !self.still_ours(item)? {
             return Ok(());
         }
-        self.tx.execute(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ?,
-             claim_owner = NULL WHERE id = ?",
+        self.tx.prepare_cached("UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ?,
+             claim_owner = NULL WHERE id = ?")?.execute(
             params![next_at, error, self.now(), item.id],
         )?;
         Ok(())
@@ -244,9 +247,8 @@ impl Tx<'_> {
         if !self.still_ours(item)? {
             return Ok(());
         }
-        self.tx.execute(
-            "UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ?, claim_owner = NULL
-             WHERE id = ?",
+        self.tx.prepare_cached("UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ?, claim_owner = NULL
+             WHERE id = ?")?.execute(
             params![error, self.now(), item.id],
         )?;
         self.event(
@@ -264,9 +266,8 @@ impl Tx<'_> {
         if !self.still_ours(item)? {
             return Ok(());
         }
-        self.tx.execute(
-            "UPDATE outbox SET status = 'unknown', last_error = ?, updated_at = ?, claim_owner = NULL
-             WHERE id = ?",
+        self.tx.prepare_cached("UPDATE outbox SET status = 'unknown', last_error = ?, updated_at = ?, claim_owner = NULL
+             WHERE id = ?")?.execute(
             params![
                 format!("{error}: check whether it arrived (`echodesk outbox resolve`), then retry or cancel"),
                 self.now(),
@@ -299,7 +300,8 @@ impl Tx<'_> {
         for (name, pid, host) in leases {
             if host == here && !super::lease::process_alive(pid) {
                 self.tx
-                    .execute("DELETE FROM leases WHERE name = ?", [&name])?;
+                    .prepare_cached("DELETE FROM leases WHERE name = ?")?
+                    .execute([&name])?;
             }
         }
         let ids: Vec<(i64, i64)> = self
@@ -311,8 +313,7 @@ impl Tx<'_> {
             .query_map([self.now()], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (id, ticket) in &ids {
-            self.tx.execute(
-                "UPDATE outbox SET status = 'unknown', last_error = 'interrupted while sending: check whether it arrived (`echodesk outbox resolve`), then retry or cancel', updated_at = ? WHERE id = ?",
+            self.tx.prepare_cached("UPDATE outbox SET status = 'unknown', last_error = 'interrupted while sending: check whether it arrived (`echodesk outbox resolve`), then retry or cancel', updated_at = ? WHERE id = ?")?.execute(
                 params![self.now(), id],
             )?;
             self.event(
@@ -324,21 +325,17 @@ impl Tx<'_> {
             )?;
         }
         // Expired sender leases are of no further use.
-        self.tx.execute(
-            "DELETE FROM leases WHERE name LIKE 'sender:%' AND expires_at <= ?",
-            [self.now()],
-        )?;
+        self.tx
+            .prepare_cached("DELETE FROM leases WHERE name LIKE 'sender:%' AND expires_at <= ?")?
+            .execute([self.now()])?;
         Ok(ids.len())
     }
 
     /// An entry's state and ticket, or an error naming the missing entry.
     fn entry_status(&self, id: i64) -> Result<(String, i64)> {
         self.tx
-            .query_row(
-                "SELECT status, ticket_id FROM outbox WHERE id = ?",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT status, ticket_id FROM outbox WHERE id = ?")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .ok_or_else(|| Error::invalid("outbox entry", id.to_string(), "no such entry"))
     }
@@ -353,8 +350,7 @@ impl Tx<'_> {
                 format!("it is {status}"),
             ));
         }
-        self.tx.execute(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        self.tx.prepare_cached("UPDATE outbox SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?")?.execute(
             params![self.now(), self.now(), id],
         )?;
         self.event(
@@ -382,8 +378,7 @@ impl Tx<'_> {
                 },
             ));
         }
-        self.tx.execute(
-            "UPDATE outbox SET status = 'cancelled', claim_owner = NULL, updated_at = ? WHERE id = ?",
+        self.tx.prepare_cached("UPDATE outbox SET status = 'cancelled', claim_owner = NULL, updated_at = ? WHERE id = ?")?.execute(
             params![self.now(), id],
         )?;
         self.event(
@@ -421,18 +416,23 @@ impl Tx<'_> {
         let now = self.now();
         match verdict {
             Verdict::Sent(reference) => {
-                self.tx.execute(
-                    "UPDATE outbox SET status = 'sent', provider_ref = coalesce(?, provider_ref),
-                     last_error = NULL, updated_at = ? WHERE id = ?",
+                self.tx.prepare_cached("UPDATE outbox SET status = 'sent', provider_ref = coalesce(?, provider_ref),
+                     last_error = NULL, updated_at = ? WHERE id = ?")?.execute(
                     params![reference, now, id],
                 )?;
             }
             Verdict::NotSent => {
-                self.tx.execute(
-                    "UPDATE outbox SET status = 'queued', next_attempt_at = ?, updated_at = ?,
+                self.tx
+                    .prepare_cached(
+                        "UPDATE outbox SET status = 'queued', next_attempt_at = ?, updated_at = ?,
                      last_error = ? WHERE id = ?",
-                    params![now, now, format!("resolved as not sent: {how}"), id],
-                )?;
+                    )?
+                    .execute(params![
+                        now,
+                        now,
+                        format!("resolved as not sent: {how}"),
+                        id
+                    ])?;
             }
             Verdict::Unsure => return Ok(false),
         }
