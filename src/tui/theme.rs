@@ -17,6 +17,45 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("monochrome", include_str!("../../themes/monochrome.toml")),
 ];
 
+/// Every colour role a theme may set, with what it colours. A theme file
+/// that names anything else is refused (a typo must not pass silently);
+/// besides these, `state_NAME` colours one workflow state by its name.
+pub const ROLES: &[(&str, &str)] = &[
+    (
+        "background",
+        "the screen behind everything (\"reset\": the terminal's own)",
+    ),
+    ("text", "ordinary text"),
+    ("dim", "secondary text: ages, hints, labels"),
+    ("title", "titles and keys in help"),
+    ("selection_bg", "the selected row's background"),
+    ("selection_fg", "the selected row's text"),
+    ("border", "borders"),
+    ("border_focused", "the focused pane's border"),
+    ("inbound", "messages from the customer"),
+    ("outbound", "replies to the customer"),
+    ("note_bg", "internal notes' background"),
+    ("note_fg", "internal notes' text"),
+    ("error", "errors"),
+    ("warning", "warnings and marked tickets"),
+    ("ok", "success"),
+    ("priority_urgent", "urgent tickets"),
+    ("priority_high", "high-priority tickets"),
+    ("state_new", "state new (and states like it)"),
+    ("state_open", "state open"),
+    ("state_pending", "waiting states: pending, on-hold"),
+    ("state_solved", "finished states: solved, closed"),
+];
+
+fn is_role(name: &str) -> bool {
+    ROLES.iter().any(|(r, _)| *r == name)
+        || name.strip_prefix("state_").is_some_and(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
@@ -71,6 +110,13 @@ impl Theme {
         let file: ThemeFile = toml::from_str(text).map_err(|e| format!("theme {origin}: {e}"))?;
         let mut colors = BTreeMap::new();
         for (k, v) in file.colors {
+            if !is_role(&k) {
+                let roles: Vec<&str> = ROLES.iter().map(|(r, _)| *r).collect();
+                return Err(format!(
+                    "theme {origin}: `{k}` is not a colour role; roles are {}, and state_NAME for a workflow state",
+                    roles.join(", ")
+                ));
+            }
             let c = parse_color(&v)
                 .ok_or_else(|| format!("theme {origin}: `{k} = \"{v}\"` is not a colour"))?;
             colors.insert(k, c);
@@ -153,7 +199,13 @@ impl Theme {
             Low => self.dim(),
         }
     }
+    /// A state's own colour (`state_NAME`) when the theme sets one, else
+    /// that of the built-in state it resembles.
     pub fn state(&self, state: &str) -> Style {
+        let own = format!("state_{state}");
+        if self.colors.contains_key(&own) {
+            return self.fg(&own);
+        }
         match state {
             "new" => self.fg("state_new").add_modifier(Modifier::BOLD),
             "open" => self.fg("state_open"),
@@ -176,6 +228,20 @@ mod tests {
         assert!(Theme::load("nope-not-a-theme")
             .unwrap_err()
             .contains("dark"));
+    }
+
+    #[test]
+    fn an_unknown_role_is_refused_and_a_state_may_have_its_own() {
+        let e =
+            Theme::parse("name = \"x\"\n[colors]\nselction_bg = \"red\"\n", "x.toml").unwrap_err();
+        assert!(e.contains("`selction_bg` is not a colour role"), "{e}");
+        let t = Theme::parse(
+            "name = \"x\"\n[colors]\nstate_escalated = \"red\"\nstate_pending = \"blue\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(t.state("escalated").fg, Some(Color::Red));
+        assert_eq!(t.state("on-hold").fg, Some(Color::Blue));
     }
 
     #[test]
