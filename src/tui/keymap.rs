@@ -38,6 +38,11 @@ pub enum Context {
     General,
     /// The compose window (reply or note): other keys type text.
     Compose,
+    /// The state, assignee and priority menus: any other key closes them.
+    Menu,
+    /// The lists filtered by typing (command palette, canned answers):
+    /// other keys type the filter.
+    Picker,
 }
 
 impl Context {
@@ -45,6 +50,8 @@ impl Context {
         match self {
             Context::General => "Queue and ticket",
             Context::Compose => "Compose window (other keys type)",
+            Context::Menu => "Menus (other keys close them)",
+            Context::Picker => "Palette and canned answers (other keys filter)",
         }
     }
 }
@@ -105,6 +112,13 @@ actions! {
     Compose ComposeCanned "compose-canned" "Insert a canned answer" ["ctrl-t"];
     Compose ComposeEditor "compose-editor" "Edit the text in $EDITOR" ["ctrl-e"];
     Compose ComposeChannel "compose-channel" "Reply on the customer's next channel" ["ctrl-n"];
+    Menu MenuDown "menu-down" "Next item" ["j", "down"];
+    Menu MenuUp "menu-up" "Previous item" ["k", "up"];
+    Menu MenuChoose "menu-choose" "Choose the item" ["enter", "l"];
+    Picker PickerDown "picker-down" "Next match" ["down", "ctrl-n"];
+    Picker PickerUp "picker-up" "Previous match" ["up", "ctrl-p"];
+    Picker PickerChoose "picker-choose" "Take the match" ["enter"];
+    Picker PickerClose "picker-close" "Close without taking one" ["esc"];
 }
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,
@@ -177,7 +191,7 @@ impl Keymap {
                         "[keys] {name}: `{k}` is not a key (try j, G, ctrl-d, enter, space, pgdn)"
                     ));
                 };
-                if def.context == Context::Compose
+                if matches!(def.context, Context::Compose | Context::Picker)
                     && mods == KeyModifiers::NONE
                     && matches!(
                         code,
@@ -185,7 +199,7 @@ impl Keymap {
                     )
                 {
                     return Err(format!(
-                        "[keys] {name}: `{k}` types text in the compose window; use a ctrl- or alt- key, or esc"
+                        "[keys] {name}: `{k}` types text there; use a ctrl- or alt- key, an arrow, or esc"
                     ));
                 }
                 if let Some(other) = claimed.insert((def.context, code, mods), name) {
@@ -234,6 +248,43 @@ impl Keymap {
 
     pub fn keys_of(&self, a: Action) -> String {
         self.keys.get(&a).map(|k| k.join(" ")).unwrap_or_default()
+    }
+
+    /// The action's first key as people write it in prose: `Ctrl-S`, `Esc`.
+    pub fn key_label(&self, a: Action) -> String {
+        self.keys
+            .get(&a)
+            .and_then(|k| k.first())
+            .map(|k| label(k))
+            .unwrap_or_default()
+    }
+}
+
+/// `ctrl-s` → `Ctrl-S`, `esc` → `Esc`, `pgdn` → `PgDn`; a single
+/// character stays as it is.
+fn label(key: &str) -> String {
+    let (prefix, name) = match key.split_once('-') {
+        Some((m @ ("ctrl" | "alt"), rest)) if !rest.is_empty() => (Some(m), rest),
+        _ => (None, key),
+    };
+    let name = match name {
+        "pgdn" => "PgDn".to_string(),
+        "pgup" => "PgUp".to_string(),
+        n if n.chars().count() == 1 => match prefix {
+            Some(_) => n.to_uppercase(),
+            None => n.to_string(),
+        },
+        n => {
+            let mut c = n.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    };
+    match prefix {
+        Some("ctrl") => format!("Ctrl-{name}"),
+        Some(_) => format!("Alt-{name}"),
+        None => name,
     }
 }
 
@@ -292,6 +343,16 @@ mod tests {
     }
 
     #[test]
+    fn keys_read_as_people_write_them() {
+        assert_eq!(label("ctrl-s"), "Ctrl-S");
+        assert_eq!(label("esc"), "Esc");
+        assert_eq!(label("alt-x"), "Alt-X");
+        assert_eq!(label("pgdn"), "PgDn");
+        assert_eq!(label("G"), "G");
+        assert_eq!(label("-"), "-");
+    }
+
+    #[test]
     fn contexts_keep_their_keys_apart() {
         let km = Keymap::new(&Default::default()).unwrap();
         let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
@@ -318,6 +379,14 @@ mod tests {
         o.insert("compose-editor".to_string(), vec!["ctrl-r".to_string()]);
         let e = Keymap::new(&o).unwrap_err();
         assert!(e.contains("given to both"), "{e}");
+        // Menus and the palette read their keys from the table too.
+        let j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert_eq!(km.action_in(Context::Menu, &j), Some(Action::MenuDown));
+        let ctrl_p = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL);
+        assert_eq!(
+            km.action_in(Context::Picker, &ctrl_p),
+            Some(Action::PickerUp)
+        );
         // A plain letter would be lost to typing.
         let mut o = std::collections::BTreeMap::new();
         o.insert("compose-save".to_string(), vec!["s".to_string()]);

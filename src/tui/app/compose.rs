@@ -1,9 +1,8 @@
 //! Writing a reply or a note: saving it, canned answers, the reply
 //! channels, the external editor, and the compose and picker keys.
 
-use super::keys::filter_list_key;
+use super::keys::Pick;
 use super::*;
-use crate::tui::keymap::Context;
 
 impl App {
     pub(super) fn save_compose(&mut self, c: Compose) {
@@ -230,12 +229,12 @@ impl App {
         mut selected: usize,
         mut compose: Compose,
     ) {
-        match key.code {
-            KeyCode::Esc => {
+        match self.picker_key(key, &mut input, &mut selected) {
+            Pick::Close => {
                 self.overlay = Overlay::Compose(compose);
                 return;
             }
-            KeyCode::Enter => {
+            Pick::Choose => {
                 let found = self
                     .canned_matches(&input, compose.channel)
                     .get(selected)
@@ -263,7 +262,7 @@ impl App {
                 }
                 return;
             }
-            _ => filter_list_key(key, &mut input, &mut selected),
+            Pick::Edited => {}
         }
         let n = self.canned_matches(&input, compose.channel).len();
         selected = selected.min(n.saturating_sub(1));

@@ -275,14 +275,22 @@ impl App {
                     selected: 0,
                 }
             }
-            // Keys of the compose window, which handles them itself.
+            // Keys of the compose window, menus and pickers, which handle
+            // them themselves.
             (
                 _,
                 Action::ComposeSave
                 | Action::ComposeDiscard
                 | Action::ComposeCanned
                 | Action::ComposeEditor
-                | Action::ComposeChannel,
+                | Action::ComposeChannel
+                | Action::MenuDown
+                | Action::MenuUp
+                | Action::MenuChoose
+                | Action::PickerDown
+                | Action::PickerUp
+                | Action::PickerChoose
+                | Action::PickerClose,
             ) => {}
             (Screen::Ticket, _) => {}
         }
@@ -296,22 +304,22 @@ impl App {
         items: Vec<String>,
         selected: usize,
     ) -> Result<(), Error> {
-        match key.code {
-            KeyCode::Char('j') | KeyCode::Down => {
+        match self.keymap.action_in(Context::Menu, &key) {
+            Some(Action::MenuDown) => {
                 self.overlay = Overlay::Menu {
                     kind,
                     selected: (selected + 1).min(items.len() - 1),
                     items,
                 };
             }
-            KeyCode::Char('k') | KeyCode::Up => {
+            Some(Action::MenuUp) => {
                 self.overlay = Overlay::Menu {
                     kind,
                     selected: selected.saturating_sub(1),
                     items,
                 };
             }
-            KeyCode::Enter | KeyCode::Char('l') => {
+            Some(Action::MenuChoose) => {
                 self.overlay = Overlay::None;
                 let choice = items[selected].clone();
                 match kind {
@@ -460,19 +468,19 @@ impl App {
         mut input: String,
         mut selected: usize,
     ) -> Result<(), Error> {
-        match key.code {
-            KeyCode::Esc => {
+        match self.picker_key(key, &mut input, &mut selected) {
+            Pick::Close => {
                 self.overlay = Overlay::None;
                 return Ok(());
             }
-            KeyCode::Enter => {
+            Pick::Choose => {
                 self.overlay = Overlay::None;
                 if let Some(d) = App::palette_matches(&input).get(selected) {
                     return self.perform(d.action);
                 }
                 return Ok(());
             }
-            _ => filter_list_key(key, &mut input, &mut selected),
+            Pick::Edited => {}
         }
         let n = App::palette_matches(&input).len();
         selected = selected.min(n.saturating_sub(1));
@@ -481,23 +489,43 @@ impl App {
     }
 }
 
-/// Keys shared by the filterable lists (palette, canned picker): type to
-/// filter, Up/Down or Ctrl-P/Ctrl-N to move, Backspace to unfilter.
-pub(super) fn filter_list_key(key: KeyEvent, input: &mut String, selected: &mut usize) {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Down => *selected += 1,
-        KeyCode::Char('n') if ctrl => *selected += 1,
-        KeyCode::Up => *selected = selected.saturating_sub(1),
-        KeyCode::Char('p') if ctrl => *selected = selected.saturating_sub(1),
-        KeyCode::Backspace => {
-            input.pop();
-            *selected = 0;
+/// What a key did in a filtered list.
+pub(super) enum Pick {
+    Close,
+    Choose,
+    /// Moved, or typed into the filter.
+    Edited,
+}
+
+impl App {
+    /// Keys shared by the filtered lists (palette, canned picker): the
+    /// picker actions, else typing to filter and Backspace to unfilter.
+    pub(super) fn picker_key(
+        &self,
+        key: KeyEvent,
+        input: &mut String,
+        selected: &mut usize,
+    ) -> Pick {
+        match self.keymap.action_in(Context::Picker, &key) {
+            Some(Action::PickerClose) => return Pick::Close,
+            Some(Action::PickerChoose) => return Pick::Choose,
+            Some(Action::PickerDown) => *selected += 1,
+            Some(Action::PickerUp) => *selected = selected.saturating_sub(1),
+            _ => {
+                let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+                match key.code {
+                    KeyCode::Backspace => {
+                        input.pop();
+                        *selected = 0;
+                    }
+                    KeyCode::Char(c) if !ctrl => {
+                        input.push(c);
+                        *selected = 0;
+                    }
+                    _ => {}
+                }
+            }
         }
-        KeyCode::Char(c) if !ctrl => {
-            input.push(c);
-            *selected = 0;
-        }
-        _ => {}
+        Pick::Edited
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::keymap::{self, Action, Keymap};
+use super::keymap::{self, Action, Context, Keymap};
 use super::theme::Theme;
 use crate::canned::{self, Canned};
 use crate::change::Change;

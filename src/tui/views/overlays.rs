@@ -43,7 +43,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 ),
                 Line::raw(""),
             ];
-            for context in [Context::General, Context::Compose] {
+            for context in [
+                Context::General,
+                Context::Compose,
+                Context::Menu,
+                Context::Picker,
+            ] {
                 if context != Context::General {
                     lines.push(Line::raw(""));
                     lines.push(Line::styled(context.title(), t.dim()));
@@ -301,7 +306,7 @@ fn draw_compose(f: &mut Frame, app: &App, area: Rect, c: &crate::tui::app::Compo
             .wrap(Wrap { trim: false }),
         body,
     );
-    let key = |a: Action| app.keymap.keys_of(a);
+    let key = |a: Action| app.keymap.key_label(a);
     let mut help = format!(
         "{} save · {} discard · {} canned · {} $EDITOR",
         key(Action::ComposeSave),
