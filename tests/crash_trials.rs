@@ -160,6 +160,51 @@ fn timed(cmd: &mut Command) -> Duration {
     t.elapsed()
 }
 
+/// Copies a store and its search index file.
+fn copy_store(from: &Path, to: &Path) {
+    for suffix in ["", "-search"] {
+        let mut src = from.as_os_str().to_owned();
+        src.push(suffix);
+        let mut dest = to.as_os_str().to_owned();
+        dest.push(suffix);
+        std::fs::copy(&src, &dest).unwrap();
+    }
+}
+
+/// Runs `echodesk daemon` while `feed(n)` is called `rounds` times, `gap`
+/// apart, and kills it at a random moment in [0.2, 2) s. Returns whether
+/// the kill landed while it was still running.
+fn daemon_killed_while(
+    cfg: &Path,
+    db: &Path,
+    rng: &mut Rng,
+    rounds: usize,
+    gap: Duration,
+    mut feed: impl FnMut(usize),
+) -> bool {
+    let mut child = Reaped(
+        echodesk(cfg, db)
+            .args(["daemon", "--log", "-"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let kill_at = Duration::from_millis(200) + rng.upto(Duration::from_millis(1800));
+    let start = Instant::now();
+    let mut mid_run = None;
+    for n in 0..rounds {
+        feed(n);
+        std::thread::sleep(gap);
+        if mid_run.is_none() && start.elapsed() >= kill_at {
+            mid_run = Some(child.0.try_wait().unwrap().is_none());
+            child.stop();
+        }
+    }
+    child.stop();
+    mid_run.unwrap_or(true)
+}
+
 fn conn(db: &Path) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(db).unwrap();
     c.busy_timeout(Duration::from_secs(30)).unwrap();
@@ -481,39 +526,18 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
         let mut t = Tally::default();
         let mut mid = 0;
         for i in 0..trials() {
-            let mut child = Reaped(
-                echodesk(&cfg, &db(i))
-                    .args(["daemon", "--log", "-"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            );
-            let kill_at = Duration::from_millis(200) + rng.upto(Duration::from_millis(1800));
-            let start = Instant::now();
             let mut ids = HashSet::new();
-            let mut killed = false;
-            for n in 0..40 {
-                let id = format!("dmn.{i}.{n}@example.net");
-                m.deliver(
-                    user,
-                    &format!("d{i}-{n}"),
-                    &mail(&id, &format!("Customer <d{n}@example.net>"), "Daemon", ""),
-                );
-                ids.insert(id);
-                std::thread::sleep(Duration::from_millis(50));
-                if !killed && start.elapsed() >= kill_at {
-                    killed = true;
-                    if child.0.try_wait().unwrap().is_none() {
-                        mid += 1;
-                    }
-                    child.stop();
-                }
-            }
-            if !killed {
-                mid += 1;
-                child.stop();
-            }
+            let landed =
+                daemon_killed_while(&cfg, &db(i), &mut rng, 40, Duration::from_millis(50), |n| {
+                    let id = format!("dmn.{i}.{n}@example.net");
+                    m.deliver(
+                        user,
+                        &format!("d{i}-{n}"),
+                        &mail(&id, &format!("Customer <d{n}@example.net>"), "Daemon", ""),
+                    );
+                    ids.insert(id);
+                });
+            mid += usize::from(landed);
             ok(&cfg, &db(i), &["poll"]);
             let found = strings(
                 &db(i),
@@ -590,47 +614,20 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
             let fake = Twilio::start();
             let cfg = twilio_cfg(fake.port);
             let d = db(i);
-            for suffix in ["", "-search"] {
-                let mut from = base.clone().into_os_string();
-                from.push(suffix);
-                let mut dest = d.clone().into_os_string();
-                dest.push(suffix);
-                std::fs::copy(&from, &dest).unwrap();
-            }
-            let mut child = Reaped(
-                echodesk(&cfg, &d)
-                    .args(["daemon", "--log", "-"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            );
-            let kill_at = Duration::from_millis(200) + rng.upto(Duration::from_millis(1800));
-            let start = Instant::now();
+            copy_store(&base, &d);
             let mut sids = HashSet::new();
-            let mut killed = false;
-            for n in 0..20 {
-                let added = fake.control(
-                    "POST",
-                    "/_fake/inbound",
-                    &json!([text(100 + n, format!("trial {i} text {n}"), now - 60)]),
-                );
-                for s in added["sids"].as_array().into_iter().flatten() {
-                    sids.insert(s.as_str().unwrap_or_default().to_string());
-                }
-                std::thread::sleep(Duration::from_millis(100));
-                if !killed && start.elapsed() >= kill_at {
-                    killed = true;
-                    if child.0.try_wait().unwrap().is_none() {
-                        mid += 1;
+            let landed =
+                daemon_killed_while(&cfg, &d, &mut rng, 20, Duration::from_millis(100), |n| {
+                    let added = fake.control(
+                        "POST",
+                        "/_fake/inbound",
+                        &json!([text(100 + n, format!("trial {i} text {n}"), now - 60)]),
+                    );
+                    for s in added["sids"].as_array().into_iter().flatten() {
+                        sids.insert(s.as_str().unwrap_or_default().to_string());
                     }
-                    child.stop();
-                }
-            }
-            if !killed {
-                mid += 1;
-                child.stop();
-            }
+                });
+            mid += usize::from(landed);
             // What a person runs next: a poll and a send, then (below)
             // `outbox resolve` for what the kill left unknown.
             ok(&cfg, &d, &["poll"]);
@@ -677,9 +674,20 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
                 t.lost += still.len();
             }
             let sent = fake.control("GET", "/_fake/sent", &Value::Null);
+            let listed: Vec<String> = sent
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    format!(
+                        "{} {}",
+                        m["to"].as_str().unwrap_or_default(),
+                        m["body"].as_str().unwrap_or_default().trim_end()
+                    )
+                })
+                .collect();
             let mut seen = HashSet::new();
-            for m in sent.as_array().into_iter().flatten() {
-                let key = format!("{} {}", m["to"], m["body"]);
+            for key in &listed {
                 if !seen.insert(key) {
                     t.resent += 1;
                 }
@@ -690,20 +698,8 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
                 &d,
                 "SELECT o.recipient || ' ' || m.body_text FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.status = 'sent'",
             );
-            let listed: HashSet<String> = sent
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|m| {
-                    format!(
-                        "{} {}",
-                        m["to"].as_str().unwrap_or_default(),
-                        m["body"].as_str().unwrap_or_default()
-                    )
-                })
-                .collect();
             for s in &marked {
-                if !listed.contains(s.trim_end()) && !listed.contains(s) {
+                if !seen.contains(&s.trim_end().to_string()) {
                     t.lost += 1;
                 }
             }
@@ -744,15 +740,7 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
         .unwrap();
         let body = w.join("answer.txt");
         std::fs::write(&body, "Hello {{ customer.first_name }}, it is fixed.\n").unwrap();
-        let copy = |to: &Path| {
-            for suffix in ["", "-search"] {
-                let mut from = base.clone().into_os_string();
-                from.push(suffix);
-                let mut dest = to.to_path_buf().into_os_string();
-                dest.push(suffix);
-                std::fs::copy(&from, &dest).unwrap();
-            }
-        };
+        let copy = |to: &Path| copy_store(&base, to);
         let db = |i: usize| w.join(format!("bulk-{i}.db"));
         let reply_args = |ids: &Path, body: &Path| -> Vec<String> {
             vec![
@@ -812,15 +800,7 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
         );
-        let copy_queued = |to: &Path| {
-            for suffix in ["", "-search"] {
-                let mut from = queued.clone().into_os_string();
-                from.push(suffix);
-                let mut dest = to.to_path_buf().into_os_string();
-                dest.push(suffix);
-                std::fs::copy(&from, &dest).unwrap();
-            }
-        };
+        let copy_queued = |to: &Path| copy_store(&queued, to);
         let db = |i: usize| w.join(format!("send-{i}.db"));
         trial_loop(
             "outbox send of 500 replies",
@@ -909,13 +889,7 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
         let mut cal = Vec::new();
         for i in 0..trials() {
             let d = db(i);
-            for suffix in ["", "-search"] {
-                let mut from = base.clone().into_os_string();
-                from.push(suffix);
-                let mut dest = d.clone().into_os_string();
-                dest.push(suffix);
-                std::fs::copy(&from, &dest).unwrap();
-            }
+            copy_store(&base, &d);
             let before: i64 = conn(&d)
                 .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
                 .unwrap();

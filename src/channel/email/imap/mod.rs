@@ -108,6 +108,12 @@ impl Poller {
         Ok(())
     }
 
+    /// A mailbox's pass, for `echodesk status`.
+    async fn note(&self, sink: &mut impl Sink, mailbox: &str, outcome: Result<u64, String>) {
+        sink.record_poll(&self.acct.name, &format!("status:{mailbox}"), outcome)
+            .await;
+    }
+
     /// One pass over every mailbox of the account.
     pub async fn poll(&mut self, sink: &mut impl Sink) -> Result<Vec<MailboxReport>, PollError> {
         let Some(cfg) = self.acct.imap.clone() else {
@@ -115,12 +121,7 @@ impl Poller {
         };
         if let Err(e) = self.ensure_session(&cfg).await {
             for mailbox in &cfg.mailboxes {
-                sink.record_poll(
-                    &self.acct.name,
-                    &format!("status:{mailbox}"),
-                    Err(e.to_string()),
-                )
-                .await;
+                self.note(sink, mailbox, Err(e.to_string())).await;
             }
             return Err(e);
         }
@@ -134,19 +135,13 @@ impl Poller {
                     if reports.is_empty() {
                         self.seen = Some((r.uid_validity, r.uid_next));
                     }
-                    sink.record_poll(&self.acct.name, &format!("status:{mailbox}"), Ok(r.fetched))
-                        .await;
+                    self.note(sink, mailbox, Ok(r.fetched)).await;
                     reports.push(r);
                 }
                 Err(e) => {
                     // The connection state is unknown now: start over next time.
                     self.session = None;
-                    sink.record_poll(
-                        &self.acct.name,
-                        &format!("status:{mailbox}"),
-                        Err(e.to_string()),
-                    )
-                    .await;
+                    self.note(sink, mailbox, Err(e.to_string())).await;
                     return Err(e);
                 }
             }
