@@ -64,6 +64,35 @@ pub struct Config {
     pub sla: Vec<crate::sla::Policy>,
     /// The hours SLA policies with `business_hours = true` count.
     pub business_hours: crate::sla::BusinessHours,
+    /// The team's time zone (IANA name): business hours, report days and
+    /// weeks, snooze times, and the times people read.
+    pub time_zone: String,
+    /// This agent's own zone for the times they read and type, when it is
+    /// not the team's.
+    pub my_time_zone: Option<String>,
+    /// `echodesk report`: KPI targets and the week's first day.
+    pub report: ReportConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// KPI name → target, e.g. `frt_p90 = "<= 4h"`, `reopen_rate = "<= 5%"`.
+    pub targets: std::collections::BTreeMap<String, String>,
+    /// How close to a target counts as "near", as a share of it.
+    pub near: String,
+    /// The first day of a report week.
+    pub week_starts: String,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            targets: Default::default(),
+            near: "10%".into(),
+            week_starts: "mon".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -158,6 +187,9 @@ impl Default for Config {
             reopen_window: "7d".into(),
             sla: Vec::new(),
             business_hours: Default::default(),
+            time_zone: "UTC".into(),
+            my_time_zone: None,
+            report: ReportConfig::default(),
         }
     }
 }
@@ -171,6 +203,19 @@ impl Config {
     /// The `[[sms]]` entry of this name.
     pub fn sms_account(&self, name: &str) -> Option<&crate::channel::sms::account::SmsAccount> {
         self.sms.iter().find(|a| a.name == name)
+    }
+
+    /// The team's zone (checked when the config was loaded).
+    pub fn team_zone(&self) -> crate::clock::Zone {
+        crate::clock::Zone::parse(&self.time_zone).unwrap_or_default()
+    }
+
+    /// The zone this agent reads times in: their own, or the team's.
+    pub fn my_zone(&self) -> crate::clock::Zone {
+        self.my_time_zone
+            .as_deref()
+            .and_then(|z| crate::clock::Zone::parse(z).ok())
+            .unwrap_or_else(|| self.team_zone())
     }
 
     /// What the automation rules need of the config.
@@ -194,7 +239,8 @@ impl From<&Config> for crate::store::Settings {
             default_region: c.default_region.clone(),
             subject_tag: c.subject_tag.clone(),
             // Checked when the config was loaded.
-            sla: crate::sla::Sla::new(&c.sla, &c.business_hours).unwrap_or_default(),
+            sla: crate::sla::Sla::new(&c.sla, &c.business_hours, c.team_zone()).unwrap_or_default(),
+            zone: c.team_zone(),
             reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
             sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
         }
@@ -316,7 +362,13 @@ impl Config {
             r.check(&self.workflow)
                 .map_err(|e| invalid(format!("rule `{}`: {e}", r.name)))?;
         }
-        crate::sla::Sla::new(&self.sla, &self.business_hours).map_err(invalid)?;
+        crate::clock::Zone::parse(&self.time_zone)
+            .map_err(|e| invalid(format!("key `time_zone`: {e}")))?;
+        if let Some(z) = &self.my_time_zone {
+            crate::clock::Zone::parse(z)
+                .map_err(|e| invalid(format!("key `my_time_zone`: {e}")))?;
+        }
+        crate::sla::Sla::new(&self.sla, &self.business_hours, self.team_zone()).map_err(invalid)?;
         if self.bulk.chunk == 0 {
             return Err(invalid("key `bulk.chunk`: must be at least 1".into()));
         }

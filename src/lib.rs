@@ -9,6 +9,7 @@ pub mod canned;
 pub mod change;
 pub mod channel;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;

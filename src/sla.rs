@@ -4,9 +4,10 @@
 //! and stored on the ticket, so `is:breached` and `sla:<2h` are plain
 //! column comparisons.
 
-use chrono::{Datelike, Duration, TimeZone, Timelike};
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Zone;
 use crate::model::{Channel, Priority};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,8 +35,10 @@ pub struct BusinessHours {
     pub days: Vec<String>,
     pub start: String,
     pub end: String,
-    /// The team's offset from UTC, e.g. "+01:00".
-    pub utc_offset: String,
+    /// A fixed offset from UTC, e.g. "+01:00", for configs written before
+    /// `time_zone`; unset, the hours are the team's `time_zone`'s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<String>,
 }
 
 impl Default for BusinessHours {
@@ -46,7 +49,7 @@ impl Default for BusinessHours {
                 .to_vec(),
             start: "09:00".into(),
             end: "17:00".into(),
-            utc_offset: "+00:00".into(),
+            utc_offset: None,
         }
     }
 }
@@ -55,15 +58,27 @@ impl Default for BusinessHours {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sla {
     policies: Vec<(Policy, Option<i64>, Option<i64>)>,
-    hours: Option<Hours>,
+    hours: Hours,
 }
 
+/// Business hours on the team's wall clock.
 #[derive(Debug, Clone, PartialEq)]
-struct Hours {
+pub struct Hours {
     days: [bool; 7],
     start: u32,
     end: u32,
-    offset: chrono::FixedOffset,
+    zone: Zone,
+}
+
+impl Default for Hours {
+    fn default() -> Self {
+        Hours::new(&BusinessHours::default(), Zone::default()).unwrap_or(Hours {
+            days: [true, true, true, true, true, false, false],
+            start: 9 * 60,
+            end: 17 * 60,
+            zone: Zone::default(),
+        })
+    }
 }
 
 fn minutes(s: &str) -> Result<u32, String> {
@@ -82,8 +97,13 @@ fn minutes(s: &str) -> Result<u32, String> {
     Ok(h * 60 + m)
 }
 
+/// At most a couple of years of days: bounded even for odd configs.
+const MAX_DAYS: i32 = 800;
+
 impl Hours {
-    fn new(b: &BusinessHours) -> Result<Hours, String> {
+    /// `zone` is the team's; `utc_offset`, when the config still has it,
+    /// wins.
+    pub fn new(b: &BusinessHours, zone: Zone) -> Result<Hours, String> {
         let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
         let mut days = [false; 7];
         for d in &b.days {
@@ -103,50 +123,84 @@ impl Hours {
                 b.end, b.start
             ));
         }
-        let offset: chrono::FixedOffset = b
-            .utc_offset
-            .parse()
-            .map_err(|_| format!("`{}` is not a UTC offset like +01:00", b.utc_offset))?;
+        let zone = match &b.utc_offset {
+            Some(o) => Zone::Fixed(
+                o.parse()
+                    .map_err(|_| format!("`{o}` is not a UTC offset like +01:00"))?,
+            ),
+            None => zone,
+        };
         Ok(Hours {
             days,
             start,
             end,
-            offset,
+            zone,
         })
     }
 
-    /// `from` plus `secs` of business time.
-    fn add(&self, from: i64, secs: i64) -> i64 {
-        let Some(mut t) = self.offset.timestamp_opt(from, 0).single() else {
-            return from + secs;
-        };
-        let mut left = secs;
-        // At most a couple of years of days: bounded even for odd configs.
-        for _ in 0..800 {
-            let day_start = t
-                .with_hour(0)
-                .and_then(|d| d.with_minute(0))
-                .and_then(|d| d.with_second(0))
-                .unwrap_or(t);
-            let open = day_start + Duration::minutes(i64::from(self.start));
-            let close = day_start + Duration::minutes(i64::from(self.end));
-            let weekday = t.weekday().num_days_from_monday() as usize;
-            if self.days[weekday] && t < close {
-                let begin = t.max(open);
-                let avail = (close - begin).num_seconds();
-                if left <= avail {
-                    return (begin + Duration::seconds(left)).timestamp();
-                }
-                left -= avail;
-            }
-            t = day_start + Duration::days(1);
+    /// The open interval of local day `day`, if the team works that day.
+    fn window(&self, day: i32) -> Option<(i64, i64)> {
+        let date = crate::clock::date_of(day);
+        if !self.days[date.weekday().num_days_from_monday() as usize] {
+            return None;
         }
-        t.timestamp() + left
+        let at = |m: u32| {
+            if m >= 24 * 60 {
+                self.zone.day_start(day + 1)
+            } else {
+                let t = chrono::NaiveTime::from_hms_opt(m / 60, m % 60, 0).unwrap_or_default();
+                self.zone.at(date, t)
+            }
+        };
+        Some((at(self.start), at(self.end)))
+    }
+
+    /// `from` plus `secs` of business time.
+    pub fn add(&self, from: i64, secs: i64) -> i64 {
+        let mut left = secs;
+        let first = self.zone.day(from);
+        for day in first..first + MAX_DAYS {
+            if let Some((open, close)) = self.window(day) {
+                if from < close {
+                    let begin = from.max(open);
+                    let avail = close - begin;
+                    if left <= avail {
+                        return begin + left;
+                    }
+                    left -= avail;
+                }
+            }
+        }
+        self.zone.day_start(first + MAX_DAYS) + left
+    }
+
+    /// Business seconds between `from` and `to` (0 when `to` is earlier).
+    pub fn between(&self, from: i64, to: i64) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        let (first, last) = (self.zone.day(from), self.zone.day(to));
+        // Beyond the bound, the rest counts as calendar time: odd data
+        // must not stall a report.
+        let last_counted = last.min(first + MAX_DAYS);
+        let mut total = 0;
+        for day in first..=last_counted {
+            if let Some((open, close)) = self.window(day) {
+                let (a, b) = (from.max(open), to.min(close));
+                if b > a {
+                    total += b - a;
+                }
+            }
+        }
+        if last > last_counted {
+            total += to - self.zone.day_start(last_counted + 1);
+        }
+        total
     }
 }
 
 impl Sla {
-    pub fn new(policies: &[Policy], hours: &BusinessHours) -> Result<Sla, String> {
+    pub fn new(policies: &[Policy], hours: &BusinessHours, zone: Zone) -> Result<Sla, String> {
         let parse = |s: &Option<String>, what: &str, name: &str| {
             s.as_deref()
                 .map(crate::query::parse_duration)
@@ -165,11 +219,7 @@ impl Sla {
             }
             out.push((p.clone(), fr, res));
         }
-        let hours = if policies.iter().any(|p| p.business_hours) {
-            Some(Hours::new(hours)?)
-        } else {
-            None
-        };
+        let hours = Hours::new(hours, zone)?;
         Ok(Sla {
             policies: out,
             hours,
@@ -188,17 +238,38 @@ impl Sla {
             (p.priorities.is_empty() || p.priorities.contains(&priority))
                 && (p.channels.is_empty() || p.channels.contains(&channel))
         })?;
-        let add = |secs: i64| match (&self.hours, p.business_hours) {
-            (Some(h), true) => h.add(created, secs),
-            _ => created + secs,
+        let add = |secs: i64| {
+            if p.business_hours {
+                self.hours.add(created, secs)
+            } else {
+                created + secs
+            }
         };
         Some((p.name.clone(), fr.map(add), res.map(add)))
+    }
+
+    /// The team's business hours (reports count business time in them).
+    pub fn hours(&self) -> &Hours {
+        &self.hours
+    }
+
+    /// The policy named `name`, with its targets in seconds.
+    pub fn policy(&self, name: &str) -> Option<(&Policy, Option<i64>, Option<i64>)> {
+        self.policies
+            .iter()
+            .find(|(p, _, _)| p.name == name)
+            .map(|(p, a, b)| (p, *a, *b))
+    }
+
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.policies.iter().map(|(p, _, _)| p)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn policy(name: &str, prios: &[Priority], fr: &str, bh: bool) -> Policy {
         Policy {
@@ -219,6 +290,7 @@ mod tests {
                 policy("rest", &[], "8h", false),
             ],
             &BusinessHours::default(),
+            Zone::default(),
         )
         .unwrap();
         let (name, fr, res) = sla
@@ -236,7 +308,12 @@ mod tests {
 
     #[test]
     fn business_hours_skip_nights_and_weekends() {
-        let sla = Sla::new(&[policy("bh", &[], "4h", true)], &BusinessHours::default()).unwrap();
+        let sla = Sla::new(
+            &[policy("bh", &[], "4h", true)],
+            &BusinessHours::default(),
+            Zone::default(),
+        )
+        .unwrap();
         // Friday 2026-11-20 15:00 UTC + 4 business hours = Monday 11:00.
         let fri = chrono::Utc
             .with_ymd_and_hms(2026, 11, 20, 15, 0, 0)
@@ -275,8 +352,48 @@ mod tests {
             end: "08:00".into(),
             ..Default::default()
         };
-        assert!(Sla::new(&[policy("bh", &[], "4h", true)], &bad)
-            .unwrap_err()
-            .contains("before"));
+        assert!(
+            Sla::new(&[policy("bh", &[], "4h", true)], &bad, Zone::default())
+                .unwrap_err()
+                .contains("before")
+        );
+    }
+
+    /// Berlin, the week of the autumn change (Sunday 2026-10-25): on
+    /// Friday 09:00–17:00 is 07:00–15:00 UTC, on Monday 08:00–16:00 UTC.
+    #[test]
+    fn business_hours_follow_the_team_zone_across_dst() {
+        let zone = Zone::parse("Europe/Berlin").unwrap();
+        let h = Hours::new(&BusinessHours::default(), zone).unwrap();
+        let utc = |d, hh| {
+            chrono::Utc
+                .with_ymd_and_hms(2026, 10, d, hh, 0, 0)
+                .unwrap()
+                .timestamp()
+        };
+        // Friday 16:00 CEST + 2 h: one on Friday, one from Monday 09:00 CET.
+        assert_eq!(h.add(utc(23, 14), 2 * 3600), utc(26, 9));
+        // Between: one hour on Friday, one on Monday.
+        assert_eq!(h.between(utc(23, 14), utc(26, 9)), 2 * 3600);
+        // Nothing over the weekend.
+        assert_eq!(h.between(utc(24, 0), utc(26, 0)), 0);
+        // A whole week is five eight-hour days, DST or not.
+        assert_eq!(h.between(utc(19, 0), utc(26, 0)), 5 * 8 * 3600);
+        // Backwards is nothing.
+        assert_eq!(h.between(utc(26, 9), utc(23, 14)), 0);
+    }
+
+    #[test]
+    fn a_utc_offset_still_wins_over_the_zone() {
+        let b = BusinessHours {
+            utc_offset: Some("+01:00".into()),
+            ..Default::default()
+        };
+        let h = Hours::new(&b, Zone::parse("Asia/Tokyo").unwrap()).unwrap();
+        let mon = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+            .unwrap()
+            .timestamp();
+        assert_eq!(h.add(mon, 3600), mon + 3600);
     }
 }

@@ -53,6 +53,8 @@ pub struct Settings {
     /// Texts may go to senders that are not phone numbers (short codes,
     /// alphanumeric ids): some `[[sms]]` account allows it.
     pub sms_to_short_codes: bool,
+    /// The team's time zone: report days are its days.
+    pub zone: crate::clock::Zone,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             sla: crate::sla::Sla::default(),
             reopen_window: 7 * 86_400,
             sms_to_short_codes: false,
+            zone: crate::clock::Zone::default(),
         }
     }
 }
