@@ -101,6 +101,7 @@ impl Tx<'_> {
             ])?;
         let id = self.tx.last_insert_rowid();
         self.mark_dirty(m.ticket_id);
+        self.mark_report_dirty(m.ticket_id);
         self.note_text(m.ticket_id, m.subject, m.body_text);
         for a in m.attachments {
             self.attach(id, a)?;

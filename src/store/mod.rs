@@ -16,6 +16,7 @@ mod maintenance;
 mod messages;
 mod outbox;
 mod outbox_rows;
+mod reports;
 mod schema;
 mod search;
 pub mod search_index;
@@ -37,6 +38,7 @@ pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
+pub use reports::{RollupRow, RollupState};
 pub use search::{Page, PageCursor, SearchContext};
 pub use team::{OutboxHealth, SEND_STATUS};
 pub use tickets::{FieldChange, NewTicket};
@@ -199,6 +201,7 @@ impl Store {
             indexer: None,
         };
         store.sync_search_index(note)?;
+        store.init_rollups()?;
         Ok(store)
     }
 
@@ -273,6 +276,7 @@ impl Store {
             dirty: std::cell::RefCell::new(std::collections::BTreeSet::new()),
             created: std::cell::RefCell::new(std::collections::HashSet::new()),
             new_text: std::cell::RefCell::new(std::collections::HashMap::new()),
+            report_dirty: std::cell::RefCell::new(std::collections::BTreeSet::new()),
         })
     }
 }
@@ -293,10 +297,14 @@ pub struct Tx<'a> {
     /// The message text of tickets created in this transaction, so their
     /// documents need not be read back from the table at commit.
     new_text: std::cell::RefCell<std::collections::HashMap<i64, String>>,
+    /// Tickets whose report facts must be recomputed before commit: any
+    /// ticket that got an event or a message.
+    report_dirty: std::cell::RefCell<std::collections::BTreeSet<i64>>,
 }
 
 impl Tx<'_> {
     pub fn commit(self) -> Result<()> {
+        self.update_reports()?;
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         let mut docs = Vec::new();
         if !dirty.is_empty() && self.indexer.is_none() {
@@ -409,6 +417,9 @@ impl Tx<'_> {
                 "INSERT INTO events (ticket_id, at, agent, kind, old, new) VALUES (?, ?, ?, ?, ?, ?)",
             )?
             .execute(rusqlite::params![ticket_id, self.now(), agent, kind, old, new])?;
+        if let Some(t) = ticket_id {
+            self.mark_report_dirty(t);
+        }
         Ok(())
     }
 

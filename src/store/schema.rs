@@ -285,6 +285,25 @@ ALTER TABLE outbox ADD COLUMN claim_owner TEXT;
 ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
 "#;
 
+/// Report rollups (`store/reports.rs`): each ticket's facts, and their
+/// sums by the team's day, channel, agent and priority. A store that
+/// already has tickets builds them at its first report.
+const V10: &str = r#"
+CREATE TABLE report_tickets (
+    ticket_id INTEGER PRIMARY KEY,
+    facts     BLOB NOT NULL
+);
+CREATE TABLE report_rollup (
+    day      INTEGER NOT NULL,
+    channel  TEXT NOT NULL,
+    agent    TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    backlog  INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (day, channel, agent, priority)
+) WITHOUT ROWID;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -296,6 +315,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up_with_hook(V7, v7_keys),
         M::up(V8),
         M::up(V9),
+        M::up(V10),
     ])
 }
 

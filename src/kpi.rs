@@ -1,0 +1,410 @@
+//! A report as front ends show it: the store's rollups (or, for a query,
+//! the matching tickets' stored facts) summed by interval and group, the
+//! backlog carried through, the weekday × hour heatmap, each agent's open
+//! load, the SLA breaches still open, and the KPI targets judged.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, Weekday};
+use serde::Serialize;
+
+use crate::clock::date_of;
+use crate::error::{Error, Result};
+use crate::query::Query;
+pub use crate::report::figures::OpenBreaches;
+use crate::report::figures::{Figures, Status, Target};
+use crate::report::period::{intervals, previous, By, Interval, Range};
+use crate::report::{Counters, Key};
+use crate::store::{SearchContext, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Group {
+    All,
+    Channel,
+    Agent,
+    Priority,
+    Tag,
+    State,
+}
+
+impl Group {
+    pub fn parse(s: &str) -> std::result::Result<Group, String> {
+        Ok(match s {
+            "all" | "none" => Group::All,
+            "channel" => Group::Channel,
+            "agent" => Group::Agent,
+            "priority" => Group::Priority,
+            "tag" => Group::Tag,
+            "state" => Group::State,
+            _ => {
+                return Err(format!(
+                    "`{}` is not a grouping; use channel, agent, priority, tag or state",
+                    crate::sanitize::line(s)
+                ))
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::All => "all",
+            Group::Channel => "channel",
+            Group::Agent => "agent",
+            Group::Priority => "priority",
+            Group::Tag => "tag",
+            Group::State => "state",
+        }
+    }
+
+    /// Groups the rollups are kept by; the others need each ticket.
+    fn in_rollups(self) -> bool {
+        matches!(
+            self,
+            Group::All | Group::Channel | Group::Agent | Group::Priority
+        )
+    }
+}
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub range: Range,
+    pub by: By,
+    pub group: Group,
+    pub query: Option<(String, Query)>,
+    pub compare: bool,
+    pub week_starts: Weekday,
+    pub targets: Vec<Target>,
+    /// How close counts as near a target (a share of it).
+    pub near: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub interval: String,
+    pub from: String,
+    pub to: String,
+    pub group: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Judged {
+    pub kpi: String,
+    pub target: String,
+    pub actual: Option<f64>,
+    pub unit: &'static str,
+    pub status: Status,
+    /// The same KPI in the previous period, with `--compare`.
+    pub previous: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub zone: String,
+    pub from: String,
+    pub to: String,
+    pub by: String,
+    pub group: String,
+    pub query: Option<String>,
+    /// Tickets the query matched (reports over a query only).
+    pub matched: Option<usize>,
+    /// One row per interval and group, in order.
+    pub rows: Vec<Row>,
+    /// One row per group over the whole period, then "all".
+    pub totals: Vec<Row>,
+    /// The previous period's totals, with `--compare`.
+    pub previous: Option<Vec<Row>>,
+    /// Messages in: `heatmap[weekday from Monday][hour]` on the team's clock.
+    pub heatmap: [[i64; 24]; 7],
+    /// Open tickets per assignee at the end of the period ("" unassigned).
+    pub workload: Vec<(String, i64)>,
+    pub open_breaches: Vec<OpenBreaches>,
+    pub kpis: Vec<Judged>,
+}
+
+/// Label of a rollup key's group.
+fn group_label(g: Group, key: &Key) -> String {
+    match g {
+        Group::All => "all".into(),
+        Group::Channel => key.channel.as_str().into(),
+        Group::Agent => {
+            if key.agent.is_empty() {
+                "-".into()
+            } else {
+                key.agent.clone()
+            }
+        }
+        Group::Priority => key.priority.as_str().into(),
+        Group::Tag | Group::State => "all".into(),
+    }
+}
+
+/// What one source (rollup rows or tickets' facts) hands the summing:
+/// counters by key, plus labels for groups kept outside the key.
+struct Contribution<'a> {
+    key: &'a Key,
+    counters: &'a Counters,
+    labels: &'a [String],
+}
+
+#[derive(Default)]
+struct Sums {
+    /// (interval, group) → counters.
+    cells: BTreeMap<(usize, String), Counters>,
+    /// group → backlog carried into the period.
+    base: HashMap<String, i64>,
+    /// assignee → open tickets at the end of the period.
+    load: HashMap<String, i64>,
+    heat: [[i64; 24]; 7],
+}
+
+impl Sums {
+    fn add(
+        &mut self,
+        c: Contribution<'_>,
+        range: Range,
+        index: &dyn Fn(i32) -> usize,
+        group: Group,
+    ) {
+        let day = c.key.day;
+        if day > range.last {
+            return;
+        }
+        let labels: Vec<String> = if group.in_rollups() {
+            vec![group_label(group, c.key)]
+        } else {
+            c.labels.to_vec()
+        };
+        *self.load.entry(c.key.agent.clone()).or_default() += c.counters.backlog;
+        if day < range.first {
+            for l in labels {
+                *self.base.entry(l).or_default() += c.counters.backlog;
+            }
+            return;
+        }
+        let i = index(day);
+        for l in labels {
+            self.cells.entry((i, l)).or_default().add(c.counters, 1);
+        }
+        let wd = date_of(day).weekday().num_days_from_monday() as usize;
+        for (h, n) in c.counters.in_hours.iter().enumerate() {
+            self.heat[wd][h] += n;
+        }
+    }
+}
+
+pub fn build(store: &mut Store, req: &Request, ctx: &SearchContext) -> Result<Report> {
+    let ivs = intervals(req.range, req.by, req.week_starts);
+    let (rows, totals, sums, matched) = period(store, req, &ivs, ctx)?;
+    let prev = if req.compare {
+        let p = previous(req.range);
+        let pivs = intervals(p, By::Total, req.week_starts);
+        let preq = Request {
+            range: p,
+            by: By::Total,
+            ..req.clone()
+        };
+        Some(period(store, &preq, &pivs, ctx)?.1)
+    } else {
+        None
+    };
+    let mut workload: Vec<(String, i64)> = sums.load.into_iter().filter(|(_, n)| *n != 0).collect();
+    workload.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let overall = totals.last().map(|r| &r.figures);
+    let prev_overall = prev.as_ref().and_then(|p| p.last()).map(|r| &r.figures);
+    let kpis = req
+        .targets
+        .iter()
+        .map(|t| {
+            let actual = overall.and_then(|f| f.kpi(&t.kpi)).flatten();
+            Judged {
+                kpi: t.kpi.clone(),
+                target: t.text.clone(),
+                actual,
+                unit: t.unit,
+                status: t.judge(actual, req.near),
+                previous: prev_overall.and_then(|f| f.kpi(&t.kpi)).flatten(),
+            }
+        })
+        .collect();
+    let fmt = |d: i32| date_of(d).format("%Y-%m-%d").to_string();
+    Ok(Report {
+        zone: store.settings().zone.name(),
+        from: fmt(req.range.first),
+        to: fmt(req.range.last),
+        by: match req.by {
+            By::Day => "day",
+            By::Week => "week",
+            By::Month => "month",
+            By::Total => "total",
+        }
+        .into(),
+        group: req.group.as_str().into(),
+        query: req.query.as_ref().map(|(s, _)| s.clone()),
+        matched,
+        rows,
+        totals,
+        previous: prev,
+        heatmap: sums.heat,
+        workload,
+        open_breaches: store.open_breaches(ctx.now)?,
+        kpis,
+    })
+}
+
+type Period = (Vec<Row>, Vec<Row>, Sums, Option<usize>);
+
+fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -> Result<Period> {
+    let first = req.range.first;
+    // Day → interval, by a table over the period's days.
+    let mut table = vec![0usize; req.range.days().max(0) as usize];
+    for (i, iv) in ivs.iter().enumerate() {
+        for d in iv.range.first..=iv.range.last {
+            if let Some(slot) = table.get_mut((d - first) as usize) {
+                *slot = i;
+            }
+        }
+    }
+    let index = |d: i32| -> usize { table.get((d - first) as usize).copied().unwrap_or(0) };
+    let mut sums = Sums::default();
+    let mut matched = None;
+    let no_labels: [String; 0] = [];
+    if req.query.is_none() && req.group.in_rollups() {
+        for row in store.rollup_rows(first, req.range.last)? {
+            sums.add(
+                Contribution {
+                    key: &row.key,
+                    counters: &row.counters,
+                    labels: &no_labels,
+                },
+                req.range,
+                &index,
+                req.group,
+            );
+        }
+        for (channel, agent, priority, n) in store.backlog_before(first)? {
+            let key = Key {
+                day: first - 1,
+                channel,
+                agent,
+                priority,
+            };
+            let c = Counters {
+                backlog: n,
+                ..Default::default()
+            };
+            sums.add(
+                Contribution {
+                    key: &key,
+                    counters: &c,
+                    labels: &no_labels,
+                },
+                req.range,
+                &index,
+                req.group,
+            );
+        }
+    } else {
+        let all = crate::query::parse("").map_err(|e| Error::Other(e.to_string()))?;
+        let q = req.query.as_ref().map(|(_, q)| q).unwrap_or(&all);
+        let ids = store.search_ids(q, ctx, usize::MAX >> 1)?;
+        matched = Some(ids.len());
+        let labels = store.ticket_labels(&ids, req.group == Group::Tag)?;
+        for (id, channel, facts) in store.facts_of(&ids)? {
+            let mut by_key: HashMap<Key, Counters> = HashMap::new();
+            crate::report::add_facts(&mut by_key, channel, &facts, 1);
+            let l: Vec<String> = match req.group {
+                Group::Tag | Group::State => labels.get(&id).cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for (key, c) in &by_key {
+                sums.add(
+                    Contribution {
+                        key,
+                        counters: c,
+                        labels: &l,
+                    },
+                    req.range,
+                    &index,
+                    req.group,
+                );
+            }
+        }
+    }
+    // Rows with the backlog carried through each group's intervals.
+    let groups: Vec<String> = {
+        let mut g: Vec<String> = sums
+            .cells
+            .keys()
+            .map(|(_, g)| g.clone())
+            .chain(sums.base.keys().cloned())
+            .collect();
+        g.sort();
+        g.dedup();
+        if g.is_empty() {
+            g.push("all".into());
+        }
+        g
+    };
+    let fmt = |d: i32| date_of(d).format("%Y-%m-%d").to_string();
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    let mut grand = Counters::default();
+    let mut grand_backlog = 0;
+    let zero = Counters::default();
+    for g in &groups {
+        let mut backlog = sums.base.get(g).copied().unwrap_or(0);
+        let mut total = Counters::default();
+        for (i, iv) in ivs.iter().enumerate() {
+            let c = sums.cells.get(&(i, g.clone())).unwrap_or(&zero);
+            backlog += c.backlog;
+            total.add(c, 1);
+            rows.push(Row {
+                interval: iv.label.clone(),
+                from: fmt(iv.range.first),
+                to: fmt(iv.range.last),
+                group: g.clone(),
+                figures: Figures::of(c, backlog),
+            });
+        }
+        grand.add(&total, 1);
+        grand_backlog += backlog;
+        totals.push(Row {
+            interval: "total".into(),
+            from: fmt(req.range.first),
+            to: fmt(req.range.last),
+            group: g.clone(),
+            figures: Figures::of(&total, backlog),
+        });
+    }
+    // Tags overlap, so their rows do not add up to the whole: the whole
+    // is the tickets', counted once.
+    if matches!(req.group, Group::Tag) {
+        let whole = Request {
+            group: Group::All,
+            ..req.clone()
+        };
+        let (_, t, _, _) = period(store, &whole, ivs, ctx)?;
+        totals.extend(t.into_iter().last());
+    } else if groups.len() > 1 || groups[0] != "all" {
+        totals.push(Row {
+            interval: "total".into(),
+            from: fmt(req.range.first),
+            to: fmt(req.range.last),
+            group: "all".into(),
+            figures: Figures::of(&grand, grand_backlog),
+        });
+    }
+    // Interval rows in time order, groups within.
+    let n = ivs.len();
+    rows.sort_by_key(|r| {
+        let i = ivs
+            .iter()
+            .position(|iv| iv.label == r.interval && fmt(iv.range.first) == r.from);
+        (i.unwrap_or(n), r.group.clone())
+    });
+    Ok((rows, totals, sums, matched))
+}

@@ -1,0 +1,531 @@
+//! The report rollups: each ticket's facts (`report::facts`) are stored
+//! with it, and their sums by day, channel, agent and priority are kept
+//! in `report_rollup`. A transaction that changes a ticket recomputes its
+//! facts at commit and puts the difference into the rollups, so the
+//! rollups are always the sum over the tickets as they are now, and a
+//! report reads a few thousand small rows instead of the history.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::*;
+use crate::model::{Channel, Direction, Priority};
+use crate::report::{self, Counters, Fact, Key, Rules, Step, Ticket};
+
+/// The store's rollups are for this zone and these definitions, or were
+/// never built (a store from before reports, with tickets in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollupState {
+    Current,
+    Stale { reason: String },
+}
+
+const ZONE_KEY: &str = "report_zone";
+const DEFINITIONS_KEY: &str = "report_definitions";
+
+fn rules(settings: &Settings) -> Rules<'_> {
+    Rules {
+        workflow: &settings.workflow,
+        zone: settings.zone,
+        hours: settings.sla.hours(),
+    }
+}
+
+fn step_of_event(
+    at: i64,
+    agent: String,
+    kind: &str,
+    old: Option<String>,
+    new: Option<String>,
+) -> Option<Step> {
+    Some(match kind {
+        "state" => Step::State {
+            at,
+            agent,
+            from: old.unwrap_or_default(),
+            to: new.unwrap_or_default(),
+        },
+        "assignee" => Step::Assignee {
+            at,
+            from: old,
+            to: new,
+        },
+        "priority" => Step::Priority {
+            at,
+            from: old
+                .as_deref()
+                .and_then(Priority::parse)
+                .unwrap_or(Priority::Normal),
+            to: new
+                .as_deref()
+                .and_then(Priority::parse)
+                .unwrap_or(Priority::Normal),
+        },
+        "merged-into" => Step::MergedInto { at },
+        _ => return None,
+    })
+}
+
+const EVENT_KINDS: &str = "('state', 'assignee', 'priority', 'merged-into')";
+
+/// A ticket from [`TICKET_COLUMNS`], read from column `o` on.
+fn ticket_of_row(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Ticket> {
+    let channel: String = r.get(o + 1)?;
+    Ok(Ticket {
+        created_at: r.get(o)?,
+        channel: Channel::parse(&channel).unwrap_or(Channel::Email),
+        state: r.get(o + 2)?,
+        priority: Priority::from_rank(r.get(o + 3)?),
+        assignee: r.get(o + 4)?,
+        first_response_due: r.get(o + 5)?,
+        resolution_due: r.get(o + 6)?,
+    })
+}
+
+const TICKET_COLUMNS: &str =
+    "created_at, channel, state, priority, assignee, first_response_due, resolution_due";
+
+fn message_step(r: &rusqlite::Row<'_>, offset: usize) -> rusqlite::Result<Step> {
+    let d: String = r.get(offset)?;
+    Ok(Step::Message {
+        direction: Direction::parse(&d).unwrap_or(Direction::In),
+        author: r.get(offset + 1)?,
+        auto: r.get(offset + 2)?,
+        at: r.get(offset + 3)?,
+    })
+}
+
+impl Tx<'_> {
+    pub(crate) fn mark_report_dirty(&self, ticket: i64) {
+        self.report_dirty.borrow_mut().insert(ticket);
+    }
+
+    /// The ticket's facts from its history as stored now; `None` when the
+    /// ticket does not exist.
+    fn compute_facts(&self, id: i64) -> Result<Option<(Channel, Vec<Fact>)>> {
+        let Some(ticket) = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?"
+            ))?
+            .query_row([id], |r| ticket_of_row(r, 0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let events = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT at, agent, kind, old, new FROM events
+                 WHERE ticket_id = ? AND kind IN {EVENT_KINDS} ORDER BY id"
+            ))?
+            .query_map([id], |r| {
+                Ok(step_of_event(
+                    r.get(0)?,
+                    r.get(1)?,
+                    &r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })?
+            .filter_map(|s| s.transpose())
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let messages = self
+            .tx
+            .prepare_cached(
+                "SELECT direction, author, auto_kind IS NOT NULL, received_at FROM messages
+                 WHERE ticket_id = ? ORDER BY received_at, id",
+            )?
+            .query_map([id], |r| message_step(r, 0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some((
+            ticket.channel,
+            report::facts::facts(&ticket, events, messages, &rules(self.settings)),
+        )))
+    }
+
+    /// At commit: the changed tickets' facts recomputed, and their
+    /// difference put into the rollups.
+    pub(super) fn update_reports(&self) -> Result<()> {
+        let ids = std::mem::take(&mut *self.report_dirty.borrow_mut());
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut delta: HashMap<Key, Counters> = HashMap::new();
+        for id in ids {
+            let new = self.compute_facts(id)?;
+            let old: Option<Vec<u8>> = if self.created.borrow().contains(&id) {
+                None
+            } else {
+                self.tx
+                    .prepare_cached("SELECT facts FROM report_tickets WHERE ticket_id = ?")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?
+            };
+            let old = old
+                .and_then(|b| report::facts::decode(&b))
+                .unwrap_or_default();
+            let Some((channel, new)) = new else {
+                continue;
+            };
+            if old == new && !old.is_empty() {
+                continue;
+            }
+            report::add_facts(&mut delta, channel, &old, -1);
+            report::add_facts(&mut delta, channel, &new, 1);
+            self.tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO report_tickets (ticket_id, facts) VALUES (?, ?)",
+                )?
+                .execute(params![id, report::facts::encode(&new)])?;
+        }
+        self.add_to_rollups(delta)
+    }
+
+    fn add_to_rollups(&self, delta: HashMap<Key, Counters>) -> Result<()> {
+        for (key, c) in delta {
+            if c.is_zero() {
+                continue;
+            }
+            let keyp = params![
+                key.day,
+                key.channel.as_str(),
+                key.agent,
+                key.priority.rank()
+            ];
+            let old: Option<Vec<u8>> = self
+                .tx
+                .prepare_cached(
+                    "SELECT data FROM report_rollup
+                     WHERE day = ? AND channel = ? AND agent = ? AND priority = ?",
+                )?
+                .query_row(keyp, |r| r.get(0))
+                .optional()?;
+            let mut sum = old.and_then(|b| Counters::decode(&b)).unwrap_or_default();
+            sum.add(&c, 1);
+            if sum.is_zero() {
+                self.tx
+                    .prepare_cached(
+                        "DELETE FROM report_rollup
+                         WHERE day = ? AND channel = ? AND agent = ? AND priority = ?",
+                    )?
+                    .execute(keyp)?;
+            } else {
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO report_rollup (day, channel, agent, priority, backlog, data)
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )?
+                    .execute(params![
+                        key.day,
+                        key.channel.as_str(),
+                        key.agent,
+                        key.priority.rank(),
+                        sum.backlog,
+                        sum.encode()
+                    ])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)")?
+            .execute([key, value])?;
+        Ok(())
+    }
+}
+
+/// One rollup row as a report reads it.
+#[derive(Debug, Clone)]
+pub struct RollupRow {
+    pub key: Key,
+    pub counters: Counters,
+}
+
+impl Store {
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM store_meta WHERE key = ?")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Whether the rollups can be read as they are.
+    pub fn rollup_state(&self) -> Result<RollupState> {
+        let zone = self.meta(ZONE_KEY)?;
+        let defs = self.meta(DEFINITIONS_KEY)?;
+        let want_zone = self.settings.zone.name();
+        Ok(match (zone, defs) {
+            (Some(z), Some(d)) if z == want_zone && d == report::DEFINITIONS.to_string() => {
+                RollupState::Current
+            }
+            (Some(z), Some(_)) if z != want_zone => RollupState::Stale {
+                reason: format!("they were kept in {z}, the team's zone is now {want_zone}"),
+            },
+            (Some(_), Some(_)) => RollupState::Stale {
+                reason: "the definitions changed with this version".into(),
+            },
+            _ => RollupState::Stale {
+                reason: "they were never built for this store".into(),
+            },
+        })
+    }
+
+    /// A store without tickets starts with current (empty) rollups.
+    pub(super) fn init_rollups(&mut self) -> Result<()> {
+        if self.meta(DEFINITIONS_KEY)?.is_some() {
+            return Ok(());
+        }
+        let tx = self.transaction()?;
+        let any: bool = tx
+            .tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM tickets)", [], |r| r.get(0))?;
+        if !any {
+            tx.set_meta(ZONE_KEY, &tx.settings.zone.name())?;
+            tx.set_meta(DEFINITIONS_KEY, &report::DEFINITIONS.to_string())?;
+        }
+        tx.tx.commit()?;
+        Ok(())
+    }
+
+    /// Every ticket's facts recomputed from its history in three scans
+    /// (tickets, their events, their messages), summed: the brute force
+    /// the rollups must equal. Returns the sums by rollup key and each
+    /// ticket's facts.
+    pub fn recompute_facts(&self) -> Result<(HashMap<Key, Counters>, Vec<(i64, Vec<Fact>)>)> {
+        let rules = rules(&self.settings);
+        let mut tickets = self.conn.prepare(&format!(
+            "SELECT id, {TICKET_COLUMNS} FROM tickets ORDER BY id"
+        ))?;
+        let mut events = self.conn.prepare(&format!(
+            "SELECT ticket_id, at, agent, kind, old, new FROM events
+             WHERE ticket_id IS NOT NULL AND kind IN {EVENT_KINDS} ORDER BY ticket_id, id"
+        ))?;
+        let mut messages = self.conn.prepare(
+            "SELECT ticket_id, direction, author, auto_kind IS NOT NULL, received_at FROM messages
+             ORDER BY ticket_id, received_at, id",
+        )?;
+        let mut ev = events
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    step_of_event(
+                        r.get(1)?,
+                        r.get(2)?,
+                        &r.get::<_, String>(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ),
+                ))
+            })?
+            .peekable();
+        let mut ms = messages
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, message_step(r, 1)?)))?
+            .peekable();
+        let mut sums: HashMap<Key, Counters> = HashMap::new();
+        let mut all = Vec::new();
+        let rows = tickets.query_map([], |r| Ok((r.get::<_, i64>(0)?, ticket_of_row(r, 1)?)))?;
+        for row in rows {
+            let (id, ticket) = row?;
+            let mut steps = Vec::new();
+            // Events and messages of tickets before this one belong to
+            // none (ticket ids with no row): skipped.
+            while let Some(Ok((t, _))) = ev.peek() {
+                if *t > id {
+                    break;
+                }
+                if let Some(Ok((t, s))) = ev.next() {
+                    if t == id {
+                        steps.extend(s);
+                    }
+                }
+            }
+            let mut msgs = Vec::new();
+            while let Some(Ok((t, _))) = ms.peek() {
+                if *t > id {
+                    break;
+                }
+                if let Some(Ok((t, m))) = ms.next() {
+                    if t == id {
+                        msgs.push(m);
+                    }
+                }
+            }
+            if let Some(Err(_)) = ev.peek() {
+                ev.next().transpose()?;
+            }
+            if let Some(Err(_)) = ms.peek() {
+                ms.next().transpose()?;
+            }
+            let f = report::facts::facts(&ticket, steps, msgs, &rules);
+            report::add_facts(&mut sums, ticket.channel, &f, 1);
+            all.push((id, f));
+        }
+        Ok((sums, all))
+    }
+
+    /// Rebuilds every ticket's facts and the rollups from the history, in
+    /// the team's zone and this version's definitions. One transaction:
+    /// readers see the old figures until it commits.
+    pub fn rebuild_reports(&mut self) -> Result<usize> {
+        let (sums, all) = self.recompute_facts()?;
+        let tx = self.transaction()?;
+        tx.tx
+            .execute_batch("DELETE FROM report_rollup; DELETE FROM report_tickets;")?;
+        {
+            let mut put = tx
+                .tx
+                .prepare("INSERT INTO report_tickets (ticket_id, facts) VALUES (?, ?)")?;
+            for (id, f) in &all {
+                put.execute(params![id, report::facts::encode(f)])?;
+            }
+        }
+        tx.add_to_rollups(sums)?;
+        tx.set_meta(ZONE_KEY, &tx.settings.zone.name())?;
+        tx.set_meta(DEFINITIONS_KEY, &report::DEFINITIONS.to_string())?;
+        // Facts marked while rebuilding are already in.
+        tx.report_dirty.borrow_mut().clear();
+        tx.tx.commit()?;
+        Ok(all.len())
+    }
+
+    /// The rollup rows of local days `first..=last`.
+    pub fn rollup_rows(&self, first: i32, last: i32) -> Result<Vec<RollupRow>> {
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT day, channel, agent, priority, data FROM report_rollup
+             WHERE day BETWEEN ? AND ?",
+        )?;
+        let mut rows = stmt.query([first, last])?;
+        while let Some(r) = rows.next()? {
+            let channel: String = r.get(1)?;
+            let data: Vec<u8> = r.get(4)?;
+            let Some(counters) = Counters::decode(&data) else {
+                return Err(Error::Other(format!(
+                    "a report rollup row (day {}) cannot be read; run `echodesk report rebuild`",
+                    r.get::<_, i64>(0)?
+                )));
+            };
+            out.push(RollupRow {
+                key: Key {
+                    day: r.get(0)?,
+                    channel: Channel::parse(&channel).unwrap_or(Channel::Email),
+                    agent: r.get(2)?,
+                    priority: Priority::from_rank(r.get(3)?),
+                },
+                counters,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The backlog carried into day `first`: (channel, agent, priority,
+    /// open tickets) summed over every day before it.
+    pub fn backlog_before(&self, first: i32) -> Result<Vec<(Channel, String, Priority, i64)>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT channel, agent, priority, sum(backlog) FROM report_rollup
+                 WHERE day < ? GROUP BY channel, agent, priority",
+            )?
+            .query_map([first], |r| {
+                let c: String = r.get(0)?;
+                Ok((
+                    Channel::parse(&c).unwrap_or(Channel::Email),
+                    r.get(1)?,
+                    Priority::from_rank(r.get(2)?),
+                    r.get(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The stored facts of these tickets, with their channels (for
+    /// reports over a query).
+    pub fn facts_of(&self, ids: &[i64]) -> Result<Vec<(i64, Channel, Vec<Fact>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.channel, r.facts FROM tickets t JOIN report_tickets r ON r.ticket_id = t.id
+             WHERE t.id = ?",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let row: Option<(String, Vec<u8>)> = stmt
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((c, b)) = row {
+                let facts = report::facts::decode(&b).ok_or_else(|| {
+                    Error::Other(format!(
+                        "the report facts of ticket #{id} cannot be read; run `echodesk report rebuild`"
+                    ))
+                })?;
+                out.push((id, Channel::parse(&c).unwrap_or(Channel::Email), facts));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Each ticket's current tags (`tags`) or state, for grouping a
+    /// report by them; a ticket without tags is "-".
+    pub fn ticket_labels(&self, ids: &[i64], tags: bool) -> Result<HashMap<i64, Vec<String>>> {
+        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let mut out: HashMap<i64, Vec<String>> = HashMap::with_capacity(ids.len());
+        let sql = if tags {
+            "SELECT ticket_id, tag FROM ticket_tags"
+        } else {
+            "SELECT id, state FROM tickets"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if wanted.contains(&id) {
+                out.entry(id).or_default().push(r.get(1)?);
+            }
+        }
+        if tags {
+            for id in ids {
+                out.entry(*id).or_insert_with(|| vec!["-".into()]);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open tickets past an SLA target now, by policy: (policy, first
+    /// response overdue, resolution overdue).
+    pub fn open_breaches(&self, now: i64) -> Result<Vec<crate::report::figures::OpenBreaches>> {
+        if self.settings.sla.policies().next().is_none() {
+            return Ok(Vec::new());
+        }
+        let open = &self.settings.workflow.open_states;
+        let marks = vec!["?"; open.len()].join(", ");
+        let sql = format!(
+            "SELECT sla_policy,
+                    sum(first_response_at IS NULL AND first_response_due < ?1),
+                    sum(resolution_due < ?1)
+             FROM tickets WHERE sla_policy IS NOT NULL AND state IN ({marks})
+               AND (resolution_due < ?1 OR (first_response_at IS NULL AND first_response_due < ?1))
+             GROUP BY sla_policy ORDER BY sla_policy"
+        );
+        let mut params: Vec<rusqlite::types::Value> = vec![now.into()];
+        params.extend(open.iter().map(|s| rusqlite::types::Value::from(s.clone())));
+        let rows = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                Ok(crate::report::figures::OpenBreaches {
+                    policy: r.get(0)?,
+                    first_response: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    resolution: r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
