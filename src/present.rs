@@ -41,6 +41,16 @@ pub fn age(now: i64, then: i64) -> String {
     }
 }
 
+/// A duration for reports: "0m", "45m", "3h05m", "2d17h".
+pub fn duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 pub fn datetime(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
@@ -74,6 +84,14 @@ mod tests {
         assert_eq!(fit("ab", 4), "ab  ");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert!(!fit("a\x1b[31mb", 10).contains('\x1b'));
+    }
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(59), "0m");
+        assert_eq!(duration(45 * 60), "45m");
+        assert_eq!(duration(3 * 3600 + 5 * 60), "3h05m");
+        assert_eq!(duration(2 * 86_400 + 17 * 3600 + 30 * 60), "2d17h");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod canned;
 mod customers;
 mod mail;
 pub mod output;
+pub mod report;
 mod tickets;
 
 use std::path::PathBuf;
@@ -98,6 +99,9 @@ pub enum Command {
     Outbox(mail::OutboxCmd),
     /// Per account: last poll, last error, messages fetched; the outbox
     Status,
+    /// The team's figures: volume, first reply and resolution times, SLA,
+    /// busiest hours, targets (table, --json or --csv); export, rebuild
+    Report(report::ReportArgs),
     /// Copy the live database to a new file (SQLite online backup)
     Backup(admin::BackupArgs),
     /// Print shell completions
@@ -231,6 +235,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Reply(a) => mail::reply(&ctx, &a),
         Command::Outbox(c) => mail::outbox(&ctx, c),
         Command::Status => mail::status(&ctx),
+        Command::Report(a) => report::run(&ctx, a),
         Command::Completions(_) | Command::Man => Ok(()),
     }
 }

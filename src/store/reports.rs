@@ -238,6 +238,10 @@ impl Tx<'_> {
     }
 }
 
+/// Every ticket's facts recomputed: their sums by rollup key, and each
+/// ticket's own.
+pub type Recomputed = (HashMap<Key, Counters>, Vec<(i64, Vec<Fact>)>);
+
 /// One rollup row as a report reads it.
 #[derive(Debug, Clone)]
 pub struct RollupRow {
@@ -296,7 +300,7 @@ impl Store {
     /// (tickets, their events, their messages), summed: the brute force
     /// the rollups must equal. Returns the sums by rollup key and each
     /// ticket's facts.
-    pub fn recompute_facts(&self) -> Result<(HashMap<Key, Counters>, Vec<(i64, Vec<Fact>)>)> {
+    pub fn recompute_facts(&self) -> Result<Recomputed> {
         let rules = rules(&self.settings);
         let mut tickets = self.conn.prepare(&format!(
             "SELECT id, {TICKET_COLUMNS} FROM tickets ORDER BY id"
