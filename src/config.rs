@@ -241,6 +241,7 @@ impl From<&Config> for crate::store::Settings {
             // Checked when the config was loaded.
             sla: crate::sla::Sla::new(&c.sla, &c.business_hours, c.team_zone()).unwrap_or_default(),
             zone: c.team_zone(),
+            keep_reports: true,
             reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
             sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
         }

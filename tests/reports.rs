@@ -607,3 +607,132 @@ mod generated {
         }
     }
 }
+
+/// The real binary on the demo inbox: a report as a person, a script and
+/// a spreadsheet read it, and the per-ticket export.
+#[test]
+fn the_command_line_on_the_demo_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "time_zone = \"Asia/Shanghai\"\n[report.targets]\nfrt_p90 = \"<= 4h\"\nreopen_rate = \"<= 5%\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("echodesk")
+            .unwrap()
+            .env_clear()
+            .env("USER", "alice")
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let demo = dir.path().join("demo");
+    run(&[
+        "demo",
+        "--dir",
+        demo.to_str().unwrap(),
+        "--tickets",
+        "200",
+        "--build-only",
+    ]);
+    let db = demo.join("demo.db");
+    let db = db.to_str().unwrap();
+    // A tag a spreadsheet would run as a formula, on the newest ticket.
+    let newest: serde_json::Value = serde_json::from_str(&run(&[
+        "--db",
+        db,
+        "--json",
+        "list",
+        "--query",
+        "sort:created-desc",
+        "--limit",
+        "1",
+    ]))
+    .unwrap();
+    let id = newest["tickets"][0]["id"].as_i64().unwrap().to_string();
+    run(&["--db", db, "tag", &id, "+=HYPERLINK(\"http://x\")"]);
+
+    let table = run(&["--db", db, "report", "--last", "4w", "--group", "channel"]);
+    for section in [
+        "VOLUME",
+        "FIRST REPLY",
+        "RESOLUTION",
+        "BUSIEST HOURS",
+        "TARGETS",
+        "Asia/Shanghai",
+    ] {
+        assert!(table.contains(section), "{section} missing:\n{table}");
+    }
+    assert!(!table.contains('\x1b'));
+
+    let json: serde_json::Value = serde_json::from_str(&run(&[
+        "--db", db, "--json", "report", "--last", "4w", "--by", "total",
+    ]))
+    .unwrap();
+    let total = &json["totals"].as_array().unwrap().last().unwrap();
+    assert!(total["created"].as_i64().unwrap() > 50, "{total}");
+    assert!(total["first_response"]["median"].as_i64().is_some());
+    assert_eq!(json["kpis"].as_array().unwrap().len(), 2);
+    let list: serde_json::Value = serde_json::from_str(&run(&[
+        "--db", db, "--json", "list", "--query", "is:open", "--all",
+    ]))
+    .unwrap();
+    assert_eq!(
+        total["backlog"].as_i64().unwrap(),
+        list["total"].as_i64().unwrap()
+    );
+
+    let csv_text = run(&[
+        "--db", db, "report", "--last", "4w", "--by", "week", "--group", "tag", "--csv",
+    ]);
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    let header = rd.headers().unwrap().clone();
+    assert_eq!(&header[0], "interval");
+    assert!(header.iter().any(|h| h == "frt_median_s"));
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert!(rows.len() > 5);
+    assert!(
+        rows.iter().any(|r| &r[3] == "'=hyperlink(\"http://x\")"),
+        "the formula tag is defused"
+    );
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+
+    let export = run(&["--db", db, "report", "export"]);
+    let mut rd = csv::Reader::from_reader(export.as_bytes());
+    assert_eq!(rd.records().count(), 200);
+    let lines = run(&[
+        "--db",
+        db,
+        "--json",
+        "report",
+        "export",
+        "--query",
+        "channel:sms",
+    ]);
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["channel"], "sms");
+        assert!(v["created"].as_str().unwrap().ends_with("+08:00"));
+    }
+    // Bad input names what is wrong.
+    let out = assert_cmd::Command::cargo_bin("echodesk")
+        .unwrap()
+        .env_clear()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--db", db, "report", "--period", "2026-13"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2026-13"));
+}

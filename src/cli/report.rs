@@ -809,7 +809,12 @@ mod tests {
     #[test]
     fn export_times_carry_the_zone_offset() {
         let z = Zone::parse("Europe/Berlin").unwrap();
-        assert_eq!(iso(z, Some(1_793_613_600)), "2026-11-03T09:00:00+01:00");
+        assert_eq!(iso(z, Some(1_793_692_800)), "2026-11-03T09:00:00+01:00");
+        // Summer time: +02:00.
+        assert_eq!(
+            iso(z, Some(1_793_692_800 - 100 * 86_400)),
+            "2026-07-26T10:00:00+02:00"
+        );
         assert_eq!(iso(z, None), "");
     }
 }

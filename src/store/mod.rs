@@ -57,6 +57,10 @@ pub struct Settings {
     pub sms_to_short_codes: bool,
     /// The team's time zone: report days are its days.
     pub zone: crate::clock::Zone,
+    /// Keep the report rollups at every commit. Off only to measure what
+    /// keeping them costs: the store then marks its rollups stale, and
+    /// the next report rebuilds them.
+    pub keep_reports: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +74,7 @@ impl Default for Settings {
             reopen_window: 7 * 86_400,
             sms_to_short_codes: false,
             zone: crate::clock::Zone::default(),
+            keep_reports: true,
         }
     }
 }

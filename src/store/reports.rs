@@ -152,6 +152,12 @@ impl Tx<'_> {
         if ids.is_empty() {
             return Ok(());
         }
+        if !self.settings.keep_reports {
+            self.tx
+                .prepare_cached("DELETE FROM store_meta WHERE key = ?")?
+                .execute([DEFINITIONS_KEY])?;
+            return Ok(());
+        }
         let mut delta: HashMap<Key, Counters> = HashMap::new();
         for id in ids {
             let new = self.compute_facts(id)?;
