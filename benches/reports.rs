@@ -113,14 +113,21 @@ fn build(db: &Path, tickets: usize) {
                 Channel::Email => format!("customer{cust}@example.com"),
                 _ => format!("+1555{done:07}"),
             };
+            // Email replies thread by the first message's Message-ID.
+            let first_mid = format!("r{}@bench.example", seq + 1);
             let msg = |at: i64, seq: &mut u64| {
                 *seq += 1;
+                let email = channel == Channel::Email;
                 Inbound {
                     channel,
                     account: format!("bench-{}", channel.as_str()),
                     provider_id: format!("r{seq}"),
-                    message_id: None,
-                    refs: vec![],
+                    message_id: email.then(|| format!("r{seq}@bench.example")),
+                    refs: if email && format!("r{seq}@bench.example") != first_mid {
+                        vec![first_mid.clone()]
+                    } else {
+                        vec![]
+                    },
                     from_addr: from.clone(),
                     from_name: None,
                     to_addr: "support@example.test".into(),
@@ -273,10 +280,9 @@ fn bench_reports(db: &Path, reps: usize) {
         println!("rebuilt in {:.1}s", t.elapsed().as_secs_f64());
     }
     let (tickets, messages, _) = store.totals().expect("totals");
-    let rollup_rows: i64 = {
-        let rows = store.rollup_rows(i32::MIN, i32::MAX).expect("rows");
-        rows.len() as i64
-    };
+    let rollup_rows = store
+        .each_rollup(i32::MIN, i32::MAX, &mut |_, _| {})
+        .expect("rows");
     println!(
         "== reports on {tickets} tickets, {messages} messages ({rollup_rows} rollup rows), {reps} reps =="
     );

@@ -3,7 +3,7 @@
 //! backlog carried through, the weekday × hour heatmap, each agent's open
 //! load, the SLA breaches still open, and the KPI targets judged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{Datelike, Weekday};
 use serde::Serialize;
@@ -15,7 +15,7 @@ pub use crate::report::figures::OpenBreaches;
 use crate::report::figures::{Figures, Status, Target};
 use crate::report::period::{intervals, previous, By, Interval, Range};
 use crate::report::{Counters, Key};
-use crate::store::{SearchContext, Store};
+use crate::store::{Label, SearchContext, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,6 +26,8 @@ pub enum Group {
     Priority,
     Tag,
     State,
+    /// The ticket's SLA policy.
+    Policy,
 }
 
 impl Group {
@@ -37,9 +39,10 @@ impl Group {
             "priority" => Group::Priority,
             "tag" => Group::Tag,
             "state" => Group::State,
+            "policy" => Group::Policy,
             _ => {
                 return Err(format!(
-                    "`{}` is not a grouping; use channel, agent, priority, tag or state",
+                    "`{}` is not a grouping; use channel, agent, priority, tag, state or policy",
                     crate::sanitize::line(s)
                 ))
             }
@@ -54,6 +57,7 @@ impl Group {
             Group::Priority => "priority",
             Group::Tag => "tag",
             Group::State => "state",
+            Group::Policy => "policy",
         }
     }
 
@@ -126,19 +130,23 @@ pub struct Report {
 }
 
 /// Label of a rollup key's group.
-fn group_label(g: Group, key: &Key) -> String {
+fn group_label(g: Group, key: &Key) -> &str {
     match g {
-        Group::All => "all".into(),
-        Group::Channel => key.channel.as_str().into(),
-        Group::Agent => {
-            if key.agent.is_empty() {
-                "-".into()
-            } else {
-                key.agent.clone()
-            }
+        Group::Channel => key.channel.as_str(),
+        Group::Agent if key.agent.is_empty() => "-",
+        Group::Agent => &key.agent,
+        Group::Priority => key.priority.as_str(),
+        Group::All | Group::Tag | Group::State | Group::Policy => "all",
+    }
+}
+
+/// `map[key] += v`, allocating the key only when it is new.
+fn bump(map: &mut HashMap<String, i64>, key: &str, v: i64) {
+    match map.get_mut(key) {
+        Some(n) => *n += v,
+        None => {
+            map.insert(key.to_string(), v);
         }
-        Group::Priority => key.priority.as_str().into(),
-        Group::Tag | Group::State => "all".into(),
     }
 }
 
@@ -152,8 +160,9 @@ struct Contribution<'a> {
 
 #[derive(Default)]
 struct Sums {
-    /// (interval, group) → counters.
-    cells: BTreeMap<(usize, String), Counters>,
+    intervals: usize,
+    /// group → counters per interval.
+    cells: HashMap<String, Vec<Counters>>,
     /// group → backlog carried into the period.
     base: HashMap<String, i64>,
     /// assignee → open tickets at the end of the period.
@@ -173,21 +182,33 @@ impl Sums {
         if day > range.last {
             return;
         }
-        let labels: Vec<String> = if group.in_rollups() {
-            vec![group_label(group, c.key)]
+        let one = [group_label(group, c.key)];
+        let many: Vec<&str>;
+        let labels: &[&str] = if group.in_rollups() {
+            &one
         } else {
-            c.labels.to_vec()
+            many = c.labels.iter().map(String::as_str).collect();
+            &many
         };
-        *self.load.entry(c.key.agent.clone()).or_default() += c.counters.backlog;
+        bump(&mut self.load, &c.key.agent, c.counters.backlog);
         if day < range.first {
             for l in labels {
-                *self.base.entry(l).or_default() += c.counters.backlog;
+                bump(&mut self.base, l, c.counters.backlog);
             }
             return;
         }
         let i = index(day);
         for l in labels {
-            self.cells.entry((i, l)).or_default().add(c.counters, 1);
+            let cells = match self.cells.get_mut(*l) {
+                Some(v) => v,
+                None => self
+                    .cells
+                    .entry(l.to_string())
+                    .or_insert_with(|| vec![Counters::default(); self.intervals]),
+            };
+            if let Some(cell) = cells.get_mut(i) {
+                cell.add(c.counters, 1);
+            }
         }
         let wd = date_of(day).weekday().num_days_from_monday() as usize;
         for (h, n) in c.counters.in_hours.iter().enumerate() {
@@ -269,22 +290,25 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         }
     }
     let index = |d: i32| -> usize { table.get((d - first) as usize).copied().unwrap_or(0) };
-    let mut sums = Sums::default();
+    let mut sums = Sums {
+        intervals: ivs.len(),
+        ..Sums::default()
+    };
     let mut matched = None;
     let no_labels: [String; 0] = [];
     if req.query.is_none() && req.group.in_rollups() {
-        for row in store.rollup_rows(first, req.range.last)? {
+        store.each_rollup(first, req.range.last, &mut |key, counters| {
             sums.add(
                 Contribution {
-                    key: &row.key,
-                    counters: &row.counters,
+                    key,
+                    counters,
                     labels: &no_labels,
                 },
                 req.range,
                 &index,
                 req.group,
             );
-        }
+        })?;
         for (channel, agent, priority, n) in store.backlog_before(first)? {
             let key = Key {
                 day: first - 1,
@@ -312,12 +336,23 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         let q = req.query.as_ref().map(|(_, q)| q).unwrap_or(&all);
         let ids = store.search_ids(q, ctx, usize::MAX >> 1)?;
         matched = Some(ids.len());
-        let labels = store.ticket_labels(&ids, req.group == Group::Tag)?;
+        let label = match req.group {
+            Group::Tag => Some(Label::Tag),
+            Group::State => Some(Label::State),
+            Group::Policy => Some(Label::Policy),
+            _ => None,
+        };
+        let labels = match label {
+            Some(l) => store.ticket_labels(&ids, l)?,
+            None => HashMap::new(),
+        };
         for (id, channel, facts) in store.facts_of(&ids)? {
             let mut by_key: HashMap<Key, Counters> = HashMap::new();
             crate::report::add_facts(&mut by_key, channel, &facts, 1);
             let l: Vec<String> = match req.group {
-                Group::Tag | Group::State => labels.get(&id).cloned().unwrap_or_default(),
+                Group::Tag | Group::State | Group::Policy => {
+                    labels.get(&id).cloned().unwrap_or_default()
+                }
                 _ => Vec::new(),
             };
             for (key, c) in &by_key {
@@ -336,12 +371,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
     }
     // Rows with the backlog carried through each group's intervals.
     let groups: Vec<String> = {
-        let mut g: Vec<String> = sums
-            .cells
-            .keys()
-            .map(|(_, g)| g.clone())
-            .chain(sums.base.keys().cloned())
-            .collect();
+        let mut g: Vec<String> = sums.cells.keys().chain(sums.base.keys()).cloned().collect();
         g.sort();
         g.dedup();
         if g.is_empty() {
@@ -350,7 +380,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         g
     };
     let fmt = |d: i32| date_of(d).format("%Y-%m-%d").to_string();
-    let mut rows = Vec::new();
+    let mut rows: Vec<(usize, Row)> = Vec::new();
     let mut totals = Vec::new();
     let mut grand = Counters::default();
     let mut grand_backlog = 0;
@@ -359,16 +389,19 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         let mut backlog = sums.base.get(g).copied().unwrap_or(0);
         let mut total = Counters::default();
         for (i, iv) in ivs.iter().enumerate() {
-            let c = sums.cells.get(&(i, g.clone())).unwrap_or(&zero);
+            let c = sums.cells.get(g).and_then(|v| v.get(i)).unwrap_or(&zero);
             backlog += c.backlog;
             total.add(c, 1);
-            rows.push(Row {
-                interval: iv.label.clone(),
-                from: fmt(iv.range.first),
-                to: fmt(iv.range.last),
-                group: g.clone(),
-                figures: Figures::of(c, backlog),
-            });
+            rows.push((
+                i,
+                Row {
+                    interval: iv.label.clone(),
+                    from: fmt(iv.range.first),
+                    to: fmt(iv.range.last),
+                    group: g.clone(),
+                    figures: Figures::of(c, backlog),
+                },
+            ));
         }
         grand.add(&total, 1);
         grand_backlog += backlog;
@@ -398,13 +431,8 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
             figures: Figures::of(&grand, grand_backlog),
         });
     }
-    // Interval rows in time order, groups within.
-    let n = ivs.len();
-    rows.sort_by_key(|r| {
-        let i = ivs
-            .iter()
-            .position(|iv| iv.label == r.interval && fmt(iv.range.first) == r.from);
-        (i.unwrap_or(n), r.group.clone())
-    });
+    // Interval rows in time order; groups are in order within each.
+    rows.sort_by_key(|(i, _)| *i);
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
     Ok((rows, totals, sums, matched))
 }

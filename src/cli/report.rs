@@ -28,7 +28,7 @@ pub struct ReportArgs {
     /// Intervals: day, week, month or total
     #[arg(long, default_value = "week")]
     pub by: String,
-    /// Rows per channel, agent, priority, tag or state
+    /// Rows per channel, agent, priority, tag, state or policy (SLA)
     #[arg(long, default_value = "all")]
     pub group: String,
     /// Only the tickets this query matches (the query language of `list`)

@@ -166,7 +166,7 @@ impl Counters {
             }
             put(&mut out, d.buckets.len() as i64);
             let mut last = 0i64;
-            for (&k, &c) in &d.buckets {
+            for &(k, c) in &d.buckets {
                 put(&mut out, i64::from(k) - last);
                 put(&mut out, c);
                 last = i64::from(k);
@@ -180,32 +180,50 @@ impl Counters {
 
     /// Reads what [`Counters::encode`] wrote; `None` for bytes it did not.
     pub fn decode(bytes: &[u8]) -> Option<Counters> {
+        let mut c = Counters::default();
+        c.decode_into(bytes).then_some(c)
+    }
+
+    /// [`Counters::decode`] into `self`, reusing its buffers; false (and
+    /// `self` unspecified) for bytes it did not write.
+    pub fn decode_into(&mut self, bytes: &[u8]) -> bool {
+        self.read(bytes).is_some()
+    }
+
+    fn read(&mut self, bytes: &[u8]) -> Option<()> {
         let mut r = Reader { bytes, at: 0 };
         if r.byte()? != FORMAT {
             return None;
         }
-        let mut c = Counters::default();
+        let c = self;
         for s in c.scalars_mut() {
             *s = r.int()?;
         }
         for d in [&mut c.frt, &mut c.frt_bh, &mut c.res, &mut c.res_bh] {
+            d.buckets.clear();
             d.n = r.int()?;
             d.sum = r.int()?;
             for b in d.bands.iter_mut() {
                 *b = r.int()?;
             }
-            let k = r.int()?;
+            let k = usize::try_from(r.int()?).ok()?;
+            d.buckets.reserve(k.min(4096));
             let mut last = 0i64;
-            for _ in 0..k {
-                last += r.int()?;
+            for i in 0..k {
+                let step = r.int()?;
+                // Strictly increasing, as written.
+                if i > 0 && step <= 0 {
+                    return None;
+                }
+                last += step;
                 let key = u16::try_from(last).ok()?;
-                d.buckets.insert(key, r.int()?);
+                d.buckets.push((key, r.int()?));
             }
         }
         for h in c.in_hours.iter_mut() {
             *h = r.int()?;
         }
-        Some(c)
+        r.done().then_some(())
     }
 }
 

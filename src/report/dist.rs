@@ -4,8 +4,6 @@
 //! larger (docs/reports.md states the bound; the tests hold it against
 //! exact percentiles).
 
-use std::collections::BTreeMap;
-
 /// Durations under this many seconds get one bucket per minute.
 const LINEAR_END: i64 = 6000;
 const MINUTE: i64 = 60;
@@ -48,8 +46,8 @@ pub struct Dist {
     pub n: i64,
     pub sum: i64,
     pub bands: [i64; 5],
-    /// bucket → count; never holds a zero.
-    pub buckets: BTreeMap<u16, i64>,
+    /// (bucket, count) sorted by bucket; never holds a zero count.
+    pub buckets: Vec<(u16, i64)>,
 }
 
 impl Dist {
@@ -59,11 +57,22 @@ impl Dist {
         self.n += sign;
         self.sum += sign * secs;
         self.bands[band_of(secs)] += sign;
-        let b = bucket_of(secs);
-        let c = self.buckets.entry(b).or_insert(0);
-        *c += sign;
-        if *c == 0 {
-            self.buckets.remove(&b);
+        self.bump(bucket_of(secs), sign);
+    }
+
+    fn bump(&mut self, b: u16, by: i64) {
+        match self.buckets.binary_search_by_key(&b, |&(k, _)| k) {
+            Ok(i) => {
+                self.buckets[i].1 += by;
+                if self.buckets[i].1 == 0 {
+                    self.buckets.remove(i);
+                }
+            }
+            Err(i) => {
+                if by != 0 {
+                    self.buckets.insert(i, (b, by));
+                }
+            }
         }
     }
 
@@ -73,13 +82,51 @@ impl Dist {
         for (a, b) in self.bands.iter_mut().zip(other.bands) {
             *a += sign * b;
         }
-        for (&k, &v) in &other.buckets {
-            let c = self.buckets.entry(k).or_insert(0);
-            *c += sign * v;
-            if *c == 0 {
-                self.buckets.remove(&k);
+        if other.buckets.is_empty() {
+            return;
+        }
+        if self.buckets.is_empty() {
+            self.buckets = other.buckets.iter().map(|&(k, c)| (k, sign * c)).collect();
+            return;
+        }
+        // A few buckets into many (a day's row into a week's sum): in
+        // place, rather than a new vector each time.
+        if other.buckets.len() * 8 < self.buckets.len() {
+            for &(k, c) in &other.buckets {
+                self.bump(k, sign * c);
+            }
+            return;
+        }
+        // Both sorted: one merge.
+        let mut out = Vec::with_capacity(self.buckets.len() + other.buckets.len());
+        let (mut i, mut j) = (0, 0);
+        let (a, b) = (&self.buckets, &other.buckets);
+        while i < a.len() || j < b.len() {
+            let next = match (a.get(i), b.get(j)) {
+                (Some(&(ka, ca)), Some(&(kb, cb))) if ka == kb => {
+                    i += 1;
+                    j += 1;
+                    (ka, ca + sign * cb)
+                }
+                (Some(&(ka, ca)), Some(&(kb, _))) if ka < kb => {
+                    i += 1;
+                    (ka, ca)
+                }
+                (Some(&(ka, ca)), None) => {
+                    i += 1;
+                    (ka, ca)
+                }
+                (_, Some(&(kb, cb))) => {
+                    j += 1;
+                    (kb, sign * cb)
+                }
+                (None, None) => break,
+            };
+            if next.1 != 0 {
+                out.push(next);
             }
         }
+        self.buckets = out;
     }
 
     pub fn is_zero(&self) -> bool {
@@ -98,13 +145,13 @@ impl Dist {
         }
         let rank = ((p / 100.0) * self.n as f64).ceil().max(1.0) as i64;
         let mut seen = 0;
-        for (&b, &c) in &self.buckets {
+        for &(b, c) in &self.buckets {
             seen += c;
             if seen >= rank {
                 return Some(representative(b));
             }
         }
-        self.buckets.keys().next_back().map(|&b| representative(b))
+        self.buckets.last().map(|&(b, _)| representative(b))
     }
 }
 

@@ -38,7 +38,7 @@ pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
-pub use reports::{RollupRow, RollupState};
+pub use reports::{Label, RollupState};
 pub use search::{Page, PageCursor, SearchContext};
 pub use team::{OutboxHealth, SEND_STATUS};
 pub use tickets::{FieldChange, NewTicket};

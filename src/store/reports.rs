@@ -11,6 +11,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::*;
 use crate::model::{Channel, Direction, Priority};
+use crate::report::figures::OpenBreaches;
 use crate::report::{self, Counters, Fact, Key, Rules, Step, Ticket};
 
 /// The store's rollups are for this zone and these definitions, or were
@@ -96,53 +97,88 @@ fn message_step(r: &rusqlite::Row<'_>, offset: usize) -> rusqlite::Result<Step> 
     })
 }
 
+/// Sorted ids cut where the gap to the next is wide: each run is read
+/// with one range scan, and a wide gap would read tickets nobody asked
+/// for.
+fn runs(ids: &[i64]) -> Vec<&[i64]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=ids.len() {
+        if i == ids.len() || ids[i] - ids[i - 1] > 16 {
+            out.push(&ids[start..i]);
+            start = i;
+        }
+    }
+    out
+}
+
+/// The facts of every ticket with an id in `lo..=hi`, from three range
+/// scans merged by ticket id (tickets, their events, their messages).
+fn scan_histories(
+    conn: &rusqlite::Connection,
+    lo: i64,
+    hi: i64,
+    rules: &Rules<'_>,
+    each: &mut dyn FnMut(i64, Channel, Vec<Fact>) -> Result<()>,
+) -> Result<()> {
+    let mut tickets = conn.prepare_cached(&format!(
+        "SELECT id, {TICKET_COLUMNS} FROM tickets WHERE id BETWEEN ?1 AND ?2 ORDER BY id"
+    ))?;
+    let mut events = conn.prepare_cached(&format!(
+        "SELECT ticket_id, at, agent, kind, old, new FROM events
+         WHERE ticket_id BETWEEN ?1 AND ?2 AND kind IN {EVENT_KINDS} ORDER BY ticket_id, id"
+    ))?;
+    let mut messages = conn.prepare_cached(
+        "SELECT ticket_id, direction, author, auto_kind IS NOT NULL, received_at FROM messages
+         WHERE ticket_id BETWEEN ?1 AND ?2 ORDER BY ticket_id, received_at, id",
+    )?;
+    let mut ev = events
+        .query_map([lo, hi], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                step_of_event(
+                    r.get(1)?,
+                    r.get(2)?,
+                    &r.get::<_, String>(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ),
+            ))
+        })?
+        .peekable();
+    let mut ms = messages
+        .query_map([lo, hi], |r| Ok((r.get::<_, i64>(0)?, message_step(r, 1)?)))?
+        .peekable();
+    let rows = tickets.query_map([lo, hi], |r| {
+        Ok((r.get::<_, i64>(0)?, ticket_of_row(r, 1)?))
+    })?;
+    for row in rows {
+        let (id, ticket) = row?;
+        let mut steps = Vec::new();
+        // Rows of ids with no ticket (none exist; a savepoint rolled one
+        // back) are passed over.
+        while let Some(next) = ev.next_if(|e| e.as_ref().map_or(true, |(t, _)| *t <= id)) {
+            let (t, s) = next?;
+            if t == id {
+                steps.extend(s);
+            }
+        }
+        let mut msgs = Vec::new();
+        while let Some(next) = ms.next_if(|m| m.as_ref().map_or(true, |(t, _)| *t <= id)) {
+            let (t, m) = next?;
+            if t == id {
+                msgs.push(m);
+            }
+        }
+        let f = report::facts::facts(&ticket, steps, msgs, rules);
+        each(id, ticket.channel, f)?;
+    }
+    Ok(())
+}
+
 impl Tx<'_> {
     pub(crate) fn mark_report_dirty(&self, ticket: i64) {
         self.report_dirty.borrow_mut().insert(ticket);
-    }
-
-    /// The ticket's facts from its history as stored now; `None` when the
-    /// ticket does not exist.
-    fn compute_facts(&self, id: i64) -> Result<Option<(Channel, Vec<Fact>)>> {
-        let Some(ticket) = self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?"
-            ))?
-            .query_row([id], |r| ticket_of_row(r, 0))
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let events = self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT at, agent, kind, old, new FROM events
-                 WHERE ticket_id = ? AND kind IN {EVENT_KINDS} ORDER BY id"
-            ))?
-            .query_map([id], |r| {
-                Ok(step_of_event(
-                    r.get(0)?,
-                    r.get(1)?,
-                    &r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                ))
-            })?
-            .filter_map(|s| s.transpose())
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let messages = self
-            .tx
-            .prepare_cached(
-                "SELECT direction, author, auto_kind IS NOT NULL, received_at FROM messages
-                 WHERE ticket_id = ? ORDER BY received_at, id",
-            )?
-            .query_map([id], |r| message_step(r, 0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(Some((
-            ticket.channel,
-            report::facts::facts(&ticket, events, messages, &rules(self.settings)),
-        )))
     }
 
     /// At commit: the changed tickets' facts recomputed, and their
@@ -159,32 +195,45 @@ impl Tx<'_> {
             return Ok(());
         }
         let mut delta: HashMap<Key, Counters> = HashMap::new();
-        for id in ids {
-            let new = self.compute_facts(id)?;
-            let old: Option<Vec<u8>> = if self.created.borrow().contains(&id) {
-                None
-            } else {
-                self.tx
-                    .prepare_cached("SELECT facts FROM report_tickets WHERE ticket_id = ?")?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?
-            };
-            let old = old
-                .and_then(|b| report::facts::decode(&b))
-                .unwrap_or_default();
-            let Some((channel, new)) = new else {
-                continue;
-            };
-            if old == new && !old.is_empty() {
-                continue;
+        let rules = rules(self.settings);
+        // Tickets a batch touched are mostly new and close together: read
+        // each run of nearby ids with one range scan per table.
+        let ids: Vec<i64> = ids.into_iter().collect();
+        for run in runs(&ids) {
+            let (lo, hi) = (run[0], run[run.len() - 1]);
+            let wanted: std::collections::HashSet<i64> = run.iter().copied().collect();
+            let mut old: HashMap<i64, Vec<u8>> = HashMap::new();
+            if run.iter().any(|id| !self.created.borrow().contains(id)) {
+                let mut stmt = self.tx.prepare_cached(
+                    "SELECT ticket_id, facts FROM report_tickets WHERE ticket_id BETWEEN ? AND ?",
+                )?;
+                let mut rows = stmt.query([lo, hi])?;
+                while let Some(r) = rows.next()? {
+                    let id: i64 = r.get(0)?;
+                    if wanted.contains(&id) {
+                        old.insert(id, r.get(1)?);
+                    }
+                }
             }
-            report::add_facts(&mut delta, channel, &old, -1);
-            report::add_facts(&mut delta, channel, &new, 1);
-            self.tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO report_tickets (ticket_id, facts) VALUES (?, ?)",
-                )?
-                .execute(params![id, report::facts::encode(&new)])?;
+            let mut put = self.tx.prepare_cached(
+                "INSERT OR REPLACE INTO report_tickets (ticket_id, facts) VALUES (?, ?)",
+            )?;
+            scan_histories(&self.tx, lo, hi, &rules, &mut |id, channel, new| {
+                if !wanted.contains(&id) {
+                    return Ok(());
+                }
+                let old = old
+                    .get(&id)
+                    .and_then(|b| report::facts::decode(b))
+                    .unwrap_or_default();
+                if old == new && !old.is_empty() {
+                    return Ok(());
+                }
+                report::add_facts(&mut delta, channel, &old, -1);
+                report::add_facts(&mut delta, channel, &new, 1);
+                put.execute(params![id, report::facts::encode(&new)])?;
+                Ok(())
+            })?;
         }
         self.add_to_rollups(delta)
     }
@@ -248,11 +297,12 @@ impl Tx<'_> {
 /// ticket's own.
 pub type Recomputed = (HashMap<Key, Counters>, Vec<(i64, Vec<Fact>)>);
 
-/// One rollup row as a report reads it.
-#[derive(Debug, Clone)]
-pub struct RollupRow {
-    pub key: Key,
-    pub counters: Counters,
+/// What a report over tickets may group them by, beside the rollups' keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    Tag,
+    State,
+    Policy,
 }
 
 impl Store {
@@ -308,73 +358,19 @@ impl Store {
     /// ticket's facts.
     pub fn recompute_facts(&self) -> Result<Recomputed> {
         let rules = rules(&self.settings);
-        let mut tickets = self.conn.prepare(&format!(
-            "SELECT id, {TICKET_COLUMNS} FROM tickets ORDER BY id"
-        ))?;
-        let mut events = self.conn.prepare(&format!(
-            "SELECT ticket_id, at, agent, kind, old, new FROM events
-             WHERE ticket_id IS NOT NULL AND kind IN {EVENT_KINDS} ORDER BY ticket_id, id"
-        ))?;
-        let mut messages = self.conn.prepare(
-            "SELECT ticket_id, direction, author, auto_kind IS NOT NULL, received_at FROM messages
-             ORDER BY ticket_id, received_at, id",
-        )?;
-        let mut ev = events
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    step_of_event(
-                        r.get(1)?,
-                        r.get(2)?,
-                        &r.get::<_, String>(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ),
-                ))
-            })?
-            .peekable();
-        let mut ms = messages
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, message_step(r, 1)?)))?
-            .peekable();
         let mut sums: HashMap<Key, Counters> = HashMap::new();
         let mut all = Vec::new();
-        let rows = tickets.query_map([], |r| Ok((r.get::<_, i64>(0)?, ticket_of_row(r, 1)?)))?;
-        for row in rows {
-            let (id, ticket) = row?;
-            let mut steps = Vec::new();
-            // Events and messages of tickets before this one belong to
-            // none (ticket ids with no row): skipped.
-            while let Some(Ok((t, _))) = ev.peek() {
-                if *t > id {
-                    break;
-                }
-                if let Some(Ok((t, s))) = ev.next() {
-                    if t == id {
-                        steps.extend(s);
-                    }
-                }
-            }
-            let mut msgs = Vec::new();
-            while let Some(Ok((t, _))) = ms.peek() {
-                if *t > id {
-                    break;
-                }
-                if let Some(Ok((t, m))) = ms.next() {
-                    if t == id {
-                        msgs.push(m);
-                    }
-                }
-            }
-            if let Some(Err(_)) = ev.peek() {
-                ev.next().transpose()?;
-            }
-            if let Some(Err(_)) = ms.peek() {
-                ms.next().transpose()?;
-            }
-            let f = report::facts::facts(&ticket, steps, msgs, &rules);
-            report::add_facts(&mut sums, ticket.channel, &f, 1);
-            all.push((id, f));
-        }
+        scan_histories(
+            &self.conn,
+            i64::MIN,
+            i64::MAX,
+            &rules,
+            &mut |id, channel, f| {
+                report::add_facts(&mut sums, channel, &f, 1);
+                all.push((id, f));
+                Ok(())
+            },
+        )?;
         Ok((sums, all))
     }
 
@@ -403,34 +399,46 @@ impl Store {
         Ok(all.len())
     }
 
-    /// The rollup rows of local days `first..=last`.
-    pub fn rollup_rows(&self, first: i32, last: i32) -> Result<Vec<RollupRow>> {
-        let mut out = Vec::new();
+    /// Hands each rollup row of local days `first..=last` to `each`, read
+    /// in place (a year is tens of thousands of rows; none is kept).
+    pub fn each_rollup(
+        &self,
+        first: i32,
+        last: i32,
+        each: &mut dyn FnMut(&Key, &Counters),
+    ) -> Result<usize> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT day, channel, agent, priority, data FROM report_rollup
              WHERE day BETWEEN ? AND ?",
         )?;
         let mut rows = stmt.query([first, last])?;
+        let mut counters = Counters::default();
+        let mut key = Key {
+            day: 0,
+            channel: Channel::Email,
+            agent: String::new(),
+            priority: Priority::Normal,
+        };
+        let mut n = 0;
         while let Some(r) = rows.next()? {
-            let channel: String = r.get(1)?;
-            let data: Vec<u8> = r.get(4)?;
-            let Some(counters) = Counters::decode(&data) else {
+            let data = r.get_ref(4)?.as_blob().unwrap_or_default();
+            if !counters.decode_into(data) {
                 return Err(Error::Other(format!(
                     "a report rollup row (day {}) cannot be read; run `echodesk report rebuild`",
                     r.get::<_, i64>(0)?
                 )));
-            };
-            out.push(RollupRow {
-                key: Key {
-                    day: r.get(0)?,
-                    channel: Channel::parse(&channel).unwrap_or(Channel::Email),
-                    agent: r.get(2)?,
-                    priority: Priority::from_rank(r.get(3)?),
-                },
-                counters,
-            });
+            }
+            key.day = r.get(0)?;
+            key.channel = Channel::parse(r.get_ref(1)?.as_str().unwrap_or_default())
+                .unwrap_or(Channel::Email);
+            key.agent.clear();
+            key.agent
+                .push_str(r.get_ref(2)?.as_str().unwrap_or_default());
+            key.priority = Priority::from_rank(r.get(3)?);
+            each(&key, &counters);
+            n += 1;
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// The backlog carried into day `first`: (channel, agent, priority,
@@ -481,15 +489,15 @@ impl Store {
 }
 
 impl Store {
-    /// Each ticket's current tags (`tags`) or state, for grouping a
-    /// report by them; a ticket without tags is "-".
-    pub fn ticket_labels(&self, ids: &[i64], tags: bool) -> Result<HashMap<i64, Vec<String>>> {
+    /// Each ticket's current tags, state or SLA policy, for grouping a
+    /// report by them; a ticket without any is "-".
+    pub fn ticket_labels(&self, ids: &[i64], label: Label) -> Result<HashMap<i64, Vec<String>>> {
         let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
         let mut out: HashMap<i64, Vec<String>> = HashMap::with_capacity(ids.len());
-        let sql = if tags {
-            "SELECT ticket_id, tag FROM ticket_tags"
-        } else {
-            "SELECT id, state FROM tickets"
+        let sql = match label {
+            Label::Tag => "SELECT ticket_id, tag FROM ticket_tags",
+            Label::State => "SELECT id, state FROM tickets",
+            Label::Policy => "SELECT id, sla_policy FROM tickets WHERE sla_policy IS NOT NULL",
         };
         let mut stmt = self.conn.prepare(sql)?;
         let mut rows = stmt.query([])?;
@@ -499,43 +507,57 @@ impl Store {
                 out.entry(id).or_default().push(r.get(1)?);
             }
         }
-        if tags {
-            for id in ids {
-                out.entry(*id).or_insert_with(|| vec!["-".into()]);
-            }
+        for id in ids {
+            out.entry(*id).or_insert_with(|| vec!["-".into()]);
         }
         Ok(out)
     }
 
     /// Open tickets past an SLA target now, by policy: (policy, first
-    /// response overdue, resolution overdue).
-    pub fn open_breaches(&self, now: i64) -> Result<Vec<crate::report::figures::OpenBreaches>> {
+    /// reply overdue, resolution overdue).
+    pub fn open_breaches(&self, now: i64) -> Result<Vec<OpenBreaches>> {
         if self.settings.sla.policies().next().is_none() {
             return Ok(Vec::new());
         }
         let open = &self.settings.workflow.open_states;
         let marks = vec!["?"; open.len()].join(", ");
-        let sql = format!(
-            "SELECT sla_policy,
-                    sum(first_response_at IS NULL AND first_response_due < ?1),
-                    sum(resolution_due < ?1)
-             FROM tickets WHERE sla_policy IS NOT NULL AND state IN ({marks})
-               AND (resolution_due < ?1 OR (first_response_at IS NULL AND first_response_due < ?1))
-             GROUP BY sla_policy ORDER BY sla_policy"
-        );
         let mut params: Vec<rusqlite::types::Value> = vec![now.into()];
         params.extend(open.iter().map(|s| rusqlite::types::Value::from(s.clone())));
-        let rows = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(params), |r| {
-                Ok(crate::report::figures::OpenBreaches {
-                    policy: r.get(0)?,
-                    first_response: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-                    resolution: r.get::<_, Option<i64>>(2)?.unwrap_or(0),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        let mut by: std::collections::BTreeMap<String, OpenBreaches> = Default::default();
+        for (i, (index, due, waiting)) in [
+            (
+                "tickets_waiting_reply",
+                "first_response_due",
+                "first_response_at",
+            ),
+            ("tickets_waiting_solve", "resolution_due", "solved_at"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let sql = format!(
+                "SELECT sla_policy, count(*) FROM tickets INDEXED BY {index}
+                 WHERE {waiting} IS NULL AND {due} IS NOT NULL AND {due} < ?1
+                   AND state IN ({marks}) AND sla_policy IS NOT NULL
+                 GROUP BY sla_policy"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(&params))?;
+            while let Some(r) = rows.next()? {
+                let policy: String = r.get(0)?;
+                let n: i64 = r.get(1)?;
+                let e = by.entry(policy.clone()).or_insert(OpenBreaches {
+                    policy,
+                    first_response: 0,
+                    resolution: 0,
+                });
+                if i == 0 {
+                    e.first_response = n;
+                } else {
+                    e.resolution = n;
+                }
+            }
+        }
+        Ok(by.into_values().collect())
     }
 }
