@@ -266,7 +266,8 @@ impl Vars {
             .next()
             .unwrap_or(&c.name)
             .to_string();
-        let dt = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+        // The writer's wall clock, as everywhere a person reads a time.
+        let dt = crate::clock::local().local(now);
         Vars {
             customer: CustomerVars {
                 name: c.name.clone(),

@@ -22,6 +22,24 @@ impl Default for Zone {
     }
 }
 
+/// The zone people read and type times in: the agent's (`my_time_zone`,
+/// else the team's). A front end sets it once from the config at start,
+/// as a shell's `TZ` is set; until then, and in tests, it is UTC.
+static LOCAL: std::sync::RwLock<Option<Zone>> = std::sync::RwLock::new(None);
+
+pub fn set_local(zone: Zone) {
+    let mut g = LOCAL.write().unwrap_or_else(|p| p.into_inner());
+    *g = Some(zone);
+}
+
+/// See [`set_local`].
+pub fn local() -> Zone {
+    LOCAL
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_default()
+}
+
 /// Days from 1970-01-01 to `d`: rollups key days by this number.
 pub fn day_number(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32

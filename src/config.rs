@@ -205,6 +205,36 @@ impl Config {
         self.sms.iter().find(|a| a.name == name)
     }
 
+    /// `[report]`: the targets, how near counts as near (a share), and the
+    /// week's first day; errors name the key.
+    pub fn report_settings(
+        &self,
+    ) -> Result<(Vec<crate::report::figures::Target>, f64, chrono::Weekday), String> {
+        let mut targets = Vec::new();
+        for (k, v) in &self.report.targets {
+            targets.push(
+                crate::report::figures::Target::parse(k, v)
+                    .map_err(|e| format!("report.targets: {e}"))?,
+            );
+        }
+        let near = self
+            .report
+            .near
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|n| (0.0..=100.0).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "key `report.near`: `{}` is not a share like 10%",
+                    self.report.near
+                )
+            })?;
+        let week = crate::report::period::parse_weekday(&self.report.week_starts)
+            .map_err(|e| format!("key `report.week_starts`: {e}"))?;
+        Ok((targets, near / 100.0, week))
+    }
+
     /// The team's zone (checked when the config was loaded).
     pub fn team_zone(&self) -> crate::clock::Zone {
         crate::clock::Zone::parse(&self.time_zone).unwrap_or_default()

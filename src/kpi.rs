@@ -14,7 +14,7 @@ use crate::query::Query;
 pub use crate::report::figures::OpenBreaches;
 use crate::report::figures::{Figures, Status, Target};
 use crate::report::period::{intervals, previous, By, Interval, Range};
-use crate::report::{Counters, Key};
+use crate::report::{Counters, Key, Sum};
 use crate::store::{Label, SearchContext, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,6 +82,8 @@ pub struct Request {
     pub targets: Vec<Target>,
     /// How close counts as near a target (a share of it).
     pub near: f64,
+    /// Also the figures of this moment: the SLA breaches still open.
+    pub live: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,7 +164,7 @@ struct Contribution<'a> {
 struct Sums {
     intervals: usize,
     /// group → counters per interval.
-    cells: HashMap<String, Vec<Counters>>,
+    cells: HashMap<String, Vec<Sum>>,
     /// group → backlog carried into the period.
     base: HashMap<String, i64>,
     /// assignee → open tickets at the end of the period.
@@ -204,10 +206,10 @@ impl Sums {
                 None => self
                     .cells
                     .entry(l.to_string())
-                    .or_insert_with(|| vec![Counters::default(); self.intervals]),
+                    .or_insert_with(|| vec![Sum::default(); self.intervals]),
             };
             if let Some(cell) = cells.get_mut(i) {
-                cell.add(c.counters, 1);
+                cell.add(c.counters);
             }
         }
         let wd = date_of(day).weekday().num_days_from_monday() as usize;
@@ -217,7 +219,7 @@ impl Sums {
     }
 }
 
-pub fn build(store: &mut Store, req: &Request, ctx: &SearchContext) -> Result<Report> {
+pub fn build(store: &Store, req: &Request, ctx: &SearchContext) -> Result<Report> {
     let ivs = intervals(req.range, req.by, req.week_starts);
     let (rows, totals, sums, matched) = period(store, req, &ivs, ctx)?;
     let prev = if req.compare {
@@ -226,6 +228,7 @@ pub fn build(store: &mut Store, req: &Request, ctx: &SearchContext) -> Result<Re
         let preq = Request {
             range: p,
             by: By::Total,
+            live: false,
             ..req.clone()
         };
         Some(period(store, &preq, &pivs, ctx)?.1)
@@ -271,7 +274,11 @@ pub fn build(store: &mut Store, req: &Request, ctx: &SearchContext) -> Result<Re
         previous: prev,
         heatmap: sums.heat,
         workload,
-        open_breaches: store.open_breaches(ctx.now)?,
+        open_breaches: if req.live {
+            store.open_breaches(ctx.now)?
+        } else {
+            Vec::new()
+        },
         kpis,
     })
 }
@@ -382,16 +389,21 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
     let fmt = |d: i32| date_of(d).format("%Y-%m-%d").to_string();
     let mut rows: Vec<(usize, Row)> = Vec::new();
     let mut totals = Vec::new();
-    let mut grand = Counters::default();
+    let mut grand = Sum::default();
     let mut grand_backlog = 0;
-    let zero = Counters::default();
     for g in &groups {
         let mut backlog = sums.base.get(g).copied().unwrap_or(0);
-        let mut total = Counters::default();
+        let mut total = Sum::default();
         for (i, iv) in ivs.iter().enumerate() {
-            let c = sums.cells.get(g).and_then(|v| v.get(i)).unwrap_or(&zero);
+            let c = sums
+                .cells
+                .get(g)
+                .and_then(|v| v.get(i))
+                .map(Sum::counters)
+                .unwrap_or_default();
+            let c = &c;
             backlog += c.backlog;
-            total.add(c, 1);
+            total.add(c);
             rows.push((
                 i,
                 Row {
@@ -403,7 +415,8 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
                 },
             ));
         }
-        grand.add(&total, 1);
+        let total = total.counters();
+        grand.add(&total);
         grand_backlog += backlog;
         totals.push(Row {
             interval: "total".into(),
@@ -428,7 +441,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
             from: fmt(req.range.first),
             to: fmt(req.range.last),
             group: "all".into(),
-            figures: Figures::of(&grand, grand_backlog),
+            figures: Figures::of(&grand.counters(), grand_backlog),
         });
     }
     // Interval rows in time order; groups are in order within each.

@@ -51,10 +51,15 @@ pub fn duration(secs: i64) -> String {
     }
 }
 
+/// "2026-11-30 14:05" on the reader's wall clock (`clock::local`).
 pub fn datetime(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|| ts.to_string())
+    if chrono::DateTime::from_timestamp(ts, 0).is_none() {
+        return ts.to_string();
+    }
+    crate::clock::local()
+        .local(ts)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 pub fn channel_label(c: Channel) -> &'static str {

@@ -383,11 +383,17 @@ pub fn parse_duration(v: &str) -> Result<i64, String> {
 }
 
 /// `2026-11-01`, `2026-11-01T14:30`, `today`, `yesterday`, or a relative
-/// age: `30m`, `12h`, `7d`, `2w`.
+/// age: `30m`, `12h`, `7d`, `2w`. Dates and times are on the wall clock
+/// of the person typing (`clock::local`).
 fn when(v: &str) -> Result<When, String> {
+    when_in(v, crate::clock::local())
+}
+
+fn when_in(v: &str, zone: crate::clock::Zone) -> Result<When, String> {
+    let today = zone.day(crate::model::now());
     match v {
-        "today" => return Ok(When::At(start_of_today())),
-        "yesterday" => return Ok(When::At(start_of_today() - 86_400)),
+        "today" => return Ok(When::At(zone.day_start(today))),
+        "yesterday" => return Ok(When::At(zone.day_start(today - 1))),
         _ => {}
     }
     if v.chars().last().is_some_and(|c| c.is_ascii_alphabetic())
@@ -395,15 +401,13 @@ fn when(v: &str) -> Result<When, String> {
     {
         return parse_duration(v).map(When::Ago);
     }
-    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%dt%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(v, fmt) {
-            return Ok(When::At(dt.and_utc().timestamp()));
+            return Ok(When::At(zone.at(dt.date(), dt.time())));
         }
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-            return Ok(When::At(dt.and_utc().timestamp()));
-        }
+        return Ok(When::At(zone.at(d, chrono::NaiveTime::MIN)));
     }
     Err(format!(
         "`{v}` is not a date; use 2026-11-01, 2026-11-01T14:30, today, yesterday or an age like 7d"
@@ -411,28 +415,72 @@ fn when(v: &str) -> Result<When, String> {
 }
 
 /// A time in the future for snoozing: `30m`, `4h`, `2d`, `1w` from now,
-/// `tomorrow` (09:00 UTC), `2026-11-30` (09:00 UTC) or `2026-11-30T14:00`.
+/// `tomorrow` (09:00), `2026-11-30` (09:00) or `2026-11-30T14:00`, on the
+/// wall clock of the person typing.
 pub fn parse_until(v: &str, now: i64) -> Result<i64, String> {
-    let v = v.trim().to_lowercase();
-    if v == "tomorrow" {
-        return Ok(now - now.rem_euclid(86_400) + 86_400 + 9 * 3600);
-    }
-    match when(&v)? {
-        When::Ago(secs) => Ok(now + secs),
-        When::At(t) if v.contains('t') || v.contains(' ') => Ok(t),
-        When::At(t) => Ok(t + 9 * 3600),
-    }
+    parse_until_in(v, now, crate::clock::local())
 }
 
-fn start_of_today() -> i64 {
-    let now = chrono::Utc::now().timestamp();
-    now - now.rem_euclid(86_400)
+fn parse_until_in(v: &str, now: i64, zone: crate::clock::Zone) -> Result<i64, String> {
+    let v = v.trim().to_lowercase();
+    let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default();
+    if v == "tomorrow" {
+        let tomorrow = crate::clock::date_of(zone.day(now) + 1);
+        return Ok(zone.at(tomorrow, nine));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+        return Ok(zone.at(d, nine));
+    }
+    match when_in(&v, zone)? {
+        When::Ago(secs) => Ok(now + secs),
+        When::At(t) => Ok(t),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// "tomorrow" and dates are nine o'clock on the typist's wall clock,
+    /// across the spring change in Berlin too.
+    #[test]
+    fn snooze_times_are_on_the_wall_clock() {
+        use chrono::TimeZone;
+        let utc = |y, mo, d, h, mi| {
+            chrono::Utc
+                .with_ymd_and_hms(y, mo, d, h, mi, 0)
+                .unwrap()
+                .timestamp()
+        };
+        let tokyo = crate::clock::Zone::parse("Asia/Tokyo").unwrap();
+        // 23:00 UTC on the 1st is already the 2nd in Tokyo.
+        let now = utc(2026, 12, 1, 23, 0);
+        assert_eq!(
+            parse_until_in("tomorrow", now, tokyo),
+            Ok(utc(2026, 12, 3, 0, 0))
+        );
+        assert_eq!(
+            parse_until_in("2026-12-05", now, tokyo),
+            Ok(utc(2026, 12, 5, 0, 0))
+        );
+        assert_eq!(
+            parse_until_in("2026-12-05T14:30", now, tokyo),
+            Ok(utc(2026, 12, 5, 5, 30))
+        );
+        let berlin = crate::clock::Zone::parse("Europe/Berlin").unwrap();
+        // Saturday 28 March: tomorrow 09:00 is already summer time.
+        let sat = utc(2026, 3, 28, 12, 0);
+        assert_eq!(
+            parse_until_in("tomorrow", sat, berlin),
+            Ok(utc(2026, 3, 29, 7, 0))
+        );
+        assert_eq!(parse_until_in("4h", sat, berlin), Ok(sat + 4 * 3600));
+        match when_in("2026-11-01", berlin) {
+            Ok(When::At(t)) => assert_eq!(t, utc(2026, 10, 31, 23, 0)),
+            other => panic!("{other:?}"),
+        }
+    }
 
     fn f(input: &str) -> Vec<Filter> {
         parse(input)

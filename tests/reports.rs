@@ -110,12 +110,13 @@ impl Desk {
             week_starts: chrono::Weekday::Mon,
             targets: vec![],
             near: 0.1,
+            live: true,
         };
         let ctx = SearchContext {
             me: "alice".into(),
             now: utc(2026, 11, 20, 0, 0),
         };
-        kpi::build(&mut self.store, &req, &ctx).unwrap()
+        kpi::build(&self.store, &req, &ctx).unwrap()
     }
 }
 
@@ -336,6 +337,61 @@ fn a_new_team_zone_rebuilds_the_rollups() {
         .rows
         .iter()
         .any(|r| r.interval == "2026-11-03" && r.figures.created == 1));
+}
+
+/// The open tickets past their SLA targets, from the rollups and today's
+/// index range, equal a count straight from the tickets table.
+#[test]
+fn open_breaches_equal_a_count_of_the_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sla.db");
+    let zone = Zone::parse("Asia/Shanghai").unwrap();
+    let policy = echodesk::sla::Policy {
+        name: "standard".into(),
+        priorities: vec![],
+        channels: vec![],
+        first_response: Some("4h".into()),
+        resolution: Some("2d".into()),
+        business_hours: false,
+    };
+    let s = Settings {
+        zone,
+        sla: echodesk::sla::Sla::new(&[policy], &Default::default(), zone).unwrap(),
+        ..Settings::default()
+    };
+    let mut d = Desk::new("Asia/Shanghai");
+    d.ingest = Ingest::new(&s);
+    d.store = Store::open(&path, s).unwrap();
+    let now = utc(2026, 11, 20, 6, 0);
+    let mut ids = Vec::new();
+    for i in 0..40i64 {
+        // Every 3 hours back from now: some due today, some long past,
+        // some not yet.
+        let at = now - i * 3 * 3600 - 600;
+        ids.push(d.customer(Channel::Email, &format!("c{i}@example.test"), "q", at));
+    }
+    for (i, &t) in ids.iter().enumerate() {
+        let at = now - (i as i64) * 3 * 3600 + 1200;
+        if i % 3 == 0 {
+            d.reply(t, "alice", at.min(now - 1));
+        }
+        if i % 5 == 0 {
+            d.state(t, "solved", "alice", at.min(now - 1));
+        }
+    }
+    d.store.rebuild_reports().unwrap();
+    let got = d.store.open_breaches(now).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [now], |r| r.get(0)).unwrap() };
+    let open = "state IN ('new', 'open', 'pending', 'on-hold')";
+    let reply = count(&format!(
+        "SELECT count(*) FROM tickets WHERE {open} AND first_response_at IS NULL AND first_response_due < ?"
+    ));
+    let solve = count(&format!(
+        "SELECT count(*) FROM tickets WHERE {open} AND resolution_due < ?"
+    ));
+    assert!(reply > 0 && solve > 0 && reply < 40);
+    assert_eq!((got[0].first_response, got[0].resolution), (reply, solve));
 }
 
 /// Berlin falls back on Sunday 25 October 2026: a message at 22:30 UTC on

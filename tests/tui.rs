@@ -816,3 +816,108 @@ fn the_palette_ranks_fuzzy_matches() {
         "compose keys are not commands"
     );
 }
+
+fn dashboard_config(fx: &Fixture) -> Config {
+    let mut c = config(fx);
+    c.time_zone = "Europe/Berlin".into();
+    c.report.targets.insert("frt_p90".into(), "<= 4h".into());
+    c.report
+        .targets
+        .insert("reopen_rate".into(), "<= 5%".into());
+    c
+}
+
+#[test]
+fn dashboard_panels_and_keys() {
+    let fx = fixture(300);
+    let cfg = dashboard_config(&fx);
+    let store = Store::open(&fx.db, Settings::from(&cfg)).unwrap();
+    let mut a = App::new(
+        store,
+        cfg,
+        "alice".into(),
+        Theme::load("monochrome").unwrap(),
+    )
+    .unwrap();
+    a.clock = Some(NOW);
+    key(&mut a, KeyCode::Char('D'));
+    assert_eq!(a.screen, Screen::Dashboard);
+    let wide = screen(&mut a, 120, 32);
+    insta::assert_snapshot!("dashboard_120x32", wide);
+    let small = screen(&mut a, 80, 24);
+    insta::assert_snapshot!("dashboard_80x24", small);
+    for panel in [
+        "last 4 weeks",
+        "Created vs solved per day",
+        "Figures and targets",
+        "frt_p90 <= 4h",
+        "First reply in",
+        "Created by channel",
+        "Busiest hours (Europe/Berlin)",
+    ] {
+        assert!(small.contains(panel), "{panel} missing at 80×24:\n{small}");
+    }
+    // The figures are the report's.
+    let d = a.dashboard.as_ref().unwrap();
+    let total = d
+        .daily
+        .as_ref()
+        .unwrap()
+        .totals
+        .last()
+        .unwrap()
+        .figures
+        .clone();
+    assert!(
+        small.contains(&format!("{} created", total.created))
+            && small.contains(&format!("Open: {}, by assignee", total.backlog)),
+        "{small}"
+    );
+    // Grouping and period from the keyboard.
+    key(&mut a, KeyCode::Char('g'));
+    assert!(screen(&mut a, 80, 24).contains("Created by agent"));
+    key(&mut a, KeyCode::Char('p'));
+    assert!(screen(&mut a, 80, 24).contains("this week"));
+    key(&mut a, KeyCode::Char('P'));
+    key(&mut a, KeyCode::Char('P'));
+    assert!(screen(&mut a, 80, 24).contains("last 12 weeks"));
+    // Back to the queue, and in again from the palette.
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Queue);
+    key(&mut a, KeyCode::Char(':'));
+    keys(&mut a, "dashboard");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Dashboard);
+}
+
+/// Another agent's solve shows on an open dashboard at the next tick.
+#[test]
+fn the_dashboard_is_live() {
+    let fx = fixture(60);
+    let mut watcher = app(&fx, "alice");
+    watcher.clock = None;
+    key(&mut watcher, KeyCode::Char('D'));
+    let solved = |a: &App| {
+        a.dashboard
+            .as_ref()
+            .unwrap()
+            .daily
+            .as_ref()
+            .unwrap()
+            .totals
+            .last()
+            .unwrap()
+            .figures
+            .solved
+    };
+    let before = solved(&watcher);
+    let mut bob = app(&fx, "bob");
+    bob.clock = None;
+    // Bob solves the first open ticket of his queue.
+    let id = bob.selected_row().unwrap().id;
+    key(&mut bob, KeyCode::Char('S'));
+    let after_bob = bob.store.ticket_summary(id).unwrap().state;
+    assert_eq!(after_bob, "solved");
+    watcher.tick();
+    assert_eq!(solved(&watcher), before + 1);
+}

@@ -123,12 +123,41 @@ pub struct DemoArgs {
     pub build_only: bool,
 }
 
+/// The config the demo inbox is built and shown with: the user's, plus an
+/// SLA policy and KPI targets where it has none, so that the queue's SLA
+/// column and every panel of the dashboard have something to show.
+fn with_demo_targets(c: &crate::config::Config) -> crate::config::Config {
+    let mut c = c.clone();
+    if c.sla.is_empty() {
+        c.sla.push(crate::sla::Policy {
+            name: "standard".into(),
+            priorities: vec![],
+            channels: vec![],
+            first_response: Some("8h".into()),
+            resolution: Some("3d".into()),
+            business_hours: false,
+        });
+    }
+    if c.report.targets.is_empty() {
+        for (k, v) in [
+            ("frt_median", "<= 4h"),
+            ("frt_p90", "<= 1d"),
+            ("reopen_rate", "<= 10%"),
+            ("frt_sla", ">= 80%"),
+        ] {
+            c.report.targets.insert(k.into(), v.into());
+        }
+    }
+    c
+}
+
 pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
     let dir = match &a.dir {
         Some(d) => d.clone(),
         None => crate::config::Paths::xdg()?.data_dir.join("demo"),
     };
-    let report = crate::demo::build(&dir, a.tickets, &ctx.config)
+    let demo_config = with_demo_targets(&ctx.config);
+    let report = crate::demo::build(&dir, a.tickets, &demo_config)
         .with_context(|| format!("building the demo inbox in {}", dir.display()))?;
     if ctx.json {
         return output::json(&report);
@@ -147,7 +176,7 @@ pub fn demo(ctx: &Ctx, a: &DemoArgs) -> anyhow::Result<()> {
     if a.build_only {
         return Ok(());
     }
-    let mut config = ctx.config.clone();
+    let mut config = demo_config;
     if config.canned_dir.is_none() {
         config.canned_dir = Some(report.canned_dir.clone());
     }

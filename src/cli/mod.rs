@@ -137,6 +137,8 @@ impl Ctx {
             (None, None) => Paths::xdg()?.data_dir.join("echodesk.db"),
         };
         let agent = cli.agent.clone().unwrap_or_else(|| config.agent_name());
+        // Times people read and type are on their own wall clock.
+        crate::clock::set_local(config.my_zone());
         Ok(Ctx {
             config,
             config_path,

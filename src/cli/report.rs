@@ -13,7 +13,7 @@ use crate::clock::Zone;
 use crate::kpi::{self, Group, Report, Request, Row};
 use crate::present::{duration, fit};
 use crate::report::dist::BAND_LABELS;
-use crate::report::figures::{Status, Target};
+use crate::report::figures::Status;
 use crate::report::period::{self, By, Range};
 use crate::report::What;
 use crate::store::{RollupState, Store};
@@ -73,11 +73,6 @@ pub enum ReportCmd {
     Rebuild,
 }
 
-fn week_start(ctx: &Ctx) -> anyhow::Result<Weekday> {
-    period::parse_weekday(&ctx.config.report.week_starts)
-        .map_err(|e| anyhow::anyhow!("key `report.week_starts`: {e}"))
-}
-
 /// The days asked for; `--last 4w` when nothing is.
 pub fn range(p: &PeriodArgs, today: i32, starts: Weekday) -> anyhow::Result<Range> {
     let r = match (&p.period, &p.last, &p.from, &p.to) {
@@ -112,27 +107,6 @@ fn current(store: &mut Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn targets(ctx: &Ctx) -> anyhow::Result<(Vec<Target>, f64)> {
-    let mut out = Vec::new();
-    for (k, v) in &ctx.config.report.targets {
-        out.push(Target::parse(k, v).map_err(|e| anyhow::anyhow!("report.targets: {e}"))?);
-    }
-    let near = ctx
-        .config
-        .report
-        .near
-        .trim()
-        .strip_suffix('%')
-        .and_then(|n| n.trim().parse::<f64>().ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "key `report.near`: `{}` is not a share like 10%",
-                ctx.config.report.near
-            )
-        })?;
-    Ok((out, near / 100.0))
-}
-
 pub fn run(ctx: &Ctx, a: ReportArgs) -> anyhow::Result<()> {
     match a.cmd {
         Some(ReportCmd::Rebuild) => {
@@ -154,7 +128,7 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> anyhow::Result<()> {
 
 fn report(ctx: &Ctx, a: &ReportArgs) -> anyhow::Result<()> {
     let zone = ctx.config.team_zone();
-    let starts = week_start(ctx)?;
+    let (targets, near, starts) = ctx.config.report_settings().map_err(anyhow::Error::msg)?;
     let sctx = ctx.search_ctx();
     let today = zone.day(sctx.now);
     let query = a
@@ -162,7 +136,6 @@ fn report(ctx: &Ctx, a: &ReportArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|q| crate::query::parse(q).map(|p| (q.clone(), p)))
         .transpose()?;
-    let (targets, near) = targets(ctx)?;
     let req = Request {
         range: range(&a.period, today, starts)?,
         by: By::parse(&a.by).map_err(anyhow::Error::msg)?,
@@ -172,10 +145,11 @@ fn report(ctx: &Ctx, a: &ReportArgs) -> anyhow::Result<()> {
         week_starts: starts,
         targets,
         near,
+        live: true,
     };
     let mut store = ctx.open()?;
     current(&mut store)?;
-    let r = kpi::build(&mut store, &req, &sctx)?;
+    let r = kpi::build(&store, &req, &sctx)?;
     if ctx.json {
         return output::json(&r);
     }
@@ -503,10 +477,8 @@ pub fn render(r: &Report) -> String {
         }
         for b in &r.open_breaches {
             line(format!(
-                "open now past target, policy {}: {} first reply, {} resolution",
-                crate::sanitize::line(&b.policy),
-                b.first_response,
-                b.resolution
+                "open now and past target: {} without a first reply, {} unsolved",
+                b.first_response, b.resolution
             ));
         }
     }

@@ -129,6 +129,16 @@ impl Dist {
         self.buckets = out;
     }
 
+    /// [`Dist::add`] of the count, sum and bands only (the caller sums
+    /// the buckets its own way).
+    pub fn add_totals(&mut self, other: &Dist) {
+        self.n += other.n;
+        self.sum += other.sum;
+        for (a, b) in self.bands.iter_mut().zip(other.bands) {
+            *a += b;
+        }
+    }
+
     pub fn is_zero(&self) -> bool {
         self.n == 0 && self.sum == 0 && self.bands == [0; 5] && self.buckets.is_empty()
     }

@@ -47,6 +47,12 @@ pub enum What {
         replies: u32,
         sla: Option<bool>,
     },
+    /// Open now with no public agent reply yet, on the day its
+    /// first-response deadline falls: past days' are the breaches still
+    /// open.
+    WaitingReply,
+    /// Open now, on the day its resolution deadline falls.
+    WaitingSolve,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +201,7 @@ pub fn facts(t: &Ticket, events: Vec<Step>, messages: Vec<Step>, r: &Rules<'_>) 
             What::Backlog(1),
         );
     }
+    let mut replied = false;
     let mut cycle = Cycle {
         start: t.created_at,
         asked: None,
@@ -228,6 +235,7 @@ pub fn facts(t: &Ticket, events: Vec<Step>, messages: Vec<Step>, r: &Rules<'_>) 
                     let who = author.as_deref().unwrap_or("");
                     push(&mut out, at, who, priority, What::Out);
                     if is_agent_reply(*direction, author.as_deref(), *auto) {
+                        replied = true;
                         cycle.replies += 1;
                         if let (Some(asked), false) = (cycle.asked, cycle.answered) {
                             if at >= asked {
@@ -310,6 +318,15 @@ pub fn facts(t: &Ticket, events: Vec<Step>, messages: Vec<Step>, r: &Rules<'_>) 
                 open = now_open;
                 state = to.clone();
             }
+        }
+    }
+    // Where it stands now, on the days its deadlines fall.
+    if open {
+        if let (Some(due), false) = (t.first_response_due, replied) {
+            push(&mut out, due, "", t.priority, What::WaitingReply);
+        }
+        if let Some(due) = t.resolution_due {
+            push(&mut out, due, "", t.priority, What::WaitingSolve);
         }
     }
     out
@@ -408,6 +425,8 @@ pub fn encode(facts: &[Fact]) -> Vec<u8> {
                 put(&mut out, i64::from(*replies));
                 out.push(sla(s));
             }
+            What::WaitingReply => out.push(11),
+            What::WaitingSolve => out.push(12),
         }
     }
     out
@@ -454,6 +473,8 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Fact>> {
                 replies: u32::try_from(r.int()?).ok()?,
                 sla: sla(r.byte()?),
             },
+            11 => What::WaitingReply,
+            12 => What::WaitingSolve,
             _ => return None,
         };
         out.push(Fact {

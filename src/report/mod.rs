@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::model::{Channel, Priority};
 
-pub use counters::Counters;
+pub use counters::{Counters, Sum};
 pub use facts::{Fact, Rules, Step, Ticket, What};
 
 /// The dimensions a rollup row is kept by.
@@ -42,4 +42,5 @@ pub fn add_facts(into: &mut HashMap<Key, Counters>, channel: Channel, facts: &[F
 
 /// The version of the definitions the stored facts were computed with:
 /// a store with another rebuilds its rollups before reporting.
-pub const DEFINITIONS: i64 = 1;
+/// 2: tickets waiting for a reply or a solve, by deadline day.
+pub const DEFINITIONS: i64 = 2;

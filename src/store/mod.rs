@@ -91,6 +91,8 @@ pub struct Store {
     /// While a bulk import runs: where committed transactions send their
     /// search documents, for the background indexer to write.
     indexer: Option<std::sync::mpsc::SyncSender<Vec<search_index::Doc>>>,
+    /// The report backlog carried into a day, at a data version.
+    carry: std::cell::RefCell<Option<reports::Carry>>,
 }
 
 /// Puts the file in WAL mode (a property of the file, so once). Two
@@ -204,6 +206,7 @@ impl Store {
             path,
             hits,
             indexer: None,
+            carry: Default::default(),
         };
         store.sync_search_index(note)?;
         store.init_rollups()?;

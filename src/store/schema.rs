@@ -314,6 +314,22 @@ CREATE INDEX tickets_waiting_solve ON tickets(resolution_due, sla_policy, state)
     WHERE solved_at IS NULL AND resolution_due IS NOT NULL;
 "#;
 
+/// Rollup rows also count the open tickets waiting for a first reply or a
+/// solve by the day their deadline falls, as columns, so the breaches
+/// still open are a sum over the days before today.
+const V12: &str = r#"
+ALTER TABLE report_rollup ADD COLUMN waiting_reply INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE report_rollup ADD COLUMN waiting_solve INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// What is carried into a period (the backlog, the waiting tickets) is
+/// summed over every earlier day: a narrow covering index lets that sum
+/// read a few bytes a row instead of each row's figures.
+const V13: &str = r#"
+CREATE INDEX report_rollup_carry
+    ON report_rollup(day, backlog, waiting_reply, waiting_solve);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -327,6 +343,8 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V9),
         M::up(V10),
         M::up(V11),
+        M::up(V12),
+        M::up(V13),
     ])
 }
 

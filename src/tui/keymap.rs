@@ -43,6 +43,8 @@ pub enum Context {
     /// The lists filtered by typing (command palette, canned answers):
     /// other keys type the filter.
     Picker,
+    /// The dashboard (its other keys: quit, help, palette, refresh, back).
+    Dashboard,
 }
 
 impl Context {
@@ -52,6 +54,7 @@ impl Context {
             Context::Compose => "Compose window (other keys type)",
             Context::Menu => "Menus (other keys close them)",
             Context::Picker => "Palette and canned answers (other keys filter)",
+            Context::Dashboard => "Dashboard",
         }
     }
 }
@@ -104,6 +107,7 @@ actions! {
     General ClearSelection "clear-selection" "Clear the selection" ["x"];
     General Undo "undo" "Undo the last change" ["u"];
     General Refresh "refresh" "Reload now" ["ctrl-r"];
+    General Dashboard "dashboard" "Team dashboard: volume, first replies, targets, busiest hours" ["D"];
     General Palette "palette" "Command palette: every action by name" [":"];
     General Help "help" "This help" ["?"];
     General Quit "quit" "Quit" ["q"];
@@ -119,6 +123,9 @@ actions! {
     Picker PickerUp "picker-up" "Previous match" ["up", "ctrl-p"];
     Picker PickerChoose "picker-choose" "Take the match" ["enter"];
     Picker PickerClose "picker-close" "Close without taking one" ["esc"];
+    Dashboard DashboardPeriod "dashboard-period" "Next period (4 weeks, this or last week or month, 12 weeks)" ["p", "right", "l"];
+    Dashboard DashboardPeriodBack "dashboard-period-back" "Previous period" ["P", "left"];
+    Dashboard DashboardGroup "dashboard-group" "Bars by channel, agent or priority" ["g", "tab"];
 }
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,

@@ -45,6 +45,10 @@ pub const ROLES: &[(&str, &str)] = &[
     ("state_open", "state open"),
     ("state_pending", "waiting states: pending, on-hold"),
     ("state_solved", "finished states: solved, closed"),
+    ("heat_1", "the dashboard's quietest busy hours (background)"),
+    ("heat_2", "busier hours (background)"),
+    ("heat_3", "busier still (background)"),
+    ("heat_4", "the busiest hours (background)"),
 ];
 
 fn is_role(name: &str) -> bool {
@@ -187,6 +191,26 @@ impl Theme {
     pub fn warning(&self) -> Style {
         self.fg("warning")
     }
+    /// A heatmap cell, `level` 0 (nothing) to 4 (the busiest): a
+    /// background; in monochrome, reverse video for the busy ones.
+    pub fn heat(&self, level: u8) -> Style {
+        if level == 0 {
+            return Style::default();
+        }
+        if self.mono {
+            let s = Style::default().add_modifier(Modifier::REVERSED);
+            return if level < 3 {
+                s.add_modifier(Modifier::DIM)
+            } else {
+                s
+            };
+        }
+        match self.colors.get(&format!("heat_{}", level.min(4))) {
+            Some(c) => Style::default().bg(*c),
+            None => Style::default().add_modifier(Modifier::REVERSED),
+        }
+    }
+
     pub fn ok(&self) -> Style {
         self.fg("ok")
     }

@@ -57,6 +57,9 @@ impl App {
     }
 
     pub(super) fn on_main_key(&mut self, key: KeyEvent) -> Result<(), Error> {
+        if self.screen == Screen::Dashboard {
+            return self.on_dashboard_key(key);
+        }
         if let KeyCode::Char(c @ '1'..='9') = key.code {
             if key.modifiers.is_empty() {
                 return self.switch_view(c as usize - '1' as usize);
@@ -72,6 +75,7 @@ impl App {
         let page = self.height.max(2) as isize - 1;
         match (self.screen, a) {
             (_, Action::Quit) => self.quit = true,
+            (_, Action::Dashboard) => self.open_dashboard(),
             (Screen::Queue, Action::Back) => {
                 if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
                     self.selection.clear();
@@ -118,6 +122,7 @@ impl App {
                 let id = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
                     Screen::Queue => self.selected_row().map(|t| t.id),
+                    Screen::Dashboard => None,
                 };
                 if let Some(id) = id {
                     let t = self.store.ticket(id)?;
@@ -167,6 +172,7 @@ impl App {
                 let current = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
                     Screen::Queue => self.selected_row().map(|t| t.priority),
+                    Screen::Dashboard => None,
                 }
                 .filter(|_| self.selection.is_empty())
                 .unwrap_or(Priority::Normal);
@@ -290,9 +296,14 @@ impl App {
                 | Action::PickerDown
                 | Action::PickerUp
                 | Action::PickerChoose
-                | Action::PickerClose,
+                | Action::PickerClose
+                | Action::DashboardPeriod
+                | Action::DashboardPeriodBack
+                | Action::DashboardGroup,
             ) => {}
             (Screen::Ticket, _) => {}
+            // Its keys go to `on_dashboard_key`.
+            (Screen::Dashboard, _) => {}
         }
         Ok(())
     }

@@ -32,6 +32,8 @@ const WINDOW_MAX: usize = 400;
 pub enum Screen {
     Queue,
     Ticket,
+    /// The team's figures: `dashboard`.
+    Dashboard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +174,8 @@ pub struct App {
     pub preview: Option<((i64, i64), Option<String>)>,
     /// Text to read in $PAGER; the event loop suspends the screen for it.
     pub pager_request: Option<String>,
+    /// The dashboard's period, grouping and figures, once opened.
+    pub dashboard: Option<dashboard::Dashboard>,
 }
 
 impl App {
@@ -251,6 +255,7 @@ impl App {
             pager_request: None,
             preview: None,
             body_rows: Default::default(),
+            dashboard: None,
         };
         app.load_canned();
         app.reload_top()?;
@@ -354,5 +359,6 @@ impl App {
 
 mod acting;
 mod compose;
+pub mod dashboard;
 mod keys;
 mod window;

@@ -250,6 +250,9 @@ impl App {
     pub(super) fn reload_everything(&mut self) -> Result<(), Error> {
         self.reload_window()?;
         self.refresh_counts();
+        if self.screen == Screen::Dashboard {
+            self.load_dashboard();
+        }
         if let Some(id) = self.ticket.as_ref().map(|t| t.summary.id) {
             self.open_ticket(id)?;
         }

@@ -1,6 +1,7 @@
 //! Drawing. Every string from outside goes through `sanitize` here; widths
 //! are display widths (ratatui measures CJK and emoji as they render).
 
+mod dashboard;
 mod overlays;
 mod queue;
 mod ticket;
@@ -38,6 +39,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     match app.screen {
         Screen::Queue => queue::draw(f, app, main),
         Screen::Ticket => ticket::draw(f, app, main),
+        Screen::Dashboard => dashboard::draw(f, app, main),
     }
     draw_status(f, app, status);
     overlays::draw(f, app, area);

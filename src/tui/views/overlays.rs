@@ -48,6 +48,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Context::Compose,
                 Context::Menu,
                 Context::Picker,
+                Context::Dashboard,
             ] {
                 if context != Context::General {
                     lines.push(Line::raw(""));
