@@ -425,7 +425,9 @@ impl Tx<'_> {
                 "INSERT INTO events (ticket_id, at, agent, kind, old, new) VALUES (?, ?, ?, ?, ?, ?)",
             )?
             .execute(rusqlite::params![ticket_id, self.now(), agent, kind, old, new])?;
-        if let Some(t) = ticket_id {
+        // Only what the report facts read: an outbox entry's progress or
+        // a tag changes no figure.
+        if let (Some(t), true) = (ticket_id, reports::REPORTED_KINDS.contains(&kind)) {
             self.mark_report_dirty(t);
         }
         Ok(())
