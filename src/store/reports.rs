@@ -73,8 +73,14 @@ const EVENT_KINDS: &str = "('state', 'assignee', 'priority', 'merged-into')";
 /// Event kinds whose logging changes a ticket's report facts (messages
 /// mark theirs as they are stored); `created` and `merged` too, for the
 /// ticket's first facts and a merge's receiving side.
-pub(super) const REPORTED_KINDS: &[&str] =
-    &["state", "assignee", "priority", "merged-into", "merged", "created"];
+pub(super) const REPORTED_KINDS: &[&str] = &[
+    "state",
+    "assignee",
+    "priority",
+    "merged-into",
+    "merged",
+    "created",
+];
 
 /// A ticket from [`TICKET_COLUMNS`], read from column `o` on.
 fn ticket_of_row(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Ticket> {
