@@ -526,12 +526,7 @@ pub fn render(r: &Report) -> String {
             }
         ));
         for k in &r.kpis {
-            let show = |v: Option<f64>| match (v, k.unit) {
-                (None, _) => "-".to_string(),
-                (Some(v), "duration") => duration(v.round() as i64),
-                (Some(v), "share") => format!("{:.1}%", v * 100.0),
-                (Some(v), _) => format!("{v:.1}"),
-            };
+            let show = |v: Option<f64>| crate::report::figures::show(v, k.unit);
             let mark = match k.status {
                 Status::Met => "met",
                 Status::Near => "near",

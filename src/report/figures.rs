@@ -190,6 +190,16 @@ pub struct Target {
     pub text: String,
 }
 
+/// A KPI's value as people read it: a duration, a share, or a number.
+pub fn show(value: Option<f64>, unit: &str) -> String {
+    match (value, unit) {
+        (None, _) => "-".to_string(),
+        (Some(v), "duration") => crate::present::duration(v.round() as i64),
+        (Some(v), "share") => format!("{:.1}%", v * 100.0),
+        (Some(v), _) => format!("{v:.1}"),
+    }
+}
+
 impl Target {
     /// `kpi = "<= 4h"`, `"<= 5%"`, `">= 90%"`, `"< 300"`.
     pub fn parse(kpi: &str, text: &str) -> Result<Target, String> {

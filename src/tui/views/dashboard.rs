@@ -168,12 +168,7 @@ fn kpi_lines<'a>(app: &App, r: &Report) -> Vec<Line<'a>> {
         Span::styled(" solved", t.dim()),
     ])];
     for k in &r.kpis {
-        let actual = match (k.actual, k.unit) {
-            (None, _) => "-".to_string(),
-            (Some(v), "duration") => duration(v.round() as i64),
-            (Some(v), "share") => format!("{:.1}%", v * 100.0),
-            (Some(v), _) => format!("{v:.1}"),
-        };
+        let actual = crate::report::figures::show(k.actual, k.unit);
         let style = match k.status {
             Status::Met => t.ok(),
             Status::Near => t.warning(),
@@ -236,18 +231,15 @@ fn kpi_lines<'a>(app: &App, r: &Report) -> Vec<Line<'a>> {
 
 fn draw_chart(f: &mut Frame, app: &App, r: &Report, area: Rect, block: Block<'_>) {
     let t = &app.theme;
-    let created: Vec<(f64, f64)> = r
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| (i as f64, row.figures.created as f64))
-        .collect();
-    let solved: Vec<(f64, f64)> = r
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| (i as f64, row.figures.solved as f64))
-        .collect();
+    let series = |f: fn(&crate::report::figures::Figures) -> i64| -> Vec<(f64, f64)> {
+        r.rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (i as f64, f(&row.figures) as f64))
+            .collect()
+    };
+    let created = series(|f| f.created);
+    let solved = series(|f| f.solved);
     let max = created
         .iter()
         .chain(&solved)
