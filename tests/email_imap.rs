@@ -1942,3 +1942,120 @@ fn two_senders_at_once_neither_duplicate_nor_strand() {
     assert_eq!(ids.len(), n);
     assert_eq!(outbox_statuses(&db).get("sent"), Some(&(n as i64)));
 }
+
+/// The "all" total of `report --json` over the last year.
+fn year_total(cfg: &Path, db: &Path) -> Value {
+    let (ok, v, err) = echodesk(cfg, db, &["report", "--last", "1y", "--by", "total"]);
+    assert!(ok, "{err}");
+    v["totals"]
+        .as_array()
+        .and_then(|t| t.last())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_report_mailed_to_a_manager_arrives_with_its_csv_and_the_answer_threads_back() {
+    let m = Mail::up();
+    let cfg = m.config_with_smtp();
+    let db = m.dir.path().join("e.db");
+    m.deliver(
+        "support@example.test",
+        "1.r",
+        &mail("r1@example.net", "Broken kettle", "", "It leaks."),
+    );
+    assert!(echodesk(&cfg, &db, &["poll"]).0);
+    let before = year_total(&cfg, &db);
+    assert_eq!(before["created"], 1, "{before}");
+
+    let (ok, q, err) = echodesk(
+        &cfg,
+        &db,
+        &[
+            "report",
+            "--last",
+            "1y",
+            "--group",
+            "channel",
+            "--mail-to",
+            "Boss <boss@example.test>",
+        ],
+    );
+    assert!(ok, "{err}");
+    let ticket = q["queued"][0]["ticket"].as_i64().expect("queued ticket");
+    // A bad address refuses the whole mailing, naming the address.
+    let (ok, _, err) = echodesk(
+        &cfg,
+        &db,
+        &[
+            "report",
+            "--mail-to",
+            "ok@example.test",
+            "--mail-to",
+            "not an address",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("not an address"), "{err}");
+
+    // Team mail is not the team's work: the figures are what they were.
+    let after = year_total(&cfg, &db);
+    assert_eq!(after["created"], 1, "{after}");
+    assert_eq!(after["messages_out"], before["messages_out"], "{after}");
+    let (ok, export, _) = echodesk(&cfg, &db, &["report", "export"]);
+    assert!(ok);
+    assert_eq!(export["id"], 1, "only the customer ticket: {export}");
+
+    let (ok, rep, err) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert!(ok, "{err}");
+    assert_eq!(rep["sent"], 1, "{rep}");
+    let sent = m.spooled();
+    assert_eq!(sent.len(), 1);
+    let raw = &sent[0];
+    // The subject, unfolded.
+    let mut unfolded = String::new();
+    for l in raw.lines().take_while(|l| !l.is_empty()) {
+        if l.starts_with([' ', '\t']) {
+            unfolded.push_str(l);
+        } else {
+            unfolded.push('\n');
+            unfolded.push_str(l);
+        }
+    }
+    let subject = unfolded
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or("")
+        .to_string();
+    assert!(subject.starts_with("echodesk report "), "{raw}");
+    assert!(subject.contains("per channel"), "{raw}");
+    assert!(subject.contains(&format!("[#{ticket}]")), "{raw}");
+    assert!(header(raw, "To").unwrap().contains("boss@example.test"));
+    assert!(header(raw, "In-Reply-To").is_none(), "{raw}");
+    assert!(raw.contains("multipart/mixed"), "{raw}");
+    assert!(raw.contains("Content-Disposition: attachment"), "{raw}");
+    assert!(raw.contains("\"echodesk-report-"), "{raw}");
+    assert!(raw.contains("text/csv"), "{raw}");
+    assert!(raw.contains("Report "), "the table is the text: {raw}");
+    let our_id = header(raw, "Message-ID").unwrap().to_string();
+
+    // The manager answers: it threads into the report's ticket, which
+    // reopens for the team; still not counted.
+    m.deliver(
+        "support@example.test",
+        "2.r",
+        &format!(
+            "From: Boss <boss@example.test>\r\nTo: support@example.test\r\nSubject: Re: {subject}\r\n\
+             Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <boss1@example.test>\r\n\
+             In-Reply-To: {our_id}\r\nReferences: {our_id}\r\n\r\nWhy is email so slow?\r\n"
+        ),
+    );
+    let (_, v, _) = echodesk(&cfg, &db, &["poll"]);
+    assert_eq!(mailbox_total(&v), (1, 0, 1), "{v}");
+    let (_, show, _) = echodesk(&cfg, &db, &["show", &ticket.to_string()]);
+    assert_eq!(show["state"], "open", "{show}");
+    assert_eq!(show["messages"].as_array().unwrap().len(), 2);
+    let last = year_total(&cfg, &db);
+    assert_eq!(last["created"], 1, "{last}");
+    assert_eq!(last["messages_in"], before["messages_in"], "{last}");
+}

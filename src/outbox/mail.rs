@@ -53,7 +53,9 @@ pub fn build_message(
         .subject_tag
         .replace("{id}", &item.ticket_id.to_string());
     let base = item.ticket_subject.trim();
-    let mut subject = if base.to_lowercase().starts_with("re:") {
+    // "Re:" only on an answer: a first message (a notice to customers, a
+    // report to a manager) goes out under its own subject.
+    let mut subject = if item.parent.is_none() || base.to_lowercase().starts_with("re:") {
         base.to_string()
     } else {
         format!("Re: {base}")

@@ -73,6 +73,8 @@ pub struct Ticket {
     pub assignee: Option<String>,
     pub first_response_due: Option<i64>,
     pub resolution_due: Option<i64>,
+    /// Team mail (a report to a manager): not the team's work, no facts.
+    pub internal: bool,
 }
 
 /// One entry of its history: events in the order they were logged,
@@ -148,6 +150,9 @@ struct Cycle {
 pub fn facts(t: &Ticket, events: Vec<Step>, messages: Vec<Step>, r: &Rules<'_>) -> Vec<Fact> {
     let wf = r.workflow;
     let day = |at: i64| r.zone.day(at);
+    if t.internal {
+        return Vec::new();
+    }
     if t.state == wf.spam_state {
         return vec![Fact {
             day: day(t.created_at),

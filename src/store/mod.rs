@@ -22,6 +22,7 @@ mod search;
 pub mod search_index;
 mod search_sql;
 mod team;
+mod team_mail;
 mod tickets;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use outbox_rows::AwaitingDelivery;
 pub use reports::{Label, RollupState};
 pub use search::{Page, PageCursor, SearchContext};
 pub use team::{OutboxHealth, SEND_STATUS};
+pub use team_mail::{QueuedMail, TeamMail};
 pub use tickets::{FieldChange, NewTicket};
 
 /// What the store needs to know from the configuration.

@@ -93,11 +93,12 @@ fn ticket_of_row(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Ticket> {
         assignee: r.get(o + 4)?,
         first_response_due: r.get(o + 5)?,
         resolution_due: r.get(o + 6)?,
+        internal: r.get(o + 7)?,
     })
 }
 
 const TICKET_COLUMNS: &str =
-    "created_at, channel, state, priority, assignee, first_response_due, resolution_due";
+    "created_at, channel, state, priority, assignee, first_response_due, resolution_due, internal";
 
 fn message_step(r: &rusqlite::Row<'_>, offset: usize) -> rusqlite::Result<Step> {
     let d: String = r.get(offset)?;

@@ -330,6 +330,13 @@ CREATE INDEX report_rollup_carry
     ON report_rollup(day, backlog, waiting_reply, waiting_solve);
 "#;
 
+/// Team mail (a report sent to a manager, later digests): a ticket whose
+/// other party is a colleague, not a customer. It threads replies like
+/// any ticket, and the reports do not count it.
+const V14: &str = r#"
+ALTER TABLE tickets ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -345,6 +352,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V11),
         M::up(V12),
         M::up(V13),
+        M::up(V14),
     ])
 }
 
