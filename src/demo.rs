@@ -225,6 +225,9 @@ fn sms_for(rng: &mut Rng, lang: Lang) -> String {
 
 struct Gen<'a> {
     rng: Rng,
+    /// For what comes back after a solve (see `maybe_reopen`).
+    again: Rng,
+    zone: crate::clock::Zone,
     ingest: Ingest,
     seq: u64,
     _config: &'a Config,
@@ -286,7 +289,7 @@ impl Gen<'_> {
         } else {
             Channel::Fax
         };
-        let start = now - 60 - self.rng.below(30 * 86_400) as i64;
+        let start = office_time(self.zone, now, self.rng.below(HISTORY_DAYS * 86_400) as i64);
         let (subject, body) = match channel {
             Channel::Email => mail_for(&mut self.rng, p.lang),
             Channel::Sms => (String::new(), sms_for(&mut self.rng, p.lang)),
@@ -347,14 +350,28 @@ impl Gen<'_> {
             let t = self.rng.pick(TAGS).to_string();
             tx.tag(ticket, &[t], &[], agent, None)?;
         }
-        let target = match self.rng.below(100) {
-            0..=19 => "new",
-            20..=44 => "open",
-            45..=59 => "pending",
-            60..=64 => "on-hold",
-            65..=84 => "solved",
-            85..=94 => "closed",
-            _ => "spam",
+        // Most of what came in weeks ago is done; this week's is in work.
+        let roll = self.rng.below(100);
+        let target = if now - start > 10 * 86_400 {
+            match roll {
+                0..=2 => "new",
+                3..=7 => "open",
+                8..=11 => "pending",
+                12..=14 => "on-hold",
+                15..=54 => "solved",
+                55..=94 => "closed",
+                _ => "spam",
+            }
+        } else {
+            match roll {
+                0..=19 => "new",
+                20..=44 => "open",
+                45..=59 => "pending",
+                60..=64 => "on-hold",
+                65..=84 => "solved",
+                85..=94 => "closed",
+                _ => "spam",
+            }
         };
         let wf = &tx.settings().workflow;
         if wf.check_state(target).is_ok() {
@@ -366,9 +383,107 @@ impl Gen<'_> {
             }
             let _ = tx.set_state(ticket, target, agent, None);
         }
+        if target == "solved" {
+            self.maybe_reopen(tx, p, channel, ticket, &subject, first_mid, at, now)?;
+        }
         tx.set_clock(None);
         Ok(())
     }
+
+    /// Some solved tickets come back: the customer writes again a few
+    /// hours or days later (which reopens the ticket), an agent answers
+    /// and solves it again. From a second generator, so the tickets
+    /// themselves stay what they were.
+    #[allow(clippy::too_many_arguments)]
+    fn maybe_reopen(
+        &mut self,
+        tx: &Tx<'_>,
+        p: &Person,
+        channel: Channel,
+        ticket: i64,
+        subject: &str,
+        first_mid: Option<String>,
+        solved_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        if !self.again.chance(12) {
+            return Ok(());
+        }
+        let back = solved_at + 3 * 3600 + self.again.below(3 * 86_400) as i64;
+        if back > now - 6 * 3600 {
+            return Ok(());
+        }
+        let (subj, body) = match channel {
+            Channel::Sms => (
+                String::new(),
+                "Sorry, it stopped working again.".to_string(),
+            ),
+            _ => (
+                format!("Re: {subject}"),
+                "Hello again, the problem is back since this morning. Can you have another look?"
+                    .to_string(),
+            ),
+        };
+        tx.set_clock(Some(back));
+        let refs = first_mid.into_iter().collect();
+        let again = self.inbound(channel, p, &subj, &body, back, refs);
+        let into = match self.ingest.ingest(tx, &again)? {
+            Outcome::Threaded { ticket: t, .. } => t,
+            _ => return Ok(()),
+        };
+        if into != ticket {
+            return Ok(());
+        }
+        let agent = *self.again.pick(AGENTS);
+        let at = (back + 900 + self.again.below(8 * 3600) as i64).min(now - 120);
+        tx.set_clock(Some(at));
+        let reply = *self.again.pick(AGENT_REPLIES);
+        tx.add_agent_message(ticket, Direction::Out, reply, agent, at)?;
+        let solve = (at + 600 + self.again.below(20 * 3600) as i64).min(now - 60);
+        tx.set_clock(Some(solve));
+        let _ = tx.set_state(ticket, "solved", agent, None);
+        Ok(())
+    }
+}
+
+/// How far back the demo's history reaches: twelve weeks, so that a
+/// comparison with the period before and the dashboard's "last 12
+/// weeks" have figures.
+const HISTORY_DAYS: usize = 84;
+
+/// How busy each hour of the team's day is, relative to the others.
+const HOUR_WEIGHT: [i64; 24] = [
+    1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 9, 7, 8, 9, 9, 8, 6, 4, 3, 3, 2, 2, 1,
+];
+
+/// `offset` seconds of randomness back from `now`, as office life has
+/// it: the day `offset` falls on, busy weekday mornings and afternoons,
+/// quiet nights, and two in three weekend contacts moved to the Friday
+/// before or the Monday after.
+fn office_time(zone: crate::clock::Zone, now: i64, offset: i64) -> i64 {
+    let r = offset % 86_400;
+    let mut day = zone.day(now) - (offset / 86_400) as i32;
+    // Day 0 (1970-01-01) was a Thursday: Monday is 0 here.
+    let weekday = (day + 3).rem_euclid(7);
+    if weekday >= 5 {
+        match r % 3 {
+            1 => day -= weekday - 4,
+            2 => day += 7 - weekday,
+            _ => {}
+        }
+    }
+    let total: i64 = HOUR_WEIGHT.iter().sum();
+    let mut pick = r * total / 86_400;
+    let mut hour = 0;
+    for (h, w) in HOUR_WEIGHT.iter().enumerate() {
+        if pick < *w {
+            hour = h as i64;
+            break;
+        }
+        pick -= w;
+    }
+    let at = zone.day_start(day) + hour * 3600 + (r * 7919) % 3600;
+    at.min(now - 60 - r % 3600)
 }
 
 const CANNED: &[(&str, &str)] = &[
@@ -409,6 +524,8 @@ pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result
     let mut store = Store::open(&db, Settings::from(config))?;
     let mut gen = Gen {
         rng: Rng(0x9E37_79B9_7F4A_7C15),
+        again: Rng(0x2545_F491_4F6C_DD1D),
+        zone: store.settings().zone,
         ingest: Ingest::new(store.settings()),
         seq: 0,
         _config: config,
@@ -416,7 +533,7 @@ pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result
     let people = people(&mut gen.rng);
     {
         let tx = store.transaction()?;
-        tx.set_clock(Some(now - 40 * 86_400));
+        tx.set_clock(Some(now - (HISTORY_DAYS as i64 + 10) * 86_400));
         // Most customers are known with every address they use; the rest
         // arrive as strangers and get a record from their first message.
         for p in people.iter().take(people.len() * 2 / 3) {

@@ -274,7 +274,9 @@ pub fn build(store: &Store, req: &Request, ctx: &SearchContext) -> Result<Report
         previous: prev,
         heatmap: sums.heat,
         workload,
-        open_breaches: if req.live {
+        open_breaches: if req.live && req.group == Group::Policy {
+            store.open_breaches_by_policy(ctx.now)?
+        } else if req.live {
             store.open_breaches(ctx.now)?
         } else {
             Vec::new()

@@ -17,7 +17,7 @@ impl Env {
         let db = dir.path().join("demo/demo.db");
         let env = Env { dir, db };
         env.cmd()
-            .args(["demo", "--build-only", "--tickets", "150", "--dir"])
+            .args(["demo", "--build-only", "--tickets", "300", "--dir"])
             .arg(env.dir.path().join("demo"))
             .assert()
             .success();

@@ -354,9 +354,17 @@ fn open_breaches_equal_a_count_of_the_tickets() {
         resolution: Some("2d".into()),
         business_hours: false,
     };
+    let texts = echodesk::sla::Policy {
+        name: "texts".into(),
+        priorities: vec![],
+        channels: vec![Channel::Sms],
+        first_response: Some("1h".into()),
+        resolution: Some("1d".into()),
+        business_hours: false,
+    };
     let s = Settings {
         zone,
-        sla: echodesk::sla::Sla::new(&[policy], &Default::default(), zone).unwrap(),
+        sla: echodesk::sla::Sla::new(&[texts, policy], &Default::default(), zone).unwrap(),
         ..Settings::default()
     };
     let mut d = Desk::new("Asia/Shanghai");
@@ -368,7 +376,11 @@ fn open_breaches_equal_a_count_of_the_tickets() {
         // Every 3 hours back from now: some due today, some long past,
         // some not yet.
         let at = now - i * 3 * 3600 - 600;
-        ids.push(d.customer(Channel::Email, &format!("c{i}@example.test"), "q", at));
+        ids.push(if i % 4 == 1 {
+            d.customer(Channel::Sms, &format!("+1415555{i:04}"), "q", at)
+        } else {
+            d.customer(Channel::Email, &format!("c{i}@example.test"), "q", at)
+        });
     }
     for (i, &t) in ids.iter().enumerate() {
         let at = now - (i as i64) * 3 * 3600 + 1200;
@@ -392,6 +404,35 @@ fn open_breaches_equal_a_count_of_the_tickets() {
     ));
     assert!(reply > 0 && solve > 0 && reply < 40);
     assert_eq!((got[0].first_response, got[0].resolution), (reply, solve));
+
+    // Per policy (a report grouped by policy), then "all" = the same total.
+    let by = d.store.open_breaches_by_policy(now).unwrap();
+    let names: Vec<&str> = by.iter().map(|b| b.policy.as_str()).collect();
+    assert_eq!(names, ["standard", "texts", "all"]);
+    for b in &by[..2] {
+        let of = |sql: String| -> i64 {
+            conn.query_row(&sql, rusqlite::params![now, b.policy], |r| r.get(0))
+                .unwrap()
+        };
+        let reply = of(format!(
+            "SELECT count(*) FROM tickets WHERE {open} AND first_response_at IS NULL
+             AND first_response_due < ?1 AND sla_policy = ?2"
+        ));
+        let solve = of(format!(
+            "SELECT count(*) FROM tickets WHERE {open} AND resolution_due < ?1 AND sla_policy = ?2"
+        ));
+        assert!(reply > 0, "{}", b.policy);
+        assert_eq!(
+            (b.first_response, b.resolution),
+            (reply, solve),
+            "{}",
+            b.policy
+        );
+    }
+    assert_eq!(
+        (by[2].first_response, by[2].resolution),
+        (got[0].first_response, got[0].resolution)
+    );
 }
 
 /// Berlin falls back on Sunday 25 October 2026: a message at 22:30 UTC on

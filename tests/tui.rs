@@ -80,14 +80,14 @@ fn keys(app: &mut App, s: &str) {
 
 #[test]
 fn queue_screen() {
-    let fx = fixture(60);
+    let fx = fixture(150);
     let mut a = app(&fx, "alice");
     insta::assert_snapshot!("queue_80x24", screen(&mut a, 80, 24));
 }
 
 #[test]
 fn wide_queue_with_cjk_lines_up() {
-    let fx = fixture(60);
+    let fx = fixture(150);
     let mut a = app(&fx, "alice");
     let s = screen(&mut a, 120, 30);
     insta::assert_snapshot!("queue_120x30", s.clone());
@@ -134,7 +134,7 @@ fn tiny_terminal_degrades_with_a_message() {
 
 #[test]
 fn search_error_is_shown_in_place_with_its_column() {
-    let fx = fixture(20);
+    let fx = fixture(150);
     let mut a = app(&fx, "alice");
     key(&mut a, KeyCode::Char('/'));
     keys(&mut a, "state:open colour:x");
@@ -476,7 +476,7 @@ fn bottom_before_the_count_arrives_settles_its_position() {
 
 #[test]
 fn canned_answer_from_the_picker_is_rendered_inserted_and_applied() {
-    let fx = fixture(40);
+    let fx = fixture(150);
     let mut a = app(&fx, "yuki");
     // An open email ticket.
     key(&mut a, KeyCode::Char('/'));
@@ -530,7 +530,7 @@ fn canned_answer_from_the_picker_is_rendered_inserted_and_applied() {
 /// in the editor, and a second send applies it.
 #[test]
 fn a_canned_answer_over_someone_elses_change_is_a_conflict_and_keeps_the_text() {
-    let fx = fixture(40);
+    let fx = fixture(150);
     let mut a = app(&fx, "yuki");
     let mut b = app(&fx, "bob");
     key(&mut a, KeyCode::Char('/'));

@@ -115,7 +115,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// How many tickets to generate
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 1000)]
     pub tickets: usize,
     /// Only build the demo store and print where it is (without a
     /// terminal, the queue is printed instead of opening the TUI)

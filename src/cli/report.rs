@@ -544,8 +544,13 @@ pub fn render(r: &Report) -> String {
             ));
         }
         for b in &r.open_breaches {
+            let whose = if b.policy == "all" {
+                String::new()
+            } else {
+                format!(" ({})", crate::sanitize::line(&b.policy))
+            };
             line(format!(
-                "open now and past target: {} without a first reply, {} unsolved",
+                "open now and past target{whose}: {} without a first reply, {} unsolved",
                 b.first_response, b.resolution
             ));
         }
