@@ -416,6 +416,53 @@ fn bench_dashboard(db: &Path, reps: usize) {
         "dashboard first frame (open, D, draw 120×40; last 4 weeks): median {} (target <= 50 ms), {lines} cells drawn",
         ms(median(times))
     );
+    {
+        // The two ways to the carried backlog agree on this store (whose
+        // totals the migration may have filled from older rollups).
+        let store = Store::open(db, settings()).expect("open");
+        let zone = echodesk::clock::Zone::parse(ZONE).expect("zone");
+        let today = zone.day(year().1);
+        for first in [today - 340, today - 180, today - 27, today] {
+            let mut a = store.carried(first, false).expect("carry");
+            let mut b = store.carried(first, true).expect("carry");
+            a.sort_by(|x, y| (x.0, &x.1, x.2.rank()).cmp(&(y.0, &y.1, y.2.rank())));
+            b.sort_by(|x, y| (x.0, &x.1, x.2.rank()).cmp(&(y.0, &y.1, y.2.rank())));
+            assert_eq!(a, b, "carried into day {first}: the totals disagree");
+        }
+    }
+    if std::env::var("BENCH_PARTS").is_ok() {
+        let now = year().1 - 3600;
+        let zone = echodesk::clock::Zone::parse(ZONE).expect("zone");
+        let today = zone.day(now);
+        let mut t_state = Vec::new();
+        let mut t_carry = Vec::new();
+        let mut t_open = Vec::new();
+        let mut t_scan = Vec::new();
+        for _ in 0..reps {
+            let store = Store::open(db, settings()).expect("open");
+            let t = Instant::now();
+            store.rollup_state().expect("state");
+            t_state.push(t.elapsed());
+            let t = Instant::now();
+            store.backlog_before(today - 27).expect("carry");
+            t_carry.push(t.elapsed());
+            let t = Instant::now();
+            store.open_breaches(now).expect("open");
+            t_open.push(t.elapsed());
+            let t = Instant::now();
+            store
+                .each_rollup(today - 27, today, &mut |_, _| {})
+                .expect("scan");
+            t_scan.push(t.elapsed());
+        }
+        println!(
+            "  parts: rollup state {}, carry {}, open breaches {}, 4-week scan {}",
+            ms(median(t_state)),
+            ms(median(t_carry)),
+            ms(median(t_open)),
+            ms(median(t_scan))
+        );
+    }
     println!(
         "  of which: open the store and the queue {}, D (the two reports) {}, draw {}",
         ms(median(opens)),

@@ -695,12 +695,30 @@ mod generated {
             prop_assert_eq!((all.messages_in, all.messages_out, all.notes), (msgs_in, out, notes));
             let load: i64 = kept.workload.iter().map(|(_, n)| n).sum();
             prop_assert_eq!(load, open);
+            carry_paths_agree(&d.store);
             d.store.rebuild_reports().unwrap();
+            carry_paths_agree(&d.store);
             let rebuilt = wide(&mut d);
             prop_assert_eq!(
                 serde_json::to_value(&kept.rows).unwrap(),
                 serde_json::to_value(&rebuilt.rows).unwrap()
             );
+        }
+    }
+
+    /// What is carried into a day is the same summed over the days before
+    /// it and as the kept totals less the days from it on.
+    fn carry_paths_agree(store: &Store) {
+        let sorted = |mut v: Vec<(Channel, String, echodesk::model::Priority, i64)>| {
+            v.sort_by(|a, b| (a.0, &a.1, a.2.rank()).cmp(&(b.0, &b.1, b.2.rank())));
+            v
+        };
+        let mut first = day("2026-09-20");
+        while first < day("2027-07-10") {
+            let direct = sorted(store.carried(first, false).unwrap());
+            let totals = sorted(store.carried(first, true).unwrap());
+            assert_eq!(direct, totals, "carried into day {first}");
+            first += 5;
         }
     }
 }

@@ -337,6 +337,24 @@ const V14: &str = r#"
 ALTER TABLE tickets ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
 "#;
 
+/// The rollups summed over every day, per key: what is carried into a
+/// recent period is this total less the days from its start on, which
+/// reads a few weeks of rows instead of a year's.
+const V15: &str = r#"
+CREATE TABLE report_totals (
+    channel       TEXT NOT NULL,
+    agent         TEXT NOT NULL,
+    priority      INTEGER NOT NULL,
+    backlog       INTEGER NOT NULL,
+    waiting_reply INTEGER NOT NULL,
+    waiting_solve INTEGER NOT NULL,
+    PRIMARY KEY (channel, agent, priority)
+) WITHOUT ROWID;
+INSERT INTO report_totals
+    SELECT channel, agent, priority, sum(backlog), sum(waiting_reply), sum(waiting_solve)
+    FROM report_rollup GROUP BY channel, agent, priority;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -353,6 +371,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V12),
         M::up(V13),
         M::up(V14),
+        M::up(V15),
     ])
 }
 
