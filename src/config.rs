@@ -83,6 +83,8 @@ pub struct ReportConfig {
     pub near: String,
     /// The first day of a report week.
     pub week_starts: String,
+    /// Reports the daemon mails on a schedule (`[[report.mail]]`).
+    pub mail: Vec<ReportMail>,
 }
 
 impl Default for ReportConfig {
@@ -91,8 +93,66 @@ impl Default for ReportConfig {
             targets: Default::default(),
             near: "10%".into(),
             week_starts: "mon".into(),
+            mail: Vec::new(),
         }
     }
+}
+
+/// A report mailed on a schedule: `every` day, week or month at `at` on
+/// the team's clock, covering `period` (by default the day, week or month
+/// just ended).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportMail {
+    pub name: String,
+    pub to: Vec<String>,
+    /// day, week or month.
+    pub every: String,
+    /// HH:MM on the team's clock [default: 07:00].
+    #[serde(default = "seven")]
+    pub at: String,
+    /// A `--period` word or `last:4w` [default: yesterday, last-week or
+    /// last-month, after `every`].
+    pub period: Option<String>,
+    /// day, week, month or total [default: day; week for a monthly one].
+    pub by: Option<String>,
+    #[serde(default = "all_groups")]
+    pub group: String,
+    pub query: Option<String>,
+}
+
+impl ReportMail {
+    fn check(&self) -> Result<(), String> {
+        if self.to.is_empty() {
+            return Err("key `to`: give at least one address".into());
+        }
+        for a in &self.to {
+            crate::identity::normalise_email(a).map_err(|e| format!("key `to`: {e}"))?;
+        }
+        crate::report::schedule::Every::parse(&self.every)
+            .map_err(|e| format!("key `every`: {e}"))?;
+        crate::report::schedule::parse_at(&self.at).map_err(|e| format!("key `at`: {e}"))?;
+        if let Some(p) = &self.period {
+            crate::report::schedule::parse_range(p, 20_000, chrono::Weekday::Mon)
+                .map_err(|e| format!("key `period`: {e}"))?;
+        }
+        if let Some(b) = &self.by {
+            crate::report::period::By::parse(b).map_err(|e| format!("key `by`: {e}"))?;
+        }
+        crate::kpi::Group::parse(&self.group).map_err(|e| format!("key `group`: {e}"))?;
+        if let Some(q) = &self.query {
+            crate::query::parse(q).map_err(|e| format!("key `query`: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn seven() -> String {
+    "07:00".into()
+}
+
+fn all_groups() -> String {
+    "all".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -421,6 +481,18 @@ impl Config {
         for v in &self.views {
             crate::query::parse(&v.query)
                 .map_err(|e| invalid(format!("view `{}`: query `{}`: {e}", v.name, v.query)))?;
+        }
+        self.report_settings().map_err(invalid)?;
+        let mut mailings = std::collections::HashSet::new();
+        for m in &self.report.mail {
+            if !mailings.insert(m.name.as_str()) {
+                return Err(invalid(format!(
+                    "report.mail: the name `{}` is used twice",
+                    m.name
+                )));
+            }
+            m.check()
+                .map_err(|e| invalid(format!("report.mail `{}`: {e}", m.name)))?;
         }
         Ok(())
     }

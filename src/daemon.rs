@@ -84,6 +84,14 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
                     stop_any.clone(),
                 )));
             }
+            if !opts.config.report.mail.is_empty() {
+                let store = Store::open(&opts.db, settings.clone())?;
+                tasks.push(tokio::task::spawn_local(mailing_loop(
+                    opts.config.clone(),
+                    store,
+                    stop_any.clone(),
+                )));
+            }
             if tasks.is_empty() {
                 tracing::warn!(
                     "no account with [accounts.imap] or [accounts.smtp]: nothing to do but wait"
@@ -313,6 +321,36 @@ async fn outbox_loop(config: Config, mut store: Store, mut stop: watch::Receiver
         }
     }
     sender.close(&mut store).await;
+}
+
+/// Mails the scheduled reports as their slots come round: looked at once
+/// a minute, each slot queued once (the outbox task sends it).
+async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receiver<bool>) {
+    let agent = config.agent_name();
+    loop {
+        let ctx = crate::store::SearchContext {
+            me: agent.clone(),
+            now: crate::store::now(),
+        };
+        let (done, errors) = crate::mailing::run_due(&mut store, &config, &ctx, &agent, false);
+        for d in &done {
+            tracing::info!(
+                schedule = %d.schedule,
+                slot = %d.slot,
+                from = %d.from,
+                to = %d.to,
+                mails = d.tickets.len(),
+                "report mailed"
+            );
+        }
+        for (name, e) in &errors {
+            tracing::error!(schedule = %name, "report mailing: {e}");
+        }
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
 }
 
 /// Sets up tracing to `file` (or standard error for `-`) at `level`.

@@ -2059,3 +2059,142 @@ fn a_report_mailed_to_a_manager_arrives_with_its_csv_and_the_answer_threads_back
     assert_eq!(last["created"], 1, "{last}");
     assert_eq!(last["messages_in"], before["messages_in"], "{last}");
 }
+
+/// A config with SMTP, the team in Berlin, and these `[[report.mail]]`
+/// schedules.
+fn scheduled(m: &Mail, schedules: &str, tables: &str) -> PathBuf {
+    let p = m.config_with_smtp_and("poll_interval = 600\n", &format!("{tables}{schedules}"));
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, format!("time_zone = \"Europe/Berlin\"\n{text}")).unwrap();
+    p
+}
+
+fn report_subjects(m: &Mail) -> Vec<String> {
+    m.spooled()
+        .iter()
+        .filter_map(|raw| {
+            raw.lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .filter(|s| s.starts_with("echodesk report"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// A weekly schedule: each Monday 07:00 (Berlin) slot is mailed once,
+/// whatever the runs; a dry run queues nothing; what is queued arrives.
+#[test]
+fn a_weekly_report_schedule_mails_each_slot_once() {
+    let m = Mail::up();
+    let cfg = scheduled(
+        &m,
+        "[[report.mail]]\nname = \"weekly\"\nto = [\"lead@example.test\"]\nevery = \"week\"\nat = \"07:00\"\ngroup = \"channel\"\n",
+        "",
+    );
+    let db = m.dir.path().join("s.db");
+    m.deliver(
+        "support@example.test",
+        "1.r",
+        &mail("r1@example.net", "Broken kettle", "", "It leaks."),
+    );
+    assert!(echodesk(&cfg, &db, &["poll"]).0);
+    let due = |now: &str, extra: &[&str]| -> Value {
+        let mut args = vec!["report", "mail-due", "--now", now];
+        args.extend_from_slice(extra);
+        let (ok, v, err) = echodesk(&cfg, &db, &args);
+        assert!(ok, "{now}: {err}");
+        v
+    };
+    // Monday 06:59: the week's slot is still to come; the one before was
+    // never mailed, so it is.
+    let v = due("2026-11-30 06:59", &[]);
+    assert_eq!(v["mailed"][0]["slot"], "2026-11-23", "{v}");
+    assert_eq!(v["mailed"][0]["from"], "2026-11-16", "{v}");
+    // 07:00: this week's, for the week just ended.
+    let v = due("2026-11-30 07:00", &[]);
+    assert_eq!(v["mailed"][0]["slot"], "2026-11-30", "{v}");
+    assert_eq!(
+        (&v["mailed"][0]["from"], &v["mailed"][0]["to"]),
+        (&Value::from("2026-11-23"), &Value::from("2026-11-29"))
+    );
+    // Later the same week, and in a new process: nothing more.
+    for now in ["2026-11-30 09:00", "2026-12-06 23:59"] {
+        let v = due(now, &[]);
+        assert_eq!(v["mailed"].as_array().map(Vec::len), Some(0), "{now}: {v}");
+    }
+    // A dry run says what next Monday mails, and queues nothing.
+    let v = due("2026-12-07 07:01", &["--dry-run"]);
+    assert_eq!(v["mailed"][0]["from"], "2026-11-30", "{v}");
+    assert_eq!(v["mailed"][0]["tickets"].as_array().map(Vec::len), Some(0));
+    let (_, outbox, _) = echodesk(&cfg, &db, &["outbox", "list", "--all"]);
+    assert_eq!(outbox.as_array().map(Vec::len), Some(2), "{outbox}");
+
+    let (ok, rep, err) = echodesk(&cfg, &db, &["outbox", "send"]);
+    assert!(ok, "{err}");
+    assert_eq!(rep["sent"], 2, "{rep}");
+    let subjects = report_subjects(&m);
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("2026-11-16 to 2026-11-22")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("2026-11-23 to 2026-11-29")),
+        "{subjects:?}"
+    );
+
+    // A schedule with a bad address is refused when the config is read.
+    let bad = scheduled(
+        &m,
+        "[[report.mail]]\nname = \"bad\"\nto = [\"nobody\"]\nevery = \"week\"\n",
+        "",
+    );
+    let (ok, _, err) = echodesk(&bad, &db, &["report", "mail-due"]);
+    assert!(!ok);
+    assert!(
+        err.contains("report.mail `bad`") && err.contains("nobody"),
+        "{err}"
+    );
+}
+
+/// The daemon mails a due schedule by itself, once: restarted, it does
+/// not mail the same slot again.
+#[test]
+fn the_daemon_mails_a_scheduled_report_once_across_restarts() {
+    let m = Mail::up();
+    // Daily at midnight: the latest slot is always today's, already due.
+    let cfg = scheduled(
+        &m,
+        "[[report.mail]]\nname = \"daily\"\nto = [\"lead@example.test\"]\nevery = \"day\"\nat = \"00:00\"\n",
+        "[daemon]\noutbox_interval = 1\n",
+    );
+    let db = m.dir.path().join("d.db");
+    let log = m.dir.path().join("daemon.log");
+    let mut d = daemon(&cfg, &db, &log);
+    wait_logged("the scheduled report", 60, Some(&log), || {
+        report_subjects(&m).len() == 1
+    });
+    term(&mut d);
+    let mut again = daemon(&cfg, &db, &log);
+    // Long enough for its first look at the schedules and an outbox pass.
+    wait_logged("the restarted daemon's first look", 30, Some(&log), || {
+        std::fs::read_to_string(&log)
+            .map(|l| l.matches("daemon started").count() >= 2)
+            .unwrap_or(false)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    term(&mut again);
+    assert_eq!(report_subjects(&m).len(), 1, "{:?}", report_subjects(&m));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(log_text.matches("report mailed").count(), 1, "{log_text}");
+}
+
+/// Stops a daemon as an init system would, and waits for it.
+fn term(d: &mut Reaped) {
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    let _ = d.wait();
+}

@@ -8,6 +8,7 @@ pub mod dist;
 pub mod facts;
 pub mod figures;
 pub mod period;
+pub mod schedule;
 
 use std::collections::HashMap;
 
