@@ -28,6 +28,8 @@ pub enum Group {
     State,
     /// The ticket's SLA policy.
     Policy,
+    /// The account the customer first wrote to.
+    Account,
 }
 
 impl Group {
@@ -40,9 +42,10 @@ impl Group {
             "tag" => Group::Tag,
             "state" => Group::State,
             "policy" => Group::Policy,
+            "account" => Group::Account,
             _ => {
                 return Err(format!(
-                    "`{}` is not a grouping; use channel, agent, priority, tag, state or policy",
+                    "`{}` is not a grouping; use channel, agent, priority, tag, state, policy or account",
                     crate::sanitize::line(s)
                 ))
             }
@@ -58,6 +61,7 @@ impl Group {
             Group::Tag => "tag",
             Group::State => "state",
             Group::Policy => "policy",
+            Group::Account => "account",
         }
     }
 
@@ -138,7 +142,7 @@ fn group_label(g: Group, key: &Key) -> &str {
         Group::Agent if key.agent.is_empty() => "-",
         Group::Agent => &key.agent,
         Group::Priority => key.priority.as_str(),
-        Group::All | Group::Tag | Group::State | Group::Policy => "all",
+        Group::All | Group::Tag | Group::State | Group::Policy | Group::Account => "all",
     }
 }
 
@@ -349,6 +353,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
             Group::Tag => Some(Label::Tag),
             Group::State => Some(Label::State),
             Group::Policy => Some(Label::Policy),
+            Group::Account => Some(Label::Account),
             _ => None,
         };
         let labels = match label {
@@ -359,7 +364,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
             let mut by_key: HashMap<Key, Counters> = HashMap::new();
             crate::report::add_facts(&mut by_key, channel, &facts, 1);
             let l: Vec<String> = match req.group {
-                Group::Tag | Group::State | Group::Policy => {
+                Group::Tag | Group::State | Group::Policy | Group::Account => {
                     labels.get(&id).cloned().unwrap_or_default()
                 }
                 _ => Vec::new(),

@@ -290,6 +290,22 @@ fn the_rollups_equal_a_rebuild() {
     );
 }
 
+/// Grouped by the account the customer first wrote to: one row per
+/// account, adding up to the total (each ticket has one account).
+#[test]
+fn by_account_each_ticket_counts_once() {
+    let mut d = hand_fixture();
+    let r = d.report("2026-11-01", "2026-11-30", By::Total, Group::Account);
+    let groups: Vec<&str> = r.totals.iter().map(|t| t.group.as_str()).collect();
+    // T5 gave its fax to T3 when merged: with no message of its own it
+    // counts under "-".
+    assert_eq!(groups, ["-", "email-acct", "sms-acct", "all"], "{groups:?}");
+    let created: Vec<i64> = r.totals.iter().map(|t| t.figures.created).collect();
+    assert_eq!(created, [1, 2, 1, 4], "T4 is spam");
+    let all = d.report("2026-11-01", "2026-11-30", By::Total, Group::All);
+    assert_eq!(r.totals[3].figures.created, all.totals[0].figures.created);
+}
+
 /// Rollups are kept by the team's days: opened under another zone, the
 /// store says they are stale, and a rebuild moves each figure to its day
 /// in the new zone.

@@ -26,7 +26,7 @@ pub struct ReportArgs {
     /// Intervals: day, week, month or total
     #[arg(long, default_value = "week")]
     pub by: String,
-    /// Rows per channel, agent, priority, tag, state or policy (SLA)
+    /// Rows per channel, agent, priority, tag, state, policy (SLA) or account
     #[arg(long, default_value = "all")]
     pub group: String,
     /// Only the tickets this query matches (the query language of `list`)

@@ -342,6 +342,8 @@ pub enum Label {
     Tag,
     State,
     Policy,
+    /// The account the customer first wrote to.
+    Account,
 }
 
 impl Store {
@@ -594,13 +596,21 @@ impl Store {
             Label::Tag => "SELECT ticket_id, tag FROM ticket_tags",
             Label::State => "SELECT id, state FROM tickets",
             Label::Policy => "SELECT id, sla_policy FROM tickets WHERE sla_policy IS NOT NULL",
+            Label::Account => {
+                "SELECT ticket_id, account FROM messages WHERE direction = 'in'
+                 ORDER BY ticket_id, received_at, id"
+            }
         };
         let mut stmt = self.conn.prepare(sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
             if wanted.contains(&id) {
-                out.entry(id).or_default().push(r.get(1)?);
+                let labels = out.entry(id).or_default();
+                // One account a ticket: the first message's.
+                if label != Label::Account || labels.is_empty() {
+                    labels.push(r.get(1)?);
+                }
             }
         }
         for id in ids {
