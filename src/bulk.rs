@@ -301,6 +301,7 @@ impl Bulk {
                 let t = store.ticket_head(step.target)?;
                 step.ticket = Some(step.target);
                 let (ch, to) = store.reply_recipient(step.target, *channel)?;
+                refuse_opted_out(store, ch, &to)?;
                 let vars = Vars::new(&t, &self.agent, &self.signature, &self.subject_tag, now);
                 step.text = Some(self.render(&vars, ch)?);
                 step.channel = Some(ch);
@@ -342,6 +343,7 @@ impl Bulk {
                             },
                         )
                     })?;
+                refuse_opted_out(store, ch, &to)?;
                 let customer = store.customer(step.target)?;
                 let subject = self.subject(subject.as_deref());
                 // The ticket does not exist yet: `ticket.id` is 0 and
@@ -499,6 +501,24 @@ impl Bulk {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// A number that texted STOP (or was opted out by hand) gets no bulk
+/// message; an address opted out by hand neither.
+fn refuse_opted_out(store: &Store, ch: Channel, to: &str) -> Result<()> {
+    let kind = match ch {
+        Channel::Email => crate::model::IdentityKind::Email,
+        Channel::Sms => crate::model::IdentityKind::Phone,
+        Channel::Fax => return Ok(()),
+    };
+    if store.is_opted_out(kind, to)? {
+        return Err(Error::invalid(
+            "recipient",
+            to,
+            "opted out of surveys and notices (texted STOP, or `echodesk survey opt-out`)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -72,6 +72,115 @@ pub struct Config {
     pub my_time_zone: Option<String>,
     /// `echodesk report`: KPI targets and the week's first day.
     pub report: ReportConfig,
+    /// Satisfaction surveys after a solve.
+    pub survey: SurveyConfig,
+}
+
+/// `[survey]`: which solved tickets get a satisfaction survey, when, and
+/// how answers are read (docs/surveys.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SurveyConfig {
+    pub enabled: bool,
+    /// Only tickets this query matches (beside the rules every survey
+    /// follows: solved, not spam, not internal, not automatic).
+    pub query: String,
+    /// How long after the solve the survey goes out.
+    pub delay: String,
+    /// How long an answer counts as one.
+    pub window: String,
+    /// At most one survey per customer within this time.
+    pub once_per: String,
+    /// Channels surveyed (email and SMS; fax tickets never are).
+    pub channels: Vec<crate::model::Channel>,
+    /// Ratings run 1..=scale.
+    pub scale: u8,
+    pub question: String,
+    /// One label per rating, from 1 up.
+    pub labels: Vec<String>,
+    /// Words that mean a rating ("非常满意" = 5).
+    pub words: std::collections::BTreeMap<String, u8>,
+    /// The email survey; {customer}, {ticket}, {subject}, {question},
+    /// {scale}, {choices} are filled in.
+    pub email_text: String,
+    /// The SMS survey; the same fields, {choices} as "1-5".
+    pub sms_text: String,
+}
+
+impl Default for SurveyConfig {
+    fn default() -> Self {
+        SurveyConfig {
+            enabled: false,
+            query: String::new(),
+            delay: "24h".into(),
+            window: "14d".into(),
+            once_per: "30d".into(),
+            channels: vec![crate::model::Channel::Email, crate::model::Channel::Sms],
+            scale: 5,
+            question: "How satisfied are you with how we handled your request?".into(),
+            labels: [
+                "very dissatisfied",
+                "dissatisfied",
+                "neither",
+                "satisfied",
+                "very satisfied",
+            ]
+            .map(String::from)
+            .to_vec(),
+            words: Default::default(),
+            email_text: "Hello {customer},\n\nyour request \"{subject}\" (ticket #{ticket}) is solved. {question}\n\n\
+                Reply to this message with a number from 1 to {scale}, and a comment if you like, or pick one:\n\n\
+                {choices}\n\nThank you!\n"
+                .into(),
+            sms_text: "{question} Reply {choices}, and a comment if you like. Reply STOP to opt out.".into(),
+        }
+    }
+}
+
+impl SurveyConfig {
+    fn check(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("delay", &self.delay),
+            ("window", &self.window),
+            ("once_per", &self.once_per),
+        ] {
+            crate::query::parse_duration(v).map_err(|e| format!("key `survey.{key}`: {e}"))?;
+        }
+        if !(2..=10).contains(&self.scale) {
+            return Err(format!(
+                "key `survey.scale`: {} is not between 2 and 10",
+                self.scale
+            ));
+        }
+        if !self.labels.is_empty() && self.labels.len() != usize::from(self.scale) {
+            return Err(format!(
+                "key `survey.labels`: {} labels for a scale of {}",
+                self.labels.len(),
+                self.scale
+            ));
+        }
+        for (w, r) in &self.words {
+            if *r < 1 || *r > self.scale {
+                return Err(format!(
+                    "key `survey.words`: `{w}` = {r} is not on the scale 1 to {}",
+                    self.scale
+                ));
+            }
+        }
+        crate::query::parse(&self.query).map_err(|e| format!("key `survey.query`: {e}"))?;
+        if self.channels.contains(&crate::model::Channel::Fax) {
+            return Err("key `survey.channels`: faxes are not surveyed; email and sms".into());
+        }
+        Ok(())
+    }
+
+    /// How answers are read.
+    pub fn scale(&self) -> crate::csat::Scale {
+        crate::csat::Scale {
+            max: self.scale,
+            words: self.words.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -250,6 +359,7 @@ impl Default for Config {
             time_zone: "UTC".into(),
             my_time_zone: None,
             report: ReportConfig::default(),
+            survey: SurveyConfig::default(),
         }
     }
 }
@@ -334,6 +444,7 @@ impl From<&Config> for crate::store::Settings {
             keep_reports: true,
             reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
             sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
+            survey: c.survey.scale(),
         }
     }
 }
@@ -483,6 +594,7 @@ impl Config {
                 .map_err(|e| invalid(format!("view `{}`: query `{}`: {e}", v.name, v.query)))?;
         }
         self.report_settings().map_err(invalid)?;
+        self.survey.check().map_err(invalid)?;
         let mut mailings = std::collections::HashSet::new();
         for m in &self.report.mail {
             if !mailings.insert(m.name.as_str()) {

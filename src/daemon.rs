@@ -84,7 +84,7 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
                     stop_any.clone(),
                 )));
             }
-            if !opts.config.report.mail.is_empty() {
+            if !opts.config.report.mail.is_empty() || opts.config.survey.enabled {
                 let store = Store::open(&opts.db, settings.clone())?;
                 tasks.push(tokio::task::spawn_local(mailing_loop(
                     opts.config.clone(),
@@ -323,8 +323,9 @@ async fn outbox_loop(config: Config, mut store: Store, mut stop: watch::Receiver
     sender.close(&mut store).await;
 }
 
-/// Mails the scheduled reports as their slots come round: looked at once
-/// a minute, each slot queued once (the outbox task sends it).
+/// Once a minute: mails the scheduled reports whose slots came round
+/// (each slot once) and queues the satisfaction surveys that are due;
+/// the outbox task sends both.
 async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receiver<bool>) {
     let agent = config.agent_name();
     loop {
@@ -345,6 +346,17 @@ async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receive
         }
         for (name, e) in &errors {
             tracing::error!(schedule = %name, "report mailing: {e}");
+        }
+        if config.survey.enabled {
+            match crate::survey::send_due(&mut store, &config, &ctx, false) {
+                Ok(out) => {
+                    let queued = out.iter().filter(|o| o.status == "queued").count();
+                    if queued > 0 {
+                        tracing::info!(queued, "surveys queued");
+                    }
+                }
+                Err(e) => tracing::error!("surveys: {e}"),
+            }
         }
         tokio::select! {
             _ = stopped(&mut stop) => break,

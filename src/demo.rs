@@ -303,7 +303,9 @@ impl Gen<'_> {
         let first = self.inbound(channel, p, &subject, &body, start, vec![]);
         let first_mid = first.message_id.clone();
         let ticket = match self.ingest.ingest(tx, &first)? {
-            Outcome::Created { ticket, .. } | Outcome::Threaded { ticket, .. } => ticket,
+            Outcome::Created { ticket, .. }
+            | Outcome::Threaded { ticket, .. }
+            | Outcome::Rated { ticket, .. } => ticket,
             Outcome::Duplicate => return Ok(()),
         };
         let mut at = start;

@@ -20,7 +20,7 @@ fn count(tally: &mut Tally, outcome: Outcome, m: &Inbound) {
     tally.fetched += 1;
     match outcome {
         Outcome::Created { .. } => tally.created += 1,
-        Outcome::Threaded { .. } => tally.threaded += 1,
+        Outcome::Threaded { .. } | Outcome::Rated { .. } => tally.threaded += 1,
         Outcome::Duplicate => tally.duplicates += 1,
     }
     if m.parse_error.is_some() {
@@ -77,6 +77,13 @@ pub enum Outcome {
         ticket: i64,
         message: i64,
         reopened: bool,
+    },
+    /// A survey answer: recorded on the surveyed ticket, which stays as
+    /// it is (solved).
+    Rated {
+        ticket: i64,
+        message: i64,
+        rating: u8,
     },
     /// Already stored: same provider id or same Message-ID on the account.
     Duplicate,
@@ -140,6 +147,9 @@ impl Ingest {
                 Outcome::Threaded {
                     ticket, message, ..
                 } => tx.enqueue_for_rules(message, ticket, false)?,
+                Outcome::Rated {
+                    ticket, message, ..
+                } => tx.enqueue_rating_for_rules(message, ticket)?,
                 Outcome::Duplicate => {}
             }
         }
@@ -198,6 +208,24 @@ impl Ingest {
             }
         }
 
+        // An SMS keyword (STOP, START) is an instruction to us: recorded,
+        // kept on the conversation, and it reopens nothing.
+        let keyword = (m.channel == Channel::Sms)
+            .then(|| crate::csat::keyword(&m.body_text))
+            .flatten();
+        if let Some(k) = keyword {
+            if let Ok(number) =
+                identity::normalise(IdentityKind::Phone, &m.from_addr, &settings.default_region)
+            {
+                let stop = k == crate::csat::OptOut::Stop;
+                tx.set_opt_out(IdentityKind::Phone, &number, stop, "texted STOP")?;
+            }
+        } else if m.auto_kind.is_none() {
+            if let Some(o) = self.survey_answer(tx, m, customer, found)? {
+                return Ok(o);
+            }
+        }
+
         let mut linked = None;
         if let Some(id) = found {
             let (state, _) = tx.ticket_state(id)?;
@@ -207,7 +235,7 @@ impl Ingest {
                 let message = self.insert(tx, m, id)?;
                 tx.touch(id, m.received_at)?;
                 let mut reopened = false;
-                if m.auto_kind.is_none() {
+                if m.auto_kind.is_none() && keyword.is_none() {
                     if let Some(to) = wf.on_customer_message(&state) {
                         tx.apply_state(id, &state, to, SYSTEM_AGENT)?;
                         reopened = true;
@@ -254,6 +282,59 @@ impl Ingest {
             )?;
         }
         Ok(Outcome::Created { ticket, message })
+    }
+
+    /// Is `m` the answer to one of the customer's open surveys? By the
+    /// token in its subject (a `mailto:` link), by threading into the
+    /// surveyed ticket, or (a text) from the surveyed number; and only if
+    /// it starts with a rating. Anything else takes the normal path.
+    fn survey_answer(
+        &self,
+        tx: &Tx<'_>,
+        m: &Inbound,
+        customer: i64,
+        found: Option<i64>,
+    ) -> Result<Option<Outcome>> {
+        let scale = &tx.settings().survey;
+        let by_token = match crate::csat::token_in(&m.subject) {
+            Some(t) => tx
+                .survey_by_token(t)?
+                .filter(|s| s.expires_at >= m.received_at),
+            None => None,
+        };
+        let (survey, answer) = match by_token {
+            Some(s) => {
+                let a = crate::csat::parse(crate::csat::before_token(&m.subject), scale)
+                    .or_else(|| crate::csat::parse(&m.body_text, scale));
+                (s, a)
+            }
+            None => {
+                let open = tx.open_surveys(customer, m.received_at)?;
+                let s = open.into_iter().find(|s| {
+                    Some(s.ticket) == found || (m.channel == Channel::Sms && s.channel == m.channel)
+                });
+                let Some(s) = s else { return Ok(None) };
+                let a = crate::csat::parse(&m.body_text, scale);
+                (s, a)
+            }
+        };
+        let Some(answer) = answer else {
+            return Ok(None);
+        };
+        let message = self.insert(tx, m, survey.ticket)?;
+        tx.touch(survey.ticket, m.received_at)?;
+        tx.record_answer(
+            &survey,
+            answer.rating,
+            &answer.comment,
+            message,
+            m.received_at,
+        )?;
+        Ok(Some(Outcome::Rated {
+            ticket: survey.ticket,
+            message,
+            rating: answer.rating,
+        }))
     }
 
     fn insert(&self, tx: &Tx<'_>, m: &Inbound, ticket: i64) -> Result<i64> {

@@ -31,6 +31,8 @@ pub enum Trigger {
     Message,
     /// Only a message that opened a new ticket.
     NewTicket,
+    /// A survey answer (with `rating = "<= 2"` to pick which).
+    Rating,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +55,28 @@ pub struct Rule {
     /// Later rules are not tried for a message this rule matched.
     #[serde(default)]
     pub stop: bool,
+    /// `on = "rating"`: which ratings, e.g. "<= 2", ">= 4", "1".
+    pub rating: Option<String>,
+}
+
+/// A rating condition: `<= 2`, `< 3`, `>= 4`, `> 3`, `= 5` or `5`.
+pub fn rating_matches(cond: &str, rating: u8) -> std::result::Result<bool, String> {
+    let c = cond.trim();
+    let (op, n) = ["<=", ">=", "<", ">", "="]
+        .iter()
+        .find_map(|op| c.strip_prefix(op).map(|rest| (*op, rest)))
+        .unwrap_or(("=", c));
+    let n: u8 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("rating `{cond}`: expected a condition such as <= 2"))?;
+    Ok(match op {
+        "<=" => rating <= n,
+        ">=" => rating >= n,
+        "<" => rating < n,
+        ">" => rating > n,
+        _ => rating == n,
+    })
 }
 
 impl Rule {
@@ -60,6 +84,13 @@ impl Rule {
         crate::query::parse(&self.query).map_err(|e| format!("query `{}`: {e}", self.query))?;
         if let Some(s) = &self.set_state {
             workflow.check_state(s).map_err(|e| e.to_string())?;
+        }
+        match (&self.rating, self.on) {
+            (Some(c), Trigger::Rating) => {
+                rating_matches(c, 1)?;
+            }
+            (Some(_), _) => return Err("`rating` needs `on = \"rating\"`".into()),
+            _ => {}
         }
         if self.set_state.is_none()
             && self.set_priority.is_none()
@@ -166,9 +197,23 @@ pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport>
                 .find(|m| m.id == entry.message_id);
             let mut fired: Vec<&Rule> = Vec::new();
             if let Some(_m) = &message {
+                let rating = if entry.rating {
+                    store.ticket_survey(entry.ticket_id)?.and_then(|s| s.rating)
+                } else {
+                    None
+                };
                 for (rule, q) in &rules {
                     if rule.on == Trigger::NewTicket && !entry.new_ticket {
                         continue;
+                    }
+                    // Survey answers go to rating rules only, and back.
+                    if (rule.on == Trigger::Rating) != entry.rating {
+                        continue;
+                    }
+                    if let (Some(cond), Some(r)) = (&rule.rating, rating) {
+                        if !rating_matches(cond, r).unwrap_or(false) {
+                            continue;
+                        }
                     }
                     if store.ticket_matches(q, &ctx, entry.ticket_id)? {
                         fired.push(rule);

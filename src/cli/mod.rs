@@ -9,6 +9,7 @@ mod customers;
 mod mail;
 pub mod output;
 pub mod report;
+mod survey;
 mod tickets;
 
 use std::path::PathBuf;
@@ -102,6 +103,9 @@ pub enum Command {
     /// The team's figures: volume, first reply and resolution times, SLA,
     /// busiest hours, targets (table, --json or --csv); export, rebuild
     Report(report::ReportArgs),
+    /// Satisfaction surveys: send the due ones (cron), list answers, opt-outs
+    #[command(subcommand)]
+    Survey(survey::SurveyCmd),
     /// Copy the live database to a new file (SQLite online backup)
     Backup(admin::BackupArgs),
     /// Print shell completions
@@ -238,6 +242,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox(c) => mail::outbox(&ctx, c),
         Command::Status => mail::status(&ctx),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Survey(c) => survey::run(&ctx, c),
         Command::Completions(_) | Command::Man => Ok(()),
     }
 }

@@ -138,11 +138,29 @@ pub struct ShowArgs {
 pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
     let store = ctx.open()?;
     let t = store.ticket(ticket_id(&a.id)?)?;
+    let survey = store.ticket_survey(t.summary.id)?;
     if ctx.json {
-        return output::json(&t);
+        let mut v = serde_json::to_value(&t)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("survey".into(), serde_json::to_value(&survey)?);
+        }
+        return output::json(&v);
     }
     let text = crate::transcript::render(&t, crate::store::now());
     output::say(text.trim_end_matches('\n'));
+    if let Some(s) = survey {
+        let answer = match (s.rating, &s.comment) {
+            (Some(r), Some(c)) => format!("rated {r}: {}", crate::sanitize::line(c)),
+            (Some(r), None) => format!("rated {r}"),
+            (None, _) => "no answer yet".into(),
+        };
+        output::say(&format!(
+            "\nsurvey sent {} by {} (solved by {}): {answer}",
+            crate::present::datetime(s.sent_at),
+            s.channel,
+            crate::sanitize::line(s.agent.as_deref().unwrap_or("-"))
+        ));
+    }
     Ok(())
 }
 

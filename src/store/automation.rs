@@ -14,7 +14,13 @@ pub struct Queued {
     pub message_id: i64,
     pub ticket_id: i64,
     pub new_ticket: bool,
+    /// A survey answer (for `on = "rating"` rules only).
+    pub rating: bool,
 }
+
+/// `rule_queue.new_ticket`: a reply, a new ticket's first message, or a
+/// survey answer.
+const KIND_RATING: i64 = 2;
 
 impl Tx<'_> {
     pub fn enqueue_for_rules(&self, message: i64, ticket: i64, new_ticket: bool) -> Result<()> {
@@ -24,6 +30,17 @@ impl Tx<'_> {
                  VALUES (?, ?, ?, ?)",
             )?
             .execute(params![message, ticket, new_ticket, self.now()])?;
+        Ok(())
+    }
+
+    /// Queues a survey answer for the `on = "rating"` rules.
+    pub fn enqueue_rating_for_rules(&self, message: i64, ticket: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO rule_queue (message_id, ticket_id, new_ticket, queued_at)
+                 VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![message, ticket, KIND_RATING, self.now()])?;
         Ok(())
     }
 
@@ -73,10 +90,12 @@ impl Store {
                 "SELECT message_id, ticket_id, new_ticket FROM rule_queue ORDER BY message_id LIMIT ?",
             )?
             .query_map([limit as i64], |r| {
+                let kind: i64 = r.get(2)?;
                 Ok(Queued {
                     message_id: r.get(0)?,
                     ticket_id: r.get(1)?,
-                    new_ticket: r.get(2)?,
+                    new_ticket: kind == 1,
+                    rating: kind == KIND_RATING,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -21,6 +21,7 @@ mod schema;
 mod search;
 pub mod search_index;
 mod search_sql;
+mod surveys;
 mod team;
 mod team_mail;
 mod tickets;
@@ -41,6 +42,7 @@ pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
 pub use reports::{Label, RollupState};
 pub use search::{Page, PageCursor, SearchContext};
+pub use surveys::{Candidate, NewSurvey, Survey, SURVEY_AUTHOR};
 pub use team::{OutboxHealth, SEND_STATUS};
 pub use team_mail::{QueuedMail, TeamMail};
 pub use tickets::{FieldChange, NewTicket};
@@ -63,6 +65,8 @@ pub struct Settings {
     /// keeping them costs: the store then marks its rollups stale, and
     /// the next report rebuilds them.
     pub keep_reports: bool,
+    /// How survey answers are read (`[survey]`).
+    pub survey: crate::csat::Scale,
 }
 
 impl Default for Settings {
@@ -77,6 +81,7 @@ impl Default for Settings {
             sms_to_short_codes: false,
             zone: crate::clock::Zone::default(),
             keep_reports: true,
+            survey: crate::csat::Scale::default(),
         }
     }
 }

@@ -355,6 +355,37 @@ INSERT INTO report_totals
     FROM report_rollup GROUP BY channel, agent, priority;
 "#;
 
+/// Satisfaction surveys (one per ticket: sent with the agent who solved
+/// it, answered with a rating and a comment) and the numbers and
+/// addresses that asked for no more surveys or notices (SMS STOP).
+const V16: &str = r#"
+CREATE TABLE surveys (
+    id                INTEGER PRIMARY KEY,
+    ticket_id         INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+    customer_id       INTEGER NOT NULL REFERENCES customers(id),
+    channel           TEXT NOT NULL,
+    token             TEXT NOT NULL UNIQUE,
+    agent             TEXT,
+    message_id        INTEGER REFERENCES messages(id),
+    sent_at           INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    rating            INTEGER,
+    comment           TEXT,
+    answered_at       INTEGER,
+    answer_message_id INTEGER REFERENCES messages(id)
+);
+CREATE INDEX surveys_customer ON surveys(customer_id, sent_at);
+CREATE INDEX surveys_sent ON surveys(sent_at);
+CREATE INDEX tickets_solved ON tickets(solved_at) WHERE solved_at IS NOT NULL;
+CREATE TABLE opt_outs (
+    kind   TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -372,6 +403,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V13),
         M::up(V14),
         M::up(V15),
+        M::up(V16),
     ])
 }
 
