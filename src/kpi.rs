@@ -12,7 +12,7 @@ use crate::clock::date_of;
 use crate::error::{Error, Result};
 use crate::query::Query;
 pub use crate::report::figures::OpenBreaches;
-use crate::report::figures::{Figures, Status, Target};
+use crate::report::figures::{Figures, Satisfaction, Status, Target};
 use crate::report::period::{intervals, previous, By, Interval, Range};
 use crate::report::{Counters, Key, Sum};
 use crate::store::{Label, SearchContext, Store};
@@ -291,6 +291,65 @@ pub fn build(store: &Store, req: &Request, ctx: &SearchContext) -> Result<Report
 
 type Period = (Vec<Row>, Vec<Row>, Sums, Option<usize>);
 
+type Satisfactions = (
+    HashMap<(usize, String), Satisfaction>,
+    HashMap<String, Satisfaction>,
+    Satisfaction,
+);
+
+/// The surveys sent in the period, by (interval, group), by group, and in
+/// all (each survey once, also when its ticket has two tags).
+fn satisfaction(
+    store: &Store,
+    req: &Request,
+    index: &dyn Fn(i32) -> usize,
+    only: Option<&std::collections::HashSet<i64>>,
+) -> Result<Satisfactions> {
+    let zone = store.settings().zone;
+    let max = store.settings().survey.max;
+    let from = zone.day_start(req.range.first);
+    let to = zone.day_start(req.range.last + 1);
+    let surveys: Vec<_> = store
+        .surveys_sent(from, to)?
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o.contains(&s.ticket)))
+        .collect();
+    let label = match req.group {
+        Group::Tag => Some(Label::Tag),
+        Group::State => Some(Label::State),
+        Group::Policy => Some(Label::Policy),
+        Group::Account => Some(Label::Account),
+        _ => None,
+    };
+    let ids: Vec<i64> = surveys.iter().map(|s| s.ticket).collect();
+    let labels = match label {
+        Some(l) => store.ticket_labels(&ids, l)?,
+        None => HashMap::new(),
+    };
+    let mut cells: HashMap<(usize, String), Satisfaction> = HashMap::new();
+    let mut by_group: HashMap<String, Satisfaction> = HashMap::new();
+    let mut whole = Satisfaction::default();
+    for s in &surveys {
+        let groups: Vec<String> = match req.group {
+            Group::All => vec!["all".into()],
+            Group::Channel => vec![s.channel.as_str().into()],
+            Group::Agent => vec![s.agent.clone().unwrap_or_else(|| "-".into())],
+            Group::Priority => vec![store.ticket_summary(s.ticket)?.priority.as_str().into()],
+            _ => labels
+                .get(&s.ticket)
+                .cloned()
+                .unwrap_or_else(|| vec!["-".into()]),
+        };
+        let i = index(zone.day(s.sent_at));
+        whole.add(s.rating, max);
+        for g in groups {
+            cells.entry((i, g.clone())).or_default().add(s.rating, max);
+            by_group.entry(g).or_default().add(s.rating, max);
+        }
+    }
+    Ok((cells, by_group, whole))
+}
+
 fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -> Result<Period> {
     let first = req.range.first;
     // Day → interval, by a table over the period's days.
@@ -308,6 +367,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         ..Sums::default()
     };
     let mut matched = None;
+    let mut only: Option<std::collections::HashSet<i64>> = None;
     let no_labels: [String; 0] = [];
     if req.query.is_none() && req.group.in_rollups() {
         store.each_rollup(first, req.range.last, &mut |key, counters| {
@@ -349,6 +409,9 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         let q = req.query.as_ref().map(|(_, q)| q).unwrap_or(&all);
         let ids = store.search_ids(q, ctx, usize::MAX >> 1)?;
         matched = Some(ids.len());
+        if req.query.is_some() {
+            only = Some(ids.iter().copied().collect());
+        }
         let label = match req.group {
             Group::Tag => Some(Label::Tag),
             Group::State => Some(Label::State),
@@ -450,6 +513,19 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
             group: "all".into(),
             figures: Figures::of(&grand.counters(), grand_backlog),
         });
+    }
+    let (cells, by_group, whole) = satisfaction(store, req, &index, only.as_ref())?;
+    for (i, row) in &mut rows {
+        if let Some(s) = cells.get(&(*i, row.group.clone())) {
+            row.figures.satisfaction = s.clone();
+        }
+    }
+    for row in &mut totals {
+        row.figures.satisfaction = if row.group == "all" {
+            whole.clone()
+        } else {
+            by_group.get(&row.group).cloned().unwrap_or_default()
+        };
     }
     // Interval rows in time order; groups are in order within each.
     rows.sort_by_key(|(i, _)| *i);

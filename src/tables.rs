@@ -77,6 +77,11 @@ pub const CSV_HEADER: &[&str] = &[
     "frt_sla_breached",
     "resolution_sla_met",
     "resolution_sla_breached",
+    "surveys_sent",
+    "surveys_answered",
+    "survey_response_rate",
+    "rating_average",
+    "csat",
 ];
 
 pub fn csv_row(r: &Row) -> Vec<String> {
@@ -128,6 +133,12 @@ pub fn csv_row(r: &Row) -> Vec<String> {
         f.resolution_sla.breached,
     ] {
         v.push(n.to_string());
+    }
+    let sat = &f.satisfaction;
+    v.push(sat.sent.to_string());
+    v.push(sat.answered.to_string());
+    for s in [sat.response_rate, sat.average, sat.csat] {
+        v.push(opt_share(s));
     }
     v
 }
@@ -326,6 +337,32 @@ pub fn render(r: &Report) -> String {
             line(format!(
                 "open now and past target{whose}: {} without a first reply, {} unsolved",
                 b.first_response, b.resolution
+            ));
+        }
+    }
+    if all.iter().any(|r| r.figures.satisfaction.sent > 0) {
+        line(String::new());
+        line(format!(
+            "{} {:>6} {:>8} {:>9} {:>7} {:>6}",
+            head("SATISFACTION"),
+            "sent",
+            "answered",
+            "response",
+            "average",
+            "CSAT"
+        ));
+        for row in &all {
+            let s = &row.figures.satisfaction;
+            line(format!(
+                "{} {:>6} {:>8} {:>9} {:>7} {:>6}",
+                label(row),
+                s.sent,
+                s.answered,
+                pct(s.response_rate),
+                s.average
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_else(|| "-".into()),
+                pct(s.csat)
             ));
         }
     }

@@ -336,6 +336,57 @@ fn email_surveys_after_the_delay_answered_by_reply_and_by_link() {
         .filter(|s| !s["rating"].is_null())
         .count();
     assert_eq!(rated, 3, "{list}");
+
+    // The figures: 4 sent, 3 answered (5, 4, 1): CSAT 2 of 3, average 3.33,
+    // all under the agent who solved them.
+    let r = ok(
+        &cfg,
+        &db,
+        &[
+            "report", "--last", "1w", "--by", "total", "--group", "agent",
+        ],
+    );
+    let all = r["totals"].as_array().unwrap().last().unwrap()["satisfaction"].clone();
+    assert_eq!(
+        (all["sent"].as_i64(), all["answered"].as_i64()),
+        (Some(4), Some(3)),
+        "{all}"
+    );
+    assert!(
+        (all["csat"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{all}"
+    );
+    assert!(
+        (all["average"].as_f64().unwrap() - 10.0 / 3.0).abs() < 1e-9,
+        "{all}"
+    );
+    let agent = r["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["group"] == "agent")
+        .unwrap_or(&Value::Null);
+    assert_eq!(
+        (
+            agent["group"].as_str(),
+            agent["satisfaction"]["sent"].as_i64()
+        ),
+        (Some("agent"), Some(4)),
+        "{r}"
+    );
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .args(["report", "--last", "1w", "--by", "total"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("SATISFACTION"), "{text}");
+    assert!(text.contains("67%"), "{text}");
 }
 
 #[test]

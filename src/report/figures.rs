@@ -62,6 +62,52 @@ pub struct Figures {
     pub replies_per_ticket: Option<f64>,
     pub first_response_sla: Targets,
     pub resolution_sla: Targets,
+    /// Surveys sent in the interval and how they were answered.
+    pub satisfaction: Satisfaction,
+}
+
+/// Satisfaction surveys sent in an interval (by the day sent): how many
+/// were answered, the average rating, and CSAT, the share of answers in
+/// the top two ratings (4 and 5 on a 1–5 scale).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Satisfaction {
+    pub sent: i64,
+    pub answered: i64,
+    pub rating_sum: i64,
+    /// Answers in the top two ratings.
+    pub happy: i64,
+    pub response_rate: Option<f64>,
+    pub average: Option<f64>,
+    pub csat: Option<f64>,
+}
+
+impl Satisfaction {
+    /// Counts one survey; `rating` if answered, on a scale up to `max`.
+    pub fn add(&mut self, rating: Option<u8>, max: u8) {
+        self.sent += 1;
+        if let Some(r) = rating {
+            self.answered += 1;
+            self.rating_sum += i64::from(r);
+            if r + 1 >= max {
+                self.happy += 1;
+            }
+        }
+        self.finish();
+    }
+
+    pub fn merge(&mut self, o: &Satisfaction) {
+        self.sent += o.sent;
+        self.answered += o.answered;
+        self.rating_sum += o.rating_sum;
+        self.happy += o.happy;
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        self.response_rate = share(self.answered, self.sent);
+        self.average = share(self.rating_sum, self.answered);
+        self.csat = share(self.happy, self.answered);
+    }
 }
 
 fn share(a: i64, b: i64) -> Option<f64> {
@@ -96,6 +142,7 @@ impl Figures {
             replies_per_ticket: share(c.replies, c.solved),
             first_response_sla: targets(c.frt_met, c.frt_breached),
             resolution_sla: targets(c.res_met, c.res_breached),
+            satisfaction: Satisfaction::default(),
         }
     }
 
@@ -122,6 +169,9 @@ impl Figures {
             "created" => Some(self.created as f64),
             "solved" => Some(self.solved as f64),
             "backlog" => Some(self.backlog as f64),
+            "csat" => self.satisfaction.csat,
+            "csat_average" => self.satisfaction.average,
+            "csat_response_rate" => self.satisfaction.response_rate,
             _ => return None,
         })
     }
@@ -147,6 +197,9 @@ pub const KPI_NAMES: &[&str] = &[
     "created",
     "solved",
     "backlog",
+    "csat",
+    "csat_average",
+    "csat_response_rate",
 ];
 
 /// Open tickets past a target of one SLA policy now.
@@ -220,7 +273,7 @@ impl Target {
                     crate::sanitize::line(t)
                 )
             })?;
-        let rate = kpi.ends_with("_rate") || kpi.ends_with("_sla");
+        let rate = kpi.ends_with("_rate") || kpi.ends_with("_sla") || kpi == "csat";
         let is_time = kpi.starts_with("frt") || kpi.starts_with("resolution_");
         let bad = |what: &str| {
             format!(

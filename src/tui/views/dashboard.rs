@@ -217,6 +217,21 @@ fn kpi_lines<'a>(app: &App, r: &Report) -> Vec<Line<'a>> {
         Span::styled(" · reopened ", t.dim()),
         Span::styled(f.reopened.to_string(), t.text()),
     ]));
+    let sat = &f.satisfaction;
+    if sat.sent > 0 {
+        let pct = |v: Option<f64>| {
+            v.map(|x| format!("{:.0}%", x * 100.0))
+                .unwrap_or_else(|| "-".into())
+        };
+        out.push(Line::from(vec![
+            Span::styled("CSAT ", t.dim()),
+            Span::styled(pct(sat.csat), t.text()),
+            Span::styled(
+                format!(" · {} of {} surveys answered", sat.answered, sat.sent),
+                t.dim(),
+            ),
+        ]));
+    }
     for b in &r.open_breaches {
         out.push(Line::from(Span::styled(
             format!(
