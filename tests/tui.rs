@@ -921,3 +921,58 @@ fn the_dashboard_is_live() {
     watcher.tick();
     assert_eq!(solved(&watcher), before + 1);
 }
+
+/// A rated ticket shows its rating and comment; the customer panel the
+/// customer's ratings.
+#[test]
+fn a_survey_rating_shows_on_the_ticket_and_the_customer() {
+    let fx = fixture(60);
+    let mut store = Store::open(&fx.db, Settings::default()).unwrap();
+    let solved = store
+        .search_ids(
+            &echodesk::query::parse("state:solved channel:email").unwrap(),
+            &echodesk::store::SearchContext {
+                me: "alice".into(),
+                now: NOW,
+            },
+            1,
+        )
+        .unwrap()[0];
+    let customer = store.ticket_summary(solved).unwrap().customer_id;
+    {
+        let tx = store.transaction().unwrap();
+        tx.set_clock(Some(NOW - 3600));
+        let id = tx
+            .queue_survey(&echodesk::store::NewSurvey {
+                ticket: solved,
+                customer,
+                channel: echodesk::model::Channel::Email,
+                body: "How did we do?",
+                token: "0123456789abcdef",
+                agent: Some("yuki"),
+                expires_at: NOW + 86_400,
+            })
+            .unwrap();
+        let s = tx.survey_by_token("0123456789abcdef").unwrap().unwrap();
+        assert_eq!(s.id, id);
+        let m = tx
+            .add_agent_message(solved, echodesk::model::Direction::Note, "x", "alice", NOW)
+            .unwrap();
+        tx.record_answer(&s, 2, "took three weeks", m, NOW - 600)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Char('/'));
+    keys(&mut a, &format!("id:{solved}"));
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.ticket.as_ref().unwrap().summary.id, solved);
+    let s = screen(&mut a, 100, 30);
+    assert!(
+        s.contains("Satisfaction: rated 2 · took three weeks"),
+        "{s}"
+    );
+    assert!(s.contains("rated 2 (1 of 1 surveys)"), "{s}");
+    insta::assert_snapshot!("ticket_rated_100x30", s);
+}

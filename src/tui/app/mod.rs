@@ -142,6 +142,9 @@ pub struct App {
     pub overlay: Overlay,
     pub ticket: Option<TicketDetail>,
     pub other_tickets: Vec<TicketSummary>,
+    /// The open ticket's satisfaction survey, and the customer's.
+    pub survey: Option<crate::store::Survey>,
+    pub customer_surveys: Vec<crate::store::Survey>,
     pub presence: Vec<(String, String)>,
     /// The first row of the conversation on screen.
     pub ticket_scroll: usize,
@@ -235,6 +238,8 @@ impl App {
             overlay: Overlay::None,
             ticket: None,
             other_tickets: Vec::new(),
+            survey: None,
+            customer_surveys: Vec::new(),
             presence: Vec::new(),
             ticket_scroll: 0,
             status: None,

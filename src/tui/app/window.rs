@@ -286,6 +286,8 @@ impl App {
             self.body_rows.clear();
         }
         self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
+        self.survey = self.store.ticket_survey(id)?;
+        self.customer_surveys = self.store.customer_surveys(t.customer.id)?;
         self.ticket = Some(t);
         Ok(())
     }

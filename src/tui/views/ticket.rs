@@ -90,6 +90,24 @@ fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
         }
         lines.push(Line::from(spans));
     }
+    if let Some(sv) = &app.survey {
+        let (text, style) = match (sv.rating, &sv.comment) {
+            (Some(r), Some(c)) => (
+                format!("rated {r} · {}", sanitize::line(c)),
+                if r <= 2 { t.error() } else { t.text() },
+            ),
+            (Some(r), None) => (
+                format!("rated {r}"),
+                if r <= 2 { t.error() } else { t.text() },
+            ),
+            (None, _) if sv.expires_at < now => ("survey not answered".to_string(), t.dim()),
+            (None, _) => ("survey sent, no answer yet".to_string(), t.dim()),
+        };
+        lines.push(Line::from(vec![
+            Span::styled("Satisfaction: ", t.dim()),
+            Span::styled(text, style),
+        ]));
+    }
     if let Some(l) = ticket.linked_ticket_id {
         lines.push(Line::styled(
             format!("follows up closed ticket #{l}"),
@@ -251,6 +269,29 @@ fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(vec![
             Span::styled(format!("{:<6}", i.kind.as_str()), t.dim()),
             Span::styled(sanitize::line(&i.value), t.text()),
+        ]));
+    }
+    let ratings: Vec<String> = app
+        .customer_surveys
+        .iter()
+        .filter_map(|s| s.rating.map(|r| r.to_string()))
+        .collect();
+    if !app.customer_surveys.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<6}", "rated"), t.dim()),
+            Span::styled(
+                if ratings.is_empty() {
+                    format!("no answer to {} surveys", app.customer_surveys.len())
+                } else {
+                    format!(
+                        "{} ({} of {} surveys)",
+                        ratings.join(" "),
+                        ratings.len(),
+                        app.customer_surveys.len()
+                    )
+                },
+                t.text(),
+            ),
         ]));
     }
     lines.push(Line::raw(""));
