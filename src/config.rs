@@ -74,6 +74,94 @@ pub struct Config {
     pub report: ReportConfig,
     /// Satisfaction surveys after a solve.
     pub survey: SurveyConfig,
+    /// Quality review: the rubric sampled tickets are scored on.
+    pub review: ReviewConfig,
+}
+
+/// `[review]`: the rubric of quality review (docs/surveys.md, Quality
+/// review).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    pub criteria: Vec<Criterion>,
+}
+
+/// One line of the rubric: scored 1..=scale, counted `weight` times.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default = "five")]
+    pub scale: u8,
+    #[serde(default = "one_f")]
+    pub weight: f64,
+}
+
+fn five() -> u8 {
+    5
+}
+
+fn one_f() -> f64 {
+    1.0
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        let c = |name: &str, label: &str, weight: f64| Criterion {
+            name: name.into(),
+            label: label.into(),
+            scale: 5,
+            weight,
+        };
+        ReviewConfig {
+            criteria: vec![
+                c("greeting", "Greeting and closing", 1.0),
+                c("correctness", "The answer is right", 2.0),
+                c("tone", "Tone and clarity", 1.0),
+                c("resolution", "Solved, not just answered", 2.0),
+                c("follow-up", "Followed up as promised", 1.0),
+            ],
+        }
+    }
+}
+
+impl ReviewConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.criteria.is_empty() {
+            return Err("key `review.criteria`: give at least one criterion".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &self.criteria {
+            let ok_name = !c.name.is_empty()
+                && c.name
+                    .chars()
+                    .all(|ch| ch.is_alphanumeric() || ch == '-' || ch == '_');
+            if !ok_name {
+                return Err(format!(
+                    "review criterion `{}`: a name is letters, digits, - and _",
+                    c.name
+                ));
+            }
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("review criterion `{}` is named twice", c.name));
+            }
+            if !(2..=10).contains(&c.scale) {
+                return Err(format!(
+                    "review criterion `{}`: scale {} is not between 2 and 10",
+                    c.name, c.scale
+                ));
+            }
+            if !(c.weight > 0.0 && c.weight.is_finite()) {
+                return Err(format!(
+                    "review criterion `{}`: weight {} must be above 0",
+                    c.name, c.weight
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[survey]`: which solved tickets get a satisfaction survey, when, and
@@ -360,6 +448,7 @@ impl Default for Config {
             my_time_zone: None,
             report: ReportConfig::default(),
             survey: SurveyConfig::default(),
+            review: ReviewConfig::default(),
         }
     }
 }
@@ -595,6 +684,7 @@ impl Config {
         }
         self.report_settings().map_err(invalid)?;
         self.survey.check().map_err(invalid)?;
+        self.review.check().map_err(invalid)?;
         let mut mailings = std::collections::HashSet::new();
         for m in &self.report.mail {
             if !mailings.insert(m.name.as_str()) {

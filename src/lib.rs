@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod present;
 pub mod query;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod sanitize;
 pub mod shell;

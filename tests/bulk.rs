@@ -400,3 +400,27 @@ fn a_resumed_job_keeps_its_text_and_the_dry_run_shows_every_change() {
         );
     }
 }
+
+/// `--agent` names who acts, also beside a positional agent: a bulk
+/// assignment to bob by lead is logged as lead's.
+#[test]
+fn the_actor_of_a_bulk_assignment_is_the_agent_flag_not_the_assignee() {
+    let env = Env::demo();
+    let (code, _, err) = env.lines(
+        &[
+            "--agent", "lead", "bulk", "assign", "--ids", "-", "bob", "--yes",
+        ],
+        "3\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let (agent, new): (String, String) = conn
+        .query_row(
+            "SELECT agent, new FROM events WHERE ticket_id = 3 AND kind = 'assignee'
+             ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((agent.as_str(), new.as_str()), ("lead", "bob"));
+}

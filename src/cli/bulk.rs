@@ -78,6 +78,9 @@ pub enum BulkCmd {
     Assign {
         #[command(flatten)]
         targets: Targets,
+        /// Not `agent`: that is the global `--agent` (who acts), and clap
+        /// would let this value stand for it in the audit log.
+        #[arg(id = "assignee", value_name = "AGENT")]
         agent: String,
         #[command(flatten)]
         run: RunOpts,

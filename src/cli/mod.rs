@@ -9,6 +9,7 @@ mod customers;
 mod mail;
 pub mod output;
 pub mod report;
+mod review;
 mod survey;
 mod tickets;
 
@@ -106,6 +107,9 @@ pub enum Command {
     /// Satisfaction surveys: send the due ones (cron), list answers, opt-outs
     #[command(subcommand)]
     Survey(survey::SurveyCmd),
+    /// Quality review: sample agents' solved tickets, score them, see the scores
+    #[command(subcommand)]
+    Review(review::ReviewCmd),
     /// Copy the live database to a new file (SQLite online backup)
     Backup(admin::BackupArgs),
     /// Print shell completions
@@ -243,6 +247,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status => mail::status(&ctx),
         Command::Report(a) => report::run(&ctx, a),
         Command::Survey(c) => survey::run(&ctx, c),
+        Command::Review(c) => review::run(&ctx, c),
         Command::Completions(_) | Command::Man => Ok(()),
     }
 }

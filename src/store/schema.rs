@@ -386,6 +386,30 @@ CREATE TABLE opt_outs (
 ) WITHOUT ROWID;
 "#;
 
+/// Quality review: solved tickets sampled per agent and period, each a
+/// task scored on the rubric's criteria.
+const V17: &str = r#"
+CREATE TABLE reviews (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    agent      TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    reviewer   TEXT,
+    scored_at  INTEGER,
+    comment    TEXT,
+    score      REAL,
+    UNIQUE (ticket_id, period)
+);
+CREATE INDEX reviews_period ON reviews(period, agent);
+CREATE TABLE review_scores (
+    review_id INTEGER NOT NULL REFERENCES reviews(id),
+    criterion TEXT NOT NULL,
+    score     INTEGER NOT NULL,
+    PRIMARY KEY (review_id, criterion)
+) WITHOUT ROWID;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -404,6 +428,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V14),
         M::up(V15),
         M::up(V16),
+        M::up(V17),
     ])
 }
 
