@@ -115,7 +115,7 @@ fn help_and_palette_list_every_action() {
     let s = screen(&mut a, 100, 45);
     insta::assert_snapshot!("help", s.clone());
     // Every action, the compose window's too, on a screen tall enough.
-    let tall = screen(&mut a, 100, 70);
+    let tall = screen(&mut a, 100, 90);
     for d in echodesk::tui::keymap::ACTIONS {
         assert!(tall.contains(d.name), "{} missing from help", d.name);
     }
@@ -975,4 +975,44 @@ fn a_survey_rating_shows_on_the_ticket_and_the_customer() {
     );
     assert!(s.contains("rated 2 (1 of 1 surveys)"), "{s}");
     insta::assert_snapshot!("ticket_rated_100x30", s);
+}
+
+/// The review screen: a sampled ticket beside the rubric, scored with
+/// digits, a comment, saved; the next task follows.
+#[test]
+fn review_tasks_are_scored_from_the_keyboard() {
+    let fx = fixture(150);
+    let mut store = Store::open(&fx.db, Settings::default()).unwrap();
+    let ctx = echodesk::store::SearchContext {
+        me: "lead".into(),
+        now: NOW,
+    };
+    let range = echodesk::report::period::Range {
+        first: echodesk::clock::Zone::default().day(NOW) - 83,
+        last: echodesk::clock::Zone::default().day(NOW),
+    };
+    let s = echodesk::review::sample(&mut store, range, 1, None, Some(3), &ctx).unwrap();
+    assert!(s.added >= 2, "{s:?}");
+    let mut a = app(&fx, "lead");
+    key(&mut a, KeyCode::Char('Q'));
+    assert_eq!(a.screen, Screen::Review);
+    let first = a.reviewing.as_ref().unwrap().current().unwrap().clone();
+    assert_eq!(a.ticket.as_ref().unwrap().summary.id, first.ticket);
+    keys(&mut a, "54543");
+    key(&mut a, KeyCode::Char('c'));
+    keys(&mut a, "friendly, but no follow-up");
+    key(&mut a, KeyCode::Enter);
+    insta::assert_snapshot!("review_100x30", screen(&mut a, 100, 30));
+    key(&mut a, KeyCode::Enter);
+    let saved = store.review(first.id).unwrap().unwrap();
+    assert!((saved.score.unwrap() - 5.5 / 7.0).abs() < 1e-9, "{saved:?}");
+    assert_eq!(saved.comment.as_deref(), Some("friendly, but no follow-up"));
+    assert_eq!(saved.reviewer.as_deref(), Some("lead"));
+    // On to the next task; a digit beyond a criterion's scale is refused.
+    let next = a.reviewing.as_ref().unwrap().current().unwrap().clone();
+    assert_ne!(next.id, first.id);
+    key(&mut a, KeyCode::Char('9'));
+    assert!(screen(&mut a, 100, 30).contains("is scored 1 to 5"));
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Queue);
 }

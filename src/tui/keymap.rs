@@ -45,6 +45,8 @@ pub enum Context {
     Picker,
     /// The dashboard (its other keys: quit, help, palette, refresh, back).
     Dashboard,
+    /// The review screen (digits score the marked criterion).
+    Review,
 }
 
 impl Context {
@@ -55,6 +57,7 @@ impl Context {
             Context::Menu => "Menus (other keys close them)",
             Context::Picker => "Palette and canned answers (other keys filter)",
             Context::Dashboard => "Dashboard",
+            Context::Review => "Review screen (1-9 score the marked criterion)",
         }
     }
 }
@@ -108,6 +111,7 @@ actions! {
     General Undo "undo" "Undo the last change" ["u"];
     General Refresh "refresh" "Reload now" ["ctrl-r"];
     General Dashboard "dashboard" "Team dashboard: volume, first replies, targets, busiest hours" ["D"];
+    General Review "review" "Quality review: score sampled tickets on the rubric" ["Q"];
     General Palette "palette" "Command palette: every action by name" [":"];
     General Help "help" "This help" ["?"];
     General Quit "quit" "Quit" ["q"];
@@ -126,6 +130,14 @@ actions! {
     Dashboard DashboardPeriod "dashboard-period" "Next period (4 weeks, this or last week or month, 12 weeks)" ["p", "right", "l"];
     Dashboard DashboardPeriodBack "dashboard-period-back" "Previous period" ["P", "left"];
     Dashboard DashboardGroup "dashboard-group" "Bars by channel, agent or priority" ["g", "tab"];
+    Review ReviewDown "review-down" "Next criterion" ["j", "down"];
+    Review ReviewUp "review-up" "Previous criterion" ["k", "up"];
+    Review ReviewNext "review-next" "Next review task" ["n", "]"];
+    Review ReviewPrev "review-prev" "Previous review task" ["N", "["];
+    Review ReviewComment "review-comment" "Write the review's comment" ["c"];
+    Review ReviewSave "review-save" "Save the scores (a complete review moves on)" ["ctrl-s", "enter"];
+    Review ReviewScrollDown "review-scroll-down" "Scroll the conversation down" ["pgdn", "ctrl-d"];
+    Review ReviewScrollUp "review-scroll-up" "Scroll the conversation up" ["pgup", "ctrl-u"];
 }
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,

@@ -60,6 +60,9 @@ impl App {
         if self.screen == Screen::Dashboard {
             return self.on_dashboard_key(key);
         }
+        if self.screen == Screen::Review {
+            return self.on_review_key(key);
+        }
         if let KeyCode::Char(c @ '1'..='9') = key.code {
             if key.modifiers.is_empty() {
                 return self.switch_view(c as usize - '1' as usize);
@@ -76,6 +79,7 @@ impl App {
         match (self.screen, a) {
             (_, Action::Quit) => self.quit = true,
             (_, Action::Dashboard) => self.open_dashboard(),
+            (_, Action::Review) => self.open_review()?,
             (Screen::Queue, Action::Back) => {
                 if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
                     self.selection.clear();
@@ -122,7 +126,7 @@ impl App {
                 let id = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
                     Screen::Queue => self.selected_row().map(|t| t.id),
-                    Screen::Dashboard => None,
+                    Screen::Dashboard | Screen::Review => None,
                 };
                 if let Some(id) = id {
                     let t = self.store.ticket(id)?;
@@ -172,7 +176,7 @@ impl App {
                 let current = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
                     Screen::Queue => self.selected_row().map(|t| t.priority),
-                    Screen::Dashboard => None,
+                    Screen::Dashboard | Screen::Review => None,
                 }
                 .filter(|_| self.selection.is_empty())
                 .unwrap_or(Priority::Normal);
@@ -299,11 +303,19 @@ impl App {
                 | Action::PickerClose
                 | Action::DashboardPeriod
                 | Action::DashboardPeriodBack
-                | Action::DashboardGroup,
+                | Action::DashboardGroup
+                | Action::ReviewDown
+                | Action::ReviewUp
+                | Action::ReviewNext
+                | Action::ReviewPrev
+                | Action::ReviewComment
+                | Action::ReviewSave
+                | Action::ReviewScrollDown
+                | Action::ReviewScrollUp,
             ) => {}
             (Screen::Ticket, _) => {}
-            // Its keys go to `on_dashboard_key`.
-            (Screen::Dashboard, _) => {}
+            // Their keys go to `on_dashboard_key` and `on_review_key`.
+            (Screen::Dashboard | Screen::Review, _) => {}
         }
         Ok(())
     }
@@ -443,6 +455,10 @@ impl App {
                         }
                     }
                 }
+            }
+            InputKind::ReviewComment => {
+                self.overlay = Overlay::None;
+                self.set_review_comment(input);
             }
             InputKind::AssignOther => {
                 self.overlay = Overlay::None;

@@ -34,6 +34,8 @@ pub enum Screen {
     Ticket,
     /// The team's figures: `dashboard`.
     Dashboard,
+    /// Quality review: a sampled ticket beside the rubric.
+    Review,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,7 @@ pub enum InputKind {
     Tag,
     AssignOther,
     Snooze,
+    ReviewComment,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +182,8 @@ pub struct App {
     pub pager_request: Option<String>,
     /// The dashboard's period, grouping and figures, once opened.
     pub dashboard: Option<dashboard::Dashboard>,
+    /// The review screen's tasks and scores.
+    pub reviewing: Option<review::Reviewing>,
 }
 
 impl App {
@@ -261,6 +266,7 @@ impl App {
             preview: None,
             body_rows: Default::default(),
             dashboard: None,
+            reviewing: None,
         };
         app.load_canned();
         app.reload_top()?;
@@ -366,4 +372,5 @@ mod acting;
 mod compose;
 pub mod dashboard;
 mod keys;
+pub mod review;
 mod window;

@@ -4,6 +4,7 @@
 mod dashboard;
 mod overlays;
 mod queue;
+mod review;
 mod ticket;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -40,6 +41,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Queue => queue::draw(f, app, main),
         Screen::Ticket => ticket::draw(f, app, main),
         Screen::Dashboard => dashboard::draw(f, app, main),
+        Screen::Review => review::draw(f, app, main),
     }
     draw_status(f, app, status);
     overlays::draw(f, app, area);

@@ -49,6 +49,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Context::Menu,
                 Context::Picker,
                 Context::Dashboard,
+                Context::Review,
             ] {
                 if context != Context::General {
                     lines.push(Line::raw(""));
@@ -114,6 +115,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 ),
                 InputKind::Tag => (" Tags ", "+add -remove, space separated"),
                 InputKind::AssignOther => (" Assign to ", "agent name"),
+                InputKind::ReviewComment => {
+                    (" Review comment ", "what was good, what to do better")
+                }
                 InputKind::Snooze => (
                     " Snooze until ",
                     "30m, 4h, 2d, tomorrow, 2026-12-01, 2026-12-01T14:00 (UTC); empty wakes",

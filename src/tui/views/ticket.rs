@@ -33,7 +33,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     }
 }
 
-fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
+pub(super) fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
     let t = app.theme.clone();
     let Some(ticket) = &app.ticket else { return };
     let s = &ticket.summary;
