@@ -264,20 +264,28 @@ pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport>
                     }
                     if let Some(name) = &rule.auto_reply {
                         let customer = t.summary.customer_id;
-                        let held = match no_auto_reply_reason(m) {
-                            Some(why) => Some(why.to_string()),
-                            None if store_auto_replied(&tx, customer, now - period)? => {
+                        // A sender that cannot receive (a short code, an
+                        // alphanumeric id) gets no answer; a number that
+                        // texted STOP no automatic text.
+                        let unreachable = match tx.reply_recipient(t.summary.id, None) {
+                            Err(crate::Error::Invalid { why, .. }) => Some(why),
+                            Ok((crate::model::Channel::Sms, to))
+                                if tx.is_opted_out(crate::model::IdentityKind::Phone, &to)? =>
+                            {
+                                Some(format!("{to} opted out of automatic messages (STOP)"))
+                            }
+                            _ => None,
+                        };
+                        let held = match (no_auto_reply_reason(m), unreachable) {
+                            (Some(why), _) => Some(why.to_string()),
+                            (None, Some(why)) => Some(why),
+                            (None, None) if store_auto_replied(&tx, customer, now - period)? => {
                                 Some(format!(
                                     "the customer had an automatic reply within {}",
                                     config.auto_reply_period
                                 ))
                             }
-                            // A sender that cannot receive (a short code,
-                            // an alphanumeric id) gets no answer.
-                            None => match tx.reply_recipient(t.summary.id, None) {
-                                Err(crate::Error::Invalid { why, .. }) => Some(why),
-                                _ => None,
-                            },
+                            (None, None) => None,
                         };
                         match held {
                             Some(why) => {

@@ -441,6 +441,24 @@ fn sms_surveys_ratings_and_stop() {
         ),
     )
     .unwrap();
+    // An automatic acknowledgement for every text: held for a number that
+    // said STOP.
+    let canned = dir.path().join("canned");
+    std::fs::create_dir_all(&canned).unwrap();
+    std::fs::write(
+        canned.join("ack.md"),
+        "+++\ntitle = \"Thanks\"\n+++\nThanks, we got your message.\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "canned_dir = \"{}\"\n{text}[[rules]]\nname = \"ack\"\nauto_reply = \"ack\"\n",
+            canned.display()
+        ),
+    )
+    .unwrap();
     let db = dir.path().join("s.db");
     let now = chrono::Utc::now().timestamp();
     fake.control(
@@ -514,6 +532,10 @@ fn sms_surveys_ratings_and_stop() {
         stopped["state"], "solved",
         "STOP reopens nothing: {stopped}"
     );
+    let held = stopped["events"].as_array().unwrap().iter().any(|e| {
+        e["kind"] == "auto-reply-held" && e["new"].as_str().unwrap_or("").contains("opted out")
+    });
+    assert!(held, "no automatic text after STOP: {stopped}");
 
     // A later notice to every SMS customer leaves the opted-out number out.
     let notice = dir.path().join("n.txt");
