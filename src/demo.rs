@@ -227,6 +227,8 @@ struct Gen<'a> {
     rng: Rng,
     /// For what comes back after a solve (see `maybe_reopen`).
     again: Rng,
+    /// For satisfaction surveys (see `maybe_survey`).
+    asked: Rng,
     zone: crate::clock::Zone,
     ingest: Ingest,
     seq: u64,
@@ -388,6 +390,9 @@ impl Gen<'_> {
         if target == "solved" {
             self.maybe_reopen(tx, p, channel, ticket, &subject, first_mid, at, now)?;
         }
+        if matches!(target, "solved" | "closed") && channel != Channel::Fax {
+            self.maybe_survey(tx, ticket, channel, agent, now)?;
+        }
         tx.set_clock(None);
         Ok(())
     }
@@ -444,6 +449,71 @@ impl Gen<'_> {
         let solve = (at + 600 + self.again.below(20 * 3600) as i64).min(now - 60);
         tx.set_clock(Some(solve));
         let _ = tx.set_state(ticket, "solved", agent, None);
+        Ok(())
+    }
+}
+
+impl Gen<'_> {
+    /// Most solved tickets got a satisfaction survey a day later; some
+    /// customers answered, mostly happy. From a generator of its own.
+    fn maybe_survey(
+        &mut self,
+        tx: &Tx<'_>,
+        ticket: i64,
+        channel: Channel,
+        agent: &str,
+        now: i64,
+    ) -> Result<()> {
+        let Some(solved_at) = tx.ticket_solved_at(ticket)? else {
+            return Ok(());
+        };
+        let sent = solved_at + 86_400;
+        if sent > now - 3600 || !self.asked.chance(70) {
+            return Ok(());
+        }
+        let customer = tx.ticket_customer(ticket)?;
+        let answer = if self.asked.chance(45) {
+            let rating = match self.asked.below(100) {
+                0..=49 => 5,
+                50..=74 => 4,
+                75..=84 => 3,
+                85..=92 => 2,
+                _ => 1,
+            };
+            let comment = match rating {
+                5 => *self
+                    .asked
+                    .pick(&["", "great, thank you!", "fast and friendly", ""]),
+                4 => *self.asked.pick(&["", "took a while but fine", "good"]),
+                3 => *self.asked.pick(&["", "ok"]),
+                _ => *self
+                    .asked
+                    .pick(&["nobody called back", "still not fixed", "too slow"]),
+            };
+            let at = (sent + 1800 + self.asked.below(30 * 3600) as i64).min(now - 60);
+            Some((rating, comment, at))
+        } else {
+            None
+        };
+        let token = format!("demo{ticket:012}");
+        // A later conversation may thread into the same ticket.
+        if tx.survey_by_token(&token)?.is_some() {
+            return Ok(());
+        }
+        tx.set_clock(Some(sent));
+        tx.add_past_survey(
+            &crate::store::NewSurvey {
+                ticket,
+                customer,
+                channel,
+                body: "How satisfied are you with how we handled your request? Reply 1-5.",
+                token: &token,
+                agent: Some(agent),
+                expires_at: sent + 14 * 86_400,
+            },
+            sent,
+            answer,
+        )?;
         Ok(())
     }
 }
@@ -527,6 +597,7 @@ pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result
     let mut gen = Gen {
         rng: Rng(0x9E37_79B9_7F4A_7C15),
         again: Rng(0x2545_F491_4F6C_DD1D),
+        asked: Rng(0x6A09_E667_F3BC_C908),
         zone: store.settings().zone,
         ingest: Ingest::new(store.settings()),
         seq: 0,

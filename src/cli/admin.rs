@@ -144,6 +144,7 @@ fn with_demo_targets(c: &crate::config::Config) -> crate::config::Config {
             ("frt_p90", "<= 1d"),
             ("reopen_rate", "<= 10%"),
             ("frt_sla", ">= 80%"),
+            ("csat", ">= 85%"),
         ] {
             c.report.targets.insert(k.into(), v.into());
         }

@@ -102,6 +102,12 @@ impl Tx<'_> {
             "UPDATE events SET customer_id = ? WHERE customer_id = ?",
             [keep, other],
         )?;
+        // Their surveys are the merged customer's now (answers, and the
+        // once-per-period rule).
+        self.tx.execute(
+            "UPDATE surveys SET customer_id = ? WHERE customer_id = ?",
+            [keep, other],
+        )?;
         self.tx
             .execute("DELETE FROM customers WHERE id = ?", [other])?;
         self.tx.execute(

@@ -157,6 +157,24 @@ impl Tx<'_> {
         opted_out(&self.tx, kind, value)
     }
 
+    /// When the ticket was solved (if it is solved or closed now).
+    pub fn ticket_solved_at(&self, ticket: i64) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT solved_at FROM tickets WHERE id = ?")?
+            .query_row([ticket], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    pub fn ticket_customer(&self, ticket: i64) -> Result<i64> {
+        self.tx
+            .prepare_cached("SELECT customer_id FROM tickets WHERE id = ?")?
+            .query_row([ticket], |r| r.get(0))
+            .optional()?
+            .ok_or(crate::error::Error::TicketNotFound(ticket))
+    }
+
     /// Did the customer get a survey after `since`?
     pub fn surveyed_since(&self, customer: i64, since: i64) -> Result<bool> {
         Ok(self
@@ -212,6 +230,92 @@ impl Tx<'_> {
             ])?;
         let id = self.tx.last_insert_rowid();
         self.event(Some(s.ticket), SURVEY_AUTHOR, "survey", None, Some("sent"))?;
+        Ok(id)
+    }
+
+    /// Records a survey sent in the past, and its answer if it had one,
+    /// without the outbox (the demo's history; surveys sent elsewhere).
+    pub fn add_past_survey(
+        &self,
+        s: &NewSurvey<'_>,
+        sent_at: i64,
+        answer: Option<(u8, &str, i64)>,
+    ) -> Result<i64> {
+        let message =
+            self.add_agent_message(s.ticket, Direction::Out, s.body, SURVEY_AUTHOR, sent_at)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO surveys (ticket_id, customer_id, channel, token, agent, message_id,
+                 sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                s.ticket,
+                s.customer,
+                s.channel.as_str(),
+                s.token,
+                s.agent,
+                message,
+                sent_at,
+                s.expires_at
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        if let Some((rating, comment, at)) = answer {
+            let text = if comment.is_empty() {
+                rating.to_string()
+            } else {
+                format!("{rating} {comment}")
+            };
+            let reply = self.add_customer_text(s.ticket, &text, at)?;
+            let survey = self.survey_by_token(s.token)?.ok_or_else(|| {
+                crate::error::Error::Other("the survey just stored is gone".into())
+            })?;
+            self.record_answer(&survey, rating, comment, reply, at)?;
+        }
+        Ok(id)
+    }
+
+    /// A customer's text on a ticket, from their address on its channel
+    /// (a past survey's answer).
+    fn add_customer_text(&self, ticket: i64, body: &str, at: i64) -> Result<i64> {
+        let (channel, subject, customer): (String, String, i64) = self.tx.query_row(
+            "SELECT channel, subject, customer_id FROM tickets WHERE id = ?",
+            [ticket],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let channel = Channel::parse(&channel).unwrap_or(Channel::Email);
+        let from: String = self
+            .tx
+            .prepare_cached(
+                "SELECT value FROM identities WHERE customer_id = ? AND kind = ? LIMIT 1",
+            )?
+            .query_row(params![customer, channel.identity_kind().as_str()], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or_default();
+        let provider = format!("survey-answer:{ticket}:{at}");
+        let id = self.insert_message(&super::NewMessage {
+            ticket_id: ticket,
+            direction: Direction::In,
+            channel,
+            account: "local",
+            provider_id: Some(&provider),
+            message_id: None,
+            refs: &[],
+            from_addr: &from,
+            from_name: None,
+            to_addr: "",
+            subject: &subject,
+            body_text: body,
+            body_html: None,
+            received_at: at,
+            author: None,
+            auto_kind: None,
+            parse_error: None,
+            raw: None,
+            attachments: &[],
+        })?;
+        self.touch(ticket, at)?;
         Ok(id)
     }
 
