@@ -536,6 +536,13 @@ fn sms_surveys_ratings_and_stop() {
         e["kind"] == "auto-reply-held" && e["new"].as_str().unwrap_or("").contains("opted out")
     });
     assert!(held, "no automatic text after STOP: {stopped}");
+    let c = ok(&cfg, &db, &["customer", "show", "+14155550101"]);
+    assert_eq!(c["opted_out"], json!(["+14155550101"]), "{c}");
+    let c = ok(&cfg, &db, &["customer", "show", "+14155550100"]);
+    assert_eq!(
+        c["surveys"][0]["rating"], 5,
+        "the customer shows the rating: {c}"
+    );
 
     // A later notice to every SMS customer leaves the opted-out number out.
     let notice = dir.path().join("n.txt");

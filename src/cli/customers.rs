@@ -28,12 +28,52 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
             let store = ctx.open()?;
             let c = store.find_customer(&key)?;
             let tickets = store.customer_tickets(c.id, 100)?;
+            let surveys = store.customer_surveys(c.id)?;
+            let opted_out: Vec<&str> = c
+                .identities
+                .iter()
+                .filter(|i| store.is_opted_out(i.kind, &i.value).unwrap_or(false))
+                .map(|i| i.value.as_str())
+                .collect();
             if ctx.json {
-                return output::json(&serde_json::json!({ "customer": c, "tickets": tickets }));
+                return output::json(&serde_json::json!({
+                    "customer": c,
+                    "tickets": tickets,
+                    "surveys": surveys,
+                    "opted_out": opted_out,
+                }));
             }
             println!("customer #{} {}", c.id, sanitize::line(&c.name));
             for i in &c.identities {
-                println!("  {:<6} {}", i.kind.as_str(), sanitize::line(&i.value));
+                let stop = if opted_out.contains(&i.value.as_str()) {
+                    "  (opted out of surveys and notices)"
+                } else {
+                    ""
+                };
+                println!(
+                    "  {:<6} {}{stop}",
+                    i.kind.as_str(),
+                    sanitize::line(&i.value)
+                );
+            }
+            let rated: Vec<String> = surveys
+                .iter()
+                .filter_map(|s| s.rating.map(|r| format!("{r} (#{})", s.ticket)))
+                .collect();
+            if !surveys.is_empty() {
+                println!(
+                    "  rated  {}",
+                    if rated.is_empty() {
+                        format!("no answer to {} surveys", surveys.len())
+                    } else {
+                        format!(
+                            "{} — {} of {} surveys answered",
+                            rated.join(", "),
+                            rated.len(),
+                            surveys.len()
+                        )
+                    }
+                );
             }
             println!();
             print!("{}", output::ticket_table(&tickets, crate::store::now()));
