@@ -837,6 +837,41 @@ fn the_command_line_on_the_demo_inbox() {
         "the formula tag is defused"
     );
     assert!(rows.iter().all(|r| r.len() == header.len()));
+    // Read by another program's CSV reader too (Python's, which follows
+    // the dialect spreadsheets write): the same rows, every one as wide
+    // as the header, the tag a text cell.
+    let file = dir.path().join("report.csv");
+    std::fs::write(&file, &csv_text).unwrap();
+    let py = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            [
+                "import csv, json, sys",
+                "rows = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))",
+                "print(json.dumps({'rows': len(rows) - 1,",
+                "    'widths': sorted({len(r) for r in rows}),",
+                "    'tags': sorted({r[3] for r in rows[1:]})}))",
+            ]
+            .join("\n"),
+        )
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!(seen["rows"].as_u64(), Some(rows.len() as u64), "{seen}");
+    assert_eq!(seen["widths"], serde_json::json!([header.len()]), "{seen}");
+    assert!(
+        seen["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("'=hyperlink(\"http://x\")")),
+        "{seen}"
+    );
 
     let export = run(&["--db", db, "report", "export"]);
     let mut rd = csv::Reader::from_reader(export.as_bytes());
