@@ -9,8 +9,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Error)]
 pub enum Error {
+    /// Not the error's `source`: its text is in the message already, and
+    /// `{:#}` would print it (and SQLite's code under it) twice more.
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
 
     #[error("database migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
@@ -149,4 +151,28 @@ pub enum CannedError {
     },
     #[error("no canned answer named `{0}` (try `echodesk canned list`)")]
     NotFound(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Db(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What a person reads for a database error: its message once, not
+    /// again with SQLite's code under it.
+    #[test]
+    fn a_database_error_reads_once() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let e: super::Error = conn
+            .execute("SELECT nope FROM nowhere", [])
+            .unwrap_err()
+            .into();
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(shown.matches("no such table").count(), 1, "{shown}");
+        assert!(shown.starts_with("database: "), "{shown}");
+        assert!(!shown.contains("Error code"), "{shown}");
+    }
 }
