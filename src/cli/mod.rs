@@ -169,6 +169,18 @@ impl Ctx {
             now: crate::store::now(),
         }
     }
+
+    /// [`Ctx::search_ctx`], at `--now "YYYY-MM-DD HH:MM"` on the team's
+    /// clock when given (checking a schedule or a delay as if it were then).
+    pub fn search_ctx_at(&self, now: Option<&str>) -> anyhow::Result<SearchContext> {
+        let mut sctx = self.search_ctx();
+        if let Some(t) = now {
+            let local = chrono::NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%d %H:%M")
+                .map_err(|_| anyhow::anyhow!("--now `{t}`: expected YYYY-MM-DD HH:MM"))?;
+            sctx.now = self.config.team_zone().at(local.date(), local.time());
+        }
+        Ok(sctx)
+    }
 }
 
 /// Runs the parsed command line; returns the process exit code.

@@ -178,13 +178,7 @@ fn report(ctx: &Ctx, a: &ReportArgs) -> anyhow::Result<()> {
 
 /// The scheduled mailings that are due, queued (or listed).
 fn mail_due(ctx: &Ctx, dry_run: bool, now: Option<&str>) -> anyhow::Result<()> {
-    let zone = ctx.config.team_zone();
-    let mut sctx = ctx.search_ctx();
-    if let Some(t) = now {
-        let local = chrono::NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%d %H:%M")
-            .map_err(|_| anyhow::anyhow!("--now `{t}`: expected YYYY-MM-DD HH:MM"))?;
-        sctx.now = zone.at(local.date(), local.time());
-    }
+    let sctx = ctx.search_ctx_at(now)?;
     if ctx.config.report.mail.is_empty() {
         anyhow::bail!("no [[report.mail]] schedule in the config (docs/reports.md, By mail)");
     }

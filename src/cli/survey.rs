@@ -45,12 +45,7 @@ pub fn run(ctx: &Ctx, cmd: SurveyCmd) -> anyhow::Result<()> {
 }
 
 fn send_due(ctx: &Ctx, dry_run: bool, now: Option<&str>) -> anyhow::Result<()> {
-    let mut sctx = ctx.search_ctx();
-    if let Some(t) = now {
-        let local = chrono::NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%d %H:%M")
-            .map_err(|_| anyhow::anyhow!("--now `{t}`: expected YYYY-MM-DD HH:MM"))?;
-        sctx.now = ctx.config.team_zone().at(local.date(), local.time());
-    }
+    let sctx = ctx.search_ctx_at(now)?;
     let mut store = ctx.open()?;
     let out = crate::survey::send_due(&mut store, &ctx.config, &sctx, dry_run)?;
     if ctx.json {

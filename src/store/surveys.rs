@@ -213,6 +213,18 @@ impl Tx<'_> {
                  next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, '', ?, 'queued', ?, ?, ?)",
             )?
             .execute(params![message, s.ticket, channel.as_str(), recipient, at, at, at])?;
+        let id = self.insert_survey(s, channel, message, at)?;
+        self.event(Some(s.ticket), SURVEY_AUTHOR, "survey", None, Some("sent"))?;
+        Ok(id)
+    }
+
+    fn insert_survey(
+        &self,
+        s: &NewSurvey<'_>,
+        channel: Channel,
+        message: i64,
+        sent_at: i64,
+    ) -> Result<i64> {
         self.tx
             .prepare_cached(
                 "INSERT INTO surveys (ticket_id, customer_id, channel, token, agent, message_id,
@@ -225,12 +237,10 @@ impl Tx<'_> {
                 s.token,
                 s.agent,
                 message,
-                at,
+                sent_at,
                 s.expires_at
             ])?;
-        let id = self.tx.last_insert_rowid();
-        self.event(Some(s.ticket), SURVEY_AUTHOR, "survey", None, Some("sent"))?;
-        Ok(id)
+        Ok(self.tx.last_insert_rowid())
     }
 
     /// Records a survey sent in the past, and its answer if it had one,
@@ -243,22 +253,7 @@ impl Tx<'_> {
     ) -> Result<i64> {
         let message =
             self.add_agent_message(s.ticket, Direction::Out, s.body, SURVEY_AUTHOR, sent_at)?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO surveys (ticket_id, customer_id, channel, token, agent, message_id,
-                 sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                s.ticket,
-                s.customer,
-                s.channel.as_str(),
-                s.token,
-                s.agent,
-                message,
-                sent_at,
-                s.expires_at
-            ])?;
-        let id = self.tx.last_insert_rowid();
+        let id = self.insert_survey(s, s.channel, message, sent_at)?;
         if let Some((rating, comment, at)) = answer {
             let text = if comment.is_empty() {
                 rating.to_string()

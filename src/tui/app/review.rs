@@ -21,6 +21,15 @@ impl Reviewing {
     pub fn current(&self) -> Option<&Review> {
         self.tasks.get(self.index)
     }
+
+    /// The scores typed so far, as (criterion, score) of the rubric.
+    pub fn scored(&self, rubric: &[crate::config::Criterion]) -> Vec<(String, u8)> {
+        rubric
+            .iter()
+            .zip(&self.scores)
+            .filter_map(|(c, s)| s.map(|s| (c.name.clone(), s)))
+            .collect()
+    }
 }
 
 impl App {
@@ -162,14 +171,7 @@ impl App {
         let Some(task) = r.current().cloned() else {
             return Ok(());
         };
-        let scores: Vec<(String, u8)> = self
-            .config
-            .review
-            .criteria
-            .iter()
-            .zip(&r.scores)
-            .filter_map(|(c, s)| s.map(|s| (c.name.clone(), s)))
-            .collect();
+        let scores = r.scored(&self.config.review.criteria);
         if scores.is_empty() {
             self.set_error("nothing scored yet: a digit scores the marked criterion");
             return Ok(());

@@ -69,14 +69,7 @@ fn draw_rubric(f: &mut Frame, app: &App, area: Rect) {
             ),
         ]));
     }
-    let scored: Vec<(String, u8)> = app
-        .config
-        .review
-        .criteria
-        .iter()
-        .zip(&r.scores)
-        .filter_map(|(c, s)| s.map(|s| (c.name.clone(), s)))
-        .collect();
+    let scored = r.scored(&app.config.review.criteria);
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![
         Span::styled("score  ", t.dim()),
