@@ -43,16 +43,18 @@ pub fn sender_lease(owner: &str) -> String {
 /// Seconds a sender's lease lives without a heartbeat.
 pub const SENDER_TTL: i64 = 90;
 
+/// Due entries of a channel (see `outbox_due` in the schema).
+pub(super) const DUE_SQL: &str = "SELECT id, ticket_id FROM outbox
+    WHERE status = 'queued' AND channel = ? AND next_attempt_at <= ?
+    ORDER BY next_attempt_at, id LIMIT ?";
+
 impl Tx<'_> {
     /// Due `queued` rows of a channel, oldest due first: candidates only,
     /// nothing is claimed (see [`Tx::claim`]).
     pub fn due_ids(&self, channel: &str, limit: usize) -> Result<Vec<(i64, i64)>> {
         Ok(self
             .tx
-            .prepare_cached(
-                "SELECT id, ticket_id FROM outbox WHERE status = 'queued' AND channel = ? AND next_attempt_at <= ?
-                 ORDER BY next_attempt_at, id LIMIT ?",
-            )?
+            .prepare_cached(DUE_SQL)?
             .query_map(params![channel, self.now(), limit as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?

@@ -70,17 +70,20 @@ impl Tx<'_> {
     }
 }
 
+/// Sent texts whose delivery is open (`outbox_awaiting` in the schema
+/// holds exactly these rows).
+pub(super) const AWAITING_SQL: &str =
+    "SELECT id, ticket_id, account, provider_ref, delivery FROM outbox
+    WHERE channel = 'sms' AND status = 'sent' AND provider_ref IS NOT NULL
+    AND coalesce(delivery, '') NOT IN ('delivered', 'undelivered', 'failed', 'read')
+    ORDER BY id LIMIT ?";
+
 impl Store {
     /// Sent SMS entries whose delivery is still open, oldest first.
     pub fn awaiting_delivery(&self, limit: usize) -> Result<Vec<AwaitingDelivery>> {
         let rows = self
             .conn
-            .prepare_cached(
-                "SELECT id, ticket_id, account, provider_ref, delivery FROM outbox
-                 WHERE channel = 'sms' AND status = 'sent' AND provider_ref IS NOT NULL
-                 AND coalesce(delivery, '') NOT IN ('delivered', 'undelivered', 'failed', 'read')
-                 ORDER BY id LIMIT ?",
-            )?
+            .prepare_cached(AWAITING_SQL)?
             .query_map([limit as i64], |r| {
                 Ok(AwaitingDelivery {
                     outbox_id: r.get(0)?,

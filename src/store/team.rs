@@ -99,7 +99,8 @@ impl Store {
     /// (waiting to be sent, failed or unknown) outbox entries.
     pub fn outbox_health(&self) -> Result<OutboxHealth> {
         let (queued, failed, unknown) = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')),
+            "SELECT (SELECT count(*) FROM outbox WHERE status = 'queued')
+                    + (SELECT count(*) FROM outbox WHERE status = 'sending'),
                     (SELECT count(*) FROM outbox WHERE status = 'failed'),
                     (SELECT count(*) FROM outbox WHERE status = 'unknown')",
             [],
