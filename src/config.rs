@@ -76,6 +76,22 @@ pub struct Config {
     pub survey: SurveyConfig,
     /// Quality review: the rubric sampled tickets are scored on.
     pub review: ReviewConfig,
+    /// Custom fields of customers, organisations, assets and tickets.
+    #[serde(rename = "field")]
+    pub fields: Vec<crate::fields::FieldDef>,
+    /// `[assets]`: how serial numbers are recognised in messages.
+    pub assets: AssetsConfig,
+}
+
+/// `[assets]` (docs/customers.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssetsConfig {
+    /// A regular expression that finds serial numbers in a message's
+    /// subject and text; its first group, if it has one, is the serial.
+    /// A ticket without an asset is linked to the asset whose serial
+    /// number a message names.
+    pub serial_pattern: Option<String>,
 }
 
 /// `[review]`: the rubric of quality review (docs/surveys.md, Quality
@@ -449,6 +465,8 @@ impl Default for Config {
             report: ReportConfig::default(),
             survey: SurveyConfig::default(),
             review: ReviewConfig::default(),
+            fields: Vec::new(),
+            assets: AssetsConfig::default(),
         }
     }
 }
@@ -534,6 +552,9 @@ impl From<&Config> for crate::store::Settings {
             reopen_window: crate::query::parse_duration(&c.reopen_window).unwrap_or(7 * 86_400),
             sms_to_short_codes: c.sms.iter().any(|a| a.reply_to_short_codes),
             survey: c.survey.scale(),
+            // Both checked when the config was loaded.
+            fields: crate::fields::Fields::new(c.fields.clone()).unwrap_or_default(),
+            serial_pattern: c.serial_pattern().ok().flatten(),
         }
     }
 }
@@ -577,11 +598,28 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// `[assets] serial_pattern`, compiled (bounded in size: it runs on
+    /// every message).
+    pub fn serial_pattern(&self) -> Result<Option<regex::Regex>, String> {
+        self.assets
+            .serial_pattern
+            .as_deref()
+            .map(|p| {
+                regex::RegexBuilder::new(p)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| format!("key `assets.serial_pattern`: {e}"))
+            })
+            .transpose()
+    }
+
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.into(),
             message,
         };
+        crate::fields::Fields::new(self.fields.clone()).map_err(|e| invalid(e.to_string()))?;
+        self.serial_pattern().map_err(invalid)?;
         self.workflow
             .validate()
             .map_err(|e| invalid(e.to_string()))?;

@@ -36,6 +36,9 @@ pub enum Error {
     #[error(transparent)]
     Canned(#[from] CannedError),
 
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
+
     #[error("ticket #{0} not found")]
     TicketNotFound(i64),
 
@@ -93,7 +96,7 @@ impl Error {
             Error::TicketNotFound(_) | Error::CustomerNotFound(_) => 3,
             Error::Workflow(_) | Error::Conflict { .. } => 4,
             Error::Config(_) => 5,
-            Error::Query(_) | Error::Invalid { .. } | Error::Canned(_) => 6,
+            Error::Query(_) | Error::Invalid { .. } | Error::Canned(_) | Error::Field(_) => 6,
             Error::Db(_) | Error::Migration(_) => 7,
             Error::Busy(_) => 8,
             Error::Refused(_) => 9,

@@ -368,6 +368,42 @@ impl Ingest {
             raw: m.raw.as_deref(),
             attachments: &atts,
         })
+        .and_then(|id| {
+            self.recognise_asset(tx, m, ticket)?;
+            Ok(id)
+        })
+    }
+
+    /// Links a ticket about no asset yet to the asset whose serial number
+    /// the message names (`[assets] serial_pattern`); unknown serials and
+    /// tickets already about one are left alone.
+    fn recognise_asset(&self, tx: &Tx<'_>, m: &Inbound, ticket: i64) -> Result<()> {
+        let Some(pattern) = tx.settings().serial_pattern.as_ref() else {
+            return Ok(());
+        };
+        if tx.ticket_asset_id(ticket)?.is_some() {
+            return Ok(());
+        }
+        // The start of a long text is where people name the machine; the
+        // cap keeps a huge message from costing a long scan.
+        let mut cut = m.body_text.len().min(64 * 1024);
+        while !m.body_text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let body = &m.body_text[..cut];
+        for text in [m.subject.as_str(), body] {
+            for caps in pattern.captures_iter(text) {
+                let serial = caps
+                    .get(1)
+                    .or_else(|| caps.get(0))
+                    .map_or("", |g| g.as_str());
+                if let Some(asset) = tx.asset_by_serial(serial)? {
+                    tx.set_ticket_asset(ticket, Some(asset), "rule:serial")?;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Finds or creates the customer behind the sender.

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod error;
+pub mod fields;
 pub mod identity;
 pub mod import;
 pub mod inbound;

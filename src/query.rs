@@ -70,9 +70,65 @@ pub enum Filter {
         secs: i64,
     },
     HasAttachment,
+    /// The customer's organisation: number, name, external id or domain;
+    /// `none` for customers without one.
+    Org(String),
+    /// The asset the ticket is about: number, serial or external id;
+    /// `none` for tickets about none, `any` for tickets about one.
+    Asset(String),
+    /// A field of the ticket's customer, their organisation, the ticket's
+    /// asset or the ticket itself: built in (`asset.model`) or declared
+    /// (`customer.tier`). The value is checked against the field's type
+    /// when the query runs, where the declarations are known.
+    Field {
+        entity: crate::fields::Entity,
+        name: String,
+        op: Op,
+        value: String,
+    },
     /// A bare word (a trailing `*` makes it a prefix).
     Word(String),
     Phrase(String),
+}
+
+/// How a field compares with the query's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    /// Splits a leading `<`, `<=`, `>` or `>=` off a value.
+    fn split(v: &str) -> (Op, &str) {
+        for (p, op) in [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)] {
+            if let Some(rest) = v.strip_prefix(p) {
+                return (op, rest);
+            }
+        }
+        (Op::Eq, v)
+    }
+}
+
+/// `customer.tier`, `asset.warranty_until`: a record and a field name.
+fn field_key(key: &str) -> Option<(crate::fields::Entity, String)> {
+    let (entity, name) = key.split_once('.')?;
+    let entity = crate::fields::Entity::parse(entity)?;
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then(|| (entity, name.to_ascii_lowercase()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -134,8 +190,9 @@ pub struct Query {
     pub sort: Sort,
 }
 
-const KEYS: &str = "id, state, assignee, channel, tag, from, priority, customer, before, after, \
-created-before, created-after, is, sla, has, sort";
+const KEYS: &str =
+    "id, state, assignee, channel, tag, from, priority, customer, org, asset, before, after, \
+created-before, created-after, is, sla, has, sort, and customer./org./asset./ticket. fields";
 
 /// Terms one query may have. SQLite's expression tree is 1,000 deep at
 /// most, and each term is a few levels of it.
@@ -243,6 +300,28 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
                 return Err(err(i, "a quote must start a phrase or a value".into()));
             }
             let word: String = chars[word_start..i].iter().collect();
+            // `asset.warranty_until<30d`: a field compared without a colon.
+            if let Some(at) = word.find(['<', '>']) {
+                if let Some((entity, name)) = field_key(&word[..at]) {
+                    let (op, value) = Op::split(&word[at..]);
+                    if value.is_empty() {
+                        return Err(err(
+                            word_start,
+                            format!("`{word}` needs a value to compare with"),
+                        ));
+                    }
+                    q.terms.push(Term {
+                        negated,
+                        filter: Filter::Field {
+                            entity,
+                            name,
+                            op,
+                            value: value.to_string(),
+                        },
+                    });
+                    continue;
+                }
+            }
             if word.trim_end_matches('*').is_empty() {
                 return Err(err(word_start, "a word is needed before `*`".into()));
             }
@@ -285,7 +364,21 @@ fn quoted(chars: &[char], open: usize) -> Result<(String, usize), usize> {
 
 fn keyed(key: &str, value: &str) -> Result<Filter, String> {
     let lower = value.to_lowercase();
+    if let Some((entity, name)) = field_key(key) {
+        let (op, v) = Op::split(value);
+        if v.is_empty() {
+            return Err(format!("`{key}:{value}` needs a value to compare with"));
+        }
+        return Ok(Filter::Field {
+            entity,
+            name,
+            op,
+            value: v.to_string(),
+        });
+    }
     Ok(match key {
+        "org" | "organisation" | "organization" => Filter::Org(value.to_string()),
+        "asset" => Filter::Asset(value.to_string()),
         "id" => Filter::Id(
             value
                 .trim_start_matches('#')
@@ -439,6 +532,62 @@ fn parse_until_in(v: &str, now: i64, zone: crate::clock::Zone) -> Result<i64, St
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn customer_file_terms() {
+        use crate::fields::Entity;
+        let q = parse("org:\"Acme Tools\" customer.tier:gold asset.warranty_until<30d -ticket.order_no:>=100 asset:none").unwrap();
+        let f: Vec<_> = q
+            .terms
+            .iter()
+            .map(|t| (t.negated, t.filter.clone()))
+            .collect();
+        assert_eq!(f[0], (false, Filter::Org("Acme Tools".into())));
+        assert_eq!(
+            f[1],
+            (
+                false,
+                Filter::Field {
+                    entity: Entity::Customer,
+                    name: "tier".into(),
+                    op: Op::Eq,
+                    value: "gold".into()
+                }
+            )
+        );
+        assert_eq!(
+            f[2],
+            (
+                false,
+                Filter::Field {
+                    entity: Entity::Asset,
+                    name: "warranty_until".into(),
+                    op: Op::Lt,
+                    value: "30d".into()
+                }
+            )
+        );
+        assert_eq!(
+            f[3],
+            (
+                true,
+                Filter::Field {
+                    entity: Entity::Ticket,
+                    name: "order_no".into(),
+                    op: Op::Ge,
+                    value: "100".into()
+                }
+            )
+        );
+        assert_eq!(f[4], (false, Filter::Asset("none".into())));
+        assert!(parse("asset.model<").is_err());
+        // A dotted word that names no record stays a search word.
+        assert_eq!(
+            parse("v1.2<3").unwrap().terms[0].filter,
+            Filter::Word("v1.2<3".into())
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

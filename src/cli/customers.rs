@@ -1,9 +1,10 @@
-//! `echodesk customer show|merge`.
+//! `echodesk customer show|edit|note|timeline|merge`: the customer file.
 
 use clap::Subcommand;
 
 use super::output;
 use super::Ctx;
+use crate::fields::Entity;
 use crate::sanitize;
 
 #[derive(Debug, Subcommand)]
@@ -12,6 +13,41 @@ pub enum CustomerCmd {
     Show {
         /// Customer number (or #N), email address or phone/fax number
         key: String,
+    },
+    /// Change a customer: name, organisation, external id, custom fields
+    Edit {
+        /// Customer number (or #N), email address or phone/fax number
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Organisation (number, name, external id or domain); `none` to leave it
+        #[arg(long)]
+        org: Option<String>,
+        /// The id the CRM knows them by
+        #[arg(long = "external-id")]
+        external_id: Option<String>,
+        /// A custom field: NAME=VALUE (repeatable; an empty value clears it)
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Clears a custom field (repeatable)
+        #[arg(long = "unset", value_name = "NAME")]
+        unset: Vec<String>,
+    },
+    /// Add a note to the customer's file (not to a ticket)
+    Note {
+        key: String,
+        /// The note's text
+        text: String,
+    },
+    /// Every message of every ticket of a customer, oldest first
+    Timeline {
+        key: String,
+        /// Only messages on this channel (email, sms, fax)
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only tickets about this asset (#N, serial number or external id)
+        #[arg(long)]
+        asset: Option<String>,
     },
     /// Move everything of OTHER into KEEP and delete OTHER
     Merge {
@@ -35,9 +71,18 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                 .filter(|i| store.is_opted_out(i.kind, &i.value).unwrap_or(false))
                 .map(|i| i.value.as_str())
                 .collect();
+            let (org, external) = store.customer_org(c.id)?;
+            let fields = store.fields_of(Entity::Customer, c.id)?;
+            let assets = store.assets_of(Some(c.id), None)?;
+            let notes = store.record_notes(Entity::Customer, c.id)?;
             if ctx.json {
                 return output::json(&serde_json::json!({
                     "customer": c,
+                    "org": org,
+                    "external_id": external,
+                    "fields": fields.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
+                    "assets": assets,
+                    "notes": notes,
                     "tickets": tickets,
                     "surveys": surveys,
                     "opted_out": opted_out,
@@ -75,8 +120,128 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                     }
                 );
             }
+            if let Some(o) = &org {
+                println!("  org    #{} {}", o.id, sanitize::line(&o.name));
+            }
+            if let Some(x) = &external {
+                println!("  ext id {}", sanitize::line(x));
+            }
+            super::records::print_fields(&fields);
+            if !assets.is_empty() {
+                println!("  assets");
+                for a in &assets {
+                    println!("    {}", super::records::asset_line(&store, a)?);
+                }
+            }
+            for n in &notes {
+                println!(
+                    "  note   {} {}: {}",
+                    crate::present::datetime(n.at),
+                    sanitize::line(&n.agent),
+                    sanitize::line(&n.body)
+                );
+            }
             println!();
             print!("{}", output::ticket_table(&tickets, crate::store::now()));
+            Ok(())
+        }
+        CustomerCmd::Edit {
+            key,
+            name,
+            org,
+            external_id,
+            set,
+            unset,
+        } => {
+            let mut store = ctx.open()?;
+            let c = store.find_customer(&key)?;
+            let org = match org.as_deref() {
+                None => None,
+                Some(o) if o.eq_ignore_ascii_case("none") => Some(None),
+                Some(o) => Some(Some(store.find_org(o)?.id)),
+            };
+            let values = super::records::parse_sets(&store, Entity::Customer, &set, &unset)?;
+            let tx = store.transaction()?;
+            let mut changed = 0;
+            if let Some(n) = &name {
+                changed += usize::from(tx.set_customer_name(c.id, n, &ctx.agent)?);
+            }
+            if let Some(o) = org {
+                changed += usize::from(tx.set_customer_org(c.id, o, &ctx.agent)?);
+            }
+            if let Some(x) = &external_id {
+                changed += usize::from(tx.set_customer_external_id(c.id, Some(x), &ctx.agent)?);
+            }
+            for (n, v) in &values {
+                changed +=
+                    usize::from(tx.set_field(Entity::Customer, c.id, n, v.as_ref(), &ctx.agent)?);
+            }
+            super::records::check_required(&tx, Entity::Customer, c.id)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "customer": c.id, "changed": changed }));
+            }
+            println!("customer #{}: {changed} changed", c.id);
+            Ok(())
+        }
+        CustomerCmd::Note { key, text } => {
+            let mut store = ctx.open()?;
+            let c = store.find_customer(&key)?;
+            let tx = store.transaction()?;
+            let id = tx.add_record_note(Entity::Customer, c.id, &ctx.agent, &text)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "customer": c.id, "note": id }));
+            }
+            println!("note added to customer #{}", c.id);
+            Ok(())
+        }
+        CustomerCmd::Timeline {
+            key,
+            channel,
+            asset,
+        } => {
+            let store = ctx.open()?;
+            let c = store.find_customer(&key)?;
+            let channel = channel
+                .as_deref()
+                .map(|ch| {
+                    crate::model::Channel::parse(&ch.to_lowercase()).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "unknown channel `{ch}`; expected one of {}",
+                            crate::model::Channel::names()
+                        )
+                    })
+                })
+                .transpose()?;
+            let asset = asset.as_deref().map(|a| store.find_asset(a)).transpose()?;
+            let entries = store.timeline(c.id, channel, asset.as_ref().map(|a| a.id))?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "customer": c.id, "timeline": entries }));
+            }
+            println!(
+                "customer #{} {} — {} messages",
+                c.id,
+                sanitize::line(&c.name),
+                entries.len()
+            );
+            for e in &entries {
+                let arrow = if e.direction == "in" { "←" } else { "→" };
+                let first = e
+                    .body
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .unwrap_or("");
+                println!(
+                    "{}  {arrow} {:<5} #{:<6} {}  {}",
+                    crate::present::datetime(e.at),
+                    e.channel,
+                    e.ticket_id,
+                    sanitize::line(e.author.as_deref().unwrap_or("")),
+                    crate::present::fit(first, 70).trim_end()
+                );
+            }
             Ok(())
         }
         CustomerCmd::Merge { keep, other } => {

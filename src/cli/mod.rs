@@ -8,6 +8,7 @@ mod canned;
 mod customers;
 mod mail;
 pub mod output;
+mod records;
 pub mod report;
 mod review;
 mod survey;
@@ -73,9 +74,15 @@ pub enum Command {
     Snooze(tickets::SnoozeArgs),
     /// Fold tickets into one: merge INTO OTHER...
     Merge(tickets::MergeArgs),
-    /// Show or merge customers
+    /// The customer file: show, edit, note, timeline, merge
     #[command(subcommand)]
     Customer(customers::CustomerCmd),
+    /// Organisations: their people, domains, fields, assets and tickets
+    #[command(subcommand)]
+    Org(records::OrgCmd),
+    /// Products customers own, and their repair records
+    #[command(subcommand)]
+    Asset(records::AssetCmd),
     /// Act on many tickets at once, as a resumable job: reply, state, assign, tag
     #[command(subcommand)]
     Bulk(bulk::BulkCmd),
@@ -246,6 +253,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Snooze(a) => tickets::snooze(&ctx, &a),
         Command::Merge(a) => tickets::merge(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),
+        Command::Org(c) => records::run_org(&ctx, c),
+        Command::Asset(c) => records::run_asset(&ctx, c),
         Command::Canned(c) => canned::run(&ctx, c),
         Command::Bulk(c) => bulk::run(&ctx, c),
         Command::Attachment(c) => attachments::run(&ctx, c),

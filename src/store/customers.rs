@@ -29,6 +29,18 @@ impl Tx<'_> {
                 )?
                 .execute(params![id, kind.as_str(), value])?;
         }
+        // A new customer at an organisation's domain is one of its people.
+        for (kind, value) in identities {
+            if *kind == IdentityKind::Email {
+                if let Some(org) = self.org_for_address(value)? {
+                    self.tx.execute(
+                        "UPDATE customers SET org_id = ? WHERE id = ?",
+                        params![org, id],
+                    )?;
+                    break;
+                }
+            }
+        }
         Ok(id)
     }
 
@@ -49,7 +61,7 @@ impl Tx<'_> {
 
     /// Customer names and addresses are part of their tickets' search
     /// documents.
-    fn mark_customer_dirty(&self, customer_id: i64) -> Result<()> {
+    pub(super) fn mark_customer_dirty(&self, customer_id: i64) -> Result<()> {
         let ids: Vec<i64> = self
             .tx
             .prepare_cached("SELECT id FROM tickets WHERE customer_id = ?")?
@@ -108,6 +120,7 @@ impl Tx<'_> {
             "UPDATE surveys SET customer_id = ? WHERE customer_id = ?",
             [keep, other],
         )?;
+        self.merge_records(keep, other)?;
         self.tx
             .execute("DELETE FROM customers WHERE id = ?", [other])?;
         self.tx.execute(
@@ -187,12 +200,21 @@ impl Store {
         })
     }
 
-    /// Finds a customer by number, or by any of their addresses as typed.
+    /// Finds a customer by number, the CRM's external id, or any of their
+    /// addresses as typed.
     pub fn find_customer(&self, key: &str) -> Result<Customer> {
         if let Ok(id) = key.trim_start_matches('#').parse::<i64>() {
             if key.len() < 7 || key.starts_with('#') {
                 return self.customer(id);
             }
+        }
+        let external: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM customers WHERE external_id = ?")?
+            .query_row([key.trim()], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = external {
+            return self.customer(id);
         }
         let kind = identity::guess_kind(key);
         let kinds: &[IdentityKind] = match kind {

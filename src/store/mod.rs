@@ -16,11 +16,13 @@ mod maintenance;
 mod messages;
 mod outbox;
 mod outbox_rows;
+mod records;
 mod reports;
 mod reviews;
 mod schema;
 mod search;
 pub mod search_index;
+mod search_records;
 mod search_sql;
 mod surveys;
 mod team;
@@ -41,6 +43,7 @@ pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
+pub use records::{serial_key, Asset, AssetInput, Org, OrgSummary, RecordNote, TimelineEntry};
 pub use reports::{Label, RollupState};
 pub use reviews::Review;
 pub use search::{Page, PageCursor, SearchContext};
@@ -69,6 +72,10 @@ pub struct Settings {
     pub keep_reports: bool,
     /// How survey answers are read (`[survey]`).
     pub survey: crate::csat::Scale,
+    /// The custom fields declared (`[[field]]`).
+    pub fields: crate::fields::Fields,
+    /// Finds serial numbers in messages (`[assets] serial_pattern`).
+    pub serial_pattern: Option<regex::Regex>,
 }
 
 impl Default for Settings {
@@ -84,6 +91,8 @@ impl Default for Settings {
             zone: crate::clock::Zone::default(),
             keep_reports: true,
             survey: crate::csat::Scale::default(),
+            fields: crate::fields::Fields::default(),
+            serial_pattern: None,
         }
     }
 }

@@ -410,6 +410,67 @@ CREATE TABLE review_scores (
 ) WITHOUT ROWID;
 "#;
 
+/// The customer file: organisations (with the email domains whose new
+/// customers join them), assets a customer or organisation owns (a
+/// ticket may be about one: its repair record), custom field values of
+/// all four kinds of record, and notes on customers, organisations and
+/// assets. Audit events can name an organisation or an asset.
+const V19: &str = r#"
+CREATE TABLE orgs (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    external_id TEXT UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE org_domains (
+    domain TEXT PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX org_domains_org ON org_domains(org_id);
+ALTER TABLE customers ADD COLUMN org_id INTEGER REFERENCES orgs(id);
+ALTER TABLE customers ADD COLUMN external_id TEXT;
+CREATE UNIQUE INDEX customers_external ON customers(external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX customers_org ON customers(org_id) WHERE org_id IS NOT NULL;
+CREATE TABLE assets (
+    id             INTEGER PRIMARY KEY,
+    customer_id    INTEGER REFERENCES customers(id),
+    org_id         INTEGER REFERENCES orgs(id),
+    model          TEXT NOT NULL,
+    serial         TEXT,
+    serial_key     TEXT,
+    purchased      TEXT,
+    warranty_until TEXT,
+    location       TEXT,
+    external_id    TEXT UNIQUE,
+    created_at     INTEGER NOT NULL,
+    CHECK (customer_id IS NOT NULL OR org_id IS NOT NULL)
+);
+CREATE UNIQUE INDEX assets_serial ON assets(serial_key) WHERE serial_key IS NOT NULL;
+CREATE INDEX assets_customer ON assets(customer_id) WHERE customer_id IS NOT NULL;
+CREATE INDEX assets_org ON assets(org_id) WHERE org_id IS NOT NULL;
+ALTER TABLE tickets ADD COLUMN asset_id INTEGER REFERENCES assets(id);
+CREATE INDEX tickets_asset ON tickets(asset_id) WHERE asset_id IS NOT NULL;
+CREATE TABLE field_values (
+    entity TEXT NOT NULL,
+    owner  INTEGER NOT NULL,
+    name   TEXT NOT NULL,
+    value  ANY NOT NULL,
+    PRIMARY KEY (entity, owner, name)
+) WITHOUT ROWID;
+CREATE INDEX field_values_value ON field_values(entity, name, value);
+CREATE TABLE record_notes (
+    id     INTEGER PRIMARY KEY,
+    entity TEXT NOT NULL,
+    owner  INTEGER NOT NULL,
+    at     INTEGER NOT NULL,
+    agent  TEXT NOT NULL,
+    body   TEXT NOT NULL
+);
+CREATE INDEX record_notes_owner ON record_notes(entity, owner, id);
+ALTER TABLE events ADD COLUMN org_id INTEGER;
+ALTER TABLE events ADD COLUMN asset_id INTEGER;
+"#;
+
 /// The outbox's indexes hold only the rows their queries look for:
 /// entries still in play, and sent texts whose delivery is open. Sent
 /// mail is most of the table and was in both, so every send rewrote two
@@ -446,6 +507,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V16),
         M::up(V17),
         M::up(V18),
+        M::up(V19),
     ])
 }
 
@@ -467,7 +529,7 @@ mod tests {
             conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
                 .query_map(
-                    rusqlite::params_from_iter(std::iter::repeat(1).take(sql.matches('?').count())),
+                    rusqlite::params_from_iter(std::iter::repeat_n(1, sql.matches('?').count())),
                     |r| r.get::<_, String>(3),
                 )
                 .unwrap()

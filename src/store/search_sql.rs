@@ -216,6 +216,14 @@ impl Store {
                 Filter::Is(Is::Auto) => {
                     "EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.auto_kind IS NOT NULL)".into()
                 }
+                Filter::Org(v) => self.org_clause(v, &mut params),
+                Filter::Asset(v) => self.asset_clause(v, &mut params),
+                Filter::Field {
+                    entity,
+                    name,
+                    op,
+                    value,
+                } => self.field_clause(*entity, name, *op, value, ctx.now, &mut params)?,
                 Filter::HasAttachment => "EXISTS (SELECT 1 FROM messages m JOIN attachments a ON a.message_id = m.id WHERE m.ticket_id = t.id)".into(),
                 Filter::Word(w) => match fts::phrase(w, true) {
                     Some(p) => text_clause(p, &mut params),

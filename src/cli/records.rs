@@ -1,0 +1,492 @@
+//! `echodesk org …` and `echodesk asset …`, and what the customer file's
+//! commands share: `--set NAME=VALUE` read through the declared fields,
+//! required fields checked before a commit, one line per asset.
+
+use clap::Subcommand;
+
+use super::output;
+use super::Ctx;
+use crate::fields::{Entity, Value};
+use crate::sanitize;
+use crate::store::{Asset, AssetInput, Store, Tx};
+
+/// `--set a=b --unset c` as checked (name, value) pairs; `None` clears.
+pub fn parse_sets(
+    store: &Store,
+    entity: Entity,
+    set: &[String],
+    unset: &[String],
+) -> anyhow::Result<Vec<(String, Option<Value>)>> {
+    let fields = &store.settings().fields;
+    let mut out = Vec::new();
+    for s in set {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| crate::Error::invalid("--set", s.clone(), "expected NAME=VALUE"))?;
+        out.push(
+            fields
+                .parse(entity, name.trim(), value)
+                .map_err(crate::Error::from)?,
+        );
+    }
+    for name in unset {
+        let def = fields.def(entity, name.trim())?;
+        if def.required {
+            anyhow::bail!(
+                "{} field `{}` is required: it cannot be unset",
+                entity.as_str(),
+                def.name
+            );
+        }
+        out.push((def.name.clone(), None));
+    }
+    Ok(out)
+}
+
+/// Refuses a record that would be left without a required field.
+pub fn check_required(tx: &Tx<'_>, entity: Entity, owner: i64) -> anyhow::Result<()> {
+    let have = tx.field_names(entity, owner)?;
+    let missing: Vec<String> = tx
+        .settings()
+        .fields
+        .missing(entity, |n| have.iter().any(|h| h == n))
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(crate::Error::invalid(
+            "record",
+            format!("{} #{owner}", entity.as_str()),
+            format!(
+                "needs the required field{} {} (--set NAME=VALUE)",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub fn print_fields(fields: &[(String, String)]) {
+    for (n, v) in fields {
+        println!("  {:<14} {}", sanitize::line(n), sanitize::line(v));
+    }
+}
+
+/// `#3 VMC-850 SN 12345 · warranty until 2027-03-31 · Hall 2`
+pub fn asset_line(store: &Store, a: &Asset) -> anyhow::Result<String> {
+    let mut parts = vec![format!("#{} {}", a.id, sanitize::line(&a.model))];
+    if let Some(s) = &a.serial {
+        parts[0].push_str(&format!(" SN {}", sanitize::line(s)));
+    }
+    if let Some(w) = &a.warranty_until {
+        let today = chrono::Utc::now()
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string();
+        let word = if *w < today {
+            "warranty ended"
+        } else {
+            "warranty until"
+        };
+        parts.push(format!("{word} {w}"));
+    }
+    if let Some(l) = &a.location {
+        parts.push(sanitize::line(l));
+    }
+    let repairs = store.asset_ticket_ids(a.id)?.len();
+    if repairs > 0 {
+        parts.push(format!(
+            "{repairs} ticket{}",
+            if repairs == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(parts.join(" · "))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// Organisations with their people, tickets, open tickets and assets
+    List,
+    /// An organisation: domains, fields, notes, people, assets and tickets
+    Show { key: String },
+    /// Create an organisation
+    Add {
+        name: String,
+        /// Email domain whose new customers join it (repeatable)
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        #[arg(long = "external-id")]
+        external_id: Option<String>,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
+    /// Change an organisation
+    Edit {
+        /// Number, name, external id or domain
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Add an email domain (repeatable)
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Remove an email domain (repeatable)
+        #[arg(long = "remove-domain")]
+        remove_domains: Vec<String>,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        #[arg(long = "unset", value_name = "NAME")]
+        unset: Vec<String>,
+        /// Add a note to its file
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
+    match cmd {
+        OrgCmd::List => {
+            let store = ctx.open()?;
+            let orgs = store.org_summaries()?;
+            if ctx.json {
+                return output::json(&orgs);
+            }
+            println!(
+                "{:>5}  {:<32} {:>6} {:>7} {:>5} {:>6}",
+                "id", "name", "people", "tickets", "open", "assets"
+            );
+            for o in &orgs {
+                println!(
+                    "{:>5}  {} {:>6} {:>7} {:>5} {:>6}",
+                    o.id,
+                    crate::present::fit(&o.name, 32),
+                    o.people,
+                    o.tickets,
+                    o.open,
+                    o.assets
+                );
+            }
+            Ok(())
+        }
+        OrgCmd::Show { key } => {
+            let store = ctx.open()?;
+            let o = store.find_org(&key)?;
+            let people = store.org_people(o.id)?;
+            let assets = store.assets_of(None, Some(o.id))?;
+            let notes = store.record_notes(Entity::Org, o.id)?;
+            let tickets = store
+                .org_ticket_ids(o.id, 100)?
+                .into_iter()
+                .map(|t| store.ticket_summary(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({
+                    "org": o, "people": people.iter().map(|(id, name)| serde_json::json!({"id": id, "name": name})).collect::<Vec<_>>(),
+                    "assets": assets, "notes": notes, "tickets": tickets,
+                }));
+            }
+            println!("org #{} {}", o.id, sanitize::line(&o.name));
+            if !o.domains.is_empty() {
+                println!("  domains        {}", sanitize::line(&o.domains.join(", ")));
+            }
+            if let Some(x) = &o.external_id {
+                println!("  external id    {}", sanitize::line(x));
+            }
+            print_fields(&o.fields);
+            for n in &notes {
+                println!(
+                    "  note           {} {}: {}",
+                    crate::present::datetime(n.at),
+                    sanitize::line(&n.agent),
+                    sanitize::line(&n.body)
+                );
+            }
+            println!("  people");
+            for (id, name) in &people {
+                println!("    #{id} {}", sanitize::line(name));
+            }
+            if !assets.is_empty() {
+                println!("  assets");
+                for a in &assets {
+                    println!("    {}", asset_line(&store, a)?);
+                }
+            }
+            println!();
+            print!("{}", output::ticket_table(&tickets, crate::store::now()));
+            Ok(())
+        }
+        OrgCmd::Add {
+            name,
+            domains,
+            external_id,
+            set,
+        } => {
+            let mut store = ctx.open()?;
+            let values = parse_sets(&store, Entity::Org, &set, &[])?;
+            let tx = store.transaction()?;
+            let id = tx.create_org(&name, external_id.as_deref(), &ctx.agent)?;
+            for d in &domains {
+                tx.add_org_domain(id, d, &ctx.agent)?;
+            }
+            for (n, v) in &values {
+                tx.set_field(Entity::Org, id, n, v.as_ref(), &ctx.agent)?;
+            }
+            check_required(&tx, Entity::Org, id)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "org": id }));
+            }
+            println!("org #{id} {} created", sanitize::line(&name));
+            Ok(())
+        }
+        OrgCmd::Edit {
+            key,
+            name,
+            domains,
+            remove_domains,
+            set,
+            unset,
+            note,
+        } => {
+            let mut store = ctx.open()?;
+            let o = store.find_org(&key)?;
+            let values = parse_sets(&store, Entity::Org, &set, &unset)?;
+            let tx = store.transaction()?;
+            if let Some(n) = &name {
+                tx.rename_org(o.id, n, &ctx.agent)?;
+            }
+            for d in &domains {
+                tx.add_org_domain(o.id, d, &ctx.agent)?;
+            }
+            for d in &remove_domains {
+                tx.remove_org_domain(o.id, d, &ctx.agent)?;
+            }
+            for (n, v) in &values {
+                tx.set_field(Entity::Org, o.id, n, v.as_ref(), &ctx.agent)?;
+            }
+            if let Some(text) = &note {
+                tx.add_record_note(Entity::Org, o.id, &ctx.agent, text)?;
+            }
+            check_required(&tx, Entity::Org, o.id)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "org": o.id }));
+            }
+            println!("org #{} updated", o.id);
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AssetFields {
+    /// Owner: a customer (number, email or phone)
+    #[arg(long)]
+    customer: Option<String>,
+    /// Owner: an organisation (number, name, external id or domain)
+    #[arg(long)]
+    org: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    serial: Option<String>,
+    /// Purchase or install date
+    #[arg(long)]
+    purchased: Option<String>,
+    /// Last day of the warranty
+    #[arg(long = "warranty-until")]
+    warranty_until: Option<String>,
+    #[arg(long)]
+    location: Option<String>,
+    #[arg(long = "external-id")]
+    external_id: Option<String>,
+    /// A custom asset field: NAME=VALUE (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+impl AssetFields {
+    fn input(&self, store: &Store) -> anyhow::Result<AssetInput> {
+        Ok(AssetInput {
+            customer_id: self
+                .customer
+                .as_deref()
+                .map(|c| store.find_customer(c).map(|c| c.id))
+                .transpose()?,
+            org_id: self
+                .org
+                .as_deref()
+                .map(|o| store.find_org(o).map(|o| o.id))
+                .transpose()?,
+            model: self.model.clone(),
+            serial: self.serial.clone(),
+            purchased: self.purchased.clone(),
+            warranty_until: self.warranty_until.clone(),
+            location: self.location.clone(),
+            external_id: self.external_id.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetCmd {
+    /// Register a product a customer or organisation owns
+    Add(AssetFields),
+    /// An asset and its repair record (the tickets about it)
+    Show { key: String },
+    /// Change an asset (an empty value clears an attribute)
+    Edit {
+        /// #N, serial number or external id
+        key: String,
+        #[command(flatten)]
+        fields: AssetFields,
+        #[arg(long = "unset", value_name = "NAME")]
+        unset: Vec<String>,
+    },
+    /// Assets of a customer or an organisation, or all
+    List {
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Say which asset a ticket is about (`none` to clear)
+    Link {
+        ticket: i64,
+        /// #N, serial number or external id, or `none`
+        asset: String,
+    },
+}
+
+pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
+    match cmd {
+        AssetCmd::Add(f) => {
+            let mut store = ctx.open()?;
+            let input = f.input(&store)?;
+            let values = parse_sets(&store, Entity::Asset, &f.set, &[])?;
+            let tx = store.transaction()?;
+            let id = tx.create_asset(&input, &ctx.agent)?;
+            for (n, v) in &values {
+                tx.set_field(Entity::Asset, id, n, v.as_ref(), &ctx.agent)?;
+            }
+            check_required(&tx, Entity::Asset, id)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "asset": id }));
+            }
+            println!("asset #{id} added");
+            Ok(())
+        }
+        AssetCmd::Show { key } => {
+            let store = ctx.open()?;
+            let a = store.find_asset(&key)?;
+            let tickets = store
+                .asset_ticket_ids(a.id)?
+                .into_iter()
+                .map(|t| store.ticket_summary(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let notes = store.record_notes(Entity::Asset, a.id)?;
+            if ctx.json {
+                return output::json(
+                    &serde_json::json!({ "asset": a, "tickets": tickets, "notes": notes }),
+                );
+            }
+            println!("asset {}", asset_line(&store, &a)?);
+            if let Some(c) = a.customer_id {
+                let c = store.customer(c)?;
+                println!("  customer       #{} {}", c.id, sanitize::line(&c.name));
+            }
+            if let Some(o) = a.org_id {
+                let o = store.org(o)?;
+                println!("  org            #{} {}", o.id, sanitize::line(&o.name));
+            }
+            for (label, v) in [
+                ("purchased", &a.purchased),
+                ("warranty until", &a.warranty_until),
+                ("location", &a.location),
+                ("external id", &a.external_id),
+            ] {
+                if let Some(v) = v {
+                    println!("  {label:<14} {}", sanitize::line(v));
+                }
+            }
+            print_fields(&a.fields);
+            for n in &notes {
+                println!(
+                    "  note           {} {}: {}",
+                    crate::present::datetime(n.at),
+                    sanitize::line(&n.agent),
+                    sanitize::line(&n.body)
+                );
+            }
+            println!();
+            println!(
+                "repair record: {} ticket{}",
+                tickets.len(),
+                if tickets.len() == 1 { "" } else { "s" }
+            );
+            print!("{}", output::ticket_table(&tickets, crate::store::now()));
+            Ok(())
+        }
+        AssetCmd::Edit { key, fields, unset } => {
+            let mut store = ctx.open()?;
+            let a = store.find_asset(&key)?;
+            let input = fields.input(&store)?;
+            let values = parse_sets(&store, Entity::Asset, &fields.set, &unset)?;
+            let tx = store.transaction()?;
+            let mut changed = tx.update_asset(a.id, &input, &ctx.agent)?.len();
+            for (n, v) in &values {
+                changed +=
+                    usize::from(tx.set_field(Entity::Asset, a.id, n, v.as_ref(), &ctx.agent)?);
+            }
+            check_required(&tx, Entity::Asset, a.id)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "asset": a.id, "changed": changed }));
+            }
+            println!("asset #{}: {changed} changed", a.id);
+            Ok(())
+        }
+        AssetCmd::List { customer, org } => {
+            let store = ctx.open()?;
+            let c = customer
+                .as_deref()
+                .map(|c| store.find_customer(c).map(|c| c.id))
+                .transpose()?;
+            let o = org
+                .as_deref()
+                .map(|o| store.find_org(o).map(|o| o.id))
+                .transpose()?;
+            let assets = store.assets_of(c, o)?;
+            if ctx.json {
+                return output::json(&assets);
+            }
+            for a in &assets {
+                println!("{}", asset_line(&store, a)?);
+            }
+            Ok(())
+        }
+        AssetCmd::Link { ticket, asset } => {
+            let mut store = ctx.open()?;
+            let id = if asset.eq_ignore_ascii_case("none") {
+                None
+            } else {
+                Some(store.find_asset(&asset)?.id)
+            };
+            let tx = store.transaction()?;
+            let changed = tx.set_ticket_asset(ticket, id, &ctx.agent)?;
+            tx.commit()?;
+            if ctx.json {
+                return output::json(
+                    &serde_json::json!({ "ticket": ticket, "asset": id, "changed": changed }),
+                );
+            }
+            match id {
+                Some(a) => println!("ticket #{ticket} is about asset #{a}"),
+                None => println!("ticket #{ticket} is about no asset"),
+            }
+            Ok(())
+        }
+    }
+}
