@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+mod common;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -45,37 +46,16 @@ impl Env {
         Env { dir, db, config }
     }
 
-    fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("echodesk").unwrap();
-        c.env_clear()
-            .env("HOME", self.dir.path())
-            .env("USER", "tester")
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--db")
-            .arg(&self.db);
-        c
-    }
-
     fn json(&self, args: &[&str]) -> Value {
-        let out = self.cmd().arg("--json").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let (code, out, err) = common::run(&self.config, &self.db, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out
     }
 
     fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.cmd().args(args).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let (got, _, err) = common::run(&self.config, &self.db, args);
+        assert_eq!(got, Some(code), "{args:?}: {err}");
+        err
     }
 
     fn mail(&self, name: &str, from: &str, subject: &str, date: &str, body: &str) {
@@ -175,6 +155,8 @@ fn organisation_assets_fields_and_timeline() {
         serde_json::json!(["service_due", "2026-12-31"])
     );
     let repair = asset["tickets"][0]["id"].as_i64().unwrap();
+    let shown = env.json(&["show", &repair.to_string()]);
+    assert_eq!(shown["asset"]["serial"], "VMC-12345");
 
     // Fields are checked against their declaration, with the choices named.
     let bad = env.fails(

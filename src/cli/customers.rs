@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                     "customer": c,
                     "org": org,
                     "external_id": external,
-                    "fields": fields.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
+                    "fields": super::records::fields_json(&fields),
                     "assets": assets,
                     "notes": notes,
                     "tickets": tickets,
@@ -133,14 +133,7 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                     println!("    {}", super::records::asset_line(&store, a)?);
                 }
             }
-            for n in &notes {
-                println!(
-                    "  note   {} {}: {}",
-                    crate::present::datetime(n.at),
-                    sanitize::line(&n.agent),
-                    sanitize::line(&n.body)
-                );
-            }
+            super::records::print_notes(&notes);
             println!();
             print!("{}", output::ticket_table(&tickets, crate::store::now()));
             Ok(())
@@ -172,11 +165,8 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
             if let Some(x) = &external_id {
                 changed += usize::from(tx.set_customer_external_id(c.id, Some(x), &ctx.agent)?);
             }
-            for (n, v) in &values {
-                changed +=
-                    usize::from(tx.set_field(Entity::Customer, c.id, n, v.as_ref(), &ctx.agent)?);
-            }
-            super::records::check_required(&tx, Entity::Customer, c.id)?;
+            changed +=
+                super::records::write_fields(&tx, Entity::Customer, c.id, &values, &ctx.agent)?;
             tx.commit()?;
             if ctx.json {
                 return output::json(&serde_json::json!({ "customer": c.id, "changed": changed }));

@@ -44,7 +44,7 @@ pub fn parse_sets(
 }
 
 /// Refuses a record that would be left without a required field.
-pub fn check_required(tx: &Tx<'_>, entity: Entity, owner: i64) -> anyhow::Result<()> {
+fn check_required(tx: &Tx<'_>, entity: Entity, owner: i64) -> anyhow::Result<()> {
     let have = tx.field_names(entity, owner)?;
     let missing: Vec<String> = tx
         .settings()
@@ -68,6 +68,43 @@ pub fn check_required(tx: &Tx<'_>, entity: Entity, owner: i64) -> anyhow::Result
     Ok(())
 }
 
+/// Writes checked field values to a record, then holds it to its
+/// required fields. Returns how many values changed.
+pub fn write_fields(
+    tx: &Tx<'_>,
+    entity: Entity,
+    owner: i64,
+    values: &[(String, Option<Value>)],
+    agent: &str,
+) -> anyhow::Result<usize> {
+    let mut changed = 0;
+    for (name, value) in values {
+        changed += usize::from(tx.set_field(entity, owner, name, value.as_ref(), agent)?);
+    }
+    check_required(tx, entity, owner)?;
+    Ok(changed)
+}
+
+/// Field values as a JSON object, for `--json` output.
+pub fn fields_json(fields: &[(String, String)]) -> serde_json::Value {
+    fields
+        .iter()
+        .map(|(n, v)| (n.clone(), serde_json::Value::from(v.as_str())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+pub fn print_notes(notes: &[crate::store::RecordNote]) {
+    for n in notes {
+        println!(
+            "  note           {} {}: {}",
+            crate::present::datetime(n.at),
+            sanitize::line(&n.agent),
+            sanitize::line(&n.body)
+        );
+    }
+}
+
 pub fn print_fields(fields: &[(String, String)]) {
     for (n, v) in fields {
         println!("  {:<14} {}", sanitize::line(n), sanitize::line(v));
@@ -81,8 +118,8 @@ pub fn asset_line(store: &Store, a: &Asset) -> anyhow::Result<String> {
         parts[0].push_str(&format!(" SN {}", sanitize::line(s)));
     }
     if let Some(w) = &a.warranty_until {
-        let today = chrono::Utc::now()
-            .date_naive()
+        let zone = store.settings().zone;
+        let today = crate::clock::date_of(zone.day(crate::store::now()))
             .format("%Y-%m-%d")
             .to_string();
         let word = if *w < today {
@@ -194,14 +231,7 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
                 println!("  external id    {}", sanitize::line(x));
             }
             print_fields(&o.fields);
-            for n in &notes {
-                println!(
-                    "  note           {} {}: {}",
-                    crate::present::datetime(n.at),
-                    sanitize::line(&n.agent),
-                    sanitize::line(&n.body)
-                );
-            }
+            print_notes(&notes);
             println!("  people");
             for (id, name) in &people {
                 println!("    #{id} {}", sanitize::line(name));
@@ -229,10 +259,7 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
             for d in &domains {
                 tx.add_org_domain(id, d, &ctx.agent)?;
             }
-            for (n, v) in &values {
-                tx.set_field(Entity::Org, id, n, v.as_ref(), &ctx.agent)?;
-            }
-            check_required(&tx, Entity::Org, id)?;
+            write_fields(&tx, Entity::Org, id, &values, &ctx.agent)?;
             tx.commit()?;
             if ctx.json {
                 return output::json(&serde_json::json!({ "org": id }));
@@ -262,13 +289,10 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
             for d in &remove_domains {
                 tx.remove_org_domain(o.id, d, &ctx.agent)?;
             }
-            for (n, v) in &values {
-                tx.set_field(Entity::Org, o.id, n, v.as_ref(), &ctx.agent)?;
-            }
             if let Some(text) = &note {
                 tx.add_record_note(Entity::Org, o.id, &ctx.agent, text)?;
             }
-            check_required(&tx, Entity::Org, o.id)?;
+            write_fields(&tx, Entity::Org, o.id, &values, &ctx.agent)?;
             tx.commit()?;
             if ctx.json {
                 return output::json(&serde_json::json!({ "org": o.id }));
@@ -367,10 +391,7 @@ pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
             let values = parse_sets(&store, Entity::Asset, &f.set, &[])?;
             let tx = store.transaction()?;
             let id = tx.create_asset(&input, &ctx.agent)?;
-            for (n, v) in &values {
-                tx.set_field(Entity::Asset, id, n, v.as_ref(), &ctx.agent)?;
-            }
-            check_required(&tx, Entity::Asset, id)?;
+            write_fields(&tx, Entity::Asset, id, &values, &ctx.agent)?;
             tx.commit()?;
             if ctx.json {
                 return output::json(&serde_json::json!({ "asset": id }));
@@ -412,14 +433,7 @@ pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
                 }
             }
             print_fields(&a.fields);
-            for n in &notes {
-                println!(
-                    "  note           {} {}: {}",
-                    crate::present::datetime(n.at),
-                    sanitize::line(&n.agent),
-                    sanitize::line(&n.body)
-                );
-            }
+            print_notes(&notes);
             println!();
             println!(
                 "repair record: {} ticket{}",
@@ -436,11 +450,7 @@ pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
             let values = parse_sets(&store, Entity::Asset, &fields.set, &unset)?;
             let tx = store.transaction()?;
             let mut changed = tx.update_asset(a.id, &input, &ctx.agent)?.len();
-            for (n, v) in &values {
-                changed +=
-                    usize::from(tx.set_field(Entity::Asset, a.id, n, v.as_ref(), &ctx.agent)?);
-            }
-            check_required(&tx, Entity::Asset, a.id)?;
+            changed += write_fields(&tx, Entity::Asset, a.id, &values, &ctx.agent)?;
             tx.commit()?;
             if ctx.json {
                 return output::json(&serde_json::json!({ "asset": a.id, "changed": changed }));

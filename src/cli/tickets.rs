@@ -139,15 +139,29 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
     let store = ctx.open()?;
     let t = store.ticket(ticket_id(&a.id)?)?;
     let survey = store.ticket_survey(t.summary.id)?;
+    let asset = store
+        .ticket_asset(t.summary.id)?
+        .map(|a| store.asset(a))
+        .transpose()?;
+    let ticket_fields = store.fields_of(crate::fields::Entity::Ticket, t.summary.id)?;
     if ctx.json {
         let mut v = serde_json::to_value(&t)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("survey".into(), serde_json::to_value(&survey)?);
+            o.insert("asset".into(), serde_json::to_value(&asset)?);
+            o.insert("fields".into(), super::records::fields_json(&ticket_fields));
         }
         return output::json(&v);
     }
     let text = crate::transcript::render(&t, crate::store::now());
     output::say(text.trim_end_matches('\n'));
+    if let Some(a) = &asset {
+        output::say(&format!(
+            "\nabout asset {}",
+            super::records::asset_line(&store, a)?
+        ));
+    }
+    super::records::print_fields(&ticket_fields);
     if let Some(s) = survey {
         let answer = match (s.rating, &s.comment) {
             (Some(r), Some(c)) => format!("rated {r}: {}", crate::sanitize::line(c)),
