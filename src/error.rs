@@ -69,6 +69,10 @@ pub enum Error {
     #[error("{0}")]
     Undelivered(String),
 
+    /// An import applied its good rows and refused others.
+    #[error("{0}")]
+    RowsRefused(String),
+
     #[error("{0}")]
     Other(String),
 }
@@ -101,6 +105,7 @@ impl Error {
             Error::Busy(_) => 8,
             Error::Refused(_) => 9,
             Error::Undelivered(_) => 10,
+            Error::RowsRefused(_) => 11,
             Error::Io { .. } | Error::Other(_) => 1,
         }
     }

@@ -75,6 +75,24 @@ pub fn normalise_phone(raw: &str, default_region: &str) -> Result<String> {
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// A number people can dial, strictly: what a customer list must hold.
+/// (Ingest is lenient on purpose: short codes and sender ids identify
+/// whoever texts from them; a CRM's "12" is a typo.)
+pub fn strict_phone(raw: &str, default_region: &str) -> Result<String> {
+    let n = normalise_phone(raw, default_region)?;
+    let ok =
+        n.starts_with('+') && phonenumber::parse(None, &n).is_ok_and(|p| phonenumber::is_valid(&p));
+    if ok {
+        Ok(n)
+    } else {
+        Err(Error::invalid(
+            "phone number",
+            raw,
+            format!("not a valid number (with {default_region} as the default region); write it with + and the country code"),
+        ))
+    }
+}
+
 /// Normalises a value of the given kind. Phone-like values that do not parse
 /// as numbers (short codes, alphanumeric sender ids, "anonymous") are kept
 /// verbatim, upper-cased, so they still identify a sender.
@@ -167,5 +185,26 @@ mod tests {
             normalise(IdentityKind::Fax, "anonymous", "US").unwrap(),
             "ANONYMOUS"
         );
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    #[test]
+    fn a_customer_list_holds_dialable_numbers_only() {
+        assert_eq!(
+            super::strict_phone("+49 30 1234567", "US").unwrap(),
+            "+49301234567"
+        );
+        assert_eq!(
+            super::strict_phone("(415) 555-0134", "US").unwrap(),
+            "+14155550134"
+        );
+        assert_eq!(
+            super::strict_phone("+86 138 0013 8000", "US").unwrap(),
+            "+8613800138000"
+        );
+        assert!(super::strict_phone("12", "US").is_err());
+        assert!(super::strict_phone("ACME", "US").is_err());
     }
 }

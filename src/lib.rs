@@ -11,6 +11,7 @@ pub mod channel;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crm;
 pub mod csat;
 pub mod daemon;
 pub mod demo;

@@ -270,3 +270,160 @@ fn organisation_assets_fields_and_timeline() {
     assert_eq!(orgs[0]["tickets"], 3);
     assert_eq!(orgs[0]["assets"], 2);
 }
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/crm/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A messy CRM export: BOM, semicolons, German headers, a quoted newline,
+/// an invalid phone, a value that is not a choice, a repeated key, a row
+/// that matches two customers, an empty key, a blank line, doubled quotes.
+#[test]
+fn a_messy_csv_imports_row_by_row_and_again_changes_nothing() {
+    let env = Env::new();
+    env.mail(
+        "m1",
+        "Bob <bob@acme.example>",
+        "Order status",
+        "Mon, 02 Nov 2026 09:00:00 +0000",
+        "Where is my order?",
+    );
+    let file = fixture("customers_messy.csv");
+    let map = fixture("customers_messy.toml");
+    let args = ["customer", "import", file.as_str(), "--map", map.as_str()];
+    let (code, r, err) = common::run(&env.config, &env.db, &args);
+    assert_eq!(code, Some(11), "{err}");
+    assert!(err.contains("5 of 9 rows refused"), "{err}");
+    let rows: Vec<(u64, String, String)> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["line"].as_u64().unwrap(),
+                x["action"].as_str().unwrap().to_string(),
+                x["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let at = |line: u64| {
+        rows.iter()
+            .find(|r| r.0 == line)
+            .unwrap_or_else(|| panic!("line {line}: {rows:?}"))
+    };
+    assert_eq!(at(2).1, "created");
+    assert_eq!(at(4).1, "created");
+    assert_eq!(at(5).1, "refused");
+    assert!(at(5).2.contains("column Telefon: `12`"), "{:?}", at(5));
+    assert!(
+        at(6)
+            .2
+            .contains("column Tier: customer field `tier`: `platinum` is not one of"),
+        "{:?}",
+        at(6)
+    );
+    assert!(at(7).2.contains("the same key as line 2"), "{:?}", at(7));
+    assert_eq!(at(8).1, "updated");
+    assert!(
+        at(8).2.contains("name") && at(8).2.contains("+14155550199"),
+        "{:?}",
+        at(8)
+    );
+    assert!(at(9).2.contains("matches several customers"), "{:?}", at(9));
+    assert!(
+        at(10).2.contains("key column (external id) is empty"),
+        "{:?}",
+        at(10)
+    );
+    assert_eq!(at(12).1, "created");
+    assert_eq!(
+        (
+            r["created"].as_u64(),
+            r["updated"].as_u64(),
+            r["refused"].as_u64()
+        ),
+        (Some(3), Some(1), Some(5))
+    );
+    assert_eq!(r["orgs_created"], 2);
+    assert_eq!(r["encoding"], "UTF-8 (BOM)");
+
+    let anna = env.json(&["customer", "show", "C-100"]);
+    assert_eq!(anna["customer"]["name"], "Anna Berger");
+    assert_eq!(anna["org"]["name"], "Acme Tools");
+    assert_eq!(anna["fields"]["tier"], "gold");
+    let eve = env.json(&["customer", "show", "bob@acme.example"]);
+    assert_eq!(eve["external_id"], "C-104");
+    assert_eq!(eve["tickets"].as_array().unwrap().len(), 1);
+    let q = env.json(&["customer", "show", "C-106"]);
+    assert_eq!(q["customer"]["name"], "Quote \"Q\" Person");
+    // A refused row wrote nothing.
+    env.fails(&["customer", "show", "C-102"], 3);
+    env.fails(&["customer", "show", "chloe@initech.example"], 3);
+
+    // The same file again: nothing to do but the same refusals.
+    let (code, again, _) = common::run(&env.config, &env.db, &args);
+    assert_eq!(code, Some(11));
+    assert_eq!(
+        (
+            again["created"].as_u64(),
+            again["updated"].as_u64(),
+            again["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(4))
+    );
+
+    // A dry run reports and saves nothing.
+    let gbk = fixture("customers_gbk.csv");
+    let gbk_map = fixture("customers_gbk.toml");
+    let dry = env.json(&[
+        "customer",
+        "import",
+        gbk.as_str(),
+        "--map",
+        gbk_map.as_str(),
+        "--dry-run",
+    ]);
+    assert_eq!(dry["created"], 2);
+    env.fails(&["customer", "show", "CN-1"], 3);
+    let real = env.json(&[
+        "customer",
+        "import",
+        gbk.as_str(),
+        "--map",
+        gbk_map.as_str(),
+    ]);
+    assert_eq!(real["created"], 2);
+    assert_eq!(real["orgs_created"], 1);
+    assert_eq!(
+        env.json(&["customer", "show", "+8613800138000"])["customer"]["name"],
+        "王伟"
+    );
+
+    // The export reads back as no change at all.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
+        .arg("--config")
+        .arg(&env.config)
+        .arg("--db")
+        .arg(&env.db)
+        .args(["customer", "export"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv_path = env.dir.path().join("export.csv");
+    std::fs::write(&csv_path, &out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("external_id,name,email,phone,fax,org,tier,echodesk_id"),
+        "{text}"
+    );
+    let back = env.json(&["customer", "import", csv_path.to_str().unwrap()]);
+    assert_eq!(
+        (
+            back["created"].as_u64(),
+            back["updated"].as_u64(),
+            back["refused"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{back}"
+    );
+}

@@ -49,6 +49,21 @@ pub enum CustomerCmd {
         #[arg(long)]
         asset: Option<String>,
     },
+    /// Create or update customers from a CSV file (a CRM export), one row each
+    Import {
+        file: std::path::PathBuf,
+        /// Which column is the key and what each column feeds (TOML; docs/customers.md)
+        #[arg(long)]
+        map: Option<std::path::PathBuf>,
+        /// The file's encoding when not UTF-8: gbk, big5, shift_jis, windows-1252, …
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Do everything and roll it back: the report is what a real run would do
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
+    /// Every customer as CSV (or JSON Lines with --json), to stdout
+    Export,
     /// Move everything of OTHER into KEEP and delete OTHER
     Merge {
         /// The customer that stays
@@ -232,6 +247,89 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                     crate::present::fit(first, 70).trim_end()
                 );
             }
+            Ok(())
+        }
+        CustomerCmd::Import {
+            file,
+            map,
+            encoding,
+            dry_run,
+        } => {
+            let mut store = ctx.open()?;
+            let map = match &map {
+                Some(m) => crate::crm::Map::load(m)?,
+                None => crate::crm::Map::default(),
+            };
+            let bytes = std::fs::read(&file).map_err(|e| crate::Error::io(&file, e))?;
+            let r = crate::crm::import_customers(
+                &mut store,
+                &bytes,
+                &map,
+                encoding.as_deref(),
+                dry_run,
+                &ctx.agent,
+            )?;
+            if ctx.json {
+                output::json(&r)?;
+            } else {
+                for row in r
+                    .rows
+                    .iter()
+                    .filter(|r| r.action != crate::crm::Action::Unchanged)
+                {
+                    let what = match row.action {
+                        crate::crm::Action::Created => "created",
+                        crate::crm::Action::Updated => "updated",
+                        crate::crm::Action::Unchanged => "unchanged",
+                        crate::crm::Action::Refused => "REFUSED",
+                    };
+                    let who = row.customer.map(|c| format!(" #{c}")).unwrap_or_default();
+                    println!(
+                        "line {:>6}: {what}{who}{}{}",
+                        row.line,
+                        if row.detail.is_empty() { "" } else { ": " },
+                        sanitize::line(&row.detail)
+                    );
+                }
+                println!(
+                    "{}{} created, {} updated, {} unchanged, {} refused; {} organisations created; read as {}",
+                    if r.dry_run { "dry run (nothing saved): " } else { "" },
+                    r.created,
+                    r.updated,
+                    r.unchanged,
+                    r.refused,
+                    r.orgs_created,
+                    r.encoding
+                );
+                if !r.ignored_columns.is_empty() {
+                    println!(
+                        "columns not read: {} (map them with --map)",
+                        sanitize::line(&r.ignored_columns.join(", "))
+                    );
+                }
+            }
+            if r.refused > 0 {
+                return Err(crate::Error::RowsRefused(format!(
+                    "{} of {} rows refused; the others are {}",
+                    r.refused,
+                    r.rows.len(),
+                    if r.dry_run { "fine" } else { "applied" }
+                ))
+                .into());
+            }
+            Ok(())
+        }
+        CustomerCmd::Export => {
+            let store = ctx.open()?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            if ctx.json {
+                crate::crm::export_customers_json(&store, &mut out)?;
+            } else {
+                crate::crm::export_customers_csv(&store, &mut out)?;
+            }
+            std::io::Write::flush(&mut out)
+                .map_err(|e| crate::Error::Other(format!("writing: {e}")))?;
             Ok(())
         }
         CustomerCmd::Merge { keep, other } => {

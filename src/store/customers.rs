@@ -33,10 +33,9 @@ impl Tx<'_> {
         for (kind, value) in identities {
             if *kind == IdentityKind::Email {
                 if let Some(org) = self.org_for_address(value)? {
-                    self.tx.execute(
-                        "UPDATE customers SET org_id = ? WHERE id = ?",
-                        params![org, id],
-                    )?;
+                    self.tx
+                        .prepare_cached("UPDATE customers SET org_id = ? WHERE id = ?")?
+                        .execute(params![org, id])?;
                     break;
                 }
             }

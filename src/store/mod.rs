@@ -43,7 +43,9 @@ pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
-pub use records::{serial_key, Asset, AssetInput, Org, OrgSummary, RecordNote, TimelineEntry};
+pub use records::{
+    serial_key, Asset, AssetInput, CustomerRow, Org, OrgSummary, RecordNote, TimelineEntry,
+};
 pub use reports::{Label, RollupState};
 pub use reviews::Review;
 pub use search::{Page, PageCursor, SearchContext};

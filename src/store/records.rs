@@ -66,6 +66,19 @@ pub struct RecordNote {
     pub body: String,
 }
 
+/// A customer as an export writes them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CustomerRow {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub faxes: Vec<String>,
+    pub org: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
 /// One message of a customer's timeline: every ticket, every channel.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TimelineEntry {
@@ -203,6 +216,30 @@ impl Tx<'_> {
         Ok(true)
     }
 
+    pub fn customer_by_external_id(&self, external: &str) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM customers WHERE external_id = ?")?
+            .query_row([external.trim()], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn org_count(&self) -> Result<i64> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT count(*) FROM orgs")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// The organisation of this name (any case).
+    pub fn org_by_name(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM orgs WHERE name = ?")?
+            .query_row([name.trim()], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The custom fields a record has a value for.
     pub fn field_names(&self, entity: Entity, owner: i64) -> Result<Vec<String>> {
         Ok(self
@@ -276,7 +313,8 @@ impl Tx<'_> {
     pub fn rename_org(&self, org: i64, name: &str, agent: &str) -> Result<()> {
         let old: String = self
             .tx
-            .query_row("SELECT name FROM orgs WHERE id = ?", [org], |r| r.get(0))?;
+            .prepare_cached("SELECT name FROM orgs WHERE id = ?")?
+            .query_row([org], |r| r.get(0))?;
         let name = name.trim();
         if name.is_empty() || old == name {
             return Ok(());
@@ -334,10 +372,10 @@ impl Tx<'_> {
         let Some(d) = domain_of(domain) else {
             return Ok(false);
         };
-        let n = self.tx.execute(
-            "DELETE FROM org_domains WHERE domain = ? AND org_id = ?",
-            params![d, org],
-        )?;
+        let n = self
+            .tx
+            .prepare_cached("DELETE FROM org_domains WHERE domain = ? AND org_id = ?")?
+            .execute(params![d, org])?;
         if n > 0 {
             self.record_event(Entity::Org, org, agent, "domain", Some(&d), None)?;
         }
@@ -357,18 +395,16 @@ impl Tx<'_> {
     }
 
     pub fn set_customer_org(&self, customer: i64, org: Option<i64>, agent: &str) -> Result<bool> {
-        let old: Option<i64> = self.tx.query_row(
-            "SELECT org_id FROM customers WHERE id = ?",
-            [customer],
-            |r| r.get(0),
-        )?;
+        let old: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT org_id FROM customers WHERE id = ?")?
+            .query_row([customer], |r| r.get(0))?;
         if old == org {
             return Ok(false);
         }
-        self.tx.execute(
-            "UPDATE customers SET org_id = ? WHERE id = ?",
-            params![org, customer],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE customers SET org_id = ? WHERE id = ?")?
+            .execute(params![org, customer])?;
         self.record_event(
             Entity::Customer,
             customer,
@@ -382,18 +418,16 @@ impl Tx<'_> {
 
     pub fn set_customer_name(&self, customer: i64, name: &str, agent: &str) -> Result<bool> {
         let name = name.trim();
-        let old: String =
-            self.tx
-                .query_row("SELECT name FROM customers WHERE id = ?", [customer], |r| {
-                    r.get(0)
-                })?;
+        let old: String = self
+            .tx
+            .prepare_cached("SELECT name FROM customers WHERE id = ?")?
+            .query_row([customer], |r| r.get(0))?;
         if name.is_empty() || old == name {
             return Ok(false);
         }
-        self.tx.execute(
-            "UPDATE customers SET name = ? WHERE id = ?",
-            params![name, customer],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE customers SET name = ? WHERE id = ?")?
+            .execute(params![name, customer])?;
         self.record_event(
             Entity::Customer,
             customer,
@@ -412,11 +446,10 @@ impl Tx<'_> {
         external: Option<&str>,
         agent: &str,
     ) -> Result<bool> {
-        let old: Option<String> = self.tx.query_row(
-            "SELECT external_id FROM customers WHERE id = ?",
-            [customer],
-            |r| r.get(0),
-        )?;
+        let old: Option<String> = self
+            .tx
+            .prepare_cached("SELECT external_id FROM customers WHERE id = ?")?
+            .query_row([customer], |r| r.get(0))?;
         let external = external.map(str::trim).filter(|s| !s.is_empty());
         if old.as_deref() == external {
             return Ok(false);
@@ -424,11 +457,8 @@ impl Tx<'_> {
         if let Some(x) = external {
             let other: Option<i64> = self
                 .tx
-                .query_row(
-                    "SELECT id FROM customers WHERE external_id = ? AND id <> ?",
-                    params![x, customer],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT id FROM customers WHERE external_id = ? AND id <> ?")?
+                .query_row(params![x, customer], |r| r.get(0))
                 .optional()?;
             if let Some(o) = other {
                 return Err(Error::invalid(
@@ -438,10 +468,9 @@ impl Tx<'_> {
                 ));
             }
         }
-        self.tx.execute(
-            "UPDATE customers SET external_id = ? WHERE id = ?",
-            params![external, customer],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE customers SET external_id = ? WHERE id = ?")?
+            .execute(params![external, customer])?;
         self.record_event(
             Entity::Customer,
             customer,
@@ -589,10 +618,9 @@ impl Tx<'_> {
         if let Some(s) = text(&input.serial) {
             let key = Some(serial_key(&s)).filter(|k| !k.is_empty());
             self.check_serial_free(key.as_deref(), Some(&s), Some(id))?;
-            self.tx.execute(
-                "UPDATE assets SET serial_key = ? WHERE id = ?",
-                params![key, id],
-            )?;
+            self.tx
+                .prepare_cached("UPDATE assets SET serial_key = ? WHERE id = ?")?
+                .execute(params![key, id])?;
             set("serial", cur.serial.clone(), Some(s))?;
         }
         if input.purchased.is_some() {
@@ -632,9 +660,8 @@ impl Tx<'_> {
     pub fn set_ticket_asset(&self, ticket: i64, asset: Option<i64>, agent: &str) -> Result<bool> {
         let old: Option<i64> = self
             .tx
-            .query_row("SELECT asset_id FROM tickets WHERE id = ?", [ticket], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT asset_id FROM tickets WHERE id = ?")?
+            .query_row([ticket], |r| r.get(0))
             .optional()?
             .ok_or(Error::TicketNotFound(ticket))?;
         if old == asset {
@@ -643,10 +670,9 @@ impl Tx<'_> {
         if let Some(a) = asset {
             self.asset_row(a)?;
         }
-        self.tx.execute(
-            "UPDATE tickets SET asset_id = ?, version = version + 1 WHERE id = ?",
-            params![asset, ticket],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE tickets SET asset_id = ?, version = version + 1 WHERE id = ?")?
+            .execute(params![asset, ticket])?;
         self.event(
             Some(ticket),
             agent,
@@ -683,40 +709,37 @@ impl Tx<'_> {
     /// the field values `keep` lacks move to `keep`, and its organisation
     /// if `keep` has none.
     pub(super) fn merge_records(&self, keep: i64, other: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE assets SET customer_id = ? WHERE customer_id = ?",
-            [keep, other],
+        self.tx
+            .prepare_cached("UPDATE assets SET customer_id = ? WHERE customer_id = ?")?
+            .execute([keep, other])?;
+        self.tx
+            .prepare_cached(
+                "UPDATE record_notes SET owner = ? WHERE entity = 'customer' AND owner = ?",
+            )?
+            .execute([keep, other])?;
+        self.tx.prepare_cached("UPDATE OR IGNORE field_values SET owner = ? WHERE entity = 'customer' AND owner = ?")?.execute([keep, other],
         )?;
-        self.tx.execute(
-            "UPDATE record_notes SET owner = ? WHERE entity = 'customer' AND owner = ?",
-            [keep, other],
-        )?;
-        self.tx.execute(
-            "UPDATE OR IGNORE field_values SET owner = ? WHERE entity = 'customer' AND owner = ?",
-            [keep, other],
-        )?;
-        self.tx.execute(
-            "DELETE FROM field_values WHERE entity = 'customer' AND owner = ?",
-            [other],
-        )?;
-        self.tx.execute(
-            "UPDATE customers SET org_id = (SELECT org_id FROM customers WHERE id = ?2)
+        self.tx
+            .prepare_cached("DELETE FROM field_values WHERE entity = 'customer' AND owner = ?")?
+            .execute([other])?;
+        self.tx
+            .prepare_cached(
+                "UPDATE customers SET org_id = (SELECT org_id FROM customers WHERE id = ?2)
              WHERE id = ?1 AND org_id IS NULL",
-            [keep, other],
-        )?;
-        let ext: Option<String> = self.tx.query_row(
-            "SELECT external_id FROM customers WHERE id = ?",
-            [other],
-            |r| r.get(0),
-        )?;
-        self.tx.execute(
-            "UPDATE customers SET external_id = NULL WHERE id = ?",
-            [other],
-        )?;
-        self.tx.execute(
-            "UPDATE customers SET external_id = ? WHERE id = ? AND external_id IS NULL",
-            params![ext, keep],
-        )?;
+            )?
+            .execute([keep, other])?;
+        let ext: Option<String> = self
+            .tx
+            .prepare_cached("SELECT external_id FROM customers WHERE id = ?")?
+            .query_row([other], |r| r.get(0))?;
+        self.tx
+            .prepare_cached("UPDATE customers SET external_id = NULL WHERE id = ?")?
+            .execute([other])?;
+        self.tx
+            .prepare_cached(
+                "UPDATE customers SET external_id = ? WHERE id = ? AND external_id IS NULL",
+            )?
+            .execute(params![ext, keep])?;
         Ok(())
     }
 }
@@ -741,6 +764,46 @@ fn asset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Asset> {
 }
 
 impl Store {
+    /// Every customer in number order, one at a time (an export of many
+    /// never holds them all).
+    pub fn for_each_customer_row(
+        &self,
+        mut f: impl FnMut(&CustomerRow) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(
+            "SELECT c.id, c.external_id, c.name, o.name FROM customers c
+             LEFT JOIN orgs o ON o.id = c.org_id ORDER BY c.id",
+        )?;
+        let mut rows = st.query([])?;
+        let mut ids = self.conn.prepare_cached(
+            "SELECT kind, value FROM identities WHERE customer_id = ? ORDER BY id",
+        )?;
+        while let Some(r) = rows.next()? {
+            let mut c = CustomerRow {
+                id: r.get(0)?,
+                external_id: r.get(1)?,
+                name: r.get(2)?,
+                emails: Vec::new(),
+                phones: Vec::new(),
+                faxes: Vec::new(),
+                org: r.get(3)?,
+                fields: Vec::new(),
+            };
+            let mut q = ids.query([c.id])?;
+            while let Some(i) = q.next()? {
+                let (kind, value): (String, String) = (i.get(0)?, i.get(1)?);
+                match kind.as_str() {
+                    "email" => c.emails.push(value),
+                    "phone" => c.phones.push(value),
+                    _ => c.faxes.push(value),
+                }
+            }
+            c.fields = self.fields_of(Entity::Customer, c.id)?;
+            f(&c)?;
+        }
+        Ok(())
+    }
+
     /// A record's custom field values, in the order the config declares
     /// them (then any no longer declared, by name).
     pub fn fields_of(&self, entity: Entity, owner: i64) -> Result<Vec<(String, String)>> {
