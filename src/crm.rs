@@ -37,19 +37,41 @@ pub enum Target {
 
 impl Target {
     fn parse(s: &str, store: &Store) -> Option<Target> {
-        let key = s.trim().to_lowercase().replace([' ', '-', '.'], "_");
+        // "E-mail 1 - Value" → "e_mail_1_value": words joined by one `_`.
+        let key = s
+            .trim()
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("_");
+        // The headers of common exports: Outlook, Google Contacts,
+        // HubSpot, Salesforce, and plain spreadsheets.
         Some(match key.as_str() {
             "external_id" | "customer_id" | "crm_id" | "customer_no" | "customer_number"
-            | "account_number" | "kundennummer" => Target::ExternalId,
-            "name" | "full_name" | "customer" | "contact" | "contact_name" => Target::Name,
+            | "account_number" | "record_id" | "contact_id" | "kundennummer" => Target::ExternalId,
+            "name" | "full_name" | "customer" | "contact" | "contact_name" | "display_name" => {
+                Target::Name
+            }
             "first_name" | "given_name" | "firstname" => Target::FirstName,
             "last_name" | "surname" | "family_name" | "lastname" => Target::LastName,
-            "email" | "e_mail" | "mail" | "email_address" | "emails" => Target::Email,
-            "phone" | "mobile" | "telephone" | "tel" | "cell" | "phone_number" | "phones" => {
-                Target::Phone
+            "email" | "e_mail" | "mail" | "email_address" | "e_mail_address" | "emails"
+            | "e_mail_1_value" | "email_1_value" | "e_mail_2_address" | "e_mail_3_address" => {
+                Target::Email
             }
-            "fax" | "fax_number" | "faxes" => Target::Fax,
-            "org" | "organisation" | "organization" | "company" | "account" => Target::Org,
+            "phone" | "mobile" | "telephone" | "tel" | "cell" | "phone_number" | "phones"
+            | "mobile_phone" | "business_phone" | "home_phone" | "phone_1_value"
+            | "phone_2_value" => Target::Phone,
+            "fax" | "fax_number" | "faxes" | "business_fax" | "home_fax" => Target::Fax,
+            "org"
+            | "organisation"
+            | "organization"
+            | "company"
+            | "company_name"
+            | "account"
+            | "account_name"
+            | "organization_1_name"
+            | "organisation_1_name" => Target::Org,
             "ignore" | "_" => Target::Ignore,
             _ => {
                 let fields = &store.settings().fields;

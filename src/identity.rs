@@ -85,11 +85,12 @@ pub fn strict_phone(raw: &str, default_region: &str) -> Result<String> {
     if ok {
         Ok(n)
     } else {
-        Err(Error::invalid(
-            "phone number",
-            raw,
-            format!("not a valid number (with {default_region} as the default region); write it with + and the country code"),
-        ))
+        let why = if raw.trim().starts_with('+') {
+            "no such number in its country's numbering plan".to_string()
+        } else {
+            format!("not a valid number with {default_region} as the default region; write it with + and the country code")
+        };
+        Err(Error::invalid("phone number", raw, why))
     }
 }
 

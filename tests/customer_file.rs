@@ -427,3 +427,46 @@ fn a_messy_csv_imports_row_by_row_and_again_changes_nothing() {
         "{back}"
     );
 }
+
+/// Outlook's contact export, as it names its columns: no map needed.
+#[test]
+fn an_outlook_export_maps_itself() {
+    let env = Env::new();
+    let file = fixture("outlook_contacts.csv");
+    let r = env.json(&["customer", "import", file.as_str()]);
+    assert_eq!(r["created"], 2, "{r}");
+    assert_eq!(
+        r["ignored_columns"],
+        serde_json::json!(["Middle Name", "Notes"])
+    );
+    let h = env.json(&["customer", "show", "h.fischer@gmail.example"]);
+    assert_eq!(h["customer"]["name"], "Hannah Fischer");
+    assert_eq!(h["org"]["name"], "Fischer Metallbau GmbH");
+    let kinds: Vec<(String, String)> = h["customer"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("fax".into(), "+49891234568".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("phone".into(), "+49891234567".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("email".into(), "hannah@fischer-metall.example".into())),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        env.json(&["customer", "show", "+447911123456"])["customer"]["name"],
+        "Tom Baker"
+    );
+}
