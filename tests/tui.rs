@@ -98,6 +98,55 @@ fn wide_queue_with_cjk_lines_up() {
     }
 }
 
+/// The customer panel carries the customer file: organisation, fields,
+/// the asset the ticket is about and the others the customer owns.
+#[test]
+fn customer_panel_shows_the_customer_file() {
+    let fx = fixture(60);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Enter);
+    let t = a.ticket.as_ref().unwrap();
+    let (ticket, customer) = (t.summary.id, t.customer.id);
+    {
+        let mut store = Store::open(&fx.db, Settings::default()).unwrap();
+        let tx = store.transaction().unwrap();
+        let org = tx.create_org("Acme Tools", None, "lead").unwrap();
+        tx.set_customer_org(customer, Some(org), "lead").unwrap();
+        let gold = echodesk::fields::Value::Text("gold".into());
+        tx.set_field(
+            echodesk::fields::Entity::Customer,
+            customer,
+            "tier",
+            Some(&gold),
+            "lead",
+        )
+        .unwrap();
+        let asset = |model: &str, serial: &str| echodesk::store::AssetInput {
+            customer_id: Some(customer),
+            model: Some(model.into()),
+            serial: Some(serial.into()),
+            warranty_until: Some("2027-01-10".into()),
+            ..Default::default()
+        };
+        let vmc = tx
+            .create_asset(&asset("VMC-850", "VMC-12345"), "lead")
+            .unwrap();
+        tx.create_asset(&asset("Lathe L2", "L2-778"), "lead")
+            .unwrap();
+        tx.set_ticket_asset(ticket, Some(vmc), "lead").unwrap();
+        tx.commit().unwrap();
+    }
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.ticket.as_ref().unwrap().summary.id, ticket);
+    let s = screen(&mut a, 100, 30);
+    assert!(
+        s.contains("Acme Tools") && s.contains("VMC-850 VMC-12345"),
+        "{s}"
+    );
+    insta::assert_snapshot!("ticket_customer_file_100x30", s);
+}
+
 #[test]
 fn ticket_screen_with_customer_panel() {
     let fx = fixture(60);

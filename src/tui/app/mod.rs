@@ -116,6 +116,16 @@ struct UndoEntry {
     steps: Vec<(i64, Change)>,
 }
 
+/// What the ticket screen's customer panel shows of the customer file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerFile {
+    pub org: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub assets: Vec<crate::store::Asset>,
+    /// The asset the open ticket is about.
+    pub about: Option<crate::store::Asset>,
+}
+
 pub struct App {
     pub store: Store,
     pub config: Config,
@@ -148,6 +158,9 @@ pub struct App {
     /// The open ticket's satisfaction survey, and the customer's.
     pub survey: Option<crate::store::Survey>,
     pub customer_surveys: Vec<crate::store::Survey>,
+    /// The open ticket's customer file: organisation, fields, assets, and
+    /// the asset the ticket is about.
+    pub customer_file: CustomerFile,
     pub presence: Vec<(String, String)>,
     /// The first row of the conversation on screen.
     pub ticket_scroll: usize,
@@ -245,6 +258,7 @@ impl App {
             other_tickets: Vec::new(),
             survey: None,
             customer_surveys: Vec::new(),
+            customer_file: CustomerFile::default(),
             presence: Vec::new(),
             ticket_scroll: 0,
             status: None,

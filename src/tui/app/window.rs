@@ -288,6 +288,16 @@ impl App {
         self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
         self.survey = self.store.ticket_survey(id)?;
         self.customer_surveys = self.store.customer_surveys(t.customer.id)?;
+        let c = t.customer.id;
+        self.customer_file = super::CustomerFile {
+            org: self.store.customer_org(c)?.0.map(|o| o.name),
+            fields: self.store.fields_of(crate::fields::Entity::Customer, c)?,
+            assets: self.store.assets_of(Some(c), None)?,
+            about: match self.store.ticket_asset(id)? {
+                Some(a) => Some(self.store.asset(a)?),
+                None => None,
+            },
+        };
         self.ticket = Some(t);
         Ok(())
     }

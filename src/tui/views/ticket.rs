@@ -271,6 +271,46 @@ fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
             Span::styled(sanitize::line(&i.value), t.text()),
         ]));
     }
+    let file = &app.customer_file;
+    let row = |label: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{label:<6}"), t.dim()),
+            Span::styled(sanitize::line(&value), t.text()),
+        ])
+    };
+    if let Some(o) = &file.org {
+        lines.push(row("org", o.clone()));
+    }
+    for (n, v) in &file.fields {
+        lines.push(row(n, v.clone()));
+    }
+    let asset = |a: &crate::store::Asset| match &a.serial {
+        Some(s) => format!("{} {s}", a.model),
+        None => a.model.clone(),
+    };
+    if let Some(a) = &file.about {
+        let warranty = a
+            .warranty_until
+            .as_deref()
+            .map(|w| format!(" · warranty {w}"))
+            .unwrap_or_default();
+        lines.push(row("about", format!("{}{warranty}", asset(a))));
+    }
+    let others: Vec<&crate::store::Asset> = file
+        .assets
+        .iter()
+        .filter(|a| file.about.as_ref().map(|b| b.id) != Some(a.id))
+        .collect();
+    if !others.is_empty() {
+        let shown: Vec<String> = others.iter().take(3).map(|a| asset(a)).collect();
+        let more = others.len().saturating_sub(3);
+        let tail = if more > 0 {
+            format!(" +{more}")
+        } else {
+            String::new()
+        };
+        lines.push(row("owns", format!("{}{tail}", shown.join(", "))));
+    }
     let ratings: Vec<String> = app
         .customer_surveys
         .iter()
