@@ -302,6 +302,7 @@ impl Gen<'_> {
             }
         };
         tx.set_clock(Some(start));
+        register_machine(tx, p, &body)?;
         let first = self.inbound(channel, p, &subject, &body, start, vec![]);
         let first_mid = first.message_id.clone();
         let ticket = match self.ingest.ingest(tx, &first)? {
@@ -593,7 +594,11 @@ pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result
         std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
     }
 
-    let mut store = Store::open(&db, Settings::from(config))?;
+    // The demo's faxes name serials its own way, whatever the user's
+    // config recognises.
+    let mut settings = Settings::from(config);
+    settings.serial_pattern = regex::Regex::new(SERIAL_PATTERN).ok();
+    let mut store = Store::open(&db, settings)?;
     let mut gen = Gen {
         rng: Rng(0x9E37_79B9_7F4A_7C15),
         again: Rng(0x2545_F491_4F6C_DD1D),
@@ -607,6 +612,14 @@ pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result
     {
         let tx = store.transaction()?;
         tx.set_clock(Some(now - (HISTORY_DAYS as i64 + 10) * 86_400));
+        // Two companies: customers at their domains are their people.
+        for (name, domain) in [
+            ("Example Corp", "example.com"),
+            ("Example Org", "example.org"),
+        ] {
+            let org = tx.create_org(name, None, "demo")?;
+            tx.add_org_domain(org, domain, "demo")?;
+        }
         // Most customers are known with every address they use; the rest
         // arrive as strangers and get a record from their first message.
         for p in people.iter().take(people.len() * 2 / 3) {
@@ -634,6 +647,47 @@ pub fn build_at(dir: &Path, tickets: usize, config: &Config, now: i64) -> Result
         messages,
         customers,
     })
+}
+
+/// The serial numbers the demo's claim forms name (`SN-4890`).
+pub const SERIAL_PATTERN: &str = r"\bSN-\d{4}\b";
+
+/// A claim form names a machine: a known customer owns it, so that the
+/// serial in the fax links the ticket to it when it is filed, and the
+/// asset's tickets are its repair record. Model and dates follow from the
+/// serial, so the demo's random draws are the same as without machines.
+fn register_machine(tx: &Tx<'_>, p: &Person, body: &str) -> Result<()> {
+    let Some(serial) = body
+        .split_whitespace()
+        .map(|w| w.trim_end_matches([',', '.', ':']))
+        .find(|w| w.starts_with("SN-"))
+    else {
+        return Ok(());
+    };
+    if tx.asset_by_serial(serial)?.is_some() {
+        return Ok(());
+    }
+    let fax = crate::identity::normalise(crate::model::IdentityKind::Fax, &p.fax, "US")?;
+    let Some(customer) = tx.find_identity(crate::model::IdentityKind::Fax, &fax)? else {
+        return Ok(());
+    };
+    let n: i64 = serial[3..].parse().unwrap_or(0);
+    let bought = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default()
+        + chrono::Duration::days(n % 900);
+    let warranty = bought + chrono::Duration::days(2 * 365);
+    tx.create_asset(
+        &crate::store::AssetInput {
+            customer_id: Some(customer),
+            model: Some(["PowerBox P100", "PowerBox P200", "Inverter X5"][(n % 3) as usize].into()),
+            serial: Some(serial.to_string()),
+            purchased: Some(bought.to_string()),
+            warranty_until: Some(warranty.to_string()),
+            location: Some(["Workshop", "Basement", "Roof"][(n % 3) as usize].into()),
+            ..Default::default()
+        },
+        "demo",
+    )?;
+    Ok(())
 }
 
 fn store_tickets(tx: &Tx<'_>) -> Result<i64> {

@@ -541,3 +541,51 @@ fn the_csv_spectrum_files_import_and_reimport() {
         );
     }
 }
+
+/// The demo inbox carries the customer file: two companies by domain, and
+/// machines whose serial numbers the claim faxes name, each with its
+/// repair record.
+#[test]
+fn the_demo_has_organisations_and_machines() {
+    let env = Env::new();
+    let demo = env.dir.path().join("demo");
+    let (code, _, err) = common::run(
+        &env.config,
+        &env.db,
+        &[
+            "demo",
+            "--build-only",
+            "--tickets",
+            "300",
+            "--dir",
+            demo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let db = demo.join("demo.db");
+    let run = |args: &[&str]| {
+        let (code, out, err) = common::run(&env.config, &db, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out
+    };
+    let orgs = run(&["org", "list"]);
+    let names: Vec<&str> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Example Corp", "Example Org"]);
+    assert!(orgs[0]["people"].as_i64().unwrap() > 0 && orgs[0]["tickets"].as_i64().unwrap() > 0);
+    let assets = run(&["asset", "list"]);
+    let assets = assets.as_array().unwrap();
+    assert!(!assets.is_empty());
+    for a in assets {
+        let serial = a["serial"].as_str().unwrap();
+        let shown = run(&["asset", "show", serial]);
+        assert!(
+            !shown["tickets"].as_array().unwrap().is_empty(),
+            "{serial} has no repair record"
+        );
+    }
+}
