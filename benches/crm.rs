@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use echodesk::crm::{import_customers, Map};
+use echodesk::crm::{import, Customers, Map};
 use echodesk::fields::{Entity, FieldDef, Fields, Kind};
 use echodesk::store::{Settings, Store};
 
@@ -98,12 +98,12 @@ fn main() {
         let mut store = Store::open(&path, settings.clone()).unwrap();
         let t = Instant::now();
         let r =
-            import_customers(&mut store, &bytes, &Map::default(), None, false, "bench").unwrap();
+            import::<Customers>(&mut store, &bytes, &Map::default(), None, false, "bench").unwrap();
         first.push(t.elapsed().as_secs_f64());
         assert_eq!((r.created, r.refused), (rows, 0), "first import");
         let t = Instant::now();
         let r =
-            import_customers(&mut store, &bytes, &Map::default(), None, false, "bench").unwrap();
+            import::<Customers>(&mut store, &bytes, &Map::default(), None, false, "bench").unwrap();
         again.push(t.elapsed().as_secs_f64());
         assert_eq!(r.unchanged, rows, "second import");
         base.push(baseline(&bytes, &dir.path().join(format!("base{rep}.db"))));

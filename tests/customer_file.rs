@@ -589,3 +589,78 @@ fn the_demo_has_organisations_and_machines() {
         );
     }
 }
+
+/// Machines from a CSV after the customer list: owners by the CRM's id or
+/// email, an organisation's machine, German dates, serials in any spacing.
+#[test]
+fn assets_import_after_the_customers() {
+    let env = Env::new();
+    let customers = fixture("customers_messy.csv");
+    let map = fixture("customers_messy.toml");
+    let (code, _, err) = common::run(
+        &env.config,
+        &env.db,
+        &["customer", "import", &customers, "--map", &map],
+    );
+    assert_eq!(code, Some(11), "{err}");
+    let assets = fixture("assets.csv");
+    let (code, r, err) = common::run(&env.config, &env.db, &["asset", "import", &assets]);
+    assert_eq!(code, Some(11), "{err}");
+    let rows: Vec<(u64, String, String)> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["line"].as_u64().unwrap(),
+                x["action"].as_str().unwrap().into(),
+                x["detail"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expect = [
+        (2, "created", ""),
+        (3, "created", ""),
+        (4, "created", ""),
+        (5, "refused", "no customer `nobody@nowhere.example`"),
+        (6, "refused", "a new asset needs a model"),
+        (7, "refused", "column Install Date: `13/31/2024` is not a date"),
+        (8, "refused", "the same key as line 2"),
+    ];
+    for (line, action, detail) in expect {
+        let got = rows
+            .iter()
+            .find(|r| r.0 == line)
+            .unwrap_or_else(|| panic!("line {line}: {rows:?}"));
+        assert_eq!(got.1, action, "{got:?}");
+        assert!(got.2.contains(detail), "{got:?}");
+    }
+    let vmc = env.json(&["asset", "show", "VMC-12345"]);
+    assert_eq!(vmc["asset"]["purchased"], "2024-05-02");
+    assert_eq!(vmc["asset"]["location"], "Hall 2");
+    assert_eq!(
+        vmc["asset"]["fields"][0],
+        serde_json::json!(["service_due", "2026-12-31"])
+    );
+    let anna = env.json(&["customer", "show", "C-100"]);
+    assert_eq!(anna["assets"][0]["serial"], "VMC-12345");
+    assert_eq!(
+        env.json(&["asset", "show", "VMC12346"])["asset"]["model"],
+        "VMC-850"
+    );
+    let org = env.json(&["org", "show", "Acme Tools"]);
+    assert!(org["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["serial"] == "K3-0001"));
+    let (_, again, _) = common::run(&env.config, &env.db, &["asset", "import", &assets]);
+    assert_eq!(
+        (
+            again["created"].as_u64(),
+            again["updated"].as_u64(),
+            again["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(3))
+    );
+}

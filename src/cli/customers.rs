@@ -254,71 +254,13 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
             map,
             encoding,
             dry_run,
-        } => {
-            let mut store = ctx.open()?;
-            let map = match &map {
-                Some(m) => crate::crm::Map::load(m)?,
-                None => crate::crm::Map::default(),
-            };
-            let bytes = std::fs::read(&file).map_err(|e| crate::Error::io(&file, e))?;
-            let r = crate::crm::import_customers(
-                &mut store,
-                &bytes,
-                &map,
-                encoding.as_deref(),
-                dry_run,
-                &ctx.agent,
-            )?;
-            if ctx.json {
-                output::json(&r)?;
-            } else {
-                for row in r
-                    .rows
-                    .iter()
-                    .filter(|r| r.action != crate::crm::Action::Unchanged)
-                {
-                    let what = match row.action {
-                        crate::crm::Action::Created => "created",
-                        crate::crm::Action::Updated => "updated",
-                        crate::crm::Action::Unchanged => "unchanged",
-                        crate::crm::Action::Refused => "REFUSED",
-                    };
-                    let who = row.customer.map(|c| format!(" #{c}")).unwrap_or_default();
-                    println!(
-                        "line {:>6}: {what}{who}{}{}",
-                        row.line,
-                        if row.detail.is_empty() { "" } else { ": " },
-                        sanitize::line(&row.detail)
-                    );
-                }
-                println!(
-                    "{}{} created, {} updated, {} unchanged, {} refused; {} organisations created; read as {}",
-                    if r.dry_run { "dry run (nothing saved): " } else { "" },
-                    r.created,
-                    r.updated,
-                    r.unchanged,
-                    r.refused,
-                    r.orgs_created,
-                    r.encoding
-                );
-                if !r.ignored_columns.is_empty() {
-                    println!(
-                        "columns not read: {} (map them with --map)",
-                        sanitize::line(&r.ignored_columns.join(", "))
-                    );
-                }
-            }
-            if r.refused > 0 {
-                return Err(crate::Error::RowsRefused(format!(
-                    "{} of {} rows refused; the others are {}",
-                    r.refused,
-                    r.rows.len(),
-                    if r.dry_run { "fine" } else { "applied" }
-                ))
-                .into());
-            }
-            Ok(())
-        }
+        } => super::records::import::<crate::crm::Customers>(
+            ctx,
+            &file,
+            map.as_deref(),
+            encoding.as_deref(),
+            dry_run,
+        ),
         CustomerCmd::Export => {
             let store = ctx.open()?;
             let stdout = std::io::stdout();

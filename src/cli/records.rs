@@ -142,6 +142,77 @@ pub fn asset_line(store: &Store, a: &Asset) -> anyhow::Result<String> {
     Ok(parts.join(" · "))
 }
 
+/// `customer import` and `asset import`: the import, its report (each
+/// row that changed something or was refused, then the counts), and exit
+/// code 11 when rows were refused.
+pub fn import<K: crate::crm::Records>(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    map: Option<&std::path::Path>,
+    encoding: Option<&str>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let mut store = ctx.open()?;
+    let map = match map {
+        Some(m) => crate::crm::Map::load(m)?,
+        None => crate::crm::Map::default(),
+    };
+    let bytes = std::fs::read(file).map_err(|e| crate::Error::io(file, e))?;
+    let r = crate::crm::import::<K>(&mut store, &bytes, &map, encoding, dry_run, &ctx.agent)?;
+    if ctx.json {
+        output::json(&r)?;
+    } else {
+        for row in r
+            .rows
+            .iter()
+            .filter(|r| r.action != crate::crm::Action::Unchanged)
+        {
+            let what = match row.action {
+                crate::crm::Action::Created => "created",
+                crate::crm::Action::Updated => "updated",
+                crate::crm::Action::Unchanged => "unchanged",
+                crate::crm::Action::Refused => "REFUSED",
+            };
+            let who = row
+                .id
+                .map(|c| format!(" {} #{c}", K::WHAT))
+                .unwrap_or_default();
+            println!(
+                "line {:>6}: {what}{who}{}{}",
+                row.line,
+                if row.detail.is_empty() { "" } else { ": " },
+                sanitize::line(&row.detail)
+            );
+        }
+        println!(
+            "{}{} created, {} updated, {} unchanged, {} refused; {} organisations created; read as {}",
+            if r.dry_run { "dry run (nothing saved): " } else { "" },
+            r.created,
+            r.updated,
+            r.unchanged,
+            r.refused,
+            r.orgs_created,
+            r.encoding
+        );
+        if !r.ignored_columns.is_empty() {
+            println!(
+                "columns not read: {} (map them with --map)",
+                sanitize::line(&r.ignored_columns.join(", "))
+            );
+        }
+    }
+    if r.refused > 0 {
+        return Err(crate::Error::RowsRefused(format!(
+            "{} of {} rows refused; the others are {}",
+            r.refused,
+            r.rows.len(),
+            if r.dry_run { "fine" } else { "applied" }
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OrgCmd {
     /// Organisations with their people, tickets, open tickets and assets
@@ -375,6 +446,19 @@ pub enum AssetCmd {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Create or update assets from a CSV file (serial, model, dates, owner), one row each
+    Import {
+        file: std::path::PathBuf,
+        /// Which column is the key and what each column feeds (TOML; docs/customers.md)
+        #[arg(long)]
+        map: Option<std::path::PathBuf>,
+        /// The file's encoding when not UTF-8: gbk, big5, shift_jis, windows-1252, …
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Do everything and roll it back: the report is what a real run would do
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
     /// Say which asset a ticket is about (`none` to clear)
     Link {
         ticket: i64,
@@ -477,6 +561,12 @@ pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        AssetCmd::Import {
+            file,
+            map,
+            encoding,
+            dry_run,
+        } => import::<crate::crm::Assets>(ctx, &file, map.as_deref(), encoding.as_deref(), dry_run),
         AssetCmd::Link { ticket, asset } => {
             let mut store = ctx.open()?;
             let id = if asset.eq_ignore_ascii_case("none") {

@@ -692,6 +692,14 @@ impl Tx<'_> {
             .flatten())
     }
 
+    pub fn asset_by_external_id(&self, external: &str) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM assets WHERE external_id = ?")?
+            .query_row([external.trim()], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The asset whose serial number this is, as written anywhere.
     pub fn asset_by_serial(&self, serial: &str) -> Result<Option<i64>> {
         let key = serial_key(serial);
