@@ -624,7 +624,11 @@ fn assets_import_after_the_customers() {
         (4, "created", ""),
         (5, "refused", "no customer `nobody@nowhere.example`"),
         (6, "refused", "a new asset needs a model"),
-        (7, "refused", "column Install Date: `13/31/2024` is not a date"),
+        (
+            7,
+            "refused",
+            "column Install Date: `13/31/2024` is not a date",
+        ),
         (8, "refused", "the same key as line 2"),
     ];
     for (line, action, detail) in expect {

@@ -147,6 +147,33 @@ fn customer_panel_shows_the_customer_file() {
     insta::assert_snapshot!("ticket_customer_file_100x30", s);
 }
 
+/// `T` on a ticket: every message of the customer's tickets, the newest
+/// on screen, one channel at a time with `c`; `esc` goes back.
+#[test]
+fn customer_timeline_screen() {
+    let fx = fixture(150);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Enter);
+    let customer = a.ticket.as_ref().unwrap().customer.id;
+    key(&mut a, KeyCode::Char('T'));
+    assert_eq!(a.screen, Screen::Timeline);
+    let tl = a.timeline.as_ref().unwrap();
+    assert_eq!(tl.customer, customer);
+    let all = tl.entries.len();
+    assert!(tl.entries.windows(2).all(|w| w[0].at <= w[1].at));
+    insta::assert_snapshot!("timeline_100x30", screen(&mut a, 100, 30));
+    key(&mut a, KeyCode::Char('c'));
+    let tl = a.timeline.as_ref().unwrap();
+    assert!(tl.entries.iter().all(|e| e.channel == "email"));
+    assert!(
+        tl.entries.len() < all,
+        "the customer wrote on more than one channel"
+    );
+    assert!(screen(&mut a, 100, 30).contains("· mail "));
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Ticket);
+}
+
 #[test]
 fn ticket_screen_with_customer_panel() {
     let fx = fixture(60);

@@ -231,7 +231,11 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                 entries.len()
             );
             for e in &entries {
-                let arrow = if e.direction == "in" { "←" } else { "→" };
+                let arrow = match e.direction.as_str() {
+                    "in" => "←",
+                    "note" => "✎",
+                    _ => "→",
+                };
                 let first = e
                     .body
                     .lines()

@@ -47,6 +47,8 @@ pub enum Context {
     Dashboard,
     /// The review screen (digits score the marked criterion).
     Review,
+    /// The customer's timeline.
+    Timeline,
 }
 
 impl Context {
@@ -58,6 +60,7 @@ impl Context {
             Context::Picker => "Palette and canned answers (other keys filter)",
             Context::Dashboard => "Dashboard",
             Context::Review => "Review screen (1-9 score the marked criterion)",
+            Context::Timeline => "Customer timeline (j/k and pages scroll; esc back)",
         }
     }
 }
@@ -112,6 +115,7 @@ actions! {
     General Refresh "refresh" "Reload now" ["ctrl-r"];
     General Dashboard "dashboard" "Team dashboard: volume, first replies, targets, busiest hours" ["D"];
     General Review "review" "Quality review: score sampled tickets on the rubric" ["Q"];
+    General Timeline "timeline" "The customer's timeline: every message of every ticket and channel" ["T"];
     General Palette "palette" "Command palette: every action by name" [":"];
     General Help "help" "This help" ["?"];
     General Quit "quit" "Quit" ["q"];
@@ -138,6 +142,7 @@ actions! {
     Review ReviewSave "review-save" "Save the scores (a complete review moves on)" ["ctrl-s", "enter"];
     Review ReviewScrollDown "review-scroll-down" "Scroll the conversation down" ["pgdn", "ctrl-d"];
     Review ReviewScrollUp "review-scroll-up" "Scroll the conversation up" ["pgup", "ctrl-u"];
+    Timeline TimelineChannel "timeline-channel" "Only one channel: all, email, SMS, fax in turn" ["c", "tab"];
 }
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,

@@ -63,6 +63,9 @@ impl App {
         if self.screen == Screen::Review {
             return self.on_review_key(key);
         }
+        if self.screen == Screen::Timeline {
+            return self.on_timeline_key(key);
+        }
         if let KeyCode::Char(c @ '1'..='9') = key.code {
             if key.modifiers.is_empty() {
                 return self.switch_view(c as usize - '1' as usize);
@@ -80,6 +83,7 @@ impl App {
             (_, Action::Quit) => self.quit = true,
             (_, Action::Dashboard) => self.open_dashboard(),
             (_, Action::Review) => self.open_review()?,
+            (_, Action::Timeline) => self.open_timeline()?,
             (Screen::Queue, Action::Back) => {
                 if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
                     self.selection.clear();
@@ -126,7 +130,7 @@ impl App {
                 let id = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
                     Screen::Queue => self.selected_row().map(|t| t.id),
-                    Screen::Dashboard | Screen::Review => None,
+                    Screen::Dashboard | Screen::Review | Screen::Timeline => None,
                 };
                 if let Some(id) = id {
                     let t = self.store.ticket(id)?;
@@ -176,7 +180,7 @@ impl App {
                 let current = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
                     Screen::Queue => self.selected_row().map(|t| t.priority),
-                    Screen::Dashboard | Screen::Review => None,
+                    Screen::Dashboard | Screen::Review | Screen::Timeline => None,
                 }
                 .filter(|_| self.selection.is_empty())
                 .unwrap_or(Priority::Normal);
@@ -311,11 +315,12 @@ impl App {
                 | Action::ReviewComment
                 | Action::ReviewSave
                 | Action::ReviewScrollDown
-                | Action::ReviewScrollUp,
+                | Action::ReviewScrollUp
+                | Action::TimelineChannel,
             ) => {}
             (Screen::Ticket, _) => {}
             // Their keys go to `on_dashboard_key` and `on_review_key`.
-            (Screen::Dashboard | Screen::Review, _) => {}
+            (Screen::Dashboard | Screen::Review | Screen::Timeline, _) => {}
         }
         Ok(())
     }

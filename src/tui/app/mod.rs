@@ -36,6 +36,8 @@ pub enum Screen {
     Dashboard,
     /// Quality review: a sampled ticket beside the rubric.
     Review,
+    /// Every message of a customer's tickets, oldest first.
+    Timeline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +199,7 @@ pub struct App {
     pub dashboard: Option<dashboard::Dashboard>,
     /// The review screen's tasks and scores.
     pub reviewing: Option<review::Reviewing>,
+    pub timeline: Option<timeline::Timeline>,
 }
 
 impl App {
@@ -281,6 +284,7 @@ impl App {
             body_rows: Default::default(),
             dashboard: None,
             reviewing: None,
+            timeline: None,
         };
         app.load_canned();
         app.reload_top()?;
@@ -387,4 +391,5 @@ mod compose;
 pub mod dashboard;
 mod keys;
 pub mod review;
+pub mod timeline;
 mod window;

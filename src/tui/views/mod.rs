@@ -6,6 +6,7 @@ mod overlays;
 mod queue;
 mod review;
 mod ticket;
+mod timeline;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -42,6 +43,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Ticket => ticket::draw(f, app, main),
         Screen::Dashboard => dashboard::draw(f, app, main),
         Screen::Review => review::draw(f, app, main),
+        Screen::Timeline => timeline::draw(f, app, main),
     }
     draw_status(f, app, status);
     overlays::draw(f, app, area);

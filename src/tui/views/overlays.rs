@@ -50,6 +50,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Context::Picker,
                 Context::Dashboard,
                 Context::Review,
+                Context::Timeline,
             ] {
                 if context != Context::General {
                     lines.push(Line::raw(""));
