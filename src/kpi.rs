@@ -30,6 +30,10 @@ pub enum Group {
     Policy,
     /// The account the customer first wrote to.
     Account,
+    /// The customer's organisation.
+    Org,
+    /// The model of the asset the ticket is about.
+    Model,
 }
 
 impl Group {
@@ -43,9 +47,11 @@ impl Group {
             "state" => Group::State,
             "policy" => Group::Policy,
             "account" => Group::Account,
+            "org" | "organisation" | "organization" => Group::Org,
+            "model" | "asset" => Group::Model,
             _ => {
                 return Err(format!(
-                    "`{}` is not a grouping; use channel, agent, priority, tag, state, policy or account",
+                    "`{}` is not a grouping; use channel, agent, priority, tag, state, policy, account, org or model",
                     crate::sanitize::line(s)
                 ))
             }
@@ -62,7 +68,22 @@ impl Group {
             Group::State => "state",
             Group::Policy => "policy",
             Group::Account => "account",
+            Group::Org => "org",
+            Group::Model => "model",
         }
+    }
+
+    /// The per-ticket label a grouping outside the rollups reads.
+    fn label(self) -> Option<Label> {
+        Some(match self {
+            Group::Tag => Label::Tag,
+            Group::State => Label::State,
+            Group::Policy => Label::Policy,
+            Group::Account => Label::Account,
+            Group::Org => Label::Org,
+            Group::Model => Label::Model,
+            Group::All | Group::Channel | Group::Agent | Group::Priority => return None,
+        })
     }
 
     /// Groups the rollups are kept by; the others need each ticket.
@@ -142,7 +163,13 @@ fn group_label(g: Group, key: &Key) -> &str {
         Group::Agent if key.agent.is_empty() => "-",
         Group::Agent => &key.agent,
         Group::Priority => key.priority.as_str(),
-        Group::All | Group::Tag | Group::State | Group::Policy | Group::Account => "all",
+        Group::All
+        | Group::Tag
+        | Group::State
+        | Group::Policy
+        | Group::Account
+        | Group::Org
+        | Group::Model => "all",
     }
 }
 
@@ -314,13 +341,7 @@ fn satisfaction(
         .into_iter()
         .filter(|s| only.is_none_or(|o| o.contains(&s.ticket)))
         .collect();
-    let label = match req.group {
-        Group::Tag => Some(Label::Tag),
-        Group::State => Some(Label::State),
-        Group::Policy => Some(Label::Policy),
-        Group::Account => Some(Label::Account),
-        _ => None,
-    };
+    let label = req.group.label();
     let ids: Vec<i64> = surveys.iter().map(|s| s.ticket).collect();
     let labels = match label {
         Some(l) => store.ticket_labels(&ids, l)?,
@@ -412,13 +433,7 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         if req.query.is_some() {
             only = Some(ids.iter().copied().collect());
         }
-        let label = match req.group {
-            Group::Tag => Some(Label::Tag),
-            Group::State => Some(Label::State),
-            Group::Policy => Some(Label::Policy),
-            Group::Account => Some(Label::Account),
-            _ => None,
-        };
+        let label = req.group.label();
         let labels = match label {
             Some(l) => store.ticket_labels(&ids, l)?,
             None => HashMap::new(),
@@ -426,11 +441,10 @@ fn period(store: &Store, req: &Request, ivs: &[Interval], ctx: &SearchContext) -
         for (id, channel, facts) in store.facts_of(&ids)? {
             let mut by_key: HashMap<Key, Counters> = HashMap::new();
             crate::report::add_facts(&mut by_key, channel, &facts, 1);
-            let l: Vec<String> = match req.group {
-                Group::Tag | Group::State | Group::Policy | Group::Account => {
-                    labels.get(&id).cloned().unwrap_or_default()
-                }
-                _ => Vec::new(),
+            let l: Vec<String> = if label.is_some() {
+                labels.get(&id).cloned().unwrap_or_default()
+            } else {
+                Vec::new()
             };
             for (key, c) in &by_key {
                 sums.add(

@@ -306,6 +306,64 @@ fn by_account_each_ticket_counts_once() {
     assert_eq!(r.totals[3].figures.created, all.totals[0].figures.created);
 }
 
+/// Grouped by the customer's organisation and by the model of the asset
+/// the ticket is about: tickets without one count under "-".
+#[test]
+fn by_org_and_by_model() {
+    let mut d = hand_fixture();
+    let at = utc(2026, 11, 12, 0, 0);
+    let t1 = d
+        .store
+        .search_ids(
+            &echodesk::query::parse("kettle").unwrap(),
+            &SearchContext {
+                me: "alice".into(),
+                now: at,
+            },
+            10,
+        )
+        .unwrap()[0];
+    let ann = d.store.ticket(t1).unwrap().customer.id;
+    d.with(at, |tx| {
+        let org = tx.create_org("Kettle Works", None, "alice").unwrap();
+        tx.set_customer_org(ann, Some(org), "alice").unwrap();
+        let asset = tx
+            .create_asset(
+                &echodesk::store::AssetInput {
+                    customer_id: Some(ann),
+                    model: Some("KT-2".into()),
+                    serial: Some("SN-0001".into()),
+                    ..Default::default()
+                },
+                "alice",
+            )
+            .unwrap();
+        tx.set_ticket_asset(t1, Some(asset), "alice").unwrap();
+    });
+    let r = d.report("2026-11-01", "2026-11-30", By::Total, Group::Org);
+    let rows: Vec<(&str, i64)> = r
+        .totals
+        .iter()
+        .map(|t| (t.group.as_str(), t.figures.created))
+        .collect();
+    assert_eq!(
+        rows,
+        [("-", 3), ("Kettle Works", 1), ("all", 4)],
+        "{rows:?}"
+    );
+    let r = d.report("2026-11-01", "2026-11-30", By::Total, Group::Model);
+    let rows: Vec<(&str, i64, i64)> = r
+        .totals
+        .iter()
+        .map(|t| (t.group.as_str(), t.figures.created, t.figures.solved))
+        .collect();
+    assert_eq!(
+        rows,
+        [("-", 3, 2), ("KT-2", 1, 1), ("all", 4, 3)],
+        "{rows:?}"
+    );
+}
+
 /// Rollups are kept by the team's days: opened under another zone, the
 /// store says they are stale, and a rebuild moves each figure to its day
 /// in the new zone.

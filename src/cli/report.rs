@@ -26,7 +26,8 @@ pub struct ReportArgs {
     /// Intervals: day, week, month or total
     #[arg(long, default_value = "week")]
     pub by: String,
-    /// Rows per channel, agent, priority, tag, state, policy (SLA) or account
+    /// Rows per channel, agent, priority, tag, state, policy (SLA), account,
+    /// org (the customer's organisation) or model (the ticket's asset)
     #[arg(long, default_value = "all")]
     pub group: String,
     /// Only the tickets this query matches (the query language of `list`)

@@ -344,6 +344,10 @@ pub enum Label {
     Policy,
     /// The account the customer first wrote to.
     Account,
+    /// The customer's organisation.
+    Org,
+    /// The model of the ticket's asset.
+    Model,
 }
 
 impl Store {
@@ -596,6 +600,14 @@ impl Store {
             Label::Tag => "SELECT ticket_id, tag FROM ticket_tags",
             Label::State => "SELECT id, state FROM tickets",
             Label::Policy => "SELECT id, sla_policy FROM tickets WHERE sla_policy IS NOT NULL",
+            Label::Org => {
+                "SELECT t.id, o.name FROM tickets t
+                 JOIN customers c ON c.id = t.customer_id
+                 JOIN orgs o ON o.id = c.org_id"
+            }
+            Label::Model => {
+                "SELECT t.id, a.model FROM tickets t JOIN assets a ON a.id = t.asset_id"
+            }
             Label::Account => {
                 "SELECT ticket_id, account FROM messages WHERE direction = 'in'
                  ORDER BY ticket_id, received_at, id"
