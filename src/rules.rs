@@ -52,6 +52,10 @@ pub struct Rule {
     pub assign: Option<String>,
     /// A canned answer to send back (name or shortcut).
     pub auto_reply: Option<String>,
+    /// Which asset the ticket is about, when it names none yet: a serial
+    /// number or external id, or `"owned"` for the one asset the
+    /// customer (or their organisation) owns, if they own exactly one.
+    pub set_asset: Option<String>,
     /// Later rules are not tried for a message this rule matched.
     #[serde(default)]
     pub stop: bool,
@@ -97,9 +101,20 @@ impl Rule {
             && self.add_tags.is_empty()
             && self.assign.is_none()
             && self.auto_reply.is_none()
+            && self.set_asset.is_none()
         {
             return Err(
-                "does nothing: give set_state, set_priority, add_tags, assign or auto_reply".into(),
+                "does nothing: give set_state, set_priority, add_tags, assign, set_asset or auto_reply"
+                    .into(),
+            );
+        }
+        if self
+            .set_asset
+            .as_deref()
+            .is_some_and(|a| a.trim().is_empty())
+        {
+            return Err(
+                "`set_asset` is empty: give a serial number, an external id or \"owned\"".into(),
             );
         }
         Ok(())
@@ -262,6 +277,17 @@ pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport>
                         Change::Assign(who).apply(&tx, t.summary.id, None, &agent)?;
                         did.push(format!("assignee {a}"));
                     }
+                    if let Some(key) = &rule.set_asset {
+                        match rule_asset(&tx, t.summary.id, t.summary.customer_id, key, &agent)? {
+                            AssetPick::Linked(serial) => did.push(format!("asset {serial}")),
+                            AssetPick::Kept => {}
+                            AssetPick::Unknown => report.problems.push(format!(
+                                "rule `{}`: no asset has the serial number or external id `{}`",
+                                rule.name,
+                                crate::sanitize::line(key)
+                            )),
+                        }
+                    }
                     if let Some(name) = &rule.auto_reply {
                         let customer = t.summary.customer_id;
                         // A sender that cannot receive (a short code, an
@@ -357,6 +383,46 @@ pub fn run_pending(store: &mut Store, config: &Setup<'_>) -> Result<RulesReport>
         tracing::warn!("{p}");
     }
     Ok(report)
+}
+
+enum AssetPick {
+    /// The ticket is now about this asset (its serial, or model).
+    Linked(String),
+    /// The ticket already named an asset, or "owned" found none or several.
+    Kept,
+    /// No asset has this serial number or external id.
+    Unknown,
+}
+
+/// A rule's `set_asset`: never replaces an asset the ticket already has
+/// (recognised from the message, or set by an agent).
+fn rule_asset(
+    tx: &crate::store::Tx<'_>,
+    ticket: i64,
+    customer: i64,
+    key: &str,
+    agent: &str,
+) -> Result<AssetPick> {
+    if tx.ticket_asset_id(ticket)?.is_some() {
+        return Ok(AssetPick::Kept);
+    }
+    let asset = if key.trim().eq_ignore_ascii_case("owned") {
+        match tx.sole_asset_of(customer)? {
+            Some(a) => a,
+            None => return Ok(AssetPick::Kept),
+        }
+    } else {
+        match tx.asset_by_serial(key)? {
+            Some(a) => a,
+            None => match tx.asset_by_external_id(key)? {
+                Some(a) => a,
+                None => return Ok(AssetPick::Unknown),
+            },
+        }
+    };
+    tx.set_ticket_asset(ticket, Some(asset), agent)?;
+    let (serial, model): (Option<String>, String) = tx.asset_label(asset)?;
+    Ok(AssetPick::Linked(serial.unwrap_or(model)))
 }
 
 fn store_auto_replied(tx: &crate::store::Tx<'_>, customer: i64, since: i64) -> Result<bool> {

@@ -668,3 +668,217 @@ fn assets_import_after_the_customers() {
         (Some(0), Some(0), Some(3))
     );
 }
+
+/// A CRM's companies list (HubSpot's column names): organisations by the
+/// CRM's id with their domains, a note spanning lines and a required
+/// field; refused rows name what stopped them, and a second run changes
+/// nothing. Customers from a listed domain then join the organisation.
+#[test]
+fn organisations_import_with_their_domains() {
+    let env = Env::new();
+    let orgs = fixture("orgs_hubspot.csv");
+    let (code, r, err) = common::run(&env.config, &env.db, &["org", "import", &orgs]);
+    assert_eq!(code, Some(11), "{err}");
+    let rows: Vec<(u64, String, String)> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["line"].as_u64().unwrap(),
+                x["action"].as_str().unwrap().into(),
+                x["detail"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expect = [
+        (2, "created", ""),
+        (4, "created", ""),
+        (5, "created", ""),
+        (6, "refused", "a new organisation needs a name"),
+        (
+            7,
+            "refused",
+            "the domain acme.example belongs to organisation #2",
+        ),
+        (
+            8,
+            "refused",
+            "column Company Domain Name: `not` is not a domain",
+        ),
+        (9, "refused", "the same key as line 4"),
+        (10, "refused", "required org field account_manager empty"),
+    ];
+    assert_eq!(rows.len(), expect.len(), "{rows:?}");
+    for (line, action, detail) in expect {
+        let got = rows
+            .iter()
+            .find(|r| r.0 == line)
+            .unwrap_or_else(|| panic!("line {line}: {rows:?}"));
+        assert_eq!(got.1, action, "{got:?}");
+        assert!(got.2.contains(detail), "{got:?}");
+    }
+    let globex = env.json(&["org", "show", "1003"]);
+    assert_eq!(
+        globex["org"]["domains"],
+        serde_json::json!(["globex-mail.example", "globex.example"])
+    );
+    let clinic = env.json(&["org", "show", "rivera clinic"]);
+    assert_eq!(clinic["org"]["external_id"], "1001");
+    assert_eq!(
+        clinic["org"]["fields"][0],
+        serde_json::json!(["account_manager", "Dana"])
+    );
+    assert_eq!(
+        clinic["notes"][0]["body"],
+        "Dental clinic, two sites.\nNight line for emergencies."
+    );
+    let (code, again, _) = common::run(&env.config, &env.db, &["org", "import", &orgs]);
+    assert_eq!(code, Some(11));
+    assert_eq!(
+        (
+            again["created"].as_u64(),
+            again["updated"].as_u64(),
+            again["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(3)),
+        "{again}"
+    );
+    // A rename in the CRM is an update on the same id.
+    let renamed = env.dir.path().join("renamed.csv");
+    std::fs::write(&renamed, "Record ID,Company name\n1002,Acme Tools GmbH\n").unwrap();
+    let r = env.json(&["org", "import", renamed.to_str().unwrap()]);
+    assert_eq!(r["rows"][0]["action"], "updated", "{r}");
+    assert_eq!(
+        env.json(&["org", "show", "1002"])["org"]["name"],
+        "Acme Tools GmbH"
+    );
+    // New mail from a listed domain joins the organisation.
+    env.mail(
+        "g1",
+        "Hank <hank@globex-mail.example>",
+        "Login trouble",
+        "Tue, 01 Dec 2026 09:00:00 +0000",
+        "Cannot log in.",
+    );
+    let people = env.json(&["org", "show", "Globex"])["people"].clone();
+    assert_eq!(people[0]["name"], "Hank", "{people}");
+}
+
+/// One person on all three channels, end to end over the real servers:
+/// organisations, customers and machines imported from CSV, then a mail
+/// (naming the machine's serial) through Dovecot, a text through the
+/// Twilio fake and a HylaFAX fax-to-email through Dovecot. Every contact
+/// lands on the one customer file: one timeline, the organisation, and
+/// the machine's repair record holding all three tickets (the text and
+/// the fax linked by a rule, as she owns one machine).
+#[test]
+fn one_person_by_mail_sms_and_fax_has_one_file() {
+    let m = common::Mail::up();
+    let twilio = common::Twilio::start();
+    let ca = m.get("CA_CERT");
+    let imaps = m.get("IMAPS_PORT");
+    let cfg = m.dir.path().join("three.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_region = \"US\"\n{CONFIG}\n\
+             [[rules]]\nname = \"machine\"\nquery = \"\"\nset_asset = \"owned\"\n\
+             [[accounts]]\nname = \"support\"\naddress = \"support@example.test\"\n\
+             [accounts.imap]\nhost = \"127.0.0.1\"\nport = {imaps}\nuser = \"support@example.test\"\n\
+             password_env = \"ECHODESK_TEST_PW\"\nca_file = \"{ca}\"\n\
+             [[accounts]]\nname = \"fax\"\naddress = \"fax@example.test\"\n\
+             [accounts.imap]\nhost = \"127.0.0.1\"\nport = {imaps}\nuser = \"fax@example.test\"\n\
+             password_env = \"ECHODESK_TEST_PW\"\nca_file = \"{ca}\"\n\
+             [accounts.fax]\nprofile = \"hylafax\"\n\
+             [[sms]]\nname = \"twilio\"\nkind = \"twilio\"\nnumber = \"+15005550006\"\n\
+             account_sid = \"AC00000000000000000000000000000001\"\ntoken_env = \"TWILIO_TOKEN\"\n\
+             base_url = \"http://127.0.0.1:{}\"\ntimeout = 10\n",
+            twilio.port
+        ),
+    )
+    .unwrap();
+    let db = m.dir.path().join("three.db");
+    let ok = |args: &[&str]| {
+        let (code, v, err) = common::run(&cfg, &db, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        v
+    };
+    for (kind, file) in [
+        ("org", "rivera_orgs.csv"),
+        ("customer", "rivera_customers.csv"),
+        ("asset", "rivera_assets.csv"),
+    ] {
+        let r = ok(&[kind, "import", &fixture(file)]);
+        assert_eq!(r["refused"], 0, "{kind}: {r}");
+    }
+
+    m.deliver(
+        "support@example.test",
+        "1.mail",
+        "From: Rosa Rivera <Rosa@Rivera-Clinic.example>\r\nTo: support@example.test\r\n\
+         Subject: Spindle noise\r\nDate: Tue, 01 Dec 2026 08:00:00 +0000\r\n\
+         Message-ID: <rosa-1@rivera-clinic.example>\r\n\r\n\
+         Our VMC 00042 makes a grinding noise since Monday.\r\n",
+    );
+    let now = chrono::Utc::now().timestamp();
+    twilio.control(
+        "POST",
+        "/_fake/inbound",
+        &serde_json::json!([{"from": "+14155550123", "to": "+15005550006",
+            "body": "Rosa here - the machine stopped completely", "date_sent": now - 600}]),
+    );
+    // Genuine HylaFAX faxrcvd mail, from her fax line.
+    let fax = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/hylafax-success-pdf.eml"),
+    )
+    .unwrap()
+    .replace("+1 555 0199", "+1 415 555 0199")
+    .replace("+15550199", "+14155550199");
+    m.deliver("fax@example.test", "2.fax", &fax);
+    let polled = ok(&["poll"]);
+    assert!(!polled.to_string().contains("\"error\""), "{polled}");
+
+    let rosa = ok(&["customer", "show", "C-7"]);
+    let tickets = rosa["tickets"].as_array().unwrap();
+    let channels: std::collections::BTreeSet<&str> = tickets
+        .iter()
+        .map(|t| t["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        channels.into_iter().collect::<Vec<_>>(),
+        ["email", "fax", "sms"],
+        "{rosa}"
+    );
+    assert_eq!(rosa["org"]["name"], "Rivera Clinic", "{rosa}");
+    // Nobody else was created: Tomás is still the only other customer.
+    let everyone = ok(&["customer", "list"]);
+    assert_eq!(everyone.as_array().map(Vec::len), Some(2), "{everyone}");
+
+    let timeline = ok(&["customer", "timeline", "C-7"]);
+    let entries = timeline["timeline"].as_array().unwrap();
+    let mut seen: Vec<&str> = entries
+        .iter()
+        .map(|e| e["channel"].as_str().unwrap())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["email", "fax", "sms"], "{timeline}");
+    let at: Vec<i64> = entries.iter().map(|e| e["at"].as_i64().unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "in time order: {at:?}");
+
+    // The machine's repair record: the mail by its serial, the text and
+    // the fax by the rule.
+    let machine = ok(&["asset", "show", "VMC00042"]);
+    let record: Vec<&str> = machine["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(record.len(), 3, "{machine}");
+    let org = ok(&["org", "show", "1001"]);
+    assert_eq!(org["people"].as_array().map(Vec::len), Some(2), "{org}");
+    assert_eq!(org["tickets"].as_array().map(Vec::len), Some(3), "{org}");
+    assert_eq!(org["assets"][0]["serial"], "VMC-00042");
+}

@@ -9,6 +9,15 @@ use crate::sanitize;
 
 #[derive(Debug, Subcommand)]
 pub enum CustomerCmd {
+    /// Customers with their organisation and identities, by number
+    List {
+        /// Only this organisation's people (number, name, external id or domain)
+        #[arg(long)]
+        org: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
     /// A customer's identities and tickets (by number, email or phone)
     Show {
         /// Customer number (or #N), email address or phone/fax number
@@ -75,6 +84,45 @@ pub enum CustomerCmd {
 
 pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
     match cmd {
+        CustomerCmd::List { org, limit } => {
+            let store = ctx.open()?;
+            let org = org.map(|o| store.find_org(&o)).transpose()?;
+            let mut rows = Vec::new();
+            store.for_each_customer_row(|c| {
+                if rows.len() < limit
+                    && org
+                        .as_ref()
+                        .is_none_or(|o| c.org.as_deref() == Some(o.name.as_str()))
+                {
+                    rows.push(c.clone());
+                }
+                Ok(())
+            })?;
+            if ctx.json {
+                return output::json(&rows);
+            }
+            println!(
+                "{:>6}  {:<28} {:<24} identities",
+                "id", "name", "organisation"
+            );
+            for c in &rows {
+                let ids: Vec<&str> = c
+                    .emails
+                    .iter()
+                    .chain(&c.phones)
+                    .chain(&c.faxes)
+                    .map(String::as_str)
+                    .collect();
+                println!(
+                    "{:>6}  {} {} {}",
+                    c.id,
+                    crate::present::fit(&c.name, 28),
+                    crate::present::fit(c.org.as_deref().unwrap_or("-"), 24),
+                    sanitize::line(&ids.join(", "))
+                );
+            }
+            Ok(())
+        }
         CustomerCmd::Show { key } => {
             let store = ctx.open()?;
             let c = store.find_customer(&key)?;

@@ -250,6 +250,19 @@ pub enum OrgCmd {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Create or update organisations from a CSV file (a CRM's accounts)
+    Import {
+        file: std::path::PathBuf,
+        /// Which column is the key and what each column feeds (TOML; docs/customers.md)
+        #[arg(long)]
+        map: Option<std::path::PathBuf>,
+        /// The file's encoding when not UTF-8: gbk, big5, shift_jis, windows-1252, …
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Do everything and roll it back: the report is what a real run would do
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
 }
 
 pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
@@ -371,6 +384,12 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
             println!("org #{} updated", o.id);
             Ok(())
         }
+        OrgCmd::Import {
+            file,
+            map,
+            encoding,
+            dry_run,
+        } => import::<crate::crm::Orgs>(ctx, &file, map.as_deref(), encoding.as_deref(), dry_run),
     }
 }
 

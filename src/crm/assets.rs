@@ -145,7 +145,7 @@ impl Records for Assets {
         };
         let org = match row.one(&Target::Org) {
             None => None,
-            Some(name) => match tx.org_by_name(name)? {
+            Some(name) => match tx.org_by_name_or_external_id(name)? {
                 Some(o) => Some(Ok(o)),
                 None if create_orgs => Some(Err(name)),
                 None => {

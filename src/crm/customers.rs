@@ -230,7 +230,7 @@ fn apply(
     let existing = owners.iter().next().copied();
     let org = match row.one(&Target::Org) {
         None => None,
-        Some(name) => match tx.org_by_name(name)? {
+        Some(name) => match tx.org_by_name_or_external_id(name)? {
             Some(o) => Some(Ok(o)),
             None if create_orgs => Some(Err(name)),
             None => {

@@ -20,10 +20,12 @@ use crate::store::{Store, Tx};
 mod assets;
 mod customers;
 mod export;
+mod orgs;
 
 pub use assets::Assets;
 pub use customers::Customers;
 pub use export::{export_customers_csv, export_customers_json};
+pub use orgs::Orgs;
 
 /// What a column feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,10 @@ pub enum Target {
     Purchased,
     WarrantyUntil,
     Location,
+    /// An organisation's email domains (or website).
+    Domain,
+    /// A note for the record's file (added once).
+    Note,
     /// A declared field of the records being imported.
     Field(String),
     Ignore,
@@ -51,7 +57,7 @@ pub enum Target {
 /// What a kind of record needs from the shared import: how its columns
 /// are named, which can be the key, and how one checked row is written.
 pub trait Records {
-    /// `customer`, `asset`: in messages.
+    /// `customer`, `asset`, `org`: in messages.
     const WHAT: &'static str;
     /// A header or map value as a target (`None`: not one).
     fn target(name: &str, store: &Store) -> Option<Target>;

@@ -44,7 +44,8 @@ pub use messages::{sha256_hex, NewAttachment, NewMessage};
 pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
 pub use records::{
-    serial_key, Asset, AssetInput, CustomerRow, Org, OrgSummary, RecordNote, TimelineEntry,
+    domain_of, serial_key, Asset, AssetInput, CustomerRow, Org, OrgSummary, RecordNote,
+    TimelineEntry,
 };
 pub use reports::{Label, RollupState};
 pub use reviews::Review;

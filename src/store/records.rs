@@ -240,6 +240,78 @@ impl Tx<'_> {
             .optional()?)
     }
 
+    /// An organisation named in a customer or asset list: by name, else
+    /// by the CRM's id (lists exported with account ids).
+    pub fn org_by_name_or_external_id(&self, key: &str) -> Result<Option<i64>> {
+        match self.org_by_name(key)? {
+            Some(o) => Ok(Some(o)),
+            None => self.org_by_external_id(key),
+        }
+    }
+
+    pub fn org_by_external_id(&self, external: &str) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM orgs WHERE external_id = ?")?
+            .query_row([external.trim()], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn org_name(&self, org: i64) -> Result<String> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT name FROM orgs WHERE id = ?")?
+            .query_row([org], |r| r.get(0))?)
+    }
+
+    /// Gives an organisation the CRM's id; returns whether it changed.
+    pub fn set_org_external_id(&self, org: i64, external: &str, agent: &str) -> Result<bool> {
+        let old: Option<String> = self
+            .tx
+            .prepare_cached("SELECT external_id FROM orgs WHERE id = ?")?
+            .query_row([org], |r| r.get(0))?;
+        let external = external.trim();
+        if old.as_deref() == Some(external) || external.is_empty() {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached("UPDATE orgs SET external_id = ? WHERE id = ?")?
+            .execute(params![external, org])?;
+        self.record_event(
+            Entity::Org,
+            org,
+            agent,
+            "external-id",
+            old.as_deref(),
+            Some(external),
+        )?;
+        Ok(true)
+    }
+
+    /// The organisation an email domain belongs to.
+    pub fn org_domain_owner(&self, domain: &str) -> Result<Option<i64>> {
+        let Some(d) = domain_of(domain) else {
+            return Ok(None);
+        };
+        Ok(self
+            .tx
+            .prepare_cached("SELECT org_id FROM org_domains WHERE domain = ?")?
+            .query_row([d], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Whether a record's file has a note with exactly this text.
+    pub fn has_record_note(&self, entity: Entity, owner: i64, body: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM record_notes WHERE entity = ? AND owner = ? AND body = ? LIMIT 1",
+            )?
+            .query_row(params![entity.as_str(), owner, body.trim()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// The custom fields a record has a value for.
     pub fn field_names(&self, entity: Entity, owner: i64) -> Result<Vec<String>> {
         Ok(self
@@ -683,6 +755,31 @@ impl Tx<'_> {
         Ok(true)
     }
 
+    /// The one asset a customer owns (theirs or their organisation's),
+    /// if they own exactly one.
+    pub fn sole_asset_of(&self, customer: i64) -> Result<Option<i64>> {
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM assets WHERE customer_id = ?1
+                   OR org_id = (SELECT org_id FROM customers WHERE id = ?1) LIMIT 2",
+            )?
+            .query_map([customer], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(match ids[..] {
+            [one] => Some(one),
+            _ => None,
+        })
+    }
+
+    /// An asset's serial number and model.
+    pub fn asset_label(&self, asset: i64) -> Result<(Option<String>, String)> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT serial, model FROM assets WHERE id = ?")?
+            .query_row([asset], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
     pub fn ticket_asset_id(&self, ticket: i64) -> Result<Option<i64>> {
         Ok(self
             .tx
@@ -1085,5 +1182,43 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IdentityKind;
+    use crate::store::{Settings, Store};
+
+    /// "The one asset they own" counts the organisation's machines too, and
+    /// is nothing once there are two.
+    #[test]
+    fn a_sole_asset_is_the_only_one_owned() {
+        let mut store = Store::open_in_memory(Settings::default()).unwrap();
+        let tx = store.transaction().unwrap();
+        let c = tx
+            .create_customer("Rosa", &[(IdentityKind::Email, "rosa@clinic.example")])
+            .unwrap();
+        assert_eq!(tx.sole_asset_of(c).unwrap(), None);
+        let own = AssetInput {
+            customer_id: Some(c),
+            model: Some("VMC-850".into()),
+            serial: Some("vmc 0042".into()),
+            ..Default::default()
+        };
+        let a = tx.create_asset(&own, "t").unwrap();
+        assert_eq!(tx.sole_asset_of(c).unwrap(), Some(a));
+        assert_eq!(tx.asset_by_serial("VMC-0042").unwrap(), Some(a));
+        let org = tx.create_org("Clinic", Some("1001"), "t").unwrap();
+        assert_eq!(tx.org_by_name_or_external_id("1001").unwrap(), Some(org));
+        tx.set_customer_org(c, Some(org), "t").unwrap();
+        let shared = AssetInput {
+            org_id: Some(org),
+            model: Some("Compressor".into()),
+            ..Default::default()
+        };
+        tx.create_asset(&shared, "t").unwrap();
+        assert_eq!(tx.sole_asset_of(c).unwrap(), None);
     }
 }
