@@ -276,6 +276,20 @@ fn triage_a_ticket_in_the_real_terminal() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
 
+    // A claim fax's machine: the asset screen with its repair record.
+    t.keys(&["Escape"]);
+    t.keys(&["/", "C-u"]);
+    t.text("asset:SN-4890");
+    t.keys(&["Enter"]);
+    t.wait_for("search: asset:SN-4890");
+    t.keys(&["Enter"]);
+    t.wait_for("Customer");
+    t.keys(&["H"]);
+    let s = t.wait_for("Repair record");
+    assert!(s.contains("SN-4890") && s.contains("warranty"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("Customer");
+
     // Quit: the terminal is restored (the shell's sleep runs on a normal screen).
     t.keys(&["Escape"]);
     t.keys(&["q"]);

@@ -174,6 +174,133 @@ fn customer_timeline_screen() {
     assert_eq!(a.screen, Screen::Ticket);
 }
 
+/// The customer file from the keyboard on the demo inbox: `H` on a claim
+/// fax opens its machine (owner, warranty as of today, the repair record),
+/// `enter` opens a ticket of the record; `m` says which asset another
+/// ticket is about (an unknown serial is refused in the prompt); `F` sets
+/// a declared field, refusing a value the field cannot hold; `m` in the
+/// timeline keeps one machine's tickets.
+#[test]
+fn asset_screen_and_editing_the_file_from_the_keyboard() {
+    let fx = fixture(150);
+    let tier: echodesk::fields::FieldDef = toml::from_str(
+        "on = \"customer\"\nname = \"tier\"\ntype = \"choice\"\nchoices = [\"silver\", \"gold\"]",
+    )
+    .unwrap();
+    let settings = Settings {
+        fields: echodesk::fields::Fields::new(vec![tier]).unwrap(),
+        ..Settings::default()
+    };
+    let store = Store::open(&fx.db, settings).unwrap();
+    let mut a = App::new(
+        store,
+        config(&fx),
+        "alice".into(),
+        Theme::load("monochrome").unwrap(),
+    )
+    .unwrap();
+    a.clock = Some(NOW);
+    let machine = a
+        .store
+        .find_asset("SN-4890")
+        .expect("the demo's claim faxes name SN-4890");
+    let record = a.store.asset_ticket_ids(machine.id).unwrap();
+    assert!(!record.is_empty());
+    keys(&mut a, "/");
+    keys(&mut a, &format!("id:{}", record[0]));
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Ticket);
+    keys(&mut a, "H");
+    assert_eq!(a.screen, Screen::Asset, "{:?}", a.status);
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("SN-4890") && s.contains("Repair record"), "{s}");
+    insta::assert_snapshot!("asset_100x30", s);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Ticket);
+    assert_eq!(a.ticket.as_ref().unwrap().summary.id, record[0]);
+
+    // Another ticket, about no asset: link the machine by serial.
+    key(&mut a, KeyCode::Esc);
+    keys(&mut a, "\\");
+    let other = a
+        .rows
+        .iter()
+        .position(|t| a.store.ticket_asset(t.id).unwrap().is_none())
+        .unwrap();
+    for _ in 0..other {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    let id = a.selected_row().unwrap().id;
+    keys(&mut a, "m");
+    let Overlay::Input { input, .. } = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    let prefilled = input.len();
+    for _ in 0..prefilled {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(&mut a, "SN-0000");
+    key(&mut a, KeyCode::Enter);
+    match &a.overlay {
+        Overlay::Input {
+            error: Some((_, e)),
+            ..
+        } => assert!(e.contains("no asset"), "{e}"),
+        o => panic!("an unknown serial stays in the prompt: {o:?}"),
+    }
+    for _ in 0..4 {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(&mut a, "4890");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    assert_eq!(a.store.ticket_asset(id).unwrap(), Some(machine.id));
+    assert!(
+        a.status.as_ref().unwrap().0.contains("SN SN-4890"),
+        "{:?}",
+        a.status
+    );
+
+    // A field: refused when the value is not a choice, then set.
+    keys(&mut a, "F");
+    keys(&mut a, "tier=platinum");
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("silver"), "the refusal names the choices: {s}");
+    for _ in 0.."platinum".len() {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(&mut a, "gold");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    let customer = a.selected_row().unwrap().customer_id;
+    assert_eq!(
+        a.store
+            .fields_of(echodesk::fields::Entity::Customer, customer)
+            .unwrap(),
+        [("tier".to_string(), "gold".to_string())]
+    );
+
+    // The machine owner's timeline, one machine at a time.
+    keys(&mut a, "/");
+    keys(&mut a, &format!("id:{}", record[0]));
+    key(&mut a, KeyCode::Enter);
+    keys(&mut a, "T");
+    let all = a.timeline.as_ref().unwrap().entries.len();
+    keys(&mut a, "m");
+    let tl = a.timeline.as_ref().unwrap();
+    assert_eq!(
+        tl.asset.as_ref().map(|a| a.0),
+        Some(machine.id),
+        "{:?}",
+        tl.assets
+    );
+    assert!(tl.entries.iter().all(|e| e.asset_id == Some(machine.id)));
+    assert!(tl.entries.len() <= all);
+    assert!(screen(&mut a, 100, 30).contains("SN SN-4890"));
+}
+
 #[test]
 fn ticket_screen_with_customer_panel() {
     let fx = fixture(60);

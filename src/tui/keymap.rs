@@ -116,6 +116,9 @@ actions! {
     General Dashboard "dashboard" "Team dashboard: volume, first replies, targets, busiest hours" ["D"];
     General Review "review" "Quality review: score sampled tickets on the rubric" ["Q"];
     General Timeline "timeline" "The customer's timeline: every message of every ticket and channel" ["T"];
+    General LinkAsset "link-asset" "Which asset (machine) the ticket is about" ["m"];
+    General AssetScreen "asset" "The ticket's asset: its details and repair record" ["H"];
+    General EditField "field" "Set a field: tier=gold, org.NAME=…, asset.NAME=…" ["F"];
     General Palette "palette" "Command palette: every action by name" [":"];
     General Help "help" "This help" ["?"];
     General Quit "quit" "Quit" ["q"];
@@ -143,6 +146,7 @@ actions! {
     Review ReviewScrollDown "review-scroll-down" "Scroll the conversation down" ["pgdn", "ctrl-d"];
     Review ReviewScrollUp "review-scroll-up" "Scroll the conversation up" ["pgup", "ctrl-u"];
     Timeline TimelineChannel "timeline-channel" "Only one channel: all, email, SMS, fax in turn" ["c", "tab"];
+    Timeline TimelineAsset "timeline-asset" "Only one asset's tickets: all, then each machine they own" ["m"];
 }
 
 /// A key as written in the config and shown in help: `j`, `G`, `ctrl-d`,

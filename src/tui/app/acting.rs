@@ -20,7 +20,7 @@ impl App {
                 .selected_row()
                 .map(|t| vec![(t.id, Some(t.version))])
                 .unwrap_or_default(),
-            Screen::Dashboard | Screen::Review | Screen::Timeline => Vec::new(),
+            Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset => Vec::new(),
         }
     }
 

@@ -66,6 +66,9 @@ impl App {
         if self.screen == Screen::Timeline {
             return self.on_timeline_key(key);
         }
+        if self.screen == Screen::Asset {
+            return self.on_asset_key(key);
+        }
         if let KeyCode::Char(c @ '1'..='9') = key.code {
             if key.modifiers.is_empty() {
                 return self.switch_view(c as usize - '1' as usize);
@@ -84,6 +87,9 @@ impl App {
             (_, Action::Dashboard) => self.open_dashboard(),
             (_, Action::Review) => self.open_review()?,
             (_, Action::Timeline) => self.open_timeline()?,
+            (_, Action::AssetScreen) => self.open_asset()?,
+            (_, Action::LinkAsset) => self.link_asset_prompt()?,
+            (_, Action::EditField) => self.field_prompt(),
             (Screen::Queue, Action::Back) => {
                 if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
                     self.selection.clear();
@@ -130,7 +136,7 @@ impl App {
                 let id = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
                     Screen::Queue => self.selected_row().map(|t| t.id),
-                    Screen::Dashboard | Screen::Review | Screen::Timeline => None,
+                    Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset => None,
                 };
                 if let Some(id) = id {
                     let t = self.store.ticket(id)?;
@@ -180,7 +186,7 @@ impl App {
                 let current = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
                     Screen::Queue => self.selected_row().map(|t| t.priority),
-                    Screen::Dashboard | Screen::Review | Screen::Timeline => None,
+                    Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset => None,
                 }
                 .filter(|_| self.selection.is_empty())
                 .unwrap_or(Priority::Normal);
@@ -316,11 +322,12 @@ impl App {
                 | Action::ReviewSave
                 | Action::ReviewScrollDown
                 | Action::ReviewScrollUp
-                | Action::TimelineChannel,
+                | Action::TimelineChannel
+                | Action::TimelineAsset,
             ) => {}
             (Screen::Ticket, _) => {}
             // Their keys go to `on_dashboard_key` and `on_review_key`.
-            (Screen::Dashboard | Screen::Review | Screen::Timeline, _) => {}
+            (Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset, _) => {}
         }
         Ok(())
     }
@@ -465,6 +472,8 @@ impl App {
                 self.overlay = Overlay::None;
                 self.set_review_comment(input);
             }
+            InputKind::Asset => self.submit_asset(input)?,
+            InputKind::Field => self.submit_field(input)?,
             InputKind::AssignOther => {
                 self.overlay = Overlay::None;
                 let name = input.trim().to_string();

@@ -38,6 +38,8 @@ pub enum Screen {
     Review,
     /// Every message of a customer's tickets, oldest first.
     Timeline,
+    /// An asset's details and its repair record.
+    Asset,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,10 @@ pub enum InputKind {
     AssignOther,
     Snooze,
     ReviewComment,
+    /// Which asset the ticket is about.
+    Asset,
+    /// A custom field of the ticket's file: `tier=gold`, `asset.x=…`.
+    Field,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +206,7 @@ pub struct App {
     /// The review screen's tasks and scores.
     pub reviewing: Option<review::Reviewing>,
     pub timeline: Option<timeline::Timeline>,
+    pub asset: Option<asset::AssetView>,
 }
 
 impl App {
@@ -285,6 +292,7 @@ impl App {
             dashboard: None,
             reviewing: None,
             timeline: None,
+            asset: None,
         };
         app.load_canned();
         app.reload_top()?;
@@ -387,6 +395,7 @@ impl App {
 }
 
 mod acting;
+pub mod asset;
 mod compose;
 pub mod dashboard;
 mod keys;

@@ -15,6 +15,10 @@ pub struct Timeline {
     pub entries: Vec<TimelineEntry>,
     /// Only this channel's messages (`None`: all).
     pub channel: Option<Channel>,
+    /// Only the tickets about this asset (`None`: all), and the assets
+    /// the customer owns, which `m` turns through.
+    pub asset: Option<(i64, String)>,
+    pub assets: Vec<(i64, String)>,
     /// The first entry on screen.
     pub scroll: usize,
     /// Where `esc` goes back to.
@@ -45,6 +49,12 @@ impl App {
         };
         let name = self.store.customer(customer)?.name;
         let entries = self.store.timeline(customer, None, None)?;
+        let assets = self
+            .store
+            .assets_of(Some(customer), None)?
+            .iter()
+            .map(|a| (a.id, super::asset::asset_name(a)))
+            .collect();
         // The newest messages are what an agent looks for first: the
         // last few fill the screen.
         let scroll = entries.len().saturating_sub(RECENT);
@@ -53,6 +63,8 @@ impl App {
             name,
             entries,
             channel: None,
+            asset: None,
+            assets,
             scroll,
             back: self.screen,
         });
@@ -61,16 +73,31 @@ impl App {
     }
 
     pub(super) fn on_timeline_key(&mut self, key: KeyEvent) -> Result<(), Error> {
-        if let Some(Action::TimelineChannel) = self.keymap.action_in(Context::Timeline, &key) {
-            if let Some(t) = self.timeline.as_mut() {
+        let filter = self.keymap.action_in(Context::Timeline, &key);
+        if let (Some(a @ (Action::TimelineChannel | Action::TimelineAsset)), Some(t)) =
+            (filter, self.timeline.as_mut())
+        {
+            if a == Action::TimelineChannel {
                 let next = CHANNELS
                     .iter()
                     .position(|c| *c == t.channel)
                     .map_or(0, |i| (i + 1) % CHANNELS.len());
                 t.channel = CHANNELS[next];
-                t.entries = self.store.timeline(t.customer, t.channel, None)?;
-                t.scroll = t.entries.len().saturating_sub(RECENT);
+            } else {
+                // All, then each asset in turn, then all again.
+                let at = t
+                    .asset
+                    .as_ref()
+                    .and_then(|(id, _)| t.assets.iter().position(|(a, _)| a == id));
+                t.asset = match at {
+                    None => t.assets.first().cloned(),
+                    Some(i) => t.assets.get(i + 1).cloned(),
+                };
             }
+            t.entries =
+                self.store
+                    .timeline(t.customer, t.channel, t.asset.as_ref().map(|(id, _)| *id))?;
+            t.scroll = t.entries.len().saturating_sub(RECENT);
             return Ok(());
         }
         let page = self.height.max(2) / 3;

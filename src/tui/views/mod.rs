@@ -1,6 +1,7 @@
 //! Drawing. Every string from outside goes through `sanitize` here; widths
 //! are display widths (ratatui measures CJK and emoji as they render).
 
+mod asset;
 mod dashboard;
 mod overlays;
 mod queue;
@@ -44,6 +45,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Dashboard => dashboard::draw(f, app, main),
         Screen::Review => review::draw(f, app, main),
         Screen::Timeline => timeline::draw(f, app, main),
+        Screen::Asset => asset::draw(f, app, main),
     }
     draw_status(f, app, status);
     overlays::draw(f, app, area);

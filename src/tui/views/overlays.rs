@@ -116,6 +116,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 ),
                 InputKind::Tag => (" Tags ", "+add -remove, space separated"),
                 InputKind::AssignOther => (" Assign to ", "agent name"),
+                InputKind::Asset => (
+                    " Asset of this ticket ",
+                    "serial number (any spacing), #N or external id; none clears",
+                ),
+                InputKind::Field => (
+                    " Set a field ",
+                    "tier=gold (the customer's), org.NAME=…, asset.NAME=…, ticket.NAME=…; empty clears",
+                ),
                 InputKind::ReviewComment => {
                     (" Review comment ", "what was good, what to do better")
                 }

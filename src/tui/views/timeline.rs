@@ -21,6 +21,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Some(c) => channel_label(c).to_string(),
         None => "all channels".into(),
     };
+    let filter = match &tl.asset {
+        Some((_, name)) => format!("{filter} · {}", sanitize::line(name)),
+        None => filter,
+    };
     let tickets: std::collections::BTreeSet<i64> = tl.entries.iter().map(|e| e.ticket_id).collect();
     let title = format!(
         " Timeline: {} · {} messages in {} tickets · {filter} ",

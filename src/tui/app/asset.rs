@@ -1,0 +1,297 @@
+//! The asset screen (a machine's details and its repair record, newest
+//! first) and the two prompts that edit the customer file from the
+//! keyboard: which asset a ticket is about, and a custom field.
+
+use crossterm::event::KeyEvent;
+
+use super::{App, InputKind, Overlay, Screen};
+use crate::error::Error;
+use crate::fields::Entity;
+use crate::model::TicketSummary;
+use crate::store::{Asset, RecordNote};
+use crate::tui::keymap::Action;
+
+pub struct AssetView {
+    pub asset: Asset,
+    /// The owning customer's name, and the owning organisation's.
+    pub owner: Option<String>,
+    pub org: Option<String>,
+    pub notes: Vec<RecordNote>,
+    /// The repair record: tickets about the asset, newest first.
+    pub tickets: Vec<TicketSummary>,
+    pub selected: usize,
+    /// Where `esc` goes back to.
+    back: Screen,
+}
+
+/// How an asset is named in messages: `VMC-850 SN VMC-00042`.
+pub fn asset_name(a: &Asset) -> String {
+    match &a.serial {
+        Some(s) => format!("{} SN {s}", a.model),
+        None => format!("{} #{}", a.model, a.id),
+    }
+}
+
+impl App {
+    /// The one ticket a prompt acts on: the open one, or the one under the
+    /// cursor (a selection of several is refused by the caller).
+    fn one_ticket(&self) -> Option<i64> {
+        match self.targets()[..] {
+            [(id, _)] => Some(id),
+            _ => None,
+        }
+    }
+
+    pub(super) fn open_asset(&mut self) -> Result<(), Error> {
+        let Some(ticket) = self.one_ticket() else {
+            self.set_error("the asset screen shows one ticket's asset: open or select one");
+            return Ok(());
+        };
+        match self.store.ticket_asset(ticket)? {
+            Some(a) => self.show_asset(a),
+            None => {
+                self.set_error(format!(
+                    "ticket #{ticket} is about no asset: {} links one",
+                    self.keymap.keys_of(Action::LinkAsset)
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn show_asset(&mut self, id: i64) -> Result<(), Error> {
+        let asset = self.store.asset(id)?;
+        let owner = match asset.customer_id {
+            Some(c) => Some(self.store.customer(c)?.name),
+            None => None,
+        };
+        let org = match asset.org_id {
+            Some(o) => Some(self.store.org(o)?.name),
+            None => None,
+        };
+        let tickets = self
+            .store
+            .asset_ticket_ids(id)?
+            .into_iter()
+            .map(|t| self.store.ticket_summary(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let back = match self.screen {
+            Screen::Asset => self.asset.as_ref().map_or(Screen::Queue, |a| a.back),
+            s => s,
+        };
+        self.asset = Some(AssetView {
+            notes: self.store.record_notes(Entity::Asset, id)?,
+            asset,
+            owner,
+            org,
+            tickets,
+            selected: 0,
+            back,
+        });
+        self.screen = Screen::Asset;
+        Ok(())
+    }
+
+    pub(super) fn on_asset_key(&mut self, key: KeyEvent) -> Result<(), Error> {
+        let Some(v) = self.asset.as_mut() else {
+            self.screen = Screen::Queue;
+            return Ok(());
+        };
+        let last = v.tickets.len().saturating_sub(1);
+        match self.keymap.action(&key) {
+            Some(Action::Down) => v.selected = (v.selected + 1).min(last),
+            Some(Action::Up) => v.selected = v.selected.saturating_sub(1),
+            Some(Action::Top) => v.selected = 0,
+            Some(Action::Bottom) => v.selected = last,
+            Some(Action::Open) => {
+                if let Some(id) = v.tickets.get(v.selected).map(|t| t.id) {
+                    self.asset = None;
+                    self.open_ticket(id)?;
+                    self.screen = Screen::Ticket;
+                }
+            }
+            Some(Action::Back | Action::AssetScreen) => {
+                self.screen = v.back;
+                self.asset = None;
+                if self.screen == Screen::Ticket {
+                    if let Some(id) = self.ticket.as_ref().map(|t| t.summary.id) {
+                        self.open_ticket(id)?;
+                    }
+                }
+            }
+            Some(a @ (Action::Quit | Action::Help | Action::Palette)) => return self.perform(a),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn link_asset_prompt(&mut self) -> Result<(), Error> {
+        let Some(ticket) = self.one_ticket() else {
+            self.set_error("an asset is set on one ticket at a time: open or select one");
+            return Ok(());
+        };
+        let input = match self.store.ticket_asset(ticket)? {
+            Some(a) => {
+                let a = self.store.asset(a)?;
+                a.serial.unwrap_or_else(|| format!("#{}", a.id))
+            }
+            // A customer with one machine: offer it.
+            None => {
+                let customer = self.store.ticket_summary(ticket)?.customer_id;
+                match &self.store.assets_of(Some(customer), None)?[..] {
+                    [one] => one.serial.clone().unwrap_or_else(|| format!("#{}", one.id)),
+                    _ => String::new(),
+                }
+            }
+        };
+        self.overlay = Overlay::Input {
+            kind: InputKind::Asset,
+            input,
+            error: None,
+        };
+        Ok(())
+    }
+
+    pub(super) fn submit_asset(&mut self, input: String) -> Result<(), Error> {
+        let Some(ticket) = self.one_ticket() else {
+            self.overlay = Overlay::None;
+            return Ok(());
+        };
+        let text = input.trim();
+        let asset = if text.is_empty() || text.eq_ignore_ascii_case("none") {
+            None
+        } else {
+            match self.store.find_asset(text) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    self.overlay = Overlay::Input {
+                        kind: InputKind::Asset,
+                        error: Some((1, e.to_string())),
+                        input,
+                    };
+                    return Ok(());
+                }
+            }
+        };
+        self.overlay = Overlay::None;
+        let tx = self.store.transaction()?;
+        let changed = tx.set_ticket_asset(ticket, asset.as_ref().map(|a| a.id), &self.agent)?;
+        tx.commit()?;
+        if self.screen == Screen::Ticket {
+            self.open_ticket(ticket)?;
+        }
+        match (&asset, changed) {
+            (_, false) => self.set_info(format!("ticket #{ticket} unchanged")),
+            (Some(a), true) => self.set_info(format!(
+                "ticket #{ticket} is about {}",
+                crate::sanitize::line(&asset_name(a))
+            )),
+            (None, true) => self.set_info(format!("ticket #{ticket} is about no asset")),
+        }
+        Ok(())
+    }
+
+    pub(super) fn field_prompt(&mut self) {
+        if self.one_ticket().is_none() {
+            self.set_error("fields are set for one ticket's file at a time: open or select one");
+            return;
+        }
+        self.overlay = Overlay::Input {
+            kind: InputKind::Field,
+            input: String::new(),
+            error: None,
+        };
+    }
+
+    /// `tier=gold` (the customer's), `org.account_manager=Dana`,
+    /// `asset.service_due=2027-01-31`, `ticket.order_no=123`; an empty
+    /// value clears the field.
+    pub(super) fn submit_field(&mut self, input: String) -> Result<(), Error> {
+        let Some(ticket) = self.one_ticket() else {
+            self.overlay = Overlay::None;
+            return Ok(());
+        };
+        match self.write_field(ticket, &input)? {
+            Ok(done) => {
+                self.overlay = Overlay::None;
+                if self.screen == Screen::Ticket {
+                    self.open_ticket(ticket)?;
+                }
+                self.set_info(done);
+            }
+            Err(why) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Field,
+                    error: Some((1, why)),
+                    input,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn write_field(
+        &mut self,
+        ticket: i64,
+        input: &str,
+    ) -> Result<std::result::Result<String, String>, Error> {
+        let Some((lhs, raw)) = input.split_once('=') else {
+            return Ok(Err(
+                "write NAME=VALUE (customer), or org./asset./ticket.NAME=VALUE".into(),
+            ));
+        };
+        let lhs = lhs.trim();
+        let (entity, name) = match lhs.split_once('.') {
+            Some((e, n)) => match Entity::parse(e) {
+                Some(e) => (e, n),
+                None => {
+                    return Ok(Err(format!(
+                        "`{e}` is not a record: customer, org, asset or ticket"
+                    )))
+                }
+            },
+            None => (Entity::Customer, lhs),
+        };
+        let summary = self.store.ticket_summary(ticket)?;
+        let owner = match entity {
+            Entity::Customer => Some(summary.customer_id),
+            Entity::Ticket => Some(ticket),
+            Entity::Org => self
+                .store
+                .customer_org(summary.customer_id)?
+                .0
+                .map(|o| o.id),
+            Entity::Asset => self.store.ticket_asset(ticket)?,
+        };
+        let Some(owner) = owner else {
+            return Ok(Err(match entity {
+                Entity::Org => "the customer belongs to no organisation".into(),
+                _ => "the ticket is about no asset: link one first".into(),
+            }));
+        };
+        let fields = &self.store.settings().fields;
+        let (name, value) = match fields.parse(entity, name, raw) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if value.is_none() && fields.get(entity, &name).is_some_and(|d| d.required) {
+            return Ok(Err(format!(
+                "{} field `{name}` is required: it cannot be cleared",
+                entity.as_str()
+            )));
+        }
+        let tx = self.store.transaction()?;
+        let changed = tx.set_field(entity, owner, &name, value.as_ref(), &self.agent)?;
+        tx.commit()?;
+        let shown = value.as_ref().map(|v| v.display()).unwrap_or_default();
+        Ok(Ok(match (changed, value.is_some()) {
+            (false, _) => format!("{} {name} unchanged", entity.as_str()),
+            (true, true) => format!(
+                "{} {name} = {}",
+                entity.as_str(),
+                crate::sanitize::line(&shown)
+            ),
+            (true, false) => format!("{} {name} cleared", entity.as_str()),
+        }))
+    }
+}
