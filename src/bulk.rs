@@ -344,37 +344,16 @@ impl Bulk {
                         )
                     })?;
                 refuse_opted_out(store, ch, &to)?;
-                let customer = store.customer(step.target)?;
                 let subject = self.subject(subject.as_deref());
-                // The ticket does not exist yet: `ticket.id` is 0 and
-                // `ticket.tag` empty, in the dry run and the real one alike.
-                let detail = crate::model::TicketDetail {
-                    summary: crate::model::TicketSummary {
-                        id: 0,
-                        subject: subject.clone(),
-                        state: workflow.initial.clone(),
-                        priority: crate::model::Priority::Normal,
-                        channel: ch,
-                        customer_id: customer.id,
-                        customer_name: customer.name.clone(),
-                        assignee: None,
-                        tags: Vec::new(),
-                        created_at: now,
-                        updated_at: now,
-                        first_response_at: None,
-                        solved_at: None,
-                        message_count: 0,
-                        version: 0,
-                        first_response_due: None,
-                        resolution_due: None,
-                    },
-                    linked_ticket_id: None,
-                    customer,
-                    messages: Vec::new(),
-                    events: Vec::new(),
-                };
-                let mut vars = Vars::new(&detail, &self.agent, &self.signature, "", now);
-                vars.ticket.tag = String::new();
+                let vars = new_ticket_vars(
+                    store,
+                    step.target,
+                    &subject,
+                    ch,
+                    &self.agent,
+                    &self.signature,
+                    now,
+                )?;
                 step.text = Some(self.render(&vars, ch)?);
                 step.channel = Some(ch);
                 step.recipient = Some(to);
@@ -501,6 +480,49 @@ impl Bulk {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Template variables for a message that opens a ticket: the ticket does
+/// not exist yet, so `ticket.id` is 0 and `ticket.tag` empty, in a dry run
+/// and the real one alike.
+pub fn new_ticket_vars(
+    store: &Store,
+    customer: i64,
+    subject: &str,
+    ch: Channel,
+    agent: &str,
+    signature: &str,
+    now: i64,
+) -> Result<Vars> {
+    let customer = store.customer(customer)?;
+    let detail = crate::model::TicketDetail {
+        summary: crate::model::TicketSummary {
+            id: 0,
+            subject: subject.to_string(),
+            state: store.settings().workflow.initial.clone(),
+            priority: crate::model::Priority::Normal,
+            channel: ch,
+            customer_id: customer.id,
+            customer_name: customer.name.clone(),
+            assignee: None,
+            tags: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            first_response_at: None,
+            solved_at: None,
+            message_count: 0,
+            version: 0,
+            first_response_due: None,
+            resolution_due: None,
+        },
+        linked_ticket_id: None,
+        customer,
+        messages: Vec::new(),
+        events: Vec::new(),
+    };
+    let mut vars = Vars::new(&detail, agent, signature, "", now);
+    vars.ticket.tag = String::new();
+    Ok(vars)
 }
 
 /// A number that texted STOP (or was opted out by hand) gets no bulk

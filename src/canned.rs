@@ -219,6 +219,33 @@ pub struct Vars {
     pub agent: AgentVars,
     pub today: String,
     pub now: String,
+    /// The machine a scheduled message is about (`asset.model`,
+    /// `asset.serial`, `asset.fields.service_due`…); none elsewhere.
+    pub asset: Option<AssetVars>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AssetVars {
+    pub model: String,
+    pub serial: String,
+    pub purchased: String,
+    pub warranty_until: String,
+    pub location: String,
+    /// Declared asset fields by name.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl AssetVars {
+    pub fn of(a: &crate::store::Asset) -> AssetVars {
+        AssetVars {
+            model: a.model.clone(),
+            serial: a.serial.clone().unwrap_or_default(),
+            purchased: a.purchased.clone().unwrap_or_default(),
+            warranty_until: a.warranty_until.clone().unwrap_or_default(),
+            location: a.location.clone().unwrap_or_default(),
+            fields: a.fields.iter().cloned().collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,6 +315,7 @@ impl Vars {
             },
             today: dt.format("%Y-%m-%d").to_string(),
             now: dt.format("%Y-%m-%d %H:%M").to_string(),
+            asset: None,
         }
     }
 }
@@ -316,6 +344,14 @@ impl Vars {
             },
             today: "2026-01-01".into(),
             now: "2026-01-01 00:00".into(),
+            asset: Some(AssetVars {
+                model: "VMC-850".into(),
+                serial: "VMC-00042".into(),
+                purchased: "2024-05-02".into(),
+                warranty_until: "2027-05-02".into(),
+                location: "Hall 2".into(),
+                fields: std::collections::BTreeMap::new(),
+            }),
         }
     }
 }
@@ -324,7 +360,18 @@ impl Canned {
     /// Renders every text of the answer against sample variables: what
     /// `echodesk canned check` reports, before anyone uses the answer.
     pub fn check(&self) -> Result<(), CannedError> {
-        let vars = Vars::sample();
+        self.check_with_fields(&[])
+    }
+
+    /// [`Canned::check`], with the declared asset fields given sample
+    /// values so that `asset.fields.service_due` is known.
+    pub fn check_with_fields(&self, asset_fields: &[String]) -> Result<(), CannedError> {
+        let mut vars = Vars::sample();
+        if let Some(a) = vars.asset.as_mut() {
+            for f in asset_fields {
+                a.fields.insert(f.clone(), "2027-01-31".into());
+            }
+        }
         self.render(&vars, Channel::Email)?;
         for ch in self.meta.variants.keys() {
             self.render(&vars, *ch)?;

@@ -81,6 +81,11 @@ pub struct Config {
     pub fields: Vec<crate::fields::FieldDef>,
     /// `[assets]`: how serial numbers are recognised in messages.
     pub assets: AssetsConfig,
+    /// Proactive care: messages sent on a schedule (`[[schedule]]`).
+    #[serde(rename = "schedule")]
+    pub schedules: Vec<crate::care::Schedule>,
+    /// `[care]`: what holds for every schedule.
+    pub care: crate::care::CareConfig,
 }
 
 /// `[assets]` (docs/customers.md).
@@ -467,6 +472,8 @@ impl Default for Config {
             review: ReviewConfig::default(),
             fields: Vec::new(),
             assets: AssetsConfig::default(),
+            schedules: Vec::new(),
+            care: crate::care::CareConfig::default(),
         }
     }
 }
@@ -618,7 +625,29 @@ impl Config {
             path: path.into(),
             message,
         };
-        crate::fields::Fields::new(self.fields.clone()).map_err(|e| invalid(e.to_string()))?;
+        let fields =
+            crate::fields::Fields::new(self.fields.clone()).map_err(|e| invalid(e.to_string()))?;
+        let mut schedules = std::collections::HashSet::new();
+        for sc in &self.schedules {
+            if !schedules.insert(sc.name.as_str()) {
+                return Err(invalid(format!(
+                    "schedule: the name `{}` is used twice",
+                    sc.name
+                )));
+            }
+            sc.check(&fields)
+                .map_err(|e| invalid(format!("schedule `{}`: {e}", sc.name)))?;
+        }
+        if let Some(f) = &self.care.opt_out_field {
+            match fields.get(crate::fields::Entity::Customer, f) {
+                Some(d) if d.kind == crate::fields::Kind::YesNo => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "care.opt_out_field: `{f}` is not a declared yes/no customer field"
+                    )))
+                }
+            }
+        }
         self.serial_pattern().map_err(invalid)?;
         self.workflow
             .validate()

@@ -84,7 +84,10 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
                     stop_any.clone(),
                 )));
             }
-            if !opts.config.report.mail.is_empty() || opts.config.survey.enabled {
+            if !opts.config.report.mail.is_empty()
+                || opts.config.survey.enabled
+                || !opts.config.schedules.is_empty()
+            {
                 let store = Store::open(&opts.db, settings.clone())?;
                 tasks.push(tokio::task::spawn_local(mailing_loop(
                     opts.config.clone(),
@@ -324,8 +327,9 @@ async fn outbox_loop(config: Config, mut store: Store, mut stop: watch::Receiver
 }
 
 /// Once a minute: mails the scheduled reports whose slots came round
-/// (each slot once) and queues the satisfaction surveys that are due;
-/// the outbox task sends both.
+/// (each slot once), runs the proactive-care schedules whose slots came
+/// round (or resumes an interrupted run) and queues the satisfaction
+/// surveys that are due; the outbox task sends them all.
 async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receiver<bool>) {
     let agent = config.agent_name();
     loop {
@@ -346,6 +350,22 @@ async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receive
         }
         for (name, e) in &errors {
             tracing::error!(schedule = %name, "report mailing: {e}");
+        }
+        let (runs, errors) = crate::care::run_due(&mut store, &config, &ctx);
+        for r in &runs {
+            tracing::info!(
+                schedule = %r.schedule,
+                slot = %r.slot,
+                sent = r.sent,
+                already = r.already,
+                opted_out = r.opted_out,
+                failed = r.failed,
+                resumed = r.resumed,
+                "schedule ran"
+            );
+        }
+        for (name, e) in &errors {
+            tracing::error!(schedule = %name, "schedule: {e}");
         }
         if config.survey.enabled {
             match crate::survey::send_due(&mut store, &config, &ctx, false) {

@@ -6,6 +6,7 @@
 
 pub mod bulk;
 pub mod canned;
+pub mod care;
 pub mod change;
 pub mod channel;
 pub mod cli;

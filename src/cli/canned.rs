@@ -106,9 +106,16 @@ pub fn run(ctx: &Ctx, cmd: CannedCmd) -> anyhow::Result<()> {
         }
         CannedCmd::Check => {
             let (loaded, mut bad) = canned::load_dir(&dir);
+            let asset_fields: Vec<String> = ctx
+                .config
+                .fields
+                .iter()
+                .filter(|f| f.on == crate::fields::Entity::Asset)
+                .map(|f| f.name.clone())
+                .collect();
             let mut all = Vec::new();
             for c in loaded {
-                match c.check() {
+                match c.check_with_fields(&asset_fields) {
                     Ok(()) => all.push(c),
                     Err(e) => bad.push(e),
                 }

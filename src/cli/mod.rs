@@ -11,6 +11,7 @@ pub mod output;
 mod records;
 pub mod report;
 mod review;
+mod schedule;
 mod survey;
 mod tickets;
 
@@ -117,6 +118,9 @@ pub enum Command {
     /// Quality review: sample agents' solved tickets, score them, see the scores
     #[command(subcommand)]
     Review(review::ReviewCmd),
+    /// Proactive care: list the schedules, run one now (cron) or see what it would send
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCmd),
     /// Copy the live database to a new file (SQLite online backup)
     Backup(admin::BackupArgs),
     /// Print shell completions
@@ -269,6 +273,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Report(a) => report::run(&ctx, a),
         Command::Survey(c) => survey::run(&ctx, c),
         Command::Review(c) => review::run(&ctx, c),
+        Command::Schedule(c) => schedule::run(&ctx, c),
         Command::Completions(_) | Command::Man => Ok(()),
     }
 }

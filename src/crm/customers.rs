@@ -22,7 +22,7 @@ impl Records for Customers {
         // The headers of common exports: Outlook, Google Contacts,
         // HubSpot, Salesforce, and plain spreadsheets.
         Some(match key.as_str() {
-            "external_id" | "customer_id" | "crm_id" | "customer_no" | "customer_number"
+            "external_id" | "id" | "customer_id" | "crm_id" | "customer_no" | "customer_number"
             | "account_number" | "record_id" | "contact_id" | "kundennummer" => Target::ExternalId,
             "name" | "full_name" | "customer" | "contact" | "contact_name" | "display_name" => {
                 Target::Name

@@ -25,7 +25,10 @@ pub struct Job {
 #[derive(Debug, Clone, Serialize)]
 pub struct JobItem {
     pub seq: i64,
+    /// The target: a ticket, or for `send` and schedules a customer.
     pub ticket_id: i64,
+    /// A schedule's item: the asset the message is about.
+    pub asset_id: Option<i64>,
     pub status: String,
     pub detail: Option<String>,
 }
@@ -57,6 +60,61 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Starts a schedule's run over customers and the assets the messages
+    /// are about (in this order).
+    pub fn create_care_job(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+        agent: &str,
+        targets: &[super::Recipient],
+    ) -> Result<()> {
+        let customers: Vec<i64> = targets.iter().map(|r| r.customer).collect();
+        self.create_job(id, "schedule", spec, agent, &customers)?;
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE job_items SET asset_id = ? WHERE job_id = ? AND seq = ?")?;
+        for (seq, r) in targets.iter().enumerate() {
+            if r.asset.is_some() {
+                stmt.execute(params![r.asset, id, seq as i64])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims a schedule's once-only key for a message about to be queued
+    /// in this transaction; `false` if it was sent before.
+    pub fn claim_care_key(
+        &self,
+        schedule: &str,
+        key: &str,
+        to: super::Recipient,
+        slot: &str,
+    ) -> Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO care_sent (schedule, key, customer_id, asset_id, slot, at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                schedule,
+                key,
+                to.customer,
+                to.asset,
+                slot,
+                self.now()
+            ])?;
+        Ok(n == 1)
+    }
+
+    pub fn set_care_ticket(&self, schedule: &str, key: &str, ticket: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE care_sent SET ticket_id = ? WHERE schedule = ? AND key = ?")?
+            .execute(params![ticket, schedule, key])?;
+        Ok(())
+    }
+
     /// Records one ticket's outcome; with the action in the same transaction.
     pub fn finish_item(&self, job: &str, seq: i64, ok: bool, detail: Option<&str>) -> Result<()> {
         self.tx
@@ -84,6 +142,35 @@ impl Tx<'_> {
 }
 
 impl Store {
+    /// When a schedule's key was sent (its slot), if it was.
+    pub fn care_sent(&self, schedule: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT slot FROM care_sent WHERE schedule = ? AND key = ?")?
+            .query_row(params![schedule, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// A schedule's runs (its jobs), newest first.
+    pub fn schedule_jobs(&self, schedule: &str) -> Result<Vec<Job>> {
+        let prefix = format!("schedule:{schedule}:");
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM jobs WHERE kind = 'schedule' AND substr(id, 1, ?) = ?
+                 ORDER BY created_at DESC, id DESC",
+            )?
+            .query_map(params![prefix.len() as i64, prefix], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(j) = self.job(&id)? {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn job(&self, id: &str) -> Result<Option<Job>> {
         Ok(self
             .conn
@@ -132,7 +219,7 @@ impl Store {
         let rows = self
             .conn
             .prepare_cached(
-                "SELECT seq, ticket_id, status, detail FROM job_items
+                "SELECT seq, ticket_id, status, detail, asset_id FROM job_items
                  WHERE job_id = ? AND (? OR status = 'pending') ORDER BY seq",
             )?
             .query_map(params![id, all], |r| {
@@ -141,6 +228,7 @@ impl Store {
                     ticket_id: r.get(1)?,
                     status: r.get(2)?,
                     detail: r.get(3)?,
+                    asset_id: r.get(4)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -5,6 +5,7 @@
 //! short. Reads go through [`Store`]; every write goes through a [`Tx`] so a
 //! batch of changes commits or rolls back whole.
 
+mod audience;
 mod automation;
 mod customers;
 mod files;
@@ -36,6 +37,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
+pub use audience::Recipient;
 pub use automation::Queued;
 pub use files::{create_private, file_mode_for};
 pub use jobs::{Job, JobItem};

@@ -755,6 +755,25 @@ impl Tx<'_> {
         Ok(true)
     }
 
+    /// The customer's most recently updated open ticket.
+    pub fn newest_open_ticket(&self, customer: i64) -> Result<Option<i64>> {
+        let open = &self.settings.workflow.open_states;
+        if open.is_empty() {
+            return Ok(None);
+        }
+        let list = vec!["?"; open.len()].join(", ");
+        let mut params: Vec<rusqlite::types::Value> = vec![customer.into()];
+        params.extend(open.iter().map(|s| s.clone().into()));
+        Ok(self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT id FROM tickets WHERE customer_id = ? AND state IN ({list})
+                 ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ))?
+            .query_row(rusqlite::params_from_iter(params), |r| r.get(0))
+            .optional()?)
+    }
+
     /// The one asset a customer owns (theirs or their organisation's),
     /// if they own exactly one.
     pub fn sole_asset_of(&self, customer: i64) -> Result<Option<i64>> {
@@ -929,6 +948,15 @@ impl Store {
             .collect();
         rows.sort_by_key(|(n, _)| order.iter().position(|o| o == n).unwrap_or(usize::MAX));
         Ok(rows)
+    }
+
+    pub fn customer_external_id(&self, customer: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT external_id FROM customers WHERE id = ?")?
+            .query_row([customer], |r| r.get(0))
+            .optional()?
+            .flatten())
     }
 
     pub fn record_notes(&self, entity: Entity, owner: i64) -> Result<Vec<RecordNote>> {

@@ -471,6 +471,24 @@ ALTER TABLE events ADD COLUMN org_id INTEGER;
 ALTER TABLE events ADD COLUMN asset_id INTEGER;
 "#;
 
+/// Proactive care: a schedule's run is a job whose items are customers,
+/// each with the asset the message is about; `care_sent` holds each
+/// schedule's once-only keys, written in the transaction that queues the
+/// message, so no key is sent twice across restarts and crashes.
+const V20: &str = r#"
+ALTER TABLE job_items ADD COLUMN asset_id INTEGER;
+CREATE TABLE care_sent (
+    schedule    TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    customer_id INTEGER NOT NULL,
+    asset_id    INTEGER,
+    ticket_id   INTEGER,
+    slot        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (schedule, key)
+) WITHOUT ROWID;
+"#;
+
 /// The outbox's indexes hold only the rows their queries look for:
 /// entries still in play, and sent texts whose delivery is open. Sent
 /// mail is most of the table and was in both, so every send rewrote two
@@ -508,6 +526,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V17),
         M::up(V18),
         M::up(V19),
+        M::up(V20),
     ])
 }
 

@@ -31,8 +31,18 @@ fn built_in(entity: Entity, name: &str) -> Option<(&'static str, Kind)> {
 
 impl Store {
     pub(super) fn org_clause(&self, v: &str, params: &mut Vec<Sql>) -> String {
+        match self.org_ids(v, params) {
+            None => "t.customer_id IN (SELECT id FROM customers WHERE org_id IS NULL)".into(),
+            Some(ids) => {
+                format!("t.customer_id IN (SELECT id FROM customers WHERE org_id IN ({ids}))")
+            }
+        }
+    }
+
+    /// The organisations `org:v` names, as a subquery; `None` for `none`.
+    pub(super) fn org_ids(&self, v: &str, params: &mut Vec<Sql>) -> Option<String> {
         if v.eq_ignore_ascii_case("none") {
-            return "t.customer_id IN (SELECT id FROM customers WHERE org_id IS NULL)".into();
+            return None;
         }
         let key = v.trim();
         let id = key.trim_start_matches('#').parse::<i64>().ok();
@@ -44,10 +54,11 @@ impl Store {
         ] {
             params.push(p);
         }
-        "t.customer_id IN (SELECT id FROM customers WHERE org_id IN (
-             SELECT id FROM orgs WHERE name = ? OR external_id = ? OR id = ?
-             UNION SELECT org_id FROM org_domains WHERE domain = lower(?)))"
-            .to_string()
+        Some(
+            "SELECT id FROM orgs WHERE name = ? OR external_id = ? OR id = ?
+             UNION SELECT org_id FROM org_domains WHERE domain = lower(?)"
+                .to_string(),
+        )
     }
 
     pub(super) fn asset_clause(&self, v: &str, params: &mut Vec<Sql>) -> String {
@@ -56,16 +67,42 @@ impl Store {
             "any" => return "t.asset_id IS NOT NULL".into(),
             _ => {}
         }
+        format!("t.asset_id IN ({})", self.asset_ids(v, params))
+    }
+
+    /// The asset `asset:v` names (number, serial or external id), as a subquery.
+    pub(super) fn asset_ids(&self, v: &str, params: &mut Vec<Sql>) -> String {
         let id = v.strip_prefix('#').and_then(|n| n.parse::<i64>().ok());
         params.push(id.into());
         params.push(serial_key(v).into());
         params.push(v.trim().to_string().into());
-        "t.asset_id IN (SELECT id FROM assets WHERE id = ? OR serial_key = ? OR external_id = ?)"
-            .into()
+        "SELECT id FROM assets WHERE id = ? OR serial_key = ? OR external_id = ?".into()
     }
 
     /// `entity.name OP value` for tickets (`t`).
     pub(super) fn field_clause(
+        &self,
+        entity: Entity,
+        name: &str,
+        op: Op,
+        raw: &str,
+        now: i64,
+        params: &mut Vec<Sql>,
+    ) -> Result<String> {
+        let owners = self.field_owners(entity, name, op, raw, now, params)?;
+        Ok(match entity {
+            Entity::Customer => format!("t.customer_id IN ({owners})"),
+            Entity::Org => {
+                format!("t.customer_id IN (SELECT id FROM customers WHERE org_id IN ({owners}))")
+            }
+            Entity::Asset => format!("t.asset_id IN ({owners})"),
+            Entity::Ticket => format!("t.id IN ({owners})"),
+        })
+    }
+
+    /// The records whose field `name` compares with the value, as a
+    /// subquery of their ids; the value is checked against the field's type.
+    pub(super) fn field_owners(
         &self,
         entity: Entity,
         name: &str,
@@ -127,7 +164,7 @@ impl Store {
         } else {
             format!("{} ?", op.sql())
         };
-        let owners = match &source {
+        Ok(match &source {
             Source::Column(col) => {
                 params.push(value);
                 let table = match entity {
@@ -146,14 +183,6 @@ impl Store {
                     "SELECT owner FROM field_values WHERE entity = ? AND name = ? AND value {cmp}"
                 )
             }
-        };
-        Ok(match entity {
-            Entity::Customer => format!("t.customer_id IN ({owners})"),
-            Entity::Org => {
-                format!("t.customer_id IN (SELECT id FROM customers WHERE org_id IN ({owners}))")
-            }
-            Entity::Asset => format!("t.asset_id IN ({owners})"),
-            Entity::Ticket => format!("t.id IN ({owners})"),
         })
     }
 
