@@ -235,19 +235,6 @@ pub struct AssetVars {
     pub fields: std::collections::BTreeMap<String, String>,
 }
 
-impl AssetVars {
-    pub fn of(a: &crate::store::Asset) -> AssetVars {
-        AssetVars {
-            model: a.model.clone(),
-            serial: a.serial.clone().unwrap_or_default(),
-            purchased: a.purchased.clone().unwrap_or_default(),
-            warranty_until: a.warranty_until.clone().unwrap_or_default(),
-            location: a.location.clone().unwrap_or_default(),
-            fields: a.fields.iter().cloned().collect(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerVars {
     pub name: String,
@@ -467,6 +454,7 @@ mod tests {
             },
             today: "2026-11-23".into(),
             now: "2026-11-23 10:00".into(),
+            asset: None,
         }
     }
 
@@ -518,6 +506,19 @@ mod tests {
         )
         .unwrap();
         ok.check().unwrap();
+    }
+
+    /// A scheduled message may name the asset and its declared fields;
+    /// a field nobody declared is a typo.
+    #[test]
+    fn asset_fields_are_known_when_declared() {
+        let c = Canned::parse(
+            Path::new("/c/r.md"),
+            "+++\ntitle = \"R\"\n+++\n{{ asset.model }} due {{ asset.fields.service_due }}\n",
+        )
+        .unwrap();
+        assert!(c.check().unwrap_err().to_string().contains("undefined"));
+        c.check_with_fields(&["service_due".into()]).unwrap();
     }
 
     #[test]

@@ -83,9 +83,9 @@ pub struct Config {
     pub assets: AssetsConfig,
     /// Proactive care: messages sent on a schedule (`[[schedule]]`).
     #[serde(rename = "schedule")]
-    pub schedules: Vec<crate::care::Schedule>,
+    pub schedules: Vec<crate::schedule::Schedule>,
     /// `[care]`: what holds for every schedule.
-    pub care: crate::care::CareConfig,
+    pub care: crate::schedule::CareConfig,
 }
 
 /// `[assets]` (docs/customers.md).
@@ -473,7 +473,7 @@ impl Default for Config {
             fields: Vec::new(),
             assets: AssetsConfig::default(),
             schedules: Vec::new(),
-            care: crate::care::CareConfig::default(),
+            care: crate::schedule::CareConfig::default(),
         }
     }
 }

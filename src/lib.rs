@@ -36,6 +36,7 @@ pub mod report;
 pub mod review;
 pub mod rules;
 pub mod sanitize;
+pub mod schedule;
 pub mod shell;
 pub mod sla;
 pub mod store;

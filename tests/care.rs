@@ -274,3 +274,81 @@ fn a_schedule_without_a_once_key_is_refused() {
         "{err}"
     );
 }
+
+/// The daemon runs the schedule's due slot by itself, and after a restart
+/// sends nothing again.
+#[test]
+fn the_daemon_runs_the_due_slot_once_across_restarts() {
+    let env = Env::new("poll_interval = 60\n[daemon]\noutbox_interval = 1\n");
+    let soon = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    let later = (chrono::Utc::now() + chrono::Duration::days(60))
+        .format("%Y-%m-%d")
+        .to_string();
+    let customers = env.file(
+        "c.csv",
+        "id,name,mobile\nC1,Ann Archer,+1 415 555 0101\nC2,Ben Baker,+1 415 555 0102\nC3,Cy Cole,+1 415 555 0103\n",
+    );
+    env.ok(&["customer", "import", &customers]);
+    let assets = env.file(
+        "a.csv",
+        &format!(
+            "serial,model,customer,service_due\nM-1,Milker,C1,{soon}\nM-2,Milker,C2,{later}\nM-3,Milker,C3,{soon}\n"
+        ),
+    );
+    env.ok(&["asset", "import", &assets]);
+    let log = env.dir.path().join("daemon.log");
+    let start = || {
+        common::Reaped(
+            std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
+                .arg("--config")
+                .arg(&env.cfg)
+                .arg("--db")
+                .arg(&env.db)
+                .args(["daemon", "--log"])
+                .arg(&log)
+                .env("TWILIO_TOKEN", "secret-token")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let wait = |what: &str, f: &mut dyn FnMut() -> bool| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < until {
+            if f() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!(
+            "timed out waiting for {what}; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+    let mut d = start();
+    wait("two reminders to go out", &mut || env.sent().len() == 2);
+    d.stop();
+    let mut d = start();
+    // The new daemon's first pass (at once) and a few outbox rounds.
+    wait("the daemon to log its start", &mut || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("daemon started")
+            .count()
+            >= 2
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    d.stop();
+    let to: Vec<String> = env
+        .sent()
+        .iter()
+        .map(|m| m["to"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(to, ["+14155550101", "+14155550103"]);
+    let list = env.ok(&["schedule", "list"]);
+    assert_eq!(list[0]["due_done"], true, "{list}");
+    assert_eq!(list[0]["last_run"]["done"], 2, "{list}");
+}

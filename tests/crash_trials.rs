@@ -981,6 +981,81 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
         results.insert("customer merge and merge during a poll".into(), t);
     }
 
+    // A maintenance-reminder schedule's run over 400 machine owners,
+    // killed and run again: every owner gets one reminder.
+    {
+        let canned = w.join("care-canned");
+        std::fs::create_dir_all(&canned).unwrap();
+        std::fs::write(
+            canned.join("reminder.md"),
+            "+++\ntitle = \"Service due\"\n+++\nHello {{ customer.first_name }}, your {{ asset.model }} is due.\n",
+        )
+        .unwrap();
+        let cfg = m.config(
+            "support@example.test",
+            &format!(
+                "canned_dir = \"{}\"\n[bulk]\nchunk = 20\n\
+                 [[schedule]]\nname = \"care\"\nevery = \"daily\"\nat = \"08:00\"\n\
+                 who = \"asset.model:Milker\"\ncanned = \"reminder\"\nchannel = \"email\"\n\
+                 once = [\"customer\", \"asset\", \"month\"]\n",
+                canned.display()
+            ),
+        );
+        // `canned_dir` must come before the tables.
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let (top, tables): (Vec<&str>, Vec<&str>) =
+            text.lines().partition(|l| l.starts_with("canned_dir"));
+        std::fs::write(&cfg, format!("{}\n{}\n", top.join("\n"), tables.join("\n"))).unwrap();
+        let base = w.join("care-base.db");
+        let mut customers = String::from("id,name,email\n");
+        let mut assets = String::from("serial,model,customer\n");
+        for i in 0..400 {
+            customers.push_str(&format!("C{i},Owner {i},owner{i}@farm.example\n"));
+            assets.push_str(&format!("M-{i},Milker,C{i}\n"));
+        }
+        let (cf, af) = (w.join("care-c.csv"), w.join("care-a.csv"));
+        std::fs::write(&cf, customers).unwrap();
+        std::fs::write(&af, assets).unwrap();
+        ok(&cfg, &base, &["customer", "import", cf.to_str().unwrap()]);
+        ok(&cfg, &base, &["asset", "import", af.to_str().unwrap()]);
+        let expected: HashSet<String> = strings(&base, "SELECT CAST(id AS TEXT) FROM customers")
+            .into_iter()
+            .collect();
+        let db = |i: usize| w.join(format!("care-{i}.db"));
+        let args = ["schedule", "run", "care", "--now", "2026-12-02 09:00"];
+        trial_loop(
+            "schedule run: reminders to 400 machine owners",
+            &mut rng,
+            &mut results,
+            |i| {
+                let d = db(i);
+                let _ = std::fs::remove_file(&d);
+                copy_store(&base, &d);
+                let mut c = echodesk(&cfg, &d);
+                c.args(args);
+                c
+            },
+            |i, t| {
+                let d = db(i);
+                ok(&cfg, &d, &args);
+                // And once more: the slot is done, the keys are kept.
+                ok(
+                    &cfg,
+                    &d,
+                    &["schedule", "run", "care", "--now", "2026-12-03 09:00"],
+                );
+                let found = strings(
+                    &d,
+                    "SELECT CAST(t.customer_id AS TEXT) FROM outbox o JOIN tickets t ON t.id = o.ticket_id",
+                );
+                compare(&expected, &found, t);
+                let keys = strings(&d, "SELECT CAST(customer_id AS TEXT) FROM care_sent");
+                compare(&expected, &keys, t);
+                check_store(&cfg, &d, t);
+            },
+        );
+    }
+
     println!();
     println!(
         "| command | trials | killed mid-run | lost | duplicated | re-sent | unknown left | store broken | index disagrees | unkilled run |"

@@ -10,8 +10,6 @@
 //! commits with its item and its once-only key, so a crash in the middle
 //! resumes with exactly the recipients left, and no key is ever sent twice.
 
-pub mod when;
-
 use serde::{Deserialize, Serialize};
 
 use crate::bulk::{Pacer, Text};
@@ -21,146 +19,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fields::Entity;
 use crate::model::{Channel, IdentityKind};
+pub use crate::schedule::{CareConfig, Schedule, When};
 use crate::store::{NewTicket, Recipient, SearchContext, Store};
-pub use when::When;
-
-/// `[[schedule]]` in the config (docs/care.md).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Schedule {
-    pub name: String,
-    /// daily, weekly or monthly, at `at` (HH:MM, the team's clock).
-    pub every: Option<String>,
-    pub at: Option<String>,
-    /// Or five cron fields on the team's clock: `0 8 * * mon-fri`.
-    pub cron: Option<String>,
-    /// Who: a query over customers and their assets
-    /// (`asset.service_due<7d`, `customer.tier:gold`, `org:acme`, `tag:x`).
-    pub who: String,
-    /// The canned answer sent (name or shortcut), with its channel variants.
-    pub canned: String,
-    /// `preferred` (the customer's channel, else email, SMS, fax), or
-    /// email, sms or fax.
-    #[serde(default = "preferred")]
-    pub channel: String,
-    /// What makes a message once-only: `customer`, `asset`, `slot`, `day`,
-    /// `week`, `month`, `year`, `asset.NAME`, `customer.NAME`.
-    pub once: Vec<String>,
-    /// Add the message to the customer's newest open ticket, when they
-    /// have one, instead of opening an outbound ticket.
-    #[serde(default)]
-    pub on_open_ticket: bool,
-    /// The new ticket's subject [default: the canned answer's title].
-    pub subject: Option<String>,
-    /// Tags on the ticket the message goes out on.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// A schedule can be switched off without deleting it.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-}
-
-fn preferred() -> String {
-    "preferred".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// `[care]`: what holds for every schedule.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct CareConfig {
-    /// A declared yes/no customer field: customers with `yes` get no
-    /// scheduled message (besides numbers that texted STOP).
-    pub opt_out_field: Option<String>,
-}
-
-const ONCE_PARTS: &str =
-    "customer, asset, slot, day, week, month, year, asset.NAME or customer.NAME";
-
-impl Schedule {
-    pub fn when(&self) -> std::result::Result<When, String> {
-        When::parse(
-            self.every.as_deref(),
-            self.at.as_deref(),
-            self.cron.as_deref(),
-        )
-    }
-
-    pub fn channel(&self) -> std::result::Result<Option<Channel>, String> {
-        match self.channel.as_str() {
-            "preferred" | "auto" => Ok(None),
-            c => Channel::parse(c)
-                .map(Some)
-                .ok_or_else(|| format!("key `channel`: `{c}` is not preferred, email, sms or fax")),
-        }
-    }
-
-    pub fn agent(&self) -> String {
-        format!("schedule:{}", self.name)
-    }
-
-    /// What the config loader checks: everything but the canned answer,
-    /// which is read when the schedule runs.
-    pub fn check(&self, fields: &crate::fields::Fields) -> std::result::Result<(), String> {
-        if self.name.trim().is_empty() || self.name.contains(':') {
-            return Err("key `name`: a name without `:`".into());
-        }
-        self.when()?;
-        crate::query::parse(&self.who).map_err(|e| format!("key `who`: `{}`: {e}", self.who))?;
-        self.channel()?;
-        if self.canned.trim().is_empty() {
-            return Err("key `canned`: name the canned answer to send".into());
-        }
-        if self.once.is_empty() {
-            return Err(format!(
-                "key `once`: say what makes a message once-only, e.g. [\"customer\", \"asset\", \"asset.service_due\"] or [\"customer\", \"month\"] ({ONCE_PARTS})"
-            ));
-        }
-        for p in &self.once {
-            match p.as_str() {
-                "customer" | "asset" | "slot" | "day" | "week" | "month" | "year" => {}
-                other => {
-                    let (e, n) = other.split_once('.').ok_or_else(|| {
-                        format!("key `once`: `{other}` is not one of {ONCE_PARTS}")
-                    })?;
-                    let entity = match e {
-                        "asset" => Entity::Asset,
-                        "customer" => Entity::Customer,
-                        _ => {
-                            return Err(format!("key `once`: `{other}` is not one of {ONCE_PARTS}"))
-                        }
-                    };
-                    if builtin(entity, n).is_none() {
-                        fields
-                            .def(entity, n)
-                            .map_err(|e| format!("key `once`: {e}"))?;
-                    }
-                }
-            }
-        }
-        Change::tags(
-            &self
-                .tags
-                .iter()
-                .map(|t| format!("+{t}"))
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| format!("key `tags`: {e}"))?;
-        Ok(())
-    }
-}
-
-/// Built-in attributes a once-key may name.
-fn builtin(entity: Entity, name: &str) -> Option<()> {
-    match (entity, name) {
-        (Entity::Asset, "model" | "serial" | "purchased" | "warranty_until" | "location")
-        | (Entity::Customer, "name" | "external_id") => Some(()),
-        _ => None,
-    }
-}
 
 /// What a run's job stores, so that a resumed run sends the same text to
 /// the same recipients with the same key, whatever was edited meanwhile.
@@ -520,7 +380,7 @@ fn plan_inner(
     if let Some(k) = kind {
         if store.is_opted_out(k, &address)? {
             step.status = "opted-out";
-            step.detail = Some(format!("{address} opted out (texted STOP, or by hand)"));
+            step.detail = Some(format!("{address} texted STOP or was opted out by hand"));
             return Ok(());
         }
     }
@@ -533,13 +393,24 @@ fn plan_inner(
         &config.signature,
         now,
     )?;
-    vars.asset = asset.as_ref().map(AssetVars::of);
+    vars.asset = asset.as_ref().map(asset_vars);
     let text = render.render(&vars, ch)?;
     if text.trim().is_empty() {
         return Err(Error::invalid("text", &render.canned.name, "renders empty"));
     }
     step.text = Some(text);
     Ok(())
+}
+
+fn asset_vars(a: &crate::store::Asset) -> AssetVars {
+    AssetVars {
+        model: a.model.clone(),
+        serial: a.serial.clone().unwrap_or_default(),
+        purchased: a.purchased.clone().unwrap_or_default(),
+        warranty_until: a.warranty_until.clone().unwrap_or_default(),
+        location: a.location.clone().unwrap_or_default(),
+        fields: a.fields.iter().cloned().collect(),
+    }
 }
 
 /// The once-only key: the schedule's `once` parts for this recipient.

@@ -108,7 +108,9 @@ pub enum BulkCmd {
 
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
-    /// The customers of every ticket matching this query
+    /// Customers this query matches: their fields, organisation and assets
+    /// (`customer.tier:gold`, `asset.model:VMC*`), or a ticket of theirs
+    /// (`tag:outage`)
     #[arg(long, value_name = "QUERY", allow_hyphen_values = true)]
     pub customers: Option<String>,
     /// Customer ids from a file or - (one per line)
@@ -313,17 +315,16 @@ pub fn send(ctx: &Ctx, a: &SendArgs) -> anyhow::Result<()> {
     let resuming = run_resumes(ctx, &a.run)?;
     let targets = match (&a.customers, &a.customer_ids) {
         (Some(q), None) => {
+            // Read over customers: their file and machines, or their
+            // tickets for ticket terms (docs/care.md, Who).
             let store = ctx.open()?;
             let q = crate::query::parse(q)?;
-            let ids = store.search_ids(&q, &ctx.search_ctx(), usize::MAX >> 1)?;
-            let mut seen = std::collections::HashSet::new();
-            let mut customers = Vec::new();
-            for id in ids {
-                let c = store.ticket_summary(id)?.customer_id;
-                if seen.insert(c) {
-                    customers.push(c);
-                }
-            }
+            let mut customers: Vec<i64> = store
+                .audience(&q, &ctx.search_ctx())?
+                .into_iter()
+                .map(|r| r.customer)
+                .collect();
+            customers.dedup();
             customers
         }
         (None, Some(p)) => read_ids(p)?,

@@ -162,7 +162,7 @@ mod tests {
         let org = tx.create_org("Acme", None, "t").unwrap();
         tx.set_customer_org(bob, Some(org), "t").unwrap();
         let due = |when: &str| crate::fields::Value::Date(when.parse().unwrap());
-        let mut machine = |customer: Option<i64>, org: Option<i64>, serial: &str, when: &str| {
+        let machine = |customer: Option<i64>, org: Option<i64>, serial: &str, when: &str| {
             let a = tx
                 .create_asset(
                     &AssetInput {
