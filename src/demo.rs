@@ -308,7 +308,8 @@ impl Gen<'_> {
         let ticket = match self.ingest.ingest(tx, &first)? {
             Outcome::Created { ticket, .. }
             | Outcome::Threaded { ticket, .. }
-            | Outcome::Rated { ticket, .. } => ticket,
+            | Outcome::Rated { ticket, .. }
+            | Outcome::Noted { ticket, .. } => ticket,
             Outcome::Duplicate => return Ok(()),
         };
         let mut at = start;

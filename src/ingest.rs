@@ -20,7 +20,9 @@ fn count(tally: &mut Tally, outcome: Outcome, m: &Inbound) {
     tally.fetched += 1;
     match outcome {
         Outcome::Created { .. } => tally.created += 1,
-        Outcome::Threaded { .. } | Outcome::Rated { .. } => tally.threaded += 1,
+        Outcome::Threaded { .. } | Outcome::Rated { .. } | Outcome::Noted { .. } => {
+            tally.threaded += 1
+        }
         Outcome::Duplicate => tally.duplicates += 1,
     }
     if m.parse_error.is_some() {
@@ -85,6 +87,9 @@ pub enum Outcome {
         message: i64,
         rating: u8,
     },
+    /// Another department's answer to a side conversation: an internal
+    /// note on the ticket (no state change, no rules, not the customer's).
+    Noted { ticket: i64, message: i64 },
     /// Already stored: same provider id or same Message-ID on the account.
     Duplicate,
 }
@@ -150,7 +155,7 @@ impl Ingest {
                 Outcome::Rated {
                     ticket, message, ..
                 } => tx.enqueue_rating_for_rules(message, ticket)?,
-                Outcome::Duplicate => {}
+                Outcome::Noted { .. } | Outcome::Duplicate => {}
             }
         }
         Ok(outcome)
@@ -172,6 +177,14 @@ impl Ingest {
     fn ingest_inner(&self, tx: &Tx<'_>, m: &Inbound) -> Result<Outcome> {
         if self.is_duplicate(tx, m)? {
             return Ok(Outcome::Duplicate);
+        }
+        if m.channel == Channel::Email {
+            let tagged = self.ticket_tag(&m.subject);
+            if let Some(ticket) = tx.side_conversation_of(&m.refs, tagged, &m.from_addr)? {
+                let message = self.insert_as(tx, m, ticket, Direction::Note)?;
+                tx.event(Some(ticket), &m.from_addr, "side-reply", None, None)?;
+                return Ok(Outcome::Noted { ticket, message });
+            }
         }
         let settings = tx.settings();
         let customer = self.customer(tx, m, settings)?;
@@ -338,6 +351,16 @@ impl Ingest {
     }
 
     fn insert(&self, tx: &Tx<'_>, m: &Inbound, ticket: i64) -> Result<i64> {
+        self.insert_as(tx, m, ticket, Direction::In)
+    }
+
+    fn insert_as(
+        &self,
+        tx: &Tx<'_>,
+        m: &Inbound,
+        ticket: i64,
+        direction: Direction,
+    ) -> Result<i64> {
         let atts: Vec<NewAttachment<'_>> = m
             .attachments
             .iter()
@@ -349,7 +372,7 @@ impl Ingest {
             .collect();
         tx.insert_message(&NewMessage {
             ticket_id: ticket,
-            direction: Direction::In,
+            direction,
             channel: m.channel,
             account: &m.account,
             provider_id: Some(&m.provider_id),
@@ -362,7 +385,8 @@ impl Ingest {
             body_text: &m.body_text,
             body_html: m.body_html.as_deref(),
             received_at: m.received_at,
-            author: None,
+            // A department's answer is a note written by them.
+            author: (direction == Direction::Note).then_some(m.from_addr.as_str()),
             auto_kind: m.auto_kind,
             parse_error: m.parse_error.as_deref(),
             raw: m.raw.as_deref(),

@@ -84,3 +84,25 @@ pub fn render(t: &TicketDetail, now: i64) -> String {
     }
     out
 }
+
+/// A forward to another department: the subject, and the text — the
+/// agent's request, then the conversation without internal notes (the
+/// customer's messages and our replies), so that nothing meant for the
+/// team alone leaves it by accident.
+pub fn forward(t: &TicketDetail, note: Option<&str>, agent: &str, now: i64) -> (String, String) {
+    let mut shown = t.clone();
+    shown.messages.retain(|m| m.direction != Direction::Note);
+    shown.events.clear();
+    let mut body = String::new();
+    if let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) {
+        let _ = writeln!(body, "{}\n", sanitize::text(n));
+    }
+    let _ = writeln!(
+        body,
+        "---------- Forwarded by {} from ticket #{}; reply to this mail to answer on the ticket (the customer does not see it) ----------\n",
+        sanitize::line(agent),
+        t.summary.id
+    );
+    body.push_str(&render(&shown, now));
+    (format!("Fwd: {}", sanitize::line(&t.summary.subject)), body)
+}

@@ -71,6 +71,9 @@ pub enum Command {
     Priority(tickets::PriorityArgs),
     /// Add an internal note to a ticket
     Note(tickets::NoteArgs),
+    /// Forward a ticket's conversation to another department; their answer
+    /// comes back as an internal note: forward ID --to rnd@example.com
+    Forward(tickets::ForwardArgs),
     /// Hide tickets from the open views until a time: snooze ID... UNTIL
     Snooze(tickets::SnoozeArgs),
     /// Fold tickets into one: merge INTO OTHER...
@@ -254,6 +257,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(a) => tickets::tag(&ctx, &a),
         Command::Priority(a) => tickets::priority(&ctx, &a),
         Command::Note(a) => tickets::note(&ctx, &a),
+        Command::Forward(a) => tickets::forward(&ctx, &a),
         Command::Snooze(a) => tickets::snooze(&ctx, &a),
         Command::Merge(a) => tickets::merge(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),

@@ -144,9 +144,11 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
         .map(|a| store.asset(a))
         .transpose()?;
     let ticket_fields = store.fields_of(crate::fields::Entity::Ticket, t.summary.id)?;
+    let sides = store.side_conversations(t.summary.id)?;
     if ctx.json {
         let mut v = serde_json::to_value(&t)?;
         if let Some(o) = v.as_object_mut() {
+            o.insert("side_conversations".into(), serde_json::to_value(&sides)?);
             o.insert("survey".into(), serde_json::to_value(&survey)?);
             o.insert("asset".into(), serde_json::to_value(&asset)?);
             o.insert("fields".into(), super::records::fields_json(&ticket_fields));
@@ -162,6 +164,16 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
         ));
     }
     super::records::print_fields(&ticket_fields);
+    for sc in &sides {
+        output::say(&format!(
+            "\nforwarded to {} by {} {} · {} answer{} (internal notes)",
+            crate::sanitize::line(&sc.to),
+            crate::sanitize::line(&sc.agent),
+            crate::present::datetime(sc.created_at),
+            sc.replies,
+            if sc.replies == 1 { "" } else { "s" }
+        ));
+    }
     if let Some(s) = survey {
         let answer = match (s.rating, &s.comment) {
             (Some(r), Some(c)) => format!("rated {r}: {}", crate::sanitize::line(c)),
@@ -335,6 +347,43 @@ pub fn note(ctx: &Ctx, a: &NoteArgs) -> anyhow::Result<()> {
         return output::json(&serde_json::json!({ "ticket": id, "message": msg }));
     }
     println!("#{id}: note added");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// Ticket id
+    pub id: String,
+    /// The department's address (R&D, sales, quality)
+    #[arg(long)]
+    pub to: String,
+    /// What you ask of them, above the conversation
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+/// Forwards the ticket's conversation (customer messages and replies, not
+/// internal notes, with their files) to another department; their answer
+/// threads back as an internal note.
+pub fn forward(ctx: &Ctx, a: &ForwardArgs) -> anyhow::Result<()> {
+    let id = ticket_id(&a.id)?;
+    let mut store = ctx.open()?;
+    let to = store.check_forward_address(&a.to)?;
+    let t = store.ticket(id)?;
+    let (subject, body) =
+        crate::transcript::forward(&t, a.note.as_deref(), &ctx.agent, crate::store::now());
+    let tx = store.transaction()?;
+    let (side, message) = tx.queue_forward(id, &to, &subject, &body, &ctx.agent)?;
+    tx.commit()?;
+    if ctx.json {
+        return output::json(&serde_json::json!({
+            "ticket": id, "side_conversation": side, "message": message, "to": to,
+        }));
+    }
+    output::say(&format!(
+        "#{id}: forwarded to {} (queued; their answer comes back as an internal note)",
+        crate::sanitize::line(&to)
+    ));
     Ok(())
 }
 

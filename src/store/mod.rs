@@ -25,6 +25,7 @@ mod search;
 pub mod search_index;
 mod search_records;
 mod search_sql;
+mod side;
 mod surveys;
 mod team;
 mod team_mail;
@@ -52,6 +53,7 @@ pub use records::{
 pub use reports::{Label, RollupState};
 pub use reviews::Review;
 pub use search::{Page, PageCursor, SearchContext};
+pub use side::SideConversation;
 pub use surveys::{Candidate, NewSurvey, Survey, SURVEY_AUTHOR};
 pub use team::{OutboxHealth, SEND_STATUS};
 pub use team_mail::{QueuedMail, TeamMail};

@@ -77,13 +77,13 @@ impl Tx<'_> {
         if n == 0 {
             return Ok(None);
         }
-        let mut item = self.tx.prepare_cached("SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text, t.subject,
-               coalesce(m.author, '') LIKE 'rule:%'
+        let (mut item, own_subject) = self.tx.prepare_cached("SELECT o.id, o.message_id, o.ticket_id, o.channel, o.recipient, o.attempts, m.body_text,
+               coalesce(o.subject, t.subject), coalesce(m.author, '') LIKE 'rule:%', o.subject IS NOT NULL
              FROM outbox o JOIN messages m ON m.id = o.message_id JOIN tickets t ON t.id = o.ticket_id
              WHERE o.id = ?")?.query_row(
             [id],
             |r| {
-                Ok(OutboxItem {
+                Ok((OutboxItem {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
                     ticket_id: r.get(2)?,
@@ -97,7 +97,7 @@ impl Tx<'_> {
                     attachments: Vec::new(),
                     automatic: r.get(8)?,
                     owner: owner.to_string(),
-                })
+                }, r.get::<_, bool>(9)?))
             },
         )?;
         let parent: Option<(String, Option<String>, String)> = self
@@ -109,7 +109,9 @@ impl Tx<'_> {
             .query_row([item.ticket_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         item.attachments = self.attachment_files(item.message_id)?;
-        if let Some((account, refs, mid)) = parent {
+        // A message with a subject of its own (a forward to another
+        // department) starts its own thread.
+        if let (Some((account, refs, mid)), false) = (parent, own_subject) {
             item.account = Some(account);
             let refs = refs
                 .map(|r| r.split(' ').map(str::to_string).collect())

@@ -489,6 +489,22 @@ CREATE TABLE care_sent (
 ) WITHOUT ROWID;
 "#;
 
+/// Side conversations: a ticket forwarded to another department, whose
+/// answers come back as internal notes; the forward's outbox entry has a
+/// subject of its own ("Fwd: …") and threads under no customer message.
+const V21: &str = r#"
+CREATE TABLE side_conversations (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    to_addr    TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    agent      TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX side_conversations_ticket ON side_conversations(ticket_id, to_addr);
+ALTER TABLE outbox ADD COLUMN subject TEXT;
+"#;
+
 /// The outbox's indexes hold only the rows their queries look for:
 /// entries still in play, and sent texts whose delivery is open. Sent
 /// mail is most of the table and was in both, so every send rewrote two
@@ -527,6 +543,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V18),
         M::up(V19),
         M::up(V20),
+        M::up(V21),
     ])
 }
 

@@ -525,6 +525,7 @@ impl Tx<'_> {
                 "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) SELECT ?, tag FROM ticket_tags WHERE ticket_id = ?",
                 [into, o],
             )?;
+            self.move_side_conversations(into, o)?;
             self.apply_state(o, &state, &final_state, agent)?;
             self.tx.execute(
                 "UPDATE tickets SET linked_ticket_id = ?, version = version + 1 WHERE id = ?",
