@@ -301,6 +301,51 @@ fn asset_screen_and_editing_the_file_from_the_keyboard() {
     assert!(screen(&mut a, 100, 30).contains("SN SN-4890"));
 }
 
+/// `f` forwards the open ticket: a bad address stays in the prompt; a
+/// good one queues the forward (to the department, not the customer) and
+/// records the side conversation.
+#[test]
+fn forward_from_the_keyboard() {
+    let fx = fixture(30);
+    let mut a = app(&fx, "alice");
+    key(&mut a, KeyCode::Enter);
+    let id = a.ticket.as_ref().unwrap().summary.id;
+    keys(&mut a, "f");
+    keys(&mut a, "not-an-address please look");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(&a.overlay, Overlay::Input { error: Some(_), .. }),
+        "{:?}",
+        a.overlay
+    );
+    for _ in 0.."not-an-address please look".len() {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(&mut a, "rnd@example.com Known issue?");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    let sides = a.store.side_conversations(id).unwrap();
+    assert_eq!(sides.len(), 1);
+    assert_eq!(sides[0].to, "rnd@example.com");
+    let t = a.store.ticket(id).unwrap();
+    let note = t
+        .messages
+        .iter()
+        .find(|m| m.id == sides[0].message_id)
+        .unwrap();
+    assert!(
+        note.body_text.starts_with("Known issue?"),
+        "{}",
+        note.body_text
+    );
+    assert!(a
+        .status
+        .as_ref()
+        .unwrap()
+        .0
+        .contains("forwarded to rnd@example.com"));
+}
+
 #[test]
 fn ticket_screen_with_customer_panel() {
     let fx = fixture(60);

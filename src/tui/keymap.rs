@@ -107,6 +107,7 @@ actions! {
     General Snooze "snooze" "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes" ["z"];
     General Merge "merge" "Merge the selected tickets into the oldest" ["M"];
     General Reply "reply" "Reply to the customer" ["r"];
+    General Forward "forward" "Forward to another department; their answer comes back as a note" ["f"];
     General Select "select" "Select / unselect ticket" ["space"];
     General VisualRange "visual" "Select a range (press again to end)" ["v"];
     General SelectAll "select-all" "Select every ticket in the view" ["*"];

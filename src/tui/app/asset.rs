@@ -35,7 +35,7 @@ pub fn asset_name(a: &Asset) -> String {
 impl App {
     /// The one ticket a prompt acts on: the open one, or the one under the
     /// cursor (a selection of several is refused by the caller).
-    fn one_ticket(&self) -> Option<i64> {
+    pub(super) fn one_ticket(&self) -> Option<i64> {
         match self.targets()[..] {
             [(id, _)] => Some(id),
             _ => None,

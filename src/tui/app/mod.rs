@@ -60,6 +60,8 @@ pub enum InputKind {
     Asset,
     /// A custom field of the ticket's file: `tier=gold`, `asset.x=…`.
     Field,
+    /// Forward to another department: `rnd@example.com what we ask`.
+    Forward,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -398,6 +400,7 @@ mod acting;
 pub mod asset;
 mod compose;
 pub mod dashboard;
+mod forward;
 mod keys;
 pub mod review;
 pub mod timeline;

@@ -120,6 +120,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     " Asset of this ticket ",
                     "serial number (any spacing), #N or external id; none clears",
                 ),
+                InputKind::Forward => (
+                    " Forward to another department ",
+                    "address, then what you ask: rnd@example.com Known issue? (their answer comes back as a note)",
+                ),
                 InputKind::Field => (
                     " Set a field ",
                     "tier=gold (the customer's), org.NAME=…, asset.NAME=…, ticket.NAME=…; empty clears",
