@@ -107,9 +107,9 @@ impl Canned {
     }
 
     pub fn load(path: &Path) -> Result<Canned, CannedError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CannedError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| CannedError::Io {
             path: path.into(),
-            source,
+            cause,
         })?;
         Canned::parse(path, &text)
     }

@@ -17,11 +17,12 @@ pub enum Error {
     #[error("database migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
 
-    #[error("{path}: {source}")]
+    // The reason is in the message; not also a `source`, or the
+    // command line's error chain prints it twice.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error(transparent)]
@@ -81,7 +82,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 
@@ -124,11 +125,12 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
+    // The reason is in the message; not also a `source`, or the
+    // command line's error chain prints it twice.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("cannot find a home directory for the default config and data paths; pass --config and --db")]
     NoHome,
@@ -151,11 +153,12 @@ pub enum CannedError {
         line: usize,
         message: String,
     },
-    #[error("{path}: {source}")]
+    // The reason is in the message; not also a `source`, or the
+    // command line's error chain prints it twice.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("no canned answer named `{0}` (try `echodesk canned list`)")]
     NotFound(String),

@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod error;
+pub mod export;
 pub mod fields;
 pub mod identity;
 pub mod import;

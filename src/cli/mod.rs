@@ -6,6 +6,7 @@ mod attachments;
 mod bulk;
 mod canned;
 mod customers;
+mod export;
 mod mail;
 pub mod output;
 mod records;
@@ -100,6 +101,8 @@ pub enum Command {
     Canned(canned::CannedCmd),
     /// Import an mbox, a Maildir, or .eml files through the ingest path
     Import(admin::ImportArgs),
+    /// Tickets for other departments' tools: csv, jsonl or mbox, streamed
+    Export(export::ExportArgs),
     /// Poll every account once, then exit (for cron and scripts): each
     /// [accounts.imap] mailbox and each [[sms]] gateway, spool or database
     Poll,
@@ -268,6 +271,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Attachment(c) => attachments::run(&ctx, c),
         Command::Send(a) => bulk::send(&ctx, &a),
         Command::Import(a) => admin::import(&ctx, &a),
+        Command::Export(a) => export::export(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Poll => mail::poll(&ctx),
         Command::Daemon(a) => mail::daemon(&ctx, &a),
