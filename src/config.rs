@@ -86,6 +86,9 @@ pub struct Config {
     pub schedules: Vec<crate::schedule::Schedule>,
     /// `[care]`: what holds for every schedule.
     pub care: crate::schedule::CareConfig,
+    /// The customer's-voice digest mailed on a schedule (`[[digest]]`).
+    #[serde(rename = "digest")]
+    pub digests: Vec<crate::schedule::DigestMail>,
 }
 
 /// `[assets]` (docs/customers.md).
@@ -474,6 +477,7 @@ impl Default for Config {
             assets: AssetsConfig::default(),
             schedules: Vec::new(),
             care: crate::schedule::CareConfig::default(),
+            digests: Vec::new(),
         }
     }
 }
@@ -637,6 +641,17 @@ impl Config {
             }
             sc.check(&fields)
                 .map_err(|e| invalid(format!("schedule `{}`: {e}", sc.name)))?;
+        }
+        let mut digests = std::collections::HashSet::new();
+        for d in &self.digests {
+            if !digests.insert(d.name.as_str()) {
+                return Err(invalid(format!(
+                    "digest: the name `{}` is used twice",
+                    d.name
+                )));
+            }
+            d.check()
+                .map_err(|e| invalid(format!("digest `{}`: {e}", d.name)))?;
         }
         if let Some(f) = &self.care.opt_out_field {
             match fields.get(crate::fields::Entity::Customer, f) {

@@ -87,6 +87,7 @@ pub async fn run(opts: Options, stop: watch::Receiver<bool>) -> Result<()> {
             if !opts.config.report.mail.is_empty()
                 || opts.config.survey.enabled
                 || !opts.config.schedules.is_empty()
+                || !opts.config.digests.is_empty()
             {
                 let store = Store::open(&opts.db, settings.clone())?;
                 tasks.push(tokio::task::spawn_local(mailing_loop(
@@ -350,6 +351,13 @@ async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receive
         }
         for (name, e) in &errors {
             tracing::error!(schedule = %name, "report mailing: {e}");
+        }
+        let (mailed, errors) = crate::voice::run_due(&mut store, &config, &ctx, &agent);
+        for m in &mailed {
+            tracing::info!(digest = %m.digest, slot = %m.slot, mails = m.tickets.len(), "digest mailed");
+        }
+        for (name, e) in &errors {
+            tracing::error!(digest = %name, "digest: {e}");
         }
         let (runs, errors) = crate::care::run_due(&mut store, &config, &ctx);
         for r in &runs {

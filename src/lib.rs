@@ -45,6 +45,7 @@ pub mod survey;
 pub mod tables;
 pub mod transcript;
 pub mod tui;
+pub mod voice;
 pub mod workflow;
 
 pub use error::{Error, Result};

@@ -346,6 +346,23 @@ fn forward_from_the_keyboard() {
         .contains("forwarded to rnd@example.com"));
 }
 
+/// `V`: the digest of the list for the team meeting; `p` turns the
+/// period; `esc` goes back.
+#[test]
+fn digest_screen() {
+    let fx = fixture(150);
+    let mut a = app(&fx, "alice");
+    keys(&mut a, "V");
+    assert_eq!(a.screen, Screen::Digest);
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("By tag") && s.contains("last 1w"), "{s}");
+    insta::assert_snapshot!("digest_100x30", s);
+    keys(&mut a, "p");
+    assert!(screen(&mut a, 100, 30).contains("last 1d"));
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Queue);
+}
+
 #[test]
 fn ticket_screen_with_customer_panel() {
     let fx = fixture(60);

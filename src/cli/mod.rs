@@ -6,6 +6,7 @@ mod attachments;
 mod bulk;
 mod canned;
 mod customers;
+mod digest;
 mod export;
 mod mail;
 pub mod output;
@@ -103,6 +104,9 @@ pub enum Command {
     Import(admin::ImportArgs),
     /// Tickets for other departments' tools: csv, jsonl or mbox, streamed
     Export(export::ExportArgs),
+    /// What customers wrote about, against the period before: counts by tag
+    /// and channel, the fastest-growing topics with their words; --to mails it
+    Digest(digest::DigestArgs),
     /// Poll every account once, then exit (for cron and scripts): each
     /// [accounts.imap] mailbox and each [[sms]] gateway, spool or database
     Poll,
@@ -272,6 +276,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Send(a) => bulk::send(&ctx, &a),
         Command::Import(a) => admin::import(&ctx, &a),
         Command::Export(a) => export::export(&ctx, &a),
+        Command::Digest(a) => digest::digest(&ctx, &a),
         Command::Backup(a) => admin::backup(&ctx, &a),
         Command::Poll => mail::poll(&ctx),
         Command::Daemon(a) => mail::daemon(&ctx, &a),

@@ -1,5 +1,6 @@
-//! Proactive-care schedules as the config declares them (`[[schedule]]`,
-//! `[care]`) and when they come round; `care` runs them.
+//! What the config declares to happen on a schedule — proactive-care
+//! messages (`[[schedule]]`, `[care]`; `care` runs them) and digests
+//! (`[[digest]]`; `voice` mails them) — and when each comes round.
 
 pub mod when;
 
@@ -141,5 +142,58 @@ fn builtin(entity: Entity, name: &str) -> Option<()> {
         (Entity::Asset, "model" | "serial" | "purchased" | "warranty_until" | "location")
         | (Entity::Customer, "name" | "external_id") => Some(()),
         _ => None,
+    }
+}
+
+/// `[[digest]]`: the customer's-voice digest mailed on a schedule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DigestMail {
+    pub name: String,
+    /// Team addresses it goes to.
+    pub to: Vec<String>,
+    pub every: Option<String>,
+    pub at: Option<String>,
+    pub cron: Option<String>,
+    /// Which tickets (the query language); `tag:product/*` counts the
+    /// tags under `product/`.
+    #[serde(default)]
+    pub query: String,
+    /// The period, ending at the slot [default: 1w].
+    #[serde(default = "week")]
+    pub last: String,
+    /// Verbatim examples per growing topic [default: 3].
+    #[serde(default = "three")]
+    pub examples: usize,
+}
+
+fn week() -> String {
+    "1w".into()
+}
+
+fn three() -> usize {
+    3
+}
+
+impl DigestMail {
+    pub fn when(&self) -> std::result::Result<When, String> {
+        When::parse(
+            self.every.as_deref(),
+            self.at.as_deref(),
+            self.cron.as_deref(),
+        )
+    }
+
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.to.is_empty() {
+            return Err("key `to`: give at least one address".into());
+        }
+        for a in &self.to {
+            crate::identity::normalise_email(a).map_err(|e| format!("key `to`: {e}"))?;
+        }
+        self.when()?;
+        crate::query::parse(&self.query).map_err(|e| format!("key `query`: {e}"))?;
+        crate::query::parse_duration(&self.last).map_err(|e| format!("key `last`: {e}"))?;
+        Ok(())
     }
 }

@@ -122,6 +122,16 @@ impl Store {
                     params.push(c.as_str().to_string().into());
                     "t.channel = ?".into()
                 }
+                // `tag:product/*`: every tag under the prefix.
+                Filter::Tag(tag) if tag.ends_with('*') => {
+                    let stem = tag.trim_end_matches('*');
+                    let escaped = stem
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    params.push(format!("{escaped}%").into());
+                    "t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag LIKE ? ESCAPE '\\')".into()
+                }
                 Filter::Tag(tag) => {
                     params.push(tag.clone().into());
                     match mode {

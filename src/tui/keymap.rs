@@ -49,6 +49,8 @@ pub enum Context {
     Review,
     /// The customer's timeline.
     Timeline,
+    /// The digest screen.
+    Digest,
 }
 
 impl Context {
@@ -61,6 +63,7 @@ impl Context {
             Context::Dashboard => "Dashboard",
             Context::Review => "Review screen (1-9 score the marked criterion)",
             Context::Timeline => "Customer timeline (j/k and pages scroll; esc back)",
+            Context::Digest => "Digest (j/k and pages scroll; esc back)",
         }
     }
 }
@@ -120,6 +123,7 @@ actions! {
     General LinkAsset "link-asset" "Which asset (machine) the ticket is about" ["m"];
     General AssetScreen "asset" "The ticket's asset: its details and repair record" ["H"];
     General EditField "field" "Set a field: tier=gold, org.NAME=…, asset.NAME=…" ["F"];
+    General Digest "digest" "Digest of the list: topics against the week before" ["V"];
     General Palette "palette" "Command palette: every action by name" [":"];
     General Help "help" "This help" ["?"];
     General Quit "quit" "Quit" ["q"];
@@ -147,6 +151,7 @@ actions! {
     Review ReviewScrollDown "review-scroll-down" "Scroll the conversation down" ["pgdn", "ctrl-d"];
     Review ReviewScrollUp "review-scroll-up" "Scroll the conversation up" ["pgup", "ctrl-u"];
     Timeline TimelineChannel "timeline-channel" "Only one channel: all, email, SMS, fax in turn" ["c", "tab"];
+    Digest DigestPeriod "digest-period" "Next period: a week, a day, four weeks" ["p", "tab"];
     Timeline TimelineAsset "timeline-asset" "Only one asset's tickets: all, then each machine they own" ["m"];
 }
 

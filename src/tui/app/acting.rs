@@ -20,7 +20,11 @@ impl App {
                 .selected_row()
                 .map(|t| vec![(t.id, Some(t.version))])
                 .unwrap_or_default(),
-            Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset => Vec::new(),
+            Screen::Dashboard
+            | Screen::Review
+            | Screen::Timeline
+            | Screen::Asset
+            | Screen::Digest => Vec::new(),
         }
     }
 

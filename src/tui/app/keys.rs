@@ -69,6 +69,9 @@ impl App {
         if self.screen == Screen::Asset {
             return self.on_asset_key(key);
         }
+        if self.screen == Screen::Digest {
+            return self.on_digest_key(key);
+        }
         if let KeyCode::Char(c @ '1'..='9') = key.code {
             if key.modifiers.is_empty() {
                 return self.switch_view(c as usize - '1' as usize);
@@ -88,6 +91,7 @@ impl App {
             (_, Action::Review) => self.open_review()?,
             (_, Action::Timeline) => self.open_timeline()?,
             (_, Action::AssetScreen) => self.open_asset()?,
+            (_, Action::Digest) => self.open_digest()?,
             (_, Action::LinkAsset) => self.link_asset_prompt()?,
             (_, Action::EditField) => self.field_prompt(),
             (_, Action::Forward) => self.forward_prompt(),
@@ -137,7 +141,11 @@ impl App {
                 let id = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.id),
                     Screen::Queue => self.selected_row().map(|t| t.id),
-                    Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset => None,
+                    Screen::Dashboard
+                    | Screen::Review
+                    | Screen::Timeline
+                    | Screen::Asset
+                    | Screen::Digest => None,
                 };
                 if let Some(id) = id {
                     let t = self.store.ticket(id)?;
@@ -187,7 +195,11 @@ impl App {
                 let current = match self.screen {
                     Screen::Ticket => self.ticket.as_ref().map(|t| t.summary.priority),
                     Screen::Queue => self.selected_row().map(|t| t.priority),
-                    Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset => None,
+                    Screen::Dashboard
+                    | Screen::Review
+                    | Screen::Timeline
+                    | Screen::Asset
+                    | Screen::Digest => None,
                 }
                 .filter(|_| self.selection.is_empty())
                 .unwrap_or(Priority::Normal);
@@ -324,11 +336,19 @@ impl App {
                 | Action::ReviewScrollDown
                 | Action::ReviewScrollUp
                 | Action::TimelineChannel
-                | Action::TimelineAsset,
+                | Action::TimelineAsset
+                | Action::DigestPeriod,
             ) => {}
             (Screen::Ticket, _) => {}
             // Their keys go to `on_dashboard_key` and `on_review_key`.
-            (Screen::Dashboard | Screen::Review | Screen::Timeline | Screen::Asset, _) => {}
+            (
+                Screen::Dashboard
+                | Screen::Review
+                | Screen::Timeline
+                | Screen::Asset
+                | Screen::Digest,
+                _,
+            ) => {}
         }
         Ok(())
     }

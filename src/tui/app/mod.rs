@@ -40,6 +40,8 @@ pub enum Screen {
     Timeline,
     /// An asset's details and its repair record.
     Asset,
+    /// What customers wrote about, against the period before.
+    Digest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +211,7 @@ pub struct App {
     pub reviewing: Option<review::Reviewing>,
     pub timeline: Option<timeline::Timeline>,
     pub asset: Option<asset::AssetView>,
+    pub digest: Option<digest::DigestView>,
 }
 
 impl App {
@@ -295,6 +298,7 @@ impl App {
             reviewing: None,
             timeline: None,
             asset: None,
+            digest: None,
         };
         app.load_canned();
         app.reload_top()?;
@@ -400,6 +404,7 @@ mod acting;
 pub mod asset;
 mod compose;
 pub mod dashboard;
+pub mod digest;
 mod forward;
 mod keys;
 pub mod review;

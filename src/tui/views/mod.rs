@@ -3,6 +3,7 @@
 
 mod asset;
 mod dashboard;
+mod digest;
 mod overlays;
 mod queue;
 mod review;
@@ -46,6 +47,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Review => review::draw(f, app, main),
         Screen::Timeline => timeline::draw(f, app, main),
         Screen::Asset => asset::draw(f, app, main),
+        Screen::Digest => digest::draw(f, app, main),
     }
     draw_status(f, app, status);
     overlays::draw(f, app, area);

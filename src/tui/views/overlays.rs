@@ -51,6 +51,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Context::Dashboard,
                 Context::Review,
                 Context::Timeline,
+                Context::Digest,
             ] {
                 if context != Context::General {
                     lines.push(Line::raw(""));
