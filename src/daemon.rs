@@ -375,6 +375,14 @@ async fn mailing_loop(config: Config, mut store: Store, mut stop: watch::Receive
         for (name, e) in &errors {
             tracing::error!(schedule = %name, "schedule: {e}");
         }
+        match crate::follow::notify(&mut store, false, crate::store::now()) {
+            Ok(told) => {
+                for t in &told {
+                    tracing::info!(ticket = t.ticket, changes = t.changes, "follower told");
+                }
+            }
+            Err(e) => tracing::error!("followers: {e}"),
+        }
         if config.survey.enabled {
             match crate::survey::send_due(&mut store, &config, &ctx, false) {
                 Ok(out) => {

@@ -20,6 +20,7 @@ pub mod digest;
 pub mod error;
 pub mod export;
 pub mod fields;
+pub mod follow;
 pub mod identity;
 pub mod import;
 pub mod inbound;

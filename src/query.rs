@@ -52,6 +52,8 @@ pub enum Filter {
     Id(i64),
     State(String),
     Assignee(Who),
+    /// Tickets someone follows: an agent (`me`), or an outside address.
+    Follower(Who),
     Channel(Channel),
     Tag(String),
     From(String),
@@ -191,7 +193,7 @@ pub struct Query {
 }
 
 const KEYS: &str =
-    "id, state, assignee, channel, tag, from, priority, customer, org, asset, before, after, \
+    "id, state, assignee, follower, channel, tag, from, priority, customer, org, asset, before, after, \
 created-before, created-after, is, sla, has, sort, and customer./org./asset./ticket. fields";
 
 /// Terms one query may have. SQLite's expression tree is 1,000 deep at
@@ -387,6 +389,11 @@ fn keyed(key: &str, value: &str) -> Result<Filter, String> {
         ),
         "state" => Filter::State(lower),
         "assignee" => Filter::Assignee(match lower.as_str() {
+            "me" => Who::Me,
+            "none" | "nobody" => Who::Nobody,
+            _ => Who::Agent(value.to_string()),
+        }),
+        "follower" | "followed" => Filter::Follower(match lower.as_str() {
             "me" => Who::Me,
             "none" | "nobody" => Who::Nobody,
             _ => Who::Agent(value.to_string()),

@@ -106,3 +106,40 @@ pub fn forward(t: &TicketDetail, note: Option<&str>, agent: &str, now: i64) -> (
     body.push_str(&render(&shown, now));
     (format!("Fwd: {}", sanitize::line(&t.summary.subject)), body)
 }
+
+/// A follow-up in a side conversation: the agent's words, then only what
+/// the customer and the team wrote after the message `since` (the last
+/// mail to the department, queued at `since_at`), so the department's
+/// thread reads on without repeats.
+pub fn follow_up(
+    t: &TicketDetail,
+    (since, since_at): (i64, i64),
+    note: Option<&str>,
+    agent: &str,
+    now: i64,
+) -> String {
+    let mut shown = t.clone();
+    shown
+        .messages
+        .retain(|m| m.direction != Direction::Note && m.id > since);
+    shown.events.clear();
+    let mut body = String::new();
+    if let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) {
+        let _ = writeln!(body, "{}\n", sanitize::text(n));
+    }
+    let new = shown.messages.len();
+    let _ = writeln!(
+        body,
+        "---------- Follow-up by {} on ticket #{}: {} since {}; reply to this mail to answer on the ticket ----------\n",
+        sanitize::line(agent),
+        t.summary.id,
+        match new {
+            0 => "no new messages".to_string(),
+            1 => "1 new message".to_string(),
+            n => format!("{n} new messages"),
+        },
+        datetime(since_at)
+    );
+    body.push_str(&render(&shown, now));
+    body
+}

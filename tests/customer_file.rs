@@ -229,6 +229,27 @@ fn organisation_assets_fields_and_timeline() {
     assert_eq!(bob["external_id"], "CRM-7");
     assert_eq!(bob["assets"][0]["serial"], "VMC-12345");
     assert_eq!(bob["notes"][0]["body"], "Prefers calls before 10");
+    // Every change to the record is in its audit history, who and when.
+    let kinds: Vec<(&str, Option<&str>)> = bob["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["new"].as_str()))
+        .collect();
+    for want in [
+        ("field", Some("tier: gold")),
+        ("external-id", Some("CRM-7")),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
+    }
+    assert!(kinds.iter().any(|(k, _)| k.contains("note")), "{kinds:?}");
+    env.json(&["asset", "edit", "VMC-12345", "--location", "Hall 7"]);
+    let history = &env.json(&["asset", "show", "VMC-12345"])["history"];
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&last["kind"], &last["new"]),
+        (&"location".into(), &"Hall 7".into())
+    );
     let tl = env.json(&["customer", "timeline", "bob@acme.example"]);
     let subjects: Vec<&str> = tl["timeline"]
         .as_array()

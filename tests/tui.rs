@@ -301,6 +301,121 @@ fn asset_screen_and_editing_the_file_from_the_keyboard() {
     assert!(screen(&mut a, 100, 30).contains("SN SN-4890"));
 }
 
+/// `F` on the asset screen writes the asset's own attributes (a bad date
+/// or a serial another machine has stays in the prompt with the reason);
+/// from a ticket, `asset.model=…` and the customer's `name=…` are written
+/// the same way.
+#[test]
+fn asset_attributes_are_edited_from_the_keyboard() {
+    let fx = fixture(150);
+    let mut a = app(&fx, "alice");
+    a.clock = Some(NOW);
+    let machine = a.store.find_asset("SN-4890").unwrap();
+    let other = a
+        .store
+        .assets_of(None, None)
+        .unwrap()
+        .into_iter()
+        .find(|o| o.id != machine.id && o.serial.is_some())
+        .expect("the demo has more than one machine");
+    let ticket = a.store.asset_ticket_ids(machine.id).unwrap()[0];
+    keys(&mut a, "/");
+    keys(&mut a, &format!("id:{ticket}"));
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    keys(&mut a, "H");
+    assert_eq!(a.screen, Screen::Asset, "{:?}", a.status);
+    let prompt = |a: &mut App, text: &str| -> Option<String> {
+        keys(a, "F");
+        keys(a, text);
+        key(a, KeyCode::Enter);
+        match &a.overlay {
+            Overlay::None => None,
+            Overlay::Input {
+                error: Some((_, e)),
+                ..
+            } => {
+                let e = e.clone();
+                key(a, KeyCode::Esc);
+                Some(e)
+            }
+            o => panic!("{o:?}"),
+        }
+    };
+    let e = prompt(&mut a, "warranty=31.13.2027").expect("not a date");
+    assert!(e.contains("2027-03-31"), "the refusal shows the forms: {e}");
+    assert_eq!(prompt(&mut a, "warranty=2031-12-31"), None);
+    assert_eq!(prompt(&mut a, "location=Hall 7, bay 2"), None);
+    let taken = other.serial.clone().unwrap();
+    let e = prompt(&mut a, &format!("serial={taken}")).expect("serial taken");
+    assert!(e.contains(&taken) || e.contains("another"), "{e}");
+    let e = prompt(&mut a, "customer.name=Mallory").expect("not the asset's");
+    assert!(e.contains("asset"), "{e}");
+    let now = a.store.asset(machine.id).unwrap();
+    assert_eq!(now.warranty_until.as_deref(), Some("2031-12-31"));
+    assert_eq!(now.location.as_deref(), Some("Hall 7, bay 2"));
+    assert_eq!(
+        now.serial, machine.serial,
+        "a refused serial changes nothing"
+    );
+    let s = screen(&mut a, 100, 30);
+    assert!(
+        s.contains("until 2031-12-31") && s.contains("Hall 7"),
+        "{s}"
+    );
+
+    // From the ticket: the asset's model, the customer's name.
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Ticket);
+    assert_eq!(prompt(&mut a, "asset.model=VMC-900"), None);
+    assert_eq!(a.store.asset(machine.id).unwrap().model, "VMC-900");
+    let customer = a.store.ticket_summary(ticket).unwrap().customer_id;
+    assert_eq!(prompt(&mut a, "name=Dana Example"), None);
+    assert_eq!(a.store.customer(customer).unwrap().name, "Dana Example");
+    assert!(
+        prompt(&mut a, "asset.model=").is_some(),
+        "a model is required"
+    );
+
+    // Notes on the files: the asset's on its screen, the customer's on
+    // the timeline; an empty one stays in the prompt.
+    keys(&mut a, "H");
+    keys(&mut a, "n");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(&a.overlay, Overlay::Input { error: Some(_), .. }),
+        "{:?}",
+        a.overlay
+    );
+    keys(&mut a, "Coolant pump replaced");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    let notes = a
+        .store
+        .record_notes(echodesk::fields::Entity::Asset, machine.id)
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        (notes[0].body.as_str(), notes[0].agent.as_str()),
+        ("Coolant pump replaced", "alice")
+    );
+    assert!(screen(&mut a, 100, 30).contains("Coolant pump replaced"));
+    key(&mut a, KeyCode::Esc);
+    keys(&mut a, "T");
+    assert_eq!(a.screen, Screen::Timeline);
+    keys(&mut a, "n");
+    keys(&mut a, "Prefers SMS before noon");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    assert!(screen(&mut a, 100, 30).contains("Prefers SMS before noon"));
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Ticket);
+    assert!(
+        screen(&mut a, 140, 40).contains("Prefers SMS"),
+        "the customer panel shows the newest note"
+    );
+}
+
 /// `f` forwards the open ticket: a bad address stays in the prompt; a
 /// good one queues the forward (to the department, not the customer) and
 /// records the side conversation.

@@ -175,6 +175,201 @@ fn a_complaint_goes_to_rnd_and_their_answer_is_a_note() {
         .clone();
     assert_eq!(again["direction"], "in");
     assert_eq!(again["from_addr"], "carla@example.net");
+
+    // A second forward to R&D continues their thread: only what is new,
+    // under their answer, and still one side conversation.
+    let more = ok(
+        &cfg,
+        &db,
+        &[
+            "forward",
+            &id,
+            "--to",
+            "rnd@example.test",
+            "--note",
+            "She asks again.",
+        ],
+    );
+    assert_eq!(more["follow_up"], true, "{more}");
+    ok(&cfg, &db, &["outbox", "send"]);
+    let sent = spooled_to(&m, "rnd@example.test");
+    assert_eq!(sent.len(), 2, "the follow-up went out");
+    let raw = sent
+        .iter()
+        .find(|r| r.contains("She asks again."))
+        .unwrap_or_else(|| panic!("{sent:?}"));
+    assert_eq!(header(raw, "In-Reply-To"), "<rnd-1@example.test>", "{raw}");
+    assert!(header(raw, "References").contains(&forward_id), "{raw}");
+    assert!(
+        header(raw, "Subject").starts_with("Re: Fwd: Spindle grinds"),
+        "{raw}"
+    );
+    assert!(raw.contains("Any news?"), "{raw}");
+    assert!(
+        !raw.contains("Since firmware 2.3") && !raw.contains("spindle.png"),
+        "nothing R&D has already: {raw}"
+    );
+    let t = ok(&cfg, &db, &["show", &id]);
+    assert_eq!(
+        t["side_conversations"].as_array().map(Vec::len),
+        Some(1),
+        "{t}"
+    );
+    assert!(spooled_to(&m, "carla@example.net").is_empty());
+}
+
+/// Followers: an outside address is mailed each change (the first time
+/// with the conversation so far, then in the same thread) and its answer
+/// comes back as a note; an agent who follows finds the ticket with
+/// `follower:me` and is mailed nothing; internal notes and changes the
+/// follower made themselves are not news; after `unfollow`, nothing.
+#[test]
+fn followers_get_the_changes() {
+    let m = Mail::up();
+    let cfg = m.config("support@example.test", "");
+    let db = m.dir.path().join("f.db");
+    let mail = |name: &str, body: &str, extra: &str| {
+        m.deliver(
+            "support@example.test",
+            name,
+            &format!(
+                "From: Carla Customer <carla@example.net>\r\nTo: support@example.test\r\n\
+                 Subject: Order 7781 arrived damaged\r\nDate: Tue, 01 Dec 2026 09:00:00 +0000\r\n\
+                 Message-ID: <{name}@example.net>\r\n{extra}\r\n{body}\r\n"
+            ),
+        )
+    };
+    mail("c1", "The crate was crushed; two panels are bent.", "");
+    ok(&cfg, &db, &["poll"]);
+    let id = ok(&cfg, &db, &["list", "--all"])["tickets"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let f = ok(&cfg, &db, &["follow", &id, "Sales@Example.test", "alice"]);
+    assert_eq!(
+        f["changed"],
+        serde_json::json!(["sales@example.test", "alice"])
+    );
+    let again = ok(&cfg, &db, &["follow", &id, "alice"]);
+    assert_eq!(again["changed"], serde_json::json!([]), "already following");
+    let told = ok(&cfg, &db, &["followers", "notify"]);
+    assert_eq!(
+        told["told"],
+        serde_json::json!([]),
+        "nothing new yet: {told}"
+    );
+    let mine = ok(
+        &cfg,
+        &db,
+        &["--agent", "alice", "list", "--query", "follower:me"],
+    );
+    assert_eq!(mine["tickets"][0]["id"].to_string(), id, "{mine}");
+
+    // A change by an agent and an internal note: only the change is news.
+    ok(&cfg, &db, &["--agent", "bob", "assign", &id, "bob"]);
+    let note = m.dir.path().join("note.txt");
+    std::fs::write(&note, "Check the courier's liability first.").unwrap();
+    ok(
+        &cfg,
+        &db,
+        &["note", &id, "--body-file", note.to_str().unwrap()],
+    );
+    let dry = ok(&cfg, &db, &["followers", "notify", "--dry-run"]);
+    assert_eq!(dry["told"].as_array().map(Vec::len), Some(1), "{dry}");
+    ok(&cfg, &db, &["outbox", "send"]);
+    assert!(
+        spooled_to(&m, "sales@example.test").is_empty(),
+        "a dry run queues nothing"
+    );
+    let told = ok(&cfg, &db, &["followers", "notify"]);
+    assert_eq!(told["told"][0]["follower"], "sales@example.test", "{told}");
+    assert_eq!(told["told"][0]["follow_up"], false);
+    ok(&cfg, &db, &["outbox", "send"]);
+    let sent = spooled_to(&m, "sales@example.test");
+    assert_eq!(sent.len(), 1, "one update");
+    let first = &sent[0];
+    assert!(
+        first.contains("assignee") && first.contains("bob"),
+        "{first}"
+    );
+    assert!(
+        first.contains("two panels are bent"),
+        "the conversation so far: {first}"
+    );
+    assert!(
+        !first.contains("courier's liability"),
+        "no internal note: {first}"
+    );
+    assert!(spooled_to(&m, "alice").is_empty());
+    assert_eq!(
+        ok(&cfg, &db, &["followers", "notify"])["told"],
+        serde_json::json!([])
+    );
+
+    // The customer writes again: the next update continues the thread.
+    mail(
+        "c2",
+        "Photos attached now. Can you replace them?",
+        "In-Reply-To: <c1@example.net>\r\n",
+    );
+    ok(&cfg, &db, &["poll"]);
+    let told = ok(&cfg, &db, &["followers", "notify"]);
+    assert_eq!(told["told"][0]["follow_up"], true, "{told}");
+    ok(&cfg, &db, &["outbox", "send"]);
+    let sent = spooled_to(&m, "sales@example.test");
+    assert_eq!(sent.len(), 2);
+    let first_id = header(first, "Message-ID").to_string();
+    let second = sent
+        .iter()
+        .find(|r| r.contains("Can you replace them?"))
+        .unwrap();
+    assert_eq!(header(second, "In-Reply-To"), first_id, "{second}");
+    assert!(
+        !second.contains("two panels are bent"),
+        "only what is new: {second}"
+    );
+
+    // Sales answers: a note on the ticket, not a message to the customer.
+    m.deliver(
+        "support@example.test",
+        "s1",
+        &format!(
+            "From: Sales <sales@example.test>\r\nTo: support@example.test\r\n\
+             Subject: Re: Fwd: Order 7781 arrived damaged [#{id}]\r\n\
+             Date: Tue, 01 Dec 2026 13:00:00 +0000\r\nMessage-ID: <s1@example.test>\r\n\
+             In-Reply-To: {first_id}\r\n\r\nReplacement panels ship tomorrow.\r\n"
+        ),
+    );
+    ok(&cfg, &db, &["poll"]);
+    let t = ok(&cfg, &db, &["show", &id]);
+    let note = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["from_addr"] == "sales@example.test")
+        .unwrap_or_else(|| panic!("{t}"))
+        .clone();
+    assert_eq!(note["direction"], "note");
+    assert_eq!(t["followers"].as_array().map(Vec::len), Some(2), "{t}");
+    // Their own answer is not news to them.
+    assert_eq!(
+        ok(&cfg, &db, &["followers", "notify"])["told"],
+        serde_json::json!([])
+    );
+
+    // Unfollowed: a change reaches nobody.
+    ok(&cfg, &db, &["unfollow", &id, "sales@example.test"]);
+    ok(&cfg, &db, &["state", &id, "pending"]);
+    assert_eq!(
+        ok(&cfg, &db, &["followers", "notify"])["told"],
+        serde_json::json!([])
+    );
+    let list = ok(&cfg, &db, &["followers", "list", &id]);
+    assert_eq!(list[0]["follower"], "alice", "{list}");
+    assert!(
+        spooled_to(&m, "carla@example.net").is_empty(),
+        "nothing to the customer"
+    );
 }
 
 /// A fixture counted by hand: the week before 2026-12-01 12:00 UTC

@@ -138,6 +138,7 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
             let fields = store.fields_of(Entity::Customer, c.id)?;
             let assets = store.assets_of(Some(c.id), None)?;
             let notes = store.record_notes(Entity::Customer, c.id)?;
+            let history = store.record_history(Entity::Customer, c.id)?;
             if ctx.json {
                 return output::json(&serde_json::json!({
                     "customer": c,
@@ -149,6 +150,7 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                     "tickets": tickets,
                     "surveys": surveys,
                     "opted_out": opted_out,
+                    "history": history,
                 }));
             }
             println!("customer #{} {}", c.id, sanitize::line(&c.name));
@@ -197,6 +199,7 @@ pub fn run(ctx: &Ctx, cmd: CustomerCmd) -> anyhow::Result<()> {
                 }
             }
             super::records::print_notes(&notes);
+            super::records::print_history(&history);
             println!();
             print!("{}", output::ticket_table(&tickets, crate::store::now()));
             Ok(())

@@ -76,6 +76,15 @@ pub enum Command {
     /// Forward a ticket's conversation to another department; their answer
     /// comes back as an internal note: forward ID --to rnd@example.com
     Forward(tickets::ForwardArgs),
+    /// Follow a ticket: you (or the agents and addresses named) from now
+    /// on; an address is mailed each change, and its answers come back as
+    /// internal notes
+    Follow(tickets::FollowArgs),
+    /// Stop following a ticket (you, or those named)
+    Unfollow(tickets::FollowArgs),
+    /// Who follows a ticket, and sending outside followers their updates
+    #[command(subcommand)]
+    Followers(tickets::FollowersCmd),
     /// Hide tickets from the open views until a time: snooze ID... UNTIL
     Snooze(tickets::SnoozeArgs),
     /// Fold tickets into one: merge INTO OTHER...
@@ -265,6 +274,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Priority(a) => tickets::priority(&ctx, &a),
         Command::Note(a) => tickets::note(&ctx, &a),
         Command::Forward(a) => tickets::forward(&ctx, &a),
+        Command::Follow(a) => tickets::follow(&ctx, &a, true),
+        Command::Unfollow(a) => tickets::follow(&ctx, &a, false),
+        Command::Followers(c) => tickets::followers(&ctx, c),
         Command::Snooze(a) => tickets::snooze(&ctx, &a),
         Command::Merge(a) => tickets::merge(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),

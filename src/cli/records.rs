@@ -105,6 +105,38 @@ pub fn print_notes(notes: &[crate::store::RecordNote]) {
     }
 }
 
+/// Changes shown under a record before the rest are summarised: the
+/// recent ones are what a colleague asks about; `--json` has them all.
+const HISTORY_SHOWN: usize = 8;
+
+/// The record's audit history, newest last: `2026-11-30 14:02 alice
+/// location: Hall 2 → Hall 7`.
+pub fn print_history(history: &[crate::model::Event]) {
+    if history.is_empty() {
+        return;
+    }
+    println!("  history");
+    let skip = history.len().saturating_sub(HISTORY_SHOWN);
+    if skip > 0 {
+        println!("    … {skip} earlier changes (--json lists them)");
+    }
+    for e in &history[skip..] {
+        let change = match (&e.old, &e.new) {
+            (Some(o), Some(n)) => format!("{o} → {n}"),
+            (None, Some(n)) => n.clone(),
+            (Some(o), None) => format!("{o} → (cleared)"),
+            (None, None) => String::new(),
+        };
+        println!(
+            "    {} {} {}: {}",
+            crate::present::datetime(e.at),
+            sanitize::line(&e.agent),
+            sanitize::line(&e.kind),
+            crate::present::fit(&change, 100).trim_end()
+        );
+    }
+}
+
 pub fn print_fields(fields: &[(String, String)]) {
     for (n, v) in fields {
         println!("  {:<14} {}", sanitize::line(n), sanitize::line(v));
@@ -296,6 +328,7 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
             let people = store.org_people(o.id)?;
             let assets = store.assets_of(None, Some(o.id))?;
             let notes = store.record_notes(Entity::Org, o.id)?;
+            let history = store.record_history(Entity::Org, o.id)?;
             let tickets = store
                 .org_ticket_ids(o.id, 100)?
                 .into_iter()
@@ -304,7 +337,7 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&serde_json::json!({
                     "org": o, "people": people.iter().map(|(id, name)| serde_json::json!({"id": id, "name": name})).collect::<Vec<_>>(),
-                    "assets": assets, "notes": notes, "tickets": tickets,
+                    "assets": assets, "notes": notes, "tickets": tickets, "history": history,
                 }));
             }
             println!("org #{} {}", o.id, sanitize::line(&o.name));
@@ -316,6 +349,7 @@ pub fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<()> {
             }
             print_fields(&o.fields);
             print_notes(&notes);
+            print_history(&history);
             println!("  people");
             for (id, name) in &people {
                 println!("    #{id} {}", sanitize::line(name));
@@ -511,10 +545,11 @@ pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
                 .map(|t| store.ticket_summary(t))
                 .collect::<Result<Vec<_>, _>>()?;
             let notes = store.record_notes(Entity::Asset, a.id)?;
+            let history = store.record_history(Entity::Asset, a.id)?;
             if ctx.json {
-                return output::json(
-                    &serde_json::json!({ "asset": a, "tickets": tickets, "notes": notes }),
-                );
+                return output::json(&serde_json::json!({
+                    "asset": a, "tickets": tickets, "notes": notes, "history": history,
+                }));
             }
             println!("asset {}", asset_line(&store, &a)?);
             if let Some(c) = a.customer_id {
@@ -537,6 +572,7 @@ pub fn run_asset(ctx: &Ctx, cmd: AssetCmd) -> anyhow::Result<()> {
             }
             print_fields(&a.fields);
             print_notes(&notes);
+            print_history(&history);
             println!();
             println!(
                 "repair record: {} ticket{}",

@@ -145,10 +145,12 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
         .transpose()?;
     let ticket_fields = store.fields_of(crate::fields::Entity::Ticket, t.summary.id)?;
     let sides = store.side_conversations(t.summary.id)?;
+    let followers = store.followers(t.summary.id)?;
     if ctx.json {
         let mut v = serde_json::to_value(&t)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("side_conversations".into(), serde_json::to_value(&sides)?);
+            o.insert("followers".into(), serde_json::to_value(&followers)?);
             o.insert("survey".into(), serde_json::to_value(&survey)?);
             o.insert("asset".into(), serde_json::to_value(&asset)?);
             o.insert("fields".into(), super::records::fields_json(&ticket_fields));
@@ -164,6 +166,13 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> anyhow::Result<()> {
         ));
     }
     super::records::print_fields(&ticket_fields);
+    if !followers.is_empty() {
+        let names: Vec<String> = followers
+            .iter()
+            .map(|f| crate::sanitize::line(&f.follower))
+            .collect();
+        output::say(&format!("\nfollowed by {}", names.join(", ")));
+    }
     for sc in &sides {
         output::say(&format!(
             "\nforwarded to {} by {} {} · {} answer{} (internal notes)",
@@ -368,23 +377,144 @@ pub struct ForwardArgs {
 pub fn forward(ctx: &Ctx, a: &ForwardArgs) -> anyhow::Result<()> {
     let id = ticket_id(&a.id)?;
     let mut store = ctx.open()?;
-    let to = store.check_forward_address(&a.to)?;
-    let t = store.ticket(id)?;
-    let (subject, body) =
-        crate::transcript::forward(&t, a.note.as_deref(), &ctx.agent, crate::store::now());
+    let f = crate::follow::forward(
+        &mut store,
+        id,
+        &a.to,
+        a.note.as_deref(),
+        &ctx.agent,
+        crate::store::now(),
+    )?;
+    if ctx.json {
+        return output::json(&serde_json::json!({
+            "ticket": id, "side_conversation": f.side_conversation, "message": f.message,
+            "to": f.to, "follow_up": f.follow_up,
+        }));
+    }
+    let what = if f.follow_up {
+        "follow-up to"
+    } else {
+        "forwarded to"
+    };
+    output::say(&format!(
+        "#{id}: {what} {} (queued; their answer comes back as an internal note)",
+        crate::sanitize::line(&f.to)
+    ));
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// Ticket id
+    pub id: String,
+    /// Agents (by name) or email addresses; none: you
+    pub who: Vec<String>,
+}
+
+pub fn follow(ctx: &Ctx, a: &FollowArgs, on: bool) -> anyhow::Result<()> {
+    let id = ticket_id(&a.id)?;
+    let who = if a.who.is_empty() {
+        vec![ctx.agent.clone()]
+    } else {
+        a.who.clone()
+    };
+    let names = who
+        .iter()
+        .map(|w| crate::store::follower_name(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut store = ctx.open()?;
     let tx = store.transaction()?;
-    let (side, message) = tx.queue_forward(id, &to, &subject, &body, &ctx.agent)?;
+    let mut changed = Vec::new();
+    for w in &names {
+        let did = if on {
+            tx.follow(id, w, &ctx.agent)?
+        } else {
+            tx.unfollow(id, w, &ctx.agent)?
+        };
+        if did {
+            changed.push(w.clone());
+        }
+    }
     tx.commit()?;
     if ctx.json {
         return output::json(&serde_json::json!({
-            "ticket": id, "side_conversation": side, "message": message, "to": to,
+            "ticket": id, "changed": changed, "followers": store.followers(id)?,
         }));
     }
-    output::say(&format!(
-        "#{id}: forwarded to {} (queued; their answer comes back as an internal note)",
-        crate::sanitize::line(&to)
-    ));
+    let verb = if on { "follows" } else { "no longer follows" };
+    for w in &names {
+        let note = if changed.contains(w) {
+            ""
+        } else {
+            " (already)"
+        };
+        output::say(&format!("#{id}: {} {verb}{note}", crate::sanitize::line(w)));
+    }
     Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FollowersCmd {
+    /// Who follows the ticket
+    List {
+        /// Ticket id
+        id: String,
+    },
+    /// Queue each outside follower's update now (the daemon does this every minute)
+    Notify {
+        /// Say who would be told what, and queue nothing
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
+}
+
+pub fn followers(ctx: &Ctx, cmd: FollowersCmd) -> anyhow::Result<()> {
+    let mut store = ctx.open()?;
+    match cmd {
+        FollowersCmd::List { id } => {
+            let id = ticket_id(&id)?;
+            store.ticket_summary(id)?;
+            let list = store.followers(id)?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            for f in &list {
+                println!(
+                    "{:<32} {}  added by {} {}",
+                    crate::sanitize::line(&f.follower),
+                    if f.is_address() { "mailed" } else { "agent " },
+                    crate::sanitize::line(&f.added_by),
+                    crate::present::datetime(f.created_at)
+                );
+            }
+            Ok(())
+        }
+        FollowersCmd::Notify { dry_run } => {
+            let told = crate::follow::notify(&mut store, dry_run, crate::store::now())?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "dry_run": dry_run, "told": told }));
+            }
+            let verb = if dry_run { "would be told" } else { "told" };
+            for t in &told {
+                println!(
+                    "#{} {} {verb}: {} change{}{}",
+                    t.ticket,
+                    crate::sanitize::line(&t.follower),
+                    t.changes,
+                    if t.changes == 1 { "" } else { "s" },
+                    if t.follow_up {
+                        ""
+                    } else {
+                        " and the conversation so far"
+                    }
+                );
+            }
+            if told.is_empty() {
+                println!("no follower has anything new");
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Args)]

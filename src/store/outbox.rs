@@ -110,13 +110,34 @@ impl Tx<'_> {
             .optional()?;
         item.attachments = self.attachment_files(item.message_id)?;
         // A message with a subject of its own (a forward to another
-        // department) starts its own thread.
-        if let (Some((account, refs, mid)), false) = (parent, own_subject) {
+        // department) starts its own thread, or answers in it: under the
+        // department's last answer or our last mail to them.
+        let split = |refs: Option<String>| -> Vec<String> {
+            refs.map(|r| r.split(' ').map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        if own_subject {
+            let side: Option<(Option<String>, String)> = self
+                .tx
+                .prepare_cached(
+                    "SELECT m.refs, m.message_id FROM messages m
+                     WHERE m.ticket_id = ?1 AND m.id < ?2 AND m.direction = 'note'
+                       AND m.message_id IS NOT NULL
+                       AND (m.from_addr = ?3 OR m.id IN (SELECT message_id FROM outbox
+                            WHERE recipient = ?3 AND subject IS NOT NULL AND status = 'sent'))
+                     ORDER BY m.id DESC LIMIT 1",
+                )?
+                .query_row(
+                    params![item.ticket_id, item.message_id, item.recipient],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((refs, mid)) = side {
+                item.parent = Some((mid, split(refs)));
+            }
+        } else if let Some((account, refs, mid)) = parent {
             item.account = Some(account);
-            let refs = refs
-                .map(|r| r.split(' ').map(str::to_string).collect())
-                .unwrap_or_default();
-            item.parent = Some((mid, refs));
+            item.parent = Some((mid, split(refs)));
         }
         Ok(Some(item))
     }

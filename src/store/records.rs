@@ -1157,6 +1157,37 @@ impl Store {
         ids.into_iter().map(|i| self.asset(i)).collect()
     }
 
+    /// The audit history of a customer, organisation or asset: every
+    /// change to the record, oldest first. (A ticket's is `events`.)
+    pub fn record_history(&self, entity: Entity, owner: i64) -> Result<Vec<crate::model::Event>> {
+        let col = match entity {
+            Entity::Customer => "customer_id",
+            Entity::Org => "org_id",
+            Entity::Asset => "asset_id",
+            Entity::Ticket => return self.events(owner),
+        };
+        let rows = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id, ticket_id, at, agent, kind, old, new, rule FROM events
+                 WHERE {col} = ? ORDER BY id"
+            ))?
+            .query_map([owner], |r| {
+                Ok(crate::model::Event {
+                    id: r.get(0)?,
+                    ticket_id: r.get(1)?,
+                    at: r.get(2)?,
+                    agent: r.get(3)?,
+                    kind: r.get(4)?,
+                    old: r.get(5)?,
+                    new: r.get(6)?,
+                    rule: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// Tickets about an asset, newest first: its repair record.
     pub fn asset_ticket_ids(&self, asset: i64) -> Result<Vec<i64>> {
         Ok(self

@@ -505,6 +505,28 @@ CREATE INDEX side_conversations_ticket ON side_conversations(ticket_id, to_addr)
 ALTER TABLE outbox ADD COLUMN subject TEXT;
 "#;
 
+/// A record's audit history (`customer show`, `asset show`) is read by
+/// its owner; most events are a ticket's and hold none, so the indexes
+/// are partial and ingest never writes them. Followers: an agent (by
+/// name) or an outside address (lower-case) per ticket, with how far the
+/// updates they were sent reach (event and message ids).
+const V22: &str = r#"
+CREATE INDEX events_customer ON events(customer_id, id) WHERE customer_id IS NOT NULL;
+CREATE INDEX events_org ON events(org_id, id) WHERE org_id IS NOT NULL;
+CREATE INDEX events_asset ON events(asset_id, id) WHERE asset_id IS NOT NULL;
+
+CREATE TABLE followers (
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    follower   TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    seen_event INTEGER NOT NULL,
+    seen_message INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, follower)
+) WITHOUT ROWID;
+CREATE INDEX followers_by ON followers(follower);
+"#;
+
 /// The outbox's indexes hold only the rows their queries look for:
 /// entries still in play, and sent texts whose delivery is open. Sent
 /// mail is most of the table and was in both, so every send rewrote two
@@ -544,6 +566,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V19),
         M::up(V20),
         M::up(V21),
+        M::up(V22),
     ])
 }
 

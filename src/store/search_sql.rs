@@ -118,6 +118,19 @@ impl Store {
                     params.push(a.clone().into());
                     "t.assignee = ? COLLATE NOCASE".into()
                 }
+                Filter::Follower(Who::Nobody) => {
+                    "t.id NOT IN (SELECT ticket_id FROM followers)".into()
+                }
+                Filter::Follower(who) => {
+                    let name = match who {
+                        Who::Me => ctx.me.clone(),
+                        Who::Agent(a) => a.clone(),
+                        Who::Nobody => String::new(),
+                    };
+                    params.push(name.into());
+                    "t.id IN (SELECT ticket_id FROM followers WHERE follower = ? COLLATE NOCASE)"
+                        .into()
+                }
                 Filter::Channel(c) => {
                     params.push(c.as_str().to_string().into());
                     "t.channel = ?".into()

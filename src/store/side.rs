@@ -26,6 +26,16 @@ pub struct SideConversation {
     pub replies: i64,
 }
 
+/// A side conversation as a follow-up continues it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideThread {
+    pub side: SideConversation,
+    pub subject: String,
+    /// The last mail of it: its note, and when it was queued.
+    pub last_message: i64,
+    pub last_at: i64,
+}
+
 impl Tx<'_> {
     /// Queues `body` (the agent's note and the transcript) to `to` as a
     /// side conversation of `ticket`, with the ticket's files. Returns
@@ -40,23 +50,7 @@ impl Tx<'_> {
     ) -> Result<(i64, i64)> {
         let to = identity::normalise_email(to)?;
         let at = self.now();
-        let note = self.add_agent_message(ticket, Direction::Note, body, agent, at)?;
-        // The customer's files go along (stored once: only the rows are new).
-        self.tx
-            .prepare_cached(
-                "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
-                 SELECT ?1, a.filename, a.content_type, a.size, a.sha256 FROM attachments a
-                 JOIN messages m ON m.id = a.message_id
-                 WHERE m.ticket_id = ?2 AND m.direction != 'note' ORDER BY a.id",
-            )?
-            .execute(params![note, ticket])?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO outbox (message_id, ticket_id, channel, account, recipient, status,
-                 next_attempt_at, created_at, updated_at, subject)
-                 VALUES (?, ?, 'email', '', ?, 'queued', ?, ?, ?, ?)",
-            )?
-            .execute(params![note, ticket, to, at, at, at, subject])?;
+        let note = self.queue_side_mail(ticket, &to, subject, body, agent, i64::MIN)?;
         self.tx
             .prepare_cached(
                 "INSERT INTO side_conversations (ticket_id, to_addr, message_id, agent, created_at)
@@ -66,6 +60,58 @@ impl Tx<'_> {
         let side = self.tx.last_insert_rowid();
         self.event(Some(ticket), agent, "forwarded", None, Some(&to))?;
         Ok((side, note))
+    }
+
+    /// Queues a follow-up in the side conversation to `to`: same subject,
+    /// threaded under the conversation's last mail (outbox claim), with the
+    /// customer's files from messages after the message `since`. Returns
+    /// the note message.
+    pub fn queue_follow_up(
+        &self,
+        ticket: i64,
+        to: &str,
+        subject: &str,
+        body: &str,
+        agent: &str,
+        since: i64,
+    ) -> Result<i64> {
+        let to = identity::normalise_email(to)?;
+        let note = self.queue_side_mail(ticket, &to, subject, body, agent, since)?;
+        self.event(Some(ticket), agent, "forward-follow-up", None, Some(&to))?;
+        Ok(note)
+    }
+
+    /// The note that records what left, its files (stored once: only the
+    /// rows are new) and its outbox entry under the side conversation's
+    /// own subject.
+    fn queue_side_mail(
+        &self,
+        ticket: i64,
+        to: &str,
+        subject: &str,
+        body: &str,
+        agent: &str,
+        since: i64,
+    ) -> Result<i64> {
+        let at = self.now();
+        let note = self.add_agent_message(ticket, Direction::Note, body, agent, at)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
+                 SELECT ?1, a.filename, a.content_type, a.size, a.sha256 FROM attachments a
+                 JOIN messages m ON m.id = a.message_id
+                 WHERE m.ticket_id = ?2 AND m.direction != 'note' AND m.id > ?3
+                 ORDER BY a.id",
+            )?
+            .execute(params![note, ticket, since])?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO outbox (message_id, ticket_id, channel, account, recipient, status,
+                 next_attempt_at, created_at, updated_at, subject)
+                 VALUES (?, ?, 'email', '', ?, 'queued', ?, ?, ?, ?)",
+            )?
+            .execute(params![note, ticket, to, at, at, at, subject])?;
+        Ok(note)
     }
 
     /// The ticket whose side conversation this mail answers: it threads
@@ -132,6 +178,43 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The side conversation of `ticket` with `to`, if there is one: its
+    /// subject, and the last mail of it (its note, and when it was queued).
+    /// Messages after that note are what a follow-up carries: by id, since
+    /// a mail's Date header may say any time.
+    pub fn side_conversation_with(&self, ticket: i64, to: &str) -> Result<Option<SideThread>> {
+        let Some(side) = self
+            .side_conversations(ticket)?
+            .into_iter()
+            .find(|s| s.to == to)
+        else {
+            return Ok(None);
+        };
+        let subject: Option<String> = self
+            .conn
+            .prepare_cached("SELECT subject FROM outbox WHERE message_id = ? LIMIT 1")?
+            .query_row([side.message_id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let last: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT o.message_id, o.created_at FROM outbox o JOIN messages m ON m.id = o.message_id
+                 WHERE m.ticket_id = ? AND o.recipient = ? AND o.subject IS NOT NULL
+                 ORDER BY o.message_id DESC LIMIT 1",
+            )?
+            .query_row(params![ticket, to], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let subject = subject.unwrap_or_else(|| "Fwd: ticket".into());
+        let (last_message, last_at) = last.unwrap_or((side.message_id, side.created_at));
+        Ok(Some(SideThread {
+            side,
+            subject,
+            last_message,
+            last_at,
+        }))
     }
 
     /// Checks an address a forward would go to.

@@ -526,6 +526,7 @@ impl Tx<'_> {
                 [into, o],
             )?;
             self.move_side_conversations(into, o)?;
+            self.move_followers(into, o)?;
             self.apply_state(o, &state, &final_state, agent)?;
             self.tx.execute(
                 "UPDATE tickets SET linked_ticket_id = ?, version = version + 1 WHERE id = ?",

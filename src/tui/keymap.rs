@@ -62,7 +62,9 @@ impl Context {
             Context::Picker => "Palette and canned answers (other keys filter)",
             Context::Dashboard => "Dashboard",
             Context::Review => "Review screen (1-9 score the marked criterion)",
-            Context::Timeline => "Customer timeline (j/k and pages scroll; esc back)",
+            Context::Timeline => {
+                "Customer timeline (j/k and pages scroll; n notes the file; esc back)"
+            }
             Context::Digest => "Digest (j/k and pages scroll; esc back)",
         }
     }
@@ -106,11 +108,12 @@ actions! {
     General AssignMe "assign-me" "Assign to me" ["A"];
     General Tag "tag" "Tags: +add -remove" ["t"];
     General PriorityMenu "priority" "Set priority" ["p"];
-    General Note "note" "Add an internal note" ["n"];
+    General Note "note" "Internal note (asset screen, timeline: a note on that file)" ["n"];
     General Snooze "snooze" "Snooze until a time (2h, tomorrow, 2026-12-01); empty wakes" ["z"];
     General Merge "merge" "Merge the selected tickets into the oldest" ["M"];
     General Reply "reply" "Reply to the customer" ["r"];
     General Forward "forward" "Forward to another department; their answer comes back as a note" ["f"];
+    General Follow "follow" "Follow the ticket, or stop (find yours with follower:me)" ["w"];
     General Select "select" "Select / unselect ticket" ["space"];
     General VisualRange "visual" "Select a range (press again to end)" ["v"];
     General SelectAll "select-all" "Select every ticket in the view" ["*"];
@@ -122,7 +125,7 @@ actions! {
     General Timeline "timeline" "The customer's timeline: every message of every ticket and channel" ["T"];
     General LinkAsset "link-asset" "Which asset (machine) the ticket is about" ["m"];
     General AssetScreen "asset" "The ticket's asset: its details and repair record" ["H"];
-    General EditField "field" "Set a field: tier=gold, org.NAME=…, asset.NAME=…" ["F"];
+    General EditField "field" "Set a field: tier=gold, org.NAME=…, asset.model=… (on the asset screen, its own)" ["F"];
     General Digest "digest" "Digest of the list: topics against the week before" ["V"];
     General Palette "palette" "Command palette: every action by name" [":"];
     General Help "help" "This help" ["?"];

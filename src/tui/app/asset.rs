@@ -8,7 +8,7 @@ use super::{App, InputKind, Overlay, Screen};
 use crate::error::Error;
 use crate::fields::Entity;
 use crate::model::TicketSummary;
-use crate::store::{Asset, RecordNote};
+use crate::store::{Asset, AssetInput, RecordNote};
 use crate::tui::keymap::Action;
 
 pub struct AssetView {
@@ -119,6 +119,8 @@ impl App {
                     }
                 }
             }
+            Some(Action::EditField) => self.field_prompt(),
+            Some(Action::Note) => self.record_note_prompt(),
             Some(a @ (Action::Quit | Action::Help | Action::Palette)) => return self.perform(a),
             _ => {}
         }
@@ -192,7 +194,7 @@ impl App {
     }
 
     pub(super) fn field_prompt(&mut self) {
-        if self.one_ticket().is_none() {
+        if self.screen != Screen::Asset && self.one_ticket().is_none() {
             self.set_error("fields are set for one ticket's file at a time: open or select one");
             return;
         }
@@ -207,15 +209,16 @@ impl App {
     /// `asset.service_due=2027-01-31`, `ticket.order_no=123`; an empty
     /// value clears the field.
     pub(super) fn submit_field(&mut self, input: String) -> Result<(), Error> {
-        let Some(ticket) = self.one_ticket() else {
+        let ticket = self.one_ticket();
+        if ticket.is_none() && self.screen != Screen::Asset {
             self.overlay = Overlay::None;
             return Ok(());
-        };
+        }
         match self.write_field(ticket, &input)? {
             Ok(done) => {
                 self.overlay = Overlay::None;
-                if self.screen == Screen::Ticket {
-                    self.open_ticket(ticket)?;
+                if let (Screen::Ticket, Some(t)) = (self.screen, ticket) {
+                    self.open_ticket(t)?;
                 }
                 self.set_info(done);
             }
@@ -232,7 +235,7 @@ impl App {
 
     fn write_field(
         &mut self,
-        ticket: i64,
+        ticket: Option<i64>,
         input: &str,
     ) -> Result<std::result::Result<String, String>, Error> {
         let Some((lhs, raw)) = input.split_once('=') else {
@@ -241,6 +244,11 @@ impl App {
             ));
         };
         let lhs = lhs.trim();
+        // On the asset screen a bare name is the asset's.
+        let shown_asset = match self.screen {
+            Screen::Asset => self.asset.as_ref().map(|v| v.asset.id),
+            _ => None,
+        };
         let (entity, name) = match lhs.split_once('.') {
             Some((e, n)) => match Entity::parse(e) {
                 Some(e) => (e, n),
@@ -250,18 +258,30 @@ impl App {
                     )))
                 }
             },
+            None if shown_asset.is_some() => (Entity::Asset, lhs),
             None => (Entity::Customer, lhs),
         };
-        let summary = self.store.ticket_summary(ticket)?;
-        let owner = match entity {
-            Entity::Customer => Some(summary.customer_id),
-            Entity::Ticket => Some(ticket),
-            Entity::Org => self
-                .store
-                .customer_org(summary.customer_id)?
-                .0
-                .map(|o| o.id),
-            Entity::Asset => self.store.ticket_asset(ticket)?,
+        let owner = match (entity, shown_asset) {
+            (Entity::Asset, Some(a)) => Some(a),
+            (_, Some(_)) => {
+                return Ok(Err(
+                    "the asset screen sets the asset's fields: NAME=VALUE".into()
+                ))
+            }
+            _ => {
+                let Some(ticket) = ticket else {
+                    return Ok(Err("open or select one ticket".into()));
+                };
+                match entity {
+                    Entity::Customer => Some(self.store.ticket_summary(ticket)?.customer_id),
+                    Entity::Ticket => Some(ticket),
+                    Entity::Org => {
+                        let customer = self.store.ticket_summary(ticket)?.customer_id;
+                        self.store.customer_org(customer)?.0.map(|o| o.id)
+                    }
+                    Entity::Asset => self.store.ticket_asset(ticket)?,
+                }
+            }
         };
         let Some(owner) = owner else {
             return Ok(Err(match entity {
@@ -269,6 +289,9 @@ impl App {
                 _ => "the ticket is about no asset: link one first".into(),
             }));
         };
+        if let Some(done) = self.write_built_in(entity, owner, name.trim(), raw)? {
+            return Ok(done);
+        }
         let fields = &self.store.settings().fields;
         let (name, value) = match fields.parse(entity, name, raw) {
             Ok(v) => v,
@@ -283,6 +306,9 @@ impl App {
         let tx = self.store.transaction()?;
         let changed = tx.set_field(entity, owner, &name, value.as_ref(), &self.agent)?;
         tx.commit()?;
+        if entity == Entity::Asset {
+            self.show_asset_again(owner)?;
+        }
         let shown = value.as_ref().map(|v| v.display()).unwrap_or_default();
         Ok(Ok(match (changed, value.is_some()) {
             (false, _) => format!("{} {name} unchanged", entity.as_str()),
@@ -293,5 +319,132 @@ impl App {
             ),
             (true, false) => format!("{} {name} cleared", entity.as_str()),
         }))
+    }
+
+    /// The attributes every record has (an asset's model, serial, dates and
+    /// location; a customer's name and external id) are columns, not
+    /// declared fields: written through their own checks. `None` when
+    /// `name` is not one of them.
+    #[allow(clippy::type_complexity)]
+    fn write_built_in(
+        &mut self,
+        entity: Entity,
+        owner: i64,
+        name: &str,
+        raw: &str,
+    ) -> Result<Option<std::result::Result<String, String>>, Error> {
+        let value = raw.trim().to_string();
+        let column = match (entity, name) {
+            (Entity::Asset, "model") => "model",
+            (Entity::Asset, "serial") => "serial",
+            (Entity::Asset, "purchased" | "purchase_date") => "purchased",
+            (Entity::Asset, "warranty" | "warranty_until") => "warranty_until",
+            (Entity::Asset, "location") => "location",
+            (Entity::Asset | Entity::Customer, "external_id") => "external_id",
+            (Entity::Customer, "name") => "name",
+            _ => return Ok(None),
+        };
+        let tx = self.store.transaction()?;
+        let written = match entity {
+            Entity::Asset => {
+                let mut input = AssetInput::default();
+                let v = Some(value.clone());
+                match column {
+                    "model" => input.model = v,
+                    "serial" => input.serial = v,
+                    "purchased" => input.purchased = v,
+                    "warranty_until" => input.warranty_until = v,
+                    "location" => input.location = v,
+                    _ => input.external_id = v,
+                }
+                tx.update_asset(owner, &input, &self.agent)
+                    .map(|c| !c.is_empty())
+            }
+            _ if column == "name" => tx.set_customer_name(owner, &value, &self.agent),
+            _ => tx.set_customer_external_id(
+                owner,
+                Some(value.as_str()).filter(|v| !v.is_empty()),
+                &self.agent,
+            ),
+        };
+        let changed = match written {
+            Ok(c) => c,
+            // A refused value (a taken serial, a bad date) stays in the
+            // prompt with the reason.
+            Err(e @ Error::Invalid { .. }) => return Ok(Some(Err(e.to_string()))),
+            Err(e) => return Err(e),
+        };
+        tx.commit()?;
+        if entity == Entity::Asset {
+            self.show_asset_again(owner)?;
+        }
+        let what = entity.as_str();
+        Ok(Some(Ok(match (changed, value.is_empty()) {
+            (false, _) => format!("{what} {column} unchanged"),
+            (true, true) => format!("{what} {column} cleared"),
+            (true, false) => format!("{what} {column} = {}", crate::sanitize::line(&value)),
+        })))
+    }
+
+    pub(super) fn record_note_prompt(&mut self) {
+        self.overlay = Overlay::Input {
+            kind: InputKind::RecordNote,
+            input: String::new(),
+            error: None,
+        };
+    }
+
+    /// A note on the asset on screen, or on the customer whose timeline
+    /// is on screen.
+    pub(super) fn submit_record_note(&mut self, input: String) -> Result<(), Error> {
+        let target = match self.screen {
+            Screen::Asset => self.asset.as_ref().map(|v| (Entity::Asset, v.asset.id)),
+            Screen::Timeline => self
+                .timeline
+                .as_ref()
+                .map(|t| (Entity::Customer, t.customer)),
+            _ => None,
+        };
+        let Some((entity, owner)) = target else {
+            self.overlay = Overlay::None;
+            return Ok(());
+        };
+        let tx = self.store.transaction()?;
+        match tx.add_record_note(entity, owner, &self.agent, &input) {
+            Ok(_) => tx.commit()?,
+            Err(e @ Error::Invalid { .. }) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::RecordNote,
+                    error: Some((1, e.to_string())),
+                    input,
+                };
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        self.overlay = Overlay::None;
+        match entity {
+            Entity::Asset => self.show_asset_again(owner)?,
+            _ => {
+                let notes = self.store.record_notes(Entity::Customer, owner)?;
+                if let Some(t) = self.timeline.as_mut() {
+                    t.notes = notes;
+                }
+            }
+        }
+        self.set_info(format!("note added to the {}'s file", entity.as_str()));
+        Ok(())
+    }
+
+    /// After an edit, the asset screen shows the asset as stored now.
+    fn show_asset_again(&mut self, id: i64) -> Result<(), Error> {
+        if self.screen == Screen::Asset && self.asset.as_ref().is_some_and(|v| v.asset.id == id) {
+            let selected = self.asset.as_ref().map_or(0, |v| v.selected);
+            self.show_asset(id)?;
+            if let Some(v) = self.asset.as_mut() {
+                v.selected = selected.min(v.tickets.len().saturating_sub(1));
+            }
+        }
+        Ok(())
     }
 }

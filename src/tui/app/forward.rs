@@ -17,6 +17,31 @@ impl App {
         };
     }
 
+    /// `w`: the agent follows the ticket, or stops.
+    pub(super) fn toggle_follow(&mut self) -> Result<(), Error> {
+        let Some(ticket) = self.one_ticket() else {
+            self.set_error("follow one ticket at a time: open or select one");
+            return Ok(());
+        };
+        let tx = self.store.transaction()?;
+        let on = !tx.follows(ticket, &self.agent)?;
+        if on {
+            tx.follow(ticket, &self.agent, &self.agent)?;
+        } else {
+            tx.unfollow(ticket, &self.agent, &self.agent)?;
+        }
+        tx.commit()?;
+        if self.screen == Screen::Ticket {
+            self.open_ticket(ticket)?;
+        }
+        self.set_info(if on {
+            format!("you follow #{ticket} (follower:me lists what you follow)")
+        } else {
+            format!("you no longer follow #{ticket}")
+        });
+        Ok(())
+    }
+
     /// `rnd@example.com Known issue?`: the address, then the note.
     pub(super) fn submit_forward(&mut self, input: String) -> Result<(), Error> {
         let Some(ticket) = self.one_ticket() else {
@@ -37,23 +62,26 @@ impl App {
             }
         };
         self.overlay = Overlay::None;
-        let t = self.store.ticket(ticket)?;
         let now = self.now();
-        let (subject, body) = crate::transcript::forward(
-            &t,
+        let f = crate::follow::forward(
+            &mut self.store,
+            ticket,
+            &to,
             Some(note).filter(|n| !n.trim().is_empty()),
             &self.agent,
             now,
-        );
-        let tx = self.store.transaction()?;
-        tx.queue_forward(ticket, &to, &subject, &body, &self.agent)?;
-        tx.commit()?;
+        )?;
         if self.screen == Screen::Ticket {
             self.open_ticket(ticket)?;
         }
+        let what = if f.follow_up {
+            "follow-up to"
+        } else {
+            "forwarded to"
+        };
         self.set_info(format!(
-            "#{ticket} forwarded to {} (their answer comes back as a note)",
-            crate::sanitize::line(&to)
+            "#{ticket} {what} {} (their answer comes back as a note)",
+            crate::sanitize::line(&f.to)
         ));
         Ok(())
     }

@@ -95,6 +95,7 @@ impl App {
             (_, Action::LinkAsset) => self.link_asset_prompt()?,
             (_, Action::EditField) => self.field_prompt(),
             (_, Action::Forward) => self.forward_prompt(),
+            (_, Action::Follow) => self.toggle_follow()?,
             (Screen::Queue, Action::Back) => {
                 if self.visual_anchor.take().is_none() && !self.selection.is_empty() {
                     self.selection.clear();
@@ -496,6 +497,7 @@ impl App {
             InputKind::Asset => self.submit_asset(input)?,
             InputKind::Field => self.submit_field(input)?,
             InputKind::Forward => self.submit_forward(input)?,
+            InputKind::RecordNote => self.submit_record_note(input)?,
             InputKind::AssignOther => {
                 self.overlay = Overlay::None;
                 let name = input.trim().to_string();

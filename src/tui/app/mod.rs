@@ -64,6 +64,9 @@ pub enum InputKind {
     Field,
     /// Forward to another department: `rnd@example.com what we ask`.
     Forward,
+    /// A note on the file on screen: the asset's, or the customer's on
+    /// the timeline.
+    RecordNote,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +139,10 @@ pub struct CustomerFile {
     pub assets: Vec<crate::store::Asset>,
     /// The asset the open ticket is about.
     pub about: Option<crate::store::Asset>,
+    /// Notes on the customer, newest first.
+    pub notes: Vec<crate::store::RecordNote>,
+    /// Who follows the open ticket: agents and outside addresses.
+    pub followers: Vec<String>,
 }
 
 pub struct App {

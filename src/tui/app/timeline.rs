@@ -19,6 +19,8 @@ pub struct Timeline {
     /// the customer owns, which `m` turns through.
     pub asset: Option<(i64, String)>,
     pub assets: Vec<(i64, String)>,
+    /// Notes on the customer's file, oldest first.
+    pub notes: Vec<crate::store::RecordNote>,
     /// The first entry on screen.
     pub scroll: usize,
     /// Where `esc` goes back to.
@@ -65,6 +67,9 @@ impl App {
             channel: None,
             asset: None,
             assets,
+            notes: self
+                .store
+                .record_notes(crate::fields::Entity::Customer, customer)?,
             scroll,
             back: self.screen,
         });
@@ -116,7 +121,14 @@ impl App {
             Some(Action::Back | Action::Timeline) => {
                 self.screen = t.back;
                 self.timeline = None;
+                // A note written here shows in the ticket's customer panel.
+                if let (Screen::Ticket, Some(id)) =
+                    (self.screen, self.ticket.as_ref().map(|t| t.summary.id))
+                {
+                    self.open_ticket(id)?;
+                }
             }
+            Some(Action::Note) => self.record_note_prompt(),
             Some(a @ (Action::Quit | Action::Help | Action::Palette)) => return self.perform(a),
             _ => {}
         }

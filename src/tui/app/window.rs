@@ -297,8 +297,23 @@ impl App {
                 Some(a) => Some(self.store.asset(a)?),
                 None => None,
             },
+            notes: newest_first(
+                self.store
+                    .record_notes(crate::fields::Entity::Customer, c)?,
+            ),
+            followers: self
+                .store
+                .followers(id)?
+                .into_iter()
+                .map(|f| f.follower)
+                .collect(),
         };
         self.ticket = Some(t);
         Ok(())
     }
+}
+
+fn newest_first(mut notes: Vec<crate::store::RecordNote>) -> Vec<crate::store::RecordNote> {
+    notes.sort_by_key(|n| std::cmp::Reverse((n.at, n.id)));
+    notes
 }

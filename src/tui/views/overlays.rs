@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use crate::model::Direction;
 use crate::sanitize;
-use crate::tui::app::{App, InputKind, MenuKind, Overlay};
+use crate::tui::app::{App, InputKind, MenuKind, Overlay, Screen};
 use crate::tui::keymap::{Action, Context, ACTIONS};
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -121,13 +121,25 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     " Asset of this ticket ",
                     "serial number (any spacing), #N or external id; none clears",
                 ),
+                InputKind::RecordNote if app.screen == Screen::Asset => (
+                    " Note on this asset ",
+                    "kept in its file for everyone who looks after it; never sent",
+                ),
+                InputKind::RecordNote => (
+                    " Note on this customer ",
+                    "kept in the customer's file, shown with their tickets; never sent",
+                ),
                 InputKind::Forward => (
                     " Forward to another department ",
                     "address, then what you ask: rnd@example.com Known issue? (their answer comes back as a note)",
                 ),
+                InputKind::Field if app.screen == Screen::Asset => (
+                    " Set a field of this asset ",
+                    "model=…, serial=…, purchased=…, warranty=2027-03-31, location=…, or a declared field; empty clears",
+                ),
                 InputKind::Field => (
                     " Set a field ",
-                    "tier=gold (the customer's), org.NAME=…, asset.NAME=…, ticket.NAME=…; empty clears",
+                    "tier=gold or name=… (the customer's), org.NAME=…, asset.model=…, ticket.NAME=…; empty clears",
                 ),
                 InputKind::ReviewComment => {
                     (" Review comment ", "what was good, what to do better")

@@ -90,6 +90,15 @@ pub(super) fn draw_conversation(f: &mut Frame, app: &mut App, area: Rect) {
         }
         lines.push(Line::from(spans));
     }
+    if !app.customer_file.followers.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("Followed by ", t.dim()),
+            Span::styled(
+                sanitize::line(&app.customer_file.followers.join(", ")),
+                t.text(),
+            ),
+        ]));
+    }
     if let Some(sv) = &app.survey {
         let (text, style) = match (sv.rating, &sv.comment) {
             (Some(r), Some(c)) => (
@@ -310,6 +319,17 @@ fn draw_customer(f: &mut Frame, app: &App, area: Rect) {
             String::new()
         };
         lines.push(row("owns", format!("{}{tail}", shown.join(", "))));
+    }
+    if let Some(n) = file.notes.first() {
+        let more = match file.notes.len() {
+            1 => String::new(),
+            k => format!(" (+{})", k - 1),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<6}", "note"), t.dim()),
+            Span::styled(sanitize::line(&n.body), t.note()),
+            Span::styled(more, t.dim()),
+        ]));
     }
     let ratings: Vec<String> = app
         .customer_surveys

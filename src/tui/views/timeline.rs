@@ -37,12 +37,28 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         .border_style(t.border(true))
         .title(Span::styled(title, t.title(true)));
     let mut lines = Vec::new();
+    // The file's notes are what a colleague wants known before reading
+    // the history: the newest one, on top.
+    if let Some(n) = tl.notes.iter().max_by_key(|n| (n.at, n.id)) {
+        let more = match tl.notes.len() {
+            1 => String::new(),
+            k => format!("  (+{} older)", k - 1),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("✎ {} {}: ", datetime(n.at), sanitize::line(&n.agent)),
+                t.dim(),
+            ),
+            Span::styled(sanitize::line(&n.body), t.note()),
+            Span::styled(more, t.dim()),
+        ]));
+    }
+    let inner = (area.height.saturating_sub(2) as usize).saturating_sub(lines.len());
     if tl.entries.is_empty() {
         lines.push(Line::styled("no messages on this channel", t.dim()));
     }
     // Start early enough that the screen is full when the cursor is near
     // the end (the timeline opens on the newest messages).
-    let inner = area.height.saturating_sub(2) as usize;
     let mut start = tl.entries.len();
     let mut used = 0;
     while start > 0 {
