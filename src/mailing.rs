@@ -157,20 +157,21 @@ fn run_one(
     if dry_run {
         return Ok(Some(mailed));
     }
-    if let crate::store::RollupState::Stale { .. } = store.rollup_state()? {
-        store.rebuild_reports()?;
-    }
-    let report = kpi::build(store, &req, ctx)?;
-    let tx = store.transaction()?;
-    // Checked again inside the transaction: two runs at once mail once.
-    if tx.cursor(CURSOR, &m.name)?.as_deref() == Some(label.as_str()) {
-        return Ok(None);
-    }
-    let queued = queue(&tx, &report, &m.to, agent)?;
-    tx.set_cursor(CURSOR, &m.name, &label)?;
-    tx.commit()?;
-    mailed.tickets = queued.iter().map(|q| q.ticket).collect();
-    Ok(Some(mailed))
+    let queued = store.once_per_slot(
+        (CURSOR, &m.name),
+        &label,
+        |store| {
+            if let crate::store::RollupState::Stale { .. } = store.rollup_state()? {
+                store.rebuild_reports()?;
+            }
+            kpi::build(store, &req, ctx)
+        },
+        |tx, report| queue(tx, &report, &m.to, agent),
+    )?;
+    Ok(queued.map(|q| {
+        mailed.tickets = q.iter().map(|q| q.ticket).collect();
+        mailed
+    }))
 }
 
 #[cfg(test)]

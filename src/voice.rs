@@ -408,21 +408,18 @@ fn run_one(
     let Some((due, slot)) = when.last(zone, starts, ctx.now) else {
         return Ok(None);
     };
-    if store.cursor(CURSOR, &d.name)?.as_deref() == Some(slot.as_str()) {
-        return Ok(None);
-    }
-    // The period ends at the slot, not whenever the daemon got to it.
-    let mut req = Request::last(&d.query, &d.last, due)?;
-    req.examples = d.examples;
-    let digest = build(store, &req, ctx)?;
-    let tx = store.transaction()?;
-    if tx.cursor(CURSOR, &d.name)?.as_deref() == Some(slot.as_str()) {
-        return Ok(None);
-    }
-    let tickets = queue(&tx, &digest, &d.to, agent)?;
-    tx.set_cursor(CURSOR, &d.name, &slot)?;
-    tx.commit()?;
-    Ok(Some(Mailed {
+    let tickets = store.once_per_slot(
+        (CURSOR, &d.name),
+        &slot,
+        |store| {
+            // The period ends at the slot, not whenever the daemon got to it.
+            let mut req = Request::last(&d.query, &d.last, due)?;
+            req.examples = d.examples;
+            build(store, &req, ctx)
+        },
+        |tx, digest| queue(tx, &digest, &d.to, agent),
+    )?;
+    Ok(tickets.map(|tickets| Mailed {
         digest: d.name.clone(),
         slot,
         to: d.to.clone(),

@@ -299,35 +299,8 @@ fn the_daemon_runs_the_due_slot_once_across_restarts() {
     );
     env.ok(&["asset", "import", &assets]);
     let log = env.dir.path().join("daemon.log");
-    let start = || {
-        common::Reaped(
-            std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
-                .arg("--config")
-                .arg(&env.cfg)
-                .arg("--db")
-                .arg(&env.db)
-                .args(["daemon", "--log"])
-                .arg(&log)
-                .env("TWILIO_TOKEN", "secret-token")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
-    let wait = |what: &str, f: &mut dyn FnMut() -> bool| {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::time::Instant::now() < until {
-            if f() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        panic!(
-            "timed out waiting for {what}; log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    };
+    let start = || common::daemon(&env.cfg, &env.db, &log);
+    let wait = |what: &str, f: &mut dyn FnMut() -> bool| common::wait_for(what, 30, &log, f);
     let mut d = start();
     wait("two reminders to go out", &mut || env.sent().len() == 2);
     d.stop();

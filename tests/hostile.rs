@@ -500,8 +500,12 @@ fn every_hostile_ticket_draws_clean_and_fast_in_the_tui() {
             if took > slowest.0 {
                 slowest = (took, format!("#{id} at {w}×{h}"));
             }
-            // A debug build; release is several times faster.
-            assert!(took < Duration::from_secs(5), "#{id} at {w}×{h}: {took:?}");
+            // A debug build; release is several times faster. The slowest
+            // ticket (#10) measured 3.5 to 5.3 s of
+            // this thread's CPU on the same 2-core VM from one run to the
+            // next, so 5 s failed about one run in three; a quadratic path
+            // on these inputs takes minutes, which 10 s still catches.
+            assert!(took < Duration::from_secs(10), "#{id} at {w}×{h}: {took:?}");
         }
         press(&mut app, KeyCode::Char('j'));
     }

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
+mod common;
+
 const SID: &str = "AC00000000000000000000000000000001";
 const OUR: &str = "+15005550006";
 
@@ -703,41 +705,8 @@ fn the_daemon_polls_the_gateway_and_follows_delivery() {
         &(twilio_config(fake.port, "poll_interval = 1\n") + "[daemon]\noutbox_interval = 1\n"),
     );
     let log = env.dir.path().join("daemon.log");
-    // Killed when the test ends, whatever happens, so no daemon outlives it.
-    struct Reaped(Child);
-    impl Drop for Reaped {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut daemon = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_echodesk"))
-            .arg("--config")
-            .arg(&env.cfg)
-            .arg("--db")
-            .arg(&env.db)
-            .args(["daemon", "--log"])
-            .arg(&log)
-            .env("TWILIO_TOKEN", "secret-token")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let wait = |what: &str, f: &mut dyn FnMut() -> bool| {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::time::Instant::now() < until {
-            if f() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        panic!(
-            "timed out waiting for {what}; log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    };
+    let mut daemon = common::daemon(&env.cfg, &env.db, &log);
+    let wait = |what: &str, f: &mut dyn FnMut() -> bool| common::wait_for(what, 20, &log, f);
     fake.inbound(json!([{"from": "+14155550100", "to": OUR, "body": "Is my order on its way?", "date_sent": ago(0)}]));
     wait("the text to become a ticket", &mut || {
         env.run(&["list"]).1["total"] == 1

@@ -414,6 +414,72 @@ fn asset_attributes_are_edited_from_the_keyboard() {
         screen(&mut a, 140, 40).contains("Prefers SMS"),
         "the customer panel shows the newest note"
     );
+
+    // A machine the file lacks: `+SERIAL MODEL` in the asset prompt adds
+    // it to the customer and links the ticket; no model, no machine.
+    keys(&mut a, "m");
+    let Overlay::Input { input, .. } = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    for _ in 0..input.chars().count() {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(&mut a, "+SN-9999");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(&a.overlay, Overlay::Input { error: Some((_, e)), .. } if e.contains("model")),
+        "{:?}",
+        a.overlay
+    );
+    keys(&mut a, " Lathe L2");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None);
+    let new = a.store.find_asset("SN-9999").unwrap();
+    assert_eq!(
+        (new.model.as_str(), new.customer_id),
+        ("Lathe L2", Some(customer))
+    );
+    assert_eq!(a.store.ticket_asset(ticket).unwrap(), Some(new.id));
+}
+
+/// `w` follows the ticket under the cursor: another agent's change to it
+/// shows in the status line (not one's own), opening it marks it seen,
+/// `follower:me` lists it, and `w` again stops.
+#[test]
+fn following_from_the_keyboard() {
+    let fx = fixture(30);
+    let mut a = app(&fx, "alice");
+    let id = a.selected_row().unwrap().id;
+    keys(&mut a, "w");
+    let tx = a.store.transaction().unwrap();
+    assert!(tx.follows(id, "alice").unwrap(), "{:?}", a.status);
+    drop(tx);
+    // Alice's own change is not news to her; Bob's is.
+    keys(&mut a, "A");
+    a.refresh_counts();
+    assert_eq!(a.followed_news, Vec::<i64>::new());
+    let mut bob = Store::open(&fx.db, Settings::default()).unwrap();
+    let tx = bob.transaction().unwrap();
+    tx.assign(id, Some("bob"), "bob", None).unwrap();
+    tx.commit().unwrap();
+    a.refresh_counts();
+    assert_eq!(a.followed_news, vec![id]);
+    assert!(
+        screen(&mut a, 140, 30).contains(&format!("#{id} you follow changed")),
+        "the status line says so"
+    );
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.followed_news, Vec::<i64>::new());
+    assert!(a.store.followed_news("alice").unwrap().is_empty(), "seen");
+    assert!(screen(&mut a, 140, 30).contains("Followed by alice"));
+    key(&mut a, KeyCode::Esc);
+    keys(&mut a, "/");
+    keys(&mut a, "follower:me");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.rows.iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
+    keys(&mut a, "w");
+    let tx = a.store.transaction().unwrap();
+    assert!(!tx.follows(id, "alice").unwrap(), "w again stops");
 }
 
 /// `f` forwards the open ticket: a bad address stays in the prompt; a

@@ -566,29 +566,10 @@ fn a_scheduled_digest_arrives_in_the_quality_mailbox() {
     );
 
     let log = m.dir.path().join("daemon.log");
-    let mut d = common::Reaped(
-        std::process::Command::new(env!("CARGO_BIN_EXE_echodesk"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--db")
-            .arg(&db)
-            .args(["daemon", "--log"])
-            .arg(&log)
-            .env("ECHODESK_TEST_PW", "secret")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while spooled_to(&m, "quality@example.test").is_empty() {
-        assert!(
-            std::time::Instant::now() < until,
-            "no digest mailed; log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let mut d = common::daemon(&cfg, &db, &log);
+    common::wait_for("the digest in the quality mailbox", 30, &log, &mut || {
+        !spooled_to(&m, "quality@example.test").is_empty()
+    });
     // A few more passes: still one.
     std::thread::sleep(std::time::Duration::from_secs(2));
     d.stop();

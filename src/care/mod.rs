@@ -404,11 +404,11 @@ fn plan_inner(
 
 fn asset_vars(a: &crate::store::Asset) -> AssetVars {
     AssetVars {
-        model: a.model.clone(),
-        serial: a.serial.clone().unwrap_or_default(),
-        purchased: a.purchased.clone().unwrap_or_default(),
-        warranty_until: a.warranty_until.clone().unwrap_or_default(),
-        location: a.location.clone().unwrap_or_default(),
+        model: a.value("model"),
+        serial: a.value("serial"),
+        purchased: a.value("purchased"),
+        warranty_until: a.value("warranty_until"),
+        location: a.value("location"),
         fields: a.fields.iter().cloned().collect(),
     }
 }
@@ -443,17 +443,7 @@ fn once_key(
             other => {
                 let (e, n) = other.split_once('.').unwrap_or(("", other));
                 let value = match e {
-                    "asset" => match asset {
-                        None => String::new(),
-                        Some(a) => match n {
-                            "model" => a.model.clone(),
-                            "serial" => a.serial.clone().unwrap_or_default(),
-                            "purchased" => a.purchased.clone().unwrap_or_default(),
-                            "warranty_until" => a.warranty_until.clone().unwrap_or_default(),
-                            "location" => a.location.clone().unwrap_or_default(),
-                            _ => field(&a.fields, n),
-                        },
-                    },
+                    "asset" => asset.map(|a| a.value(n)).unwrap_or_default(),
                     _ => match n {
                         "name" => store.customer(to.customer)?.name,
                         "external_id" => {

@@ -3,7 +3,7 @@
 //! already known (by external id, email or phone) and/or an organisation.
 
 use super::{header_key, Action, Records, Row, Target};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fields::Entity;
 use crate::identity;
 use crate::model::IdentityKind;
@@ -34,48 +34,15 @@ impl Records for Assets {
             | "customer_external_id" => Target::Owner,
             "org" | "organisation" | "organization" | "company" | "account" => Target::Org,
             "ignore" | "_" => Target::Ignore,
-            key => {
-                let fields = &store.settings().fields;
-                let def = fields.get(Entity::Asset, key).or_else(|| {
-                    fields
-                        .of(Entity::Asset)
-                        .find(|d| d.label().eq_ignore_ascii_case(s.trim()))
-                })?;
-                Target::Field(def.name.clone())
-            }
+            key => return super::field_target(store, Entity::Asset, key, s),
         })
     }
 
-    fn key(chosen: Option<&str>, has: &dyn Fn(&Target) -> bool) -> Result<Target> {
-        let key = match chosen.map(str::to_lowercase).as_deref() {
-            Some("serial") => Target::Serial,
-            Some("external_id") => Target::ExternalId,
-            Some(other) => {
-                return Err(Error::invalid(
-                    "map file key",
-                    other.to_string(),
-                    "expected serial or external_id",
-                ))
-            }
-            None if has(&Target::Serial) => Target::Serial,
-            None if has(&Target::ExternalId) => Target::ExternalId,
-            None => {
-                return Err(Error::invalid(
-                    "CSV header",
-                    String::new(),
-                    "no key column: the file needs a serial number or external id column (or a --map naming one)",
-                ))
-            }
-        };
-        if !has(&key) {
-            return Err(Error::invalid(
-                "map file key",
-                format!("{key:?}").to_lowercase(),
-                "no column feeds it",
-            ));
-        }
-        Ok(key)
-    }
+    const KEYS: &'static [(&'static str, Target)] = &[
+        ("serial", Target::Serial),
+        ("external_id", Target::ExternalId),
+    ];
+    const KEY_HINT: &'static str = "a serial number or external id";
 
     fn row_key(
         row: &Row<'_>,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::{header_key, Action, Records, Row, Target};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fields::Entity;
 use crate::identity;
 use crate::model::IdentityKind;
@@ -47,50 +47,16 @@ impl Records for Customers {
             | "organization_1_name"
             | "organisation_1_name" => Target::Org,
             "ignore" | "_" => Target::Ignore,
-            _ => {
-                let fields = &store.settings().fields;
-                let def = fields.get(Entity::Customer, &key).or_else(|| {
-                    fields
-                        .of(Entity::Customer)
-                        .find(|d| d.label().eq_ignore_ascii_case(s.trim()))
-                })?;
-                Target::Field(def.name.clone())
-            }
+            _ => return super::field_target(store, Entity::Customer, &key, s),
         })
     }
 
-    fn key(chosen: Option<&str>, has: &dyn Fn(&Target) -> bool) -> Result<Target> {
-        let key = match chosen.map(str::to_lowercase).as_deref() {
-            Some("external_id") => Target::ExternalId,
-            Some("email") => Target::Email,
-            Some("phone") => Target::Phone,
-            Some(other) => {
-                return Err(Error::invalid(
-                    "map file key",
-                    other.to_string(),
-                    "expected external_id, email or phone",
-                ))
-            }
-            None if has(&Target::ExternalId) => Target::ExternalId,
-            None if has(&Target::Email) => Target::Email,
-            None if has(&Target::Phone) => Target::Phone,
-            None => {
-                return Err(Error::invalid(
-                    "CSV header",
-                    String::new(),
-                    "no key column: the file needs an external id, email or phone column (or a --map naming one)",
-                ))
-            }
-        };
-        if !has(&key) {
-            return Err(Error::invalid(
-                "map file key",
-                format!("{key:?}").to_lowercase(),
-                "no column feeds it",
-            ));
-        }
-        Ok(key)
-    }
+    const KEYS: &'static [(&'static str, Target)] = &[
+        ("external_id", Target::ExternalId),
+        ("email", Target::Email),
+        ("phone", Target::Phone),
+    ];
+    const KEY_HINT: &'static str = "an external id, email or phone";
 
     fn row_key(
         row: &Row<'_>,

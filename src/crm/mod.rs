@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fields::Entity;
 use crate::store::{Store, Tx};
 
 mod assets;
@@ -63,8 +64,42 @@ pub trait Records {
     fn target(name: &str, store: &Store) -> Option<Target>;
     /// The targets a map file may name, for its error message.
     const TARGETS: &'static str;
+    /// The columns that can be the key, by the name a map file gives
+    /// them, in the order a file without a map is tried.
+    const KEYS: &'static [(&'static str, Target)];
+    /// The key columns in a sentence: "a serial number or external id".
+    const KEY_HINT: &'static str;
     /// The key: the map's choice, else the first the file has.
-    fn key(chosen: Option<&str>, has: &dyn Fn(&Target) -> bool) -> Result<Target>;
+    fn key(chosen: Option<&str>, has: &dyn Fn(&Target) -> bool) -> Result<Target> {
+        let names: Vec<&str> = Self::KEYS.iter().map(|(n, _)| *n).collect();
+        let (name, key) = match chosen.map(str::to_lowercase) {
+            Some(c) => Self::KEYS.iter().find(|(n, _)| *n == c).ok_or_else(|| {
+                Error::invalid(
+                    "map file key",
+                    c.clone(),
+                    format!("expected {}", or_list(&names)),
+                )
+            })?,
+            None => Self::KEYS.iter().find(|(_, t)| has(t)).ok_or_else(|| {
+                Error::invalid(
+                    "CSV header",
+                    String::new(),
+                    format!(
+                        "no key column: the file needs {} column (or a --map naming one)",
+                        Self::KEY_HINT
+                    ),
+                )
+            })?,
+        };
+        if !has(key) {
+            return Err(Error::invalid(
+                "map file key",
+                name.to_string(),
+                "no column feeds it",
+            ));
+        }
+        Ok(key.clone())
+    }
     /// The row's key value, normalised; `Err` refuses the row.
     fn row_key(
         row: &Row<'_>,
@@ -79,6 +114,32 @@ pub trait Records {
         create_orgs: bool,
         agent: &str,
     ) -> Result<std::result::Result<(Action, i64, String), String>>;
+}
+
+/// `a or b`, `a, b or c`.
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// A header that names a declared field of `entity`, by its name or its
+/// label.
+pub(crate) fn field_target(
+    store: &Store,
+    entity: Entity,
+    key: &str,
+    header: &str,
+) -> Option<Target> {
+    let fields = &store.settings().fields;
+    let def = fields.get(entity, key).or_else(|| {
+        fields
+            .of(entity)
+            .find(|d| d.label().eq_ignore_ascii_case(header.trim()))
+    })?;
+    Some(Target::Field(def.name.clone()))
 }
 
 /// `"E-mail 1 - Value"` → `"e_mail_1_value"`: words joined by one `_`.

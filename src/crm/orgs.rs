@@ -3,7 +3,7 @@
 //! customers join them, a note, and declared organisation fields.
 
 use super::{header_key, Action, Records, Row, Target};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fields::Entity;
 use crate::store::{domain_of, Store, Tx};
 
@@ -64,48 +64,13 @@ impl Records for Orgs {
             | "company_domain_name" => Target::Domain,
             "note" | "notes" | "description" | "about" => Target::Note,
             "ignore" | "_" => Target::Ignore,
-            key => {
-                let fields = &store.settings().fields;
-                let def = fields.get(Entity::Org, key).or_else(|| {
-                    fields
-                        .of(Entity::Org)
-                        .find(|d| d.label().eq_ignore_ascii_case(s.trim()))
-                })?;
-                Target::Field(def.name.clone())
-            }
+            key => return super::field_target(store, Entity::Org, key, s),
         })
     }
 
-    fn key(chosen: Option<&str>, has: &dyn Fn(&Target) -> bool) -> Result<Target> {
-        let key = match chosen.map(str::to_lowercase).as_deref() {
-            Some("external_id") => Target::ExternalId,
-            Some("name") => Target::Name,
-            Some(other) => {
-                return Err(Error::invalid(
-                    "map file key",
-                    other.to_string(),
-                    "expected external_id or name",
-                ))
-            }
-            None if has(&Target::ExternalId) => Target::ExternalId,
-            None if has(&Target::Name) => Target::Name,
-            None => {
-                return Err(Error::invalid(
-                    "CSV header",
-                    String::new(),
-                    "no key column: the file needs a name or external id column (or a --map naming one)",
-                ))
-            }
-        };
-        if !has(&key) {
-            return Err(Error::invalid(
-                "map file key",
-                format!("{key:?}").to_lowercase(),
-                "no column feeds it",
-            ));
-        }
-        Ok(key)
-    }
+    const KEYS: &'static [(&'static str, Target)] =
+        &[("external_id", Target::ExternalId), ("name", Target::Name)];
+    const KEY_HINT: &'static str = "a name or external id";
 
     fn row_key(
         row: &Row<'_>,

@@ -88,13 +88,18 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
-    /// The follower has been sent everything on the ticket up to now.
+    /// The follower has been sent (or, an agent, has seen) everything on
+    /// the ticket up to now. Writes nothing when that is so already, so
+    /// an agent's screen that reloads does not wake the others'.
     pub fn mark_follower_told(&self, ticket: i64, who: &str) -> Result<()> {
         self.tx
             .prepare_cached(
-                "UPDATE followers SET seen_event = (SELECT coalesce(max(id), 0) FROM events),
-                   seen_message = (SELECT coalesce(max(id), 0) FROM messages WHERE ticket_id = ?1)
-                 WHERE ticket_id = ?1 AND follower = ?2",
+                "WITH now(e, m) AS (SELECT (SELECT coalesce(max(id), 0) FROM events),
+                   (SELECT coalesce(max(id), 0) FROM messages WHERE ticket_id = ?1))
+                 UPDATE followers SET seen_event = (SELECT e FROM now),
+                   seen_message = (SELECT m FROM now)
+                 WHERE ticket_id = ?1 AND follower = ?2
+                   AND (seen_event != (SELECT e FROM now) OR seen_message != (SELECT m FROM now))",
             )?
             .execute(params![ticket, who])?;
         Ok(())
@@ -157,6 +162,24 @@ impl Store {
                     seen_event: r.get(2)?,
                 })
             })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Tickets `agent` follows with something new since they last opened
+    /// them: a message or note by someone else, or a change that moves
+    /// the ticket on made by someone else.
+    pub fn followed_news(&self, agent: &str) -> Result<Vec<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT f.ticket_id FROM followers f WHERE f.follower = ?1 AND (
+                   EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = f.ticket_id
+                     AND m.id > f.seen_message AND coalesce(m.author, '') != ?1)
+                   OR EXISTS (SELECT 1 FROM events e WHERE e.ticket_id = f.ticket_id
+                     AND e.id > f.seen_event AND e.kind IN {TOLD} AND e.agent != ?1))
+                 ORDER BY f.ticket_id"
+            ))?
+            .query_map([agent], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
     }
 

@@ -299,6 +299,31 @@ impl Store {
             .optional()?)
     }
 
+    /// Does a scheduled mailing's work once per slot: nothing when the
+    /// cursor `(kind, name)` says `slot` was done; else `build` (outside
+    /// the write lock), then `queue` and the cursor in one transaction,
+    /// where the cursor is checked again so two runs at once do it once.
+    pub fn once_per_slot<T, R>(
+        &mut self,
+        (kind, name): (&str, &str),
+        slot: &str,
+        build: impl FnOnce(&mut Store) -> Result<T>,
+        queue: impl FnOnce(&Tx<'_>, T) -> Result<R>,
+    ) -> Result<Option<R>> {
+        if self.cursor(kind, name)?.as_deref() == Some(slot) {
+            return Ok(None);
+        }
+        let built = build(self)?;
+        let tx = self.transaction()?;
+        if tx.cursor(kind, name)?.as_deref() == Some(slot) {
+            return Ok(None);
+        }
+        let done = queue(&tx, built)?;
+        tx.set_cursor(kind, name, slot)?;
+        tx.commit()?;
+        Ok(Some(done))
+    }
+
     pub fn transaction(&mut self) -> Result<Tx<'_>> {
         let tx = self
             .conn

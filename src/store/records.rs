@@ -45,6 +45,29 @@ pub struct Asset {
     pub created_at: i64,
 }
 
+impl Asset {
+    /// An attribute as text, built in (`model`, `serial`, `purchased`,
+    /// `warranty_until`, `location`, `external_id`) or a declared field;
+    /// empty when unset.
+    pub fn value(&self, name: &str) -> String {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        match name {
+            "model" => self.model.clone(),
+            "serial" => text(&self.serial),
+            "purchased" => text(&self.purchased),
+            "warranty_until" => text(&self.warranty_until),
+            "location" => text(&self.location),
+            "external_id" => text(&self.external_id),
+            _ => self
+                .fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The built-in attributes of an asset, as a form or a CSV row gives them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AssetInput {
@@ -249,12 +272,25 @@ impl Tx<'_> {
         }
     }
 
-    pub fn org_by_external_id(&self, external: &str) -> Result<Option<i64>> {
+    /// The one value a query gives (`None`: no row, or NULL).
+    fn lookup<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<T>> {
         Ok(self
             .tx
-            .prepare_cached("SELECT id FROM orgs WHERE external_id = ?")?
-            .query_row([external.trim()], |r| r.get(0))
-            .optional()?)
+            .prepare_cached(sql)?
+            .query_row(p, |r| r.get::<_, Option<T>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    pub fn org_by_external_id(&self, external: &str) -> Result<Option<i64>> {
+        self.lookup(
+            "SELECT id FROM orgs WHERE external_id = ?",
+            [external.trim()],
+        )
     }
 
     pub fn org_name(&self, org: i64) -> Result<String> {
@@ -293,11 +329,7 @@ impl Tx<'_> {
         let Some(d) = domain_of(domain) else {
             return Ok(None);
         };
-        Ok(self
-            .tx
-            .prepare_cached("SELECT org_id FROM org_domains WHERE domain = ?")?
-            .query_row([d], |r| r.get(0))
-            .optional()?)
+        self.lookup("SELECT org_id FROM org_domains WHERE domain = ?", [d])
     }
 
     /// Whether a record's file has a note with exactly this text.
@@ -800,20 +832,14 @@ impl Tx<'_> {
     }
 
     pub fn ticket_asset_id(&self, ticket: i64) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT asset_id FROM tickets WHERE id = ?")?
-            .query_row([ticket], |r| r.get(0))
-            .optional()?
-            .flatten())
+        self.lookup("SELECT asset_id FROM tickets WHERE id = ?", [ticket])
     }
 
     pub fn asset_by_external_id(&self, external: &str) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT id FROM assets WHERE external_id = ?")?
-            .query_row([external.trim()], |r| r.get(0))
-            .optional()?)
+        self.lookup(
+            "SELECT id FROM assets WHERE external_id = ?",
+            [external.trim()],
+        )
     }
 
     /// The asset whose serial number this is, as written anywhere.
@@ -822,11 +848,7 @@ impl Tx<'_> {
         if key.is_empty() {
             return Ok(None);
         }
-        Ok(self
-            .tx
-            .prepare_cached("SELECT id FROM assets WHERE serial_key = ?")?
-            .query_row([key], |r| r.get(0))
-            .optional()?)
+        self.lookup("SELECT id FROM assets WHERE serial_key = ?", [key])
     }
 
     /// A merge's share of the customer file: `other`'s assets, notes and
@@ -950,13 +972,22 @@ impl Store {
         Ok(rows)
     }
 
-    pub fn customer_external_id(&self, customer: i64) -> Result<Option<String>> {
+    /// The one value a query gives (`None`: no row, or NULL).
+    fn lookup<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<T>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT external_id FROM customers WHERE id = ?")?
-            .query_row([customer], |r| r.get(0))
+            .prepare_cached(sql)?
+            .query_row(p, |r| r.get::<_, Option<T>>(0))
             .optional()?
             .flatten())
+    }
+
+    pub fn customer_external_id(&self, customer: i64) -> Result<Option<String>> {
+        self.lookup("SELECT external_id FROM customers WHERE id = ?", [customer])
     }
 
     pub fn record_notes(&self, entity: Entity, owner: i64) -> Result<Vec<RecordNote>> {

@@ -29,6 +29,41 @@ impl Drop for Reaped {
     }
 }
 
+/// `echodesk daemon` on a test's config and store, logging to `log`, with
+/// the secrets the test configs name; stopped however the test ends.
+pub fn daemon(cfg: &Path, db: &Path, log: &Path) -> Reaped {
+    Reaped(
+        Command::new(env!("CARGO_BIN_EXE_echodesk"))
+            .arg("--config")
+            .arg(cfg)
+            .arg("--db")
+            .arg(db)
+            .args(["daemon", "--log"])
+            .arg(log)
+            .env("ECHODESK_TEST_PW", "secret")
+            .env("TWILIO_TOKEN", "secret-token")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits up to `secs` for `f`; fails naming `what`, with the daemon's log.
+pub fn wait_for(what: &str, secs: u64, log: &Path, f: &mut dyn FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!(
+        "timed out waiting for {what}; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
 pub struct Mail {
     pub dir: tempfile::TempDir,
     env: HashMap<String, String>,

@@ -160,6 +160,9 @@ impl App {
             return Ok(());
         };
         let text = input.trim();
+        if let Some(new) = text.strip_prefix('+') {
+            return self.add_asset(ticket, new.trim(), input.clone());
+        }
         let asset = if text.is_empty() || text.eq_ignore_ascii_case("none") {
             None
         } else {
@@ -190,6 +193,44 @@ impl App {
             )),
             (None, true) => self.set_info(format!("ticket #{ticket} is about no asset")),
         }
+        Ok(())
+    }
+
+    /// `+SN-4891 VMC 850`: a new machine of the ticket's customer, with
+    /// that serial number and model, which the ticket is then about.
+    fn add_asset(&mut self, ticket: i64, spec: &str, input: String) -> Result<(), Error> {
+        let (serial, model) = spec.split_once(char::is_whitespace).unwrap_or((spec, ""));
+        let customer = self.store.ticket_summary(ticket)?.customer_id;
+        let new = AssetInput {
+            customer_id: Some(customer),
+            model: Some(model.trim().to_string()),
+            serial: Some(serial.to_string()).filter(|s| !s.is_empty()),
+            ..AssetInput::default()
+        };
+        let tx = self.store.transaction()?;
+        let id = match tx.create_asset(&new, &self.agent) {
+            Ok(id) => id,
+            Err(e @ Error::Invalid { .. }) => {
+                self.overlay = Overlay::Input {
+                    kind: InputKind::Asset,
+                    error: Some((1, format!("{e} (write +SERIAL MODEL)"))),
+                    input,
+                };
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        tx.set_ticket_asset(ticket, Some(id), &self.agent)?;
+        tx.commit()?;
+        self.overlay = Overlay::None;
+        if self.screen == Screen::Ticket {
+            self.open_ticket(ticket)?;
+        }
+        let a = self.store.asset(id)?;
+        self.set_info(format!(
+            "new asset #{id} {}; ticket #{ticket} is about it",
+            crate::sanitize::line(&asset_name(&a))
+        ));
         Ok(())
     }
 

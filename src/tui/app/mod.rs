@@ -189,6 +189,9 @@ pub struct App {
         std::collections::HashMap<(i64, u16), std::rc::Rc<Vec<ratatui::text::Line<'static>>>>,
     pub status: Option<(String, bool)>,
     pub outbox: crate::store::OutboxHealth,
+    /// Tickets this agent follows that changed since they last opened
+    /// them.
+    pub followed_news: Vec<i64>,
     undo: Option<UndoEntry>,
     data_version: (i64, u64),
     pub height: usize,
@@ -285,6 +288,7 @@ impl App {
             ticket_scroll: 0,
             status: None,
             outbox: Default::default(),
+            followed_news: Vec::new(),
             undo: None,
             data_version: (0, 0),
             height: 20,

@@ -179,6 +179,7 @@ impl App {
     /// Recounts every view and the current list.
     pub fn refresh_counts(&mut self) {
         self.outbox = self.store.outbox_health().unwrap_or_default();
+        self.followed_news = self.store.followed_news(&self.agent).unwrap_or_default();
         let mut queries: Vec<(usize, String)> = vec![(usize::MAX, self.list_query_text())];
         queries.extend(
             self.views
@@ -286,6 +287,13 @@ impl App {
             self.body_rows.clear();
         }
         self.presence = self.store.presence(id, &self.agent).unwrap_or_default();
+        // Opened: what changed on a followed ticket has been seen.
+        if let Some(i) = self.followed_news.iter().position(|t| *t == id) {
+            let tx = self.store.transaction()?;
+            tx.mark_follower_told(id, &self.agent)?;
+            tx.commit()?;
+            self.followed_news.remove(i);
+        }
         self.survey = self.store.ticket_survey(id)?;
         self.customer_surveys = self.store.customer_surveys(t.customer.id)?;
         let c = t.customer.id;

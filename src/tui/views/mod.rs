@@ -131,6 +131,17 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             t.warning(),
         ));
     }
+    match app.followed_news.len() {
+        0 => {}
+        1 => spans.push(Span::styled(
+            format!("· #{} you follow changed ", app.followed_news[0]),
+            t.warning(),
+        )),
+        n => spans.push(Span::styled(
+            format!("· {n} tickets you follow changed (follower:me) "),
+            t.warning(),
+        )),
+    }
     match &app.status {
         Some((msg, true)) => spans.push(Span::styled(format!("· {msg}"), t.error())),
         Some((msg, false)) => spans.push(Span::styled(format!("· {msg}"), t.ok())),

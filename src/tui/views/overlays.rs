@@ -119,7 +119,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 InputKind::AssignOther => (" Assign to ", "agent name"),
                 InputKind::Asset => (
                     " Asset of this ticket ",
-                    "serial number (any spacing), #N or external id; none clears",
+                    "serial number (any spacing), #N or external id; none clears; +SERIAL MODEL adds one",
                 ),
                 InputKind::RecordNote if app.screen == Screen::Asset => (
                     " Note on this asset ",
