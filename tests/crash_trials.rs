@@ -1071,3 +1071,65 @@ fn kill_nine_at_random_moments_loses_and_repeats_nothing() {
         .collect();
     assert!(bad.is_empty(), "invariants broken in: {bad:?}");
 }
+
+/// `followers notify` over one outside follower on each of a store's
+/// changed tickets, killed at a random moment and run again: each
+/// follower is told once (an update and its mark are one transaction),
+/// and a third run finds nothing new.
+#[test]
+fn followers_notify_killed_tells_each_follower_once() {
+    let mut rng = Rng::new();
+    let mut results: BTreeMap<String, Tally> = BTreeMap::new();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = Mail::up();
+    let cfg = m.config("support@example.test", "");
+    let base = w.join("follow-base.db");
+    let files = w.join("follow-mail");
+    write_mails(&files, "fol", 160);
+    ok(&cfg, &base, &["import", files.to_str().unwrap()]);
+    let ids = strings(&base, "SELECT CAST(id AS TEXT) FROM tickets ORDER BY id");
+    assert!(ids.len() > 100, "{} tickets", ids.len());
+    for id in &ids {
+        ok(&cfg, &base, &["follow", id, &format!("f{id}@dept.example")]);
+    }
+    let mut assign = vec!["assign"];
+    assign.extend(ids.iter().map(String::as_str));
+    assign.push("bob");
+    ok(&cfg, &base, &assign);
+    let expected: HashSet<String> = ids.iter().map(|i| format!("f{i}@dept.example")).collect();
+    let db = |i: usize| w.join(format!("follow-{i}.db"));
+    let name = format!("followers notify: {} outside followers", ids.len());
+    trial_loop(
+        &name,
+        &mut rng,
+        &mut results,
+        |i| {
+            let d = db(i);
+            let _ = std::fs::remove_file(&d);
+            copy_store(&base, &d);
+            let mut c = echodesk(&cfg, &d);
+            c.args(["followers", "notify"]);
+            c
+        },
+        |i, t| {
+            let d = db(i);
+            ok(&cfg, &d, &["followers", "notify"]);
+            let again = ok(&cfg, &d, &["followers", "notify"]);
+            if again["told"].as_array().is_some_and(|a| !a.is_empty()) {
+                t.duplicated += 1;
+            }
+            compare(&expected, &strings(&d, "SELECT recipient FROM outbox"), t);
+            check_store(&cfg, &d, t);
+        },
+    );
+    for (name, t) in &results {
+        t.print(name);
+    }
+    let bad: Vec<&String> = results
+        .iter()
+        .filter(|(_, t)| !t.clean())
+        .map(|(n, _)| n)
+        .collect();
+    assert!(bad.is_empty(), "invariants broken in: {bad:?}");
+}
