@@ -1203,18 +1203,7 @@ impl Store {
                 "SELECT id, ticket_id, at, agent, kind, old, new, rule FROM events
                  WHERE {col} = ? ORDER BY id"
             ))?
-            .query_map([owner], |r| {
-                Ok(crate::model::Event {
-                    id: r.get(0)?,
-                    ticket_id: r.get(1)?,
-                    at: r.get(2)?,
-                    agent: r.get(3)?,
-                    kind: r.get(4)?,
-                    old: r.get(5)?,
-                    new: r.get(6)?,
-                    rule: r.get(7)?,
-                })
-            })?
+            .query_map([owner], super::tickets::event_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

@@ -361,24 +361,14 @@ impl Store {
     }
 
     pub fn events(&self, ticket_id: i64) -> Result<Vec<Event>> {
+        // Columns: id, ticket_id, at, agent, kind, old, new, rule.
         let rows = self
             .conn
             .prepare_cached(
                 "SELECT id, ticket_id, at, agent, kind, old, new, rule FROM events
                  WHERE ticket_id = ? ORDER BY id",
             )?
-            .query_map([ticket_id], |r| {
-                Ok(Event {
-                    id: r.get(0)?,
-                    ticket_id: r.get(1)?,
-                    at: r.get(2)?,
-                    agent: r.get(3)?,
-                    kind: r.get(4)?,
-                    old: r.get(5)?,
-                    new: r.get(6)?,
-                    rule: r.get(7)?,
-                })
-            })?
+            .query_map([ticket_id], event_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -569,4 +559,18 @@ pub(crate) fn check_label(what: &'static str, v: &str) -> Result<()> {
         return Err(Error::invalid(what, v, "is empty"));
     }
     Ok(())
+}
+
+/// An `events` row selected as `id, ticket_id, at, agent, kind, old, new, rule`.
+pub(super) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        at: r.get(2)?,
+        agent: r.get(3)?,
+        kind: r.get(4)?,
+        old: r.get(5)?,
+        new: r.get(6)?,
+        rule: r.get(7)?,
+    })
 }
