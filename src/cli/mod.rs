@@ -2,6 +2,7 @@
 //! table for people or JSON (`--json`) for scripts.
 
 mod admin;
+mod assets;
 mod attachments;
 mod bulk;
 mod canned;
@@ -9,6 +10,7 @@ mod customers;
 mod digest;
 mod export;
 mod mail;
+mod orgs;
 pub mod output;
 mod records;
 pub mod report;
@@ -94,10 +96,10 @@ pub enum Command {
     Customer(customers::CustomerCmd),
     /// Organisations: their people, domains, fields, assets and tickets
     #[command(subcommand)]
-    Org(records::OrgCmd),
+    Org(orgs::OrgCmd),
     /// Products customers own, and their repair records
     #[command(subcommand)]
-    Asset(records::AssetCmd),
+    Asset(assets::AssetCmd),
     /// Act on many tickets at once, as a resumable job: reply, state, assign, tag
     #[command(subcommand)]
     Bulk(bulk::BulkCmd),
@@ -280,8 +282,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Snooze(a) => tickets::snooze(&ctx, &a),
         Command::Merge(a) => tickets::merge(&ctx, &a),
         Command::Customer(c) => customers::run(&ctx, c),
-        Command::Org(c) => records::run_org(&ctx, c),
-        Command::Asset(c) => records::run_asset(&ctx, c),
+        Command::Org(c) => orgs::run_org(&ctx, c),
+        Command::Asset(c) => assets::run_asset(&ctx, c),
         Command::Canned(c) => canned::run(&ctx, c),
         Command::Bulk(c) => bulk::run(&ctx, c),
         Command::Attachment(c) => attachments::run(&ctx, c),

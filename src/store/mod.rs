@@ -5,6 +5,7 @@
 //! short. Reads go through [`Store`]; every write goes through a [`Tx`] so a
 //! batch of changes commits or rolls back whole.
 
+mod assets;
 mod audience;
 mod automation;
 mod customers;
@@ -16,9 +17,11 @@ mod jobs;
 mod lease;
 mod maintenance;
 mod messages;
+mod orgs;
 mod outbox;
 mod outbox_rows;
 mod records;
+mod report_reads;
 mod reports;
 mod reviews;
 mod schema;
@@ -39,6 +42,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 use crate::workflow::Workflow;
 
+pub use assets::{serial_key, Asset, AssetInput};
 pub use audience::Recipient;
 pub use automation::Queued;
 pub use files::{create_private, file_mode_for};
@@ -46,13 +50,12 @@ pub use followers::{follower_name, Follower, Unsent};
 pub use jobs::{Job, JobItem};
 pub use lease::Lease;
 pub use messages::{sha256_hex, NewAttachment, NewMessage};
+pub use orgs::{domain_of, Org, OrgSummary};
 pub use outbox::{sender_lease, OutboxItem, OutboxRow, Verdict};
 pub use outbox_rows::AwaitingDelivery;
-pub use records::{
-    domain_of, serial_key, Asset, AssetInput, CustomerRow, Org, OrgSummary, RecordNote,
-    TimelineEntry,
-};
-pub use reports::{Label, RollupState};
+pub use records::{CustomerRow, RecordNote, TimelineEntry};
+pub use report_reads::Label;
+pub use reports::RollupState;
 pub use reviews::Review;
 pub use search::{Page, PageCursor, SearchContext};
 pub use side::{SideConversation, SideThread};

@@ -6,7 +6,7 @@
 
 use rusqlite::types::Value as Sql;
 
-use super::records::serial_key;
+use super::assets::serial_key;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::fields::{Entity, Kind};
