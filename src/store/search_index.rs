@@ -169,6 +169,15 @@ pub(super) fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
+/// Documents the indexer writes in one transaction at most, when batches
+/// wait for it.
+const COALESCE: usize = 4000;
+
+/// Batches in flight: the writer does not wait on the indexer's commit,
+/// and the indexer finds several to write at once, without much text
+/// held in memory (a batch is one transaction's documents).
+const INFLIGHT: usize = 8;
+
 /// Writes the documents a bulk import produces, on its own thread and its
 /// own connection to the index file, one transaction per batch.
 pub(crate) struct Indexer {
@@ -187,11 +196,19 @@ impl Indexer {
             Ok(conn)
         };
         let conn = open().map_err(|e| in_file(&file, e))?;
-        // Two batches in flight keep the writer from waiting on the
-        // indexer's commit, without holding much text in memory.
-        let (tx, rx) = mpsc::sync_channel::<Vec<Doc>>(2);
+        let (tx, rx) = mpsc::sync_channel::<Vec<Doc>>(INFLIGHT);
         let thread = std::thread::spawn(move || -> Result<()> {
-            for batch in rx {
+            while let Ok(first) = rx.recv() {
+                // What queued up while the last commit ran goes into one
+                // transaction: each commit leaves an FTS5 segment, and
+                // fewer, larger segments mean less merging.
+                let mut batch = first;
+                while batch.len() < COALESCE {
+                    match rx.try_recv() {
+                        Ok(more) => batch.extend(more),
+                        Err(_) => break,
+                    }
+                }
                 conn.execute_batch("BEGIN IMMEDIATE")
                     .map_err(|e| in_file(&file, e.into()))?;
                 for doc in &batch {
