@@ -45,6 +45,7 @@ impl Store {
             .as_bytes(),
         );
         let tx = self.transaction()?;
+        tx.lock_search()?;
         // Another process may have done it while we waited for the lock.
         if current(&tx.tx)? {
             let tickets: Vec<i64> = tx
@@ -121,8 +122,18 @@ impl Store {
 }
 
 impl Tx<'_> {
+    /// Takes the search index file's write lock, before anything in this
+    /// transaction reads that file: a read first would pin a snapshot that
+    /// another writer of the file can make stale, and SQLite then refuses
+    /// the write at once instead of waiting.
+    pub(super) fn lock_search(&self) -> Result<()> {
+        self.tx.prepare_cached(super::LOCK_SEARCH)?.execute([])?;
+        Ok(())
+    }
+
     /// Drops the queue entries whose documents the index file holds.
     pub(super) fn settle_search_queue(&self) -> Result<()> {
+        self.lock_search()?;
         self.tx.execute_batch(
             "DELETE FROM main.search_queue WHERE seq IN (SELECT seq FROM search.search_done);
              DELETE FROM search.search_done;",
@@ -290,6 +301,41 @@ mod tests {
             .query_row("SELECT count(*) FROM search_queue", [], |r| r.get(0))
             .unwrap();
         assert_eq!(queued, 1, "only the newest entry waits for settling");
+    }
+
+    /// The index file's write lock, held by another connection (a
+    /// background indexer's batch), does not hold up a transaction that
+    /// writes to the store file only; one that writes documents waits for
+    /// it and then commits both.
+    #[test]
+    fn only_a_transaction_writing_documents_waits_for_the_index_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let mut store = Store::open(&db, Settings::default()).unwrap();
+        let indexer = Connection::open(search_index::path_for(&db)).unwrap();
+        indexer.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        let started = std::time::Instant::now();
+        let tx = store.transaction().unwrap();
+        tx.create_customer("Ann", &[]).unwrap();
+        tx.commit().unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "a store-only write waited {:?} for the index file",
+            started.elapsed()
+        );
+
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            indexer.execute_batch("COMMIT").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let t = refund_ticket(&mut store);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+        release.join().unwrap();
+        let refund = crate::query::parse("退款").unwrap();
+        store.forget_search_cache();
+        assert_eq!(store.search_ids(&refund, &ctx(), 10).unwrap(), vec![t]);
     }
 
     /// While an import's indexer lags, another process writes a note on a
