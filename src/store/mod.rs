@@ -129,21 +129,6 @@ pub struct Store {
 const LOCK_MAIN: &str = "UPDATE main.store_meta SET value = value WHERE 0";
 const LOCK_SEARCH: &str = "UPDATE search.search_meta SET value = value WHERE 0";
 
-/// How a connection waits for another's write lock: polls every 0.1 ms,
-/// doubling to every 2 ms, and gives up after about 10 s. SQLite's own
-/// timeout sleeps up to 100 ms between looks, so a sender waiting on a
-/// bulk job's chunk woke long after the chunk had committed and the job
-/// had taken the lock again: the two barely overlapped.
-pub(super) fn wait_for_lock(tries: i32) -> bool {
-    const LIMIT: i32 = 5_000;
-    if tries >= LIMIT {
-        return false;
-    }
-    let micros = (100u64 << tries.clamp(0, 5)).min(2_000);
-    std::thread::sleep(std::time::Duration::from_micros(micros));
-    true
-}
-
 /// Puts the file in WAL mode (a property of the file, so once). Two
 /// processes opening a new file at once race for the lock this takes, and
 /// SQLite answers the loser "database is locked" at once instead of
@@ -218,7 +203,7 @@ impl Store {
         path: Option<PathBuf>,
         note: &mut dyn FnMut(&str),
     ) -> Result<Store> {
-        conn.busy_handler(Some(wait_for_lock))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // Only a new file takes it. Against 4 KiB pages, an import writes
         // half the WAL frames (two write calls each) and the system time
         // falls by a quarter (docs/performance.md).
